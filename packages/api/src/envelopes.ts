@@ -1,0 +1,69 @@
+import type { WaypointRef } from "./keys.ts";
+import type { Condition, KubeObject, ObjectRef } from "./kube.ts";
+
+/** W3C trace context carried across NATS with each change. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/** A wm-objects entry: one source object as the watcher observed it. */
+export interface ObjectEnvelope {
+  object: KubeObject;
+  /** When the watcher observed this version (ISO 8601, ms). */
+  observedAt: string;
+  /** Where it came from: `file:<path>#<doc>` or `kube`. */
+  source: string;
+  trace?: TraceContext;
+}
+
+/**
+ * A wm-xds manifest: the complete xDS snapshot of one waypoint, as type URL → resource name → blob
+ * hash. Written after every blob it names, so a reader never sees a half-written snapshot.
+ */
+export interface WaypointManifest {
+  waypoint: WaypointRef;
+  /** Hash over all per-type versions: equal content, equal version, on every replica. */
+  version: string;
+  /** Per type URL: the version of that type's resource set. */
+  versions: Record<string, string>;
+  resources: Record<string, Record<string, string>>;
+  /** Newest `observedAt` among the changes this build includes (for propagation latency). */
+  observedAt?: string;
+  builtAt: string;
+  trace?: TraceContext;
+}
+
+/** A wm-status entry: the status the translator computed for one object. */
+export interface StatusEntry {
+  ref: ObjectRef;
+  /** metadata.generation of the object the status was computed from. */
+  generation?: number;
+  /** The object's whole `status` stanza as Kubernetes would hold it. */
+  status: Record<string, unknown>;
+  computedAt: string;
+}
+
+/** Per type URL, what one proxy was sent and what it said. */
+export interface ProxyTypeState {
+  sentVersion?: string;
+  sentAt?: string;
+  ackedVersion?: string;
+  ackedAt?: string;
+  nackedVersion?: string;
+  nackedAt?: string;
+  nackMessage?: string;
+}
+
+/** A wm-proxies entry: one proxy connected to one xds-server replica. */
+export interface ProxyRecord {
+  nodeId: string;
+  waypoint: WaypointRef | null;
+  replica: string;
+  protocol: "delta" | "sotw";
+  connectedAt: string;
+  updatedAt: string;
+  types: Record<string, ProxyTypeState>;
+}
+
+export type { Condition };

@@ -1,0 +1,6 @@
+export * from "./buckets.ts";
+export * from "./envelopes.ts";
+export * from "./errors.ts";
+export * from "./keys.ts";
+export * from "./kube.ts";
+export * from "./log.ts";

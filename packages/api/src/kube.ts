@@ -1,0 +1,194 @@
+// The slice of Kubernetes and Gateway API object shapes Waymark reads. Fields are optional where the
+// API server may omit them; the translator validates what it uses.
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  generation?: number;
+  creationTimestamp?: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: unknown;
+  [extra: string]: unknown;
+}
+
+/** Identifies an object: group "" is the core group; namespace "" is cluster-scoped. */
+export interface ObjectRef {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export function groupOf(apiVersion: string): string {
+  const i = apiVersion.indexOf("/");
+  return i < 0 ? "" : apiVersion.slice(0, i);
+}
+
+export function refOf(o: KubeObject): ObjectRef {
+  return {
+    group: groupOf(o.apiVersion),
+    kind: o.kind,
+    namespace: o.metadata.namespace ?? "",
+    name: o.metadata.name,
+  };
+}
+
+export function refString(r: ObjectRef): string {
+  const gk = r.group ? `${r.kind}.${r.group}` : r.kind;
+  return r.namespace ? `${gk} ${r.namespace}/${r.name}` : `${gk} ${r.name}`;
+}
+
+export const GATEWAY_GROUP = "gateway.networking.k8s.io";
+export const KGATEWAY_GROUP = "gateway.kgateway.dev";
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+export interface ServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+  protocol?: string;
+  appProtocol?: string;
+}
+
+export interface Service extends KubeObject {
+  kind: "Service";
+  spec?: {
+    type?: string;
+    clusterIP?: string;
+    clusterIPs?: string[];
+    ports?: ServicePort[];
+    selector?: Record<string, string>;
+  };
+}
+
+export interface EndpointSlice extends KubeObject {
+  kind: "EndpointSlice";
+  addressType?: string;
+  endpoints?: Array<{
+    addresses: string[];
+    conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
+    nodeName?: string;
+    zone?: string;
+  }>;
+  ports?: Array<{ name?: string; port?: number; protocol?: string; appProtocol?: string }>;
+}
+
+export interface ParentReference {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+export interface HTTPHeaderMatch {
+  type?: "Exact" | "RegularExpression";
+  name: string;
+  value: string;
+}
+
+export interface HTTPQueryParamMatch {
+  type?: "Exact" | "RegularExpression";
+  name: string;
+  value: string;
+}
+
+export interface HTTPRouteMatch {
+  path?: { type?: "Exact" | "PathPrefix" | "RegularExpression"; value?: string };
+  headers?: HTTPHeaderMatch[];
+  queryParams?: HTTPQueryParamMatch[];
+  method?: string;
+}
+
+export interface HTTPHeader {
+  name: string;
+  value: string;
+}
+
+export interface HTTPHeaderFilter {
+  set?: HTTPHeader[];
+  add?: HTTPHeader[];
+  remove?: string[];
+}
+
+export interface HTTPRouteFilter {
+  type: string;
+  requestHeaderModifier?: HTTPHeaderFilter;
+  responseHeaderModifier?: HTTPHeaderFilter;
+  [other: string]: unknown;
+}
+
+export interface HTTPBackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+  filters?: HTTPRouteFilter[];
+}
+
+export interface HTTPRouteRule {
+  name?: string;
+  matches?: HTTPRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+  timeouts?: { request?: string; backendRequest?: string };
+}
+
+export interface HTTPRoute extends KubeObject {
+  kind: "HTTPRoute";
+  spec?: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: HTTPRouteRule[] };
+}
+
+export interface GatewayListener {
+  name: string;
+  port: number;
+  protocol: string;
+  hostname?: string;
+  allowedRoutes?: {
+    namespaces?: { from?: "Same" | "All" | "Selector"; selector?: unknown };
+    kinds?: Array<{ group?: string; kind: string }>;
+  };
+}
+
+export interface Gateway extends KubeObject {
+  kind: "Gateway";
+  spec?: { gatewayClassName?: string; listeners?: GatewayListener[]; addresses?: unknown[] };
+}
+
+export interface GatewayClass extends KubeObject {
+  kind: "GatewayClass";
+  spec?: { controllerName?: string; description?: string };
+}
+
+export interface Namespace extends KubeObject {
+  kind: "Namespace";
+}
+
+export interface ReferenceGrant extends KubeObject {
+  kind: "ReferenceGrant";
+  spec?: {
+    from?: Array<{ group: string; kind: string; namespace: string }>;
+    to?: Array<{ group: string; kind: string; name?: string }>;
+  };
+}

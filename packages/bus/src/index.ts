@@ -1,0 +1,152 @@
+// NATS JetStream plumbing shared by the services: connection, the KV buckets, JSON values, and
+// watches that say when they have caught up with the bucket's current contents.
+import { Bucket, type Logger } from "@waymark/api";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+
+export type { KV, KvEntry } from "@nats-io/kv";
+export type { NatsConnection } from "@nats-io/transport-node";
+
+export interface BusOptions {
+  servers: string | string[];
+  /** Connection name shown by the NATS server (the service and replica). */
+  name: string;
+  log: Logger;
+}
+
+/** Connects with unlimited reconnects: a NATS outage pauses a service, never ends it. */
+export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: opts.servers,
+    name: opts.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
+        opts.log.warn("nats connection", { event: s.type, server: "server" in s ? s.server : undefined });
+      }
+    }
+  })();
+  return nc;
+}
+
+const HISTORY: Record<Bucket, number> = {
+  [Bucket.objects]: 5,
+  [Bucket.xds]: 1,
+  [Bucket.status]: 1,
+  [Bucket.infra]: 1,
+  [Bucket.proxies]: 1,
+};
+
+/**
+ * Opens (creating if missing) one of Waymark's buckets, on file storage. Retries while NATS or
+ * JetStream is not there yet (a restarting server), logging each failure.
+ */
+export async function openBucket(nc: NatsConnection, bucket: Bucket, log?: Logger): Promise<KV> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await new Kvm(nc).create(bucket, { history: HISTORY[bucket], storage: "file" });
+    } catch (err) {
+      if (attempt >= 120 || nc.isClosed()) throw err;
+      log?.warn("cannot open bucket yet; retrying", { bucket, attempt, err });
+      await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
+    }
+  }
+}
+
+const enc = new TextEncoder();
+
+export function putJson(kv: KV, key: string, value: unknown): Promise<number> {
+  return kv.put(key, enc.encode(JSON.stringify(value)));
+}
+
+export async function getJson<T>(kv: KV, key: string): Promise<T | undefined> {
+  const e = await kv.get(key);
+  if (!e || e.operation !== "PUT") return undefined;
+  return e.json<T>();
+}
+
+/** Every live key of a bucket under a filter. */
+export async function listKeys(kv: KV, filter = ">"): Promise<string[]> {
+  const out: string[] = [];
+  for await (const k of await kv.keys(filter)) out.push(k);
+  return out;
+}
+
+export interface WatchHandlers {
+  /** Called for every entry, in order: first the current values, then each change. */
+  onEntry(e: KvEntry): void | Promise<void>;
+  /** Called once, after the last entry that existed when the watch started. */
+  onReady?(): void | Promise<void>;
+}
+
+export interface Watch {
+  /** Resolves after onReady. */
+  ready: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Watches a bucket (latest value per key, then updates), awaiting each handler before the next.
+ * Survives NATS reconnects: the watch resumes after the last revision it delivered.
+ */
+export function watchBucket(kv: KV, filter: string, h: WatchHandlers, log: Logger): Watch {
+  let stopped = false;
+  let stopFn: () => void = () => {};
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => {
+    resolveReady = r;
+  });
+  let isReady = false;
+  const markReady = async () => {
+    if (isReady) return;
+    isReady = true;
+    await h.onReady?.();
+    resolveReady();
+  };
+  let lastRevision = 0;
+  const run = async () => {
+    while (!stopped) {
+      try {
+        const pending = isReady ? -1 : (await listKeys(kv, filter)).length;
+        const it = await kv.watch({ key: filter, ...(lastRevision ? { resumeFromRevision: lastRevision + 1 } : {}) });
+        stopFn = () => it.stop();
+        if (pending === 0) await markReady();
+        for await (const e of it) {
+          lastRevision = Math.max(lastRevision, e.revision);
+          await h.onEntry(e);
+          if (!isReady && e.delta === 0) await markReady();
+        }
+        if (!stopped) log.warn("kv watch ended; restarting", { bucket: kv.bucket, filter });
+      } catch (err) {
+        if (stopped) return;
+        log.warn("kv watch failed; retrying", { bucket: kv.bucket, filter, err });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  void run();
+  return {
+    ready,
+    stop() {
+      stopped = true;
+      stopFn();
+    },
+  };
+}
+
+/** Deletes the JetStream streams behind Waymark's buckets (tests and `waymark reset`). */
+export async function deleteBuckets(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const b of Object.values(Bucket)) {
+    try {
+      await jsm.streams.delete(`KV_${b}`);
+    } catch {
+      // not there
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// Generates protobuf-es code for the Envoy xDS API subset Waymark uses.
+// Source: the protos that @grpc/grpc-js-xds vendors (envoy-api, xds, googleapis, protoc-gen-validate).
+// The output goes to src/gen (not committed); `pnpm generate` runs this, and so does the test command.
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(join(pkgDir, "package.json"));
+const depsDir = join(dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
+const buildDir = join(pkgDir, ".proto-build");
+const outDir = join(pkgDir, "src", "gen");
+const bin = join(pkgDir, "node_modules", ".bin");
+
+/** The protos Waymark generates code for; their imports come along. */
+export const ROOTS = [
+  "envoy/service/discovery/v3/ads.proto",
+  "envoy/service/discovery/v3/discovery.proto",
+  "envoy/config/listener/v3/listener.proto",
+  "envoy/config/cluster/v3/cluster.proto",
+  "envoy/config/route/v3/route.proto",
+  "envoy/config/endpoint/v3/endpoint.proto",
+  "envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol.proto",
+  "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+  "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+  "envoy/extensions/filters/network/set_filter_state/v3/set_filter_state.proto",
+  "envoy/extensions/filters/http/router/v3/router.proto",
+  "envoy/extensions/filters/http/lua/v3/lua.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+];
+
+const stamp = join(outDir, ".stamp");
+const want = JSON.stringify({ roots: ROOTS, deps: readFileSync(join(depsDir, "..", "package.json"), "utf8").length });
+if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) process.exit(0);
+
+rmSync(buildDir, { recursive: true, force: true });
+mkdirSync(buildDir, { recursive: true });
+for (const part of ["envoy-api", "xds", "googleapis", "protoc-gen-validate"]) {
+  cpSync(join(depsDir, part), buildDir, {
+    recursive: true,
+    filter: (src) => !src.includes("/java") && !src.includes("/tests"),
+  });
+}
+// The vendored validate.proto predates StringRules.ignore_empty (field 26), which envoy-api uses.
+const validate = join(buildDir, "validate", "validate.proto");
+const text = readFileSync(validate, "utf8");
+const anchor = "optional bool strict = 25 [default = true];";
+if (!text.includes(anchor)) throw new Error("validate.proto changed shape; update the ignore_empty patch");
+writeFileSync(validate, text.replace(anchor, `${anchor}\n  optional bool ignore_empty = 26;`));
+
+writeFileSync(join(buildDir, "buf.yaml"), "version: v2\nmodules:\n  - path: .\n");
+writeFileSync(
+  join(buildDir, "buf.gen.yaml"),
+  [
+    "version: v2",
+    "plugins:",
+    `  - local: ${join(bin, "protoc-gen-es")}`,
+    `    out: ${outDir}`,
+    "    include_imports: true",
+    "    opt: [target=js+dts, import_extension=js, json_types=true]",
+    "",
+  ].join("\n"),
+);
+rmSync(outDir, { recursive: true, force: true });
+execFileSync(join(bin, "buf"), ["generate", ...ROOTS.flatMap((r) => ["--path", r])], {
+  cwd: buildDir,
+  stdio: "inherit",
+});
+rmSync(buildDir, { recursive: true, force: true });
+writeFileSync(stamp, want);
+console.log(`generated Envoy protos into ${outDir}`);

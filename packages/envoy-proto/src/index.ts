@@ -1,0 +1,187 @@
+// Envoy xDS types for Waymark: generated protobuf-es code (src/gen, from `pnpm generate`), a registry
+// over it, strict proto3-JSON → binary encoding with content hashes, and the ADS service definition.
+import { createHash } from "node:crypto";
+import {
+  createRegistry,
+  fromBinary,
+  fromJson,
+  type JsonObject,
+  type JsonValue,
+  toBinary,
+  toJson,
+} from "@bufbuild/protobuf";
+import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
+import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
+import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
+import { file_envoy_extensions_filters_http_lua_v3_lua } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
+import { file_envoy_extensions_filters_http_router_v3_router } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
+import { file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
+import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+import { file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state } from "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js";
+import { file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
+import {
+  type DeltaDiscoveryRequest,
+  DeltaDiscoveryRequestSchema,
+  type DeltaDiscoveryResponse,
+  DeltaDiscoveryResponseSchema,
+  type DiscoveryRequest,
+  DiscoveryRequestSchema,
+  type DiscoveryResponse,
+  DiscoveryResponseSchema,
+  file_envoy_service_discovery_v3_discovery,
+} from "./gen/envoy/service/discovery/v3/discovery_pb.js";
+
+export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+export { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+export { type Any, AnySchema, anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
+export type { ClusterJson } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
+export type { AddressJson, SocketAddressJson } from "./gen/envoy/config/core/v3/address_pb.js";
+export type { HeaderValueOptionJson } from "./gen/envoy/config/core/v3/base_pb.js";
+export type { ClusterLoadAssignmentJson } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
+export type { FilterChainJson, FilterJson, ListenerJson } from "./gen/envoy/config/listener/v3/listener_pb.js";
+export type {
+  RouteActionJson,
+  RouteJson,
+  RouteMatchJson,
+  VirtualHostJson,
+  WeightedClusterJson,
+} from "./gen/envoy/config/route/v3/route_components_pb.js";
+export type { RouteConfigurationJson } from "./gen/envoy/config/route/v3/route_pb.js";
+export type { HttpConnectionManagerJson } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+export type { TcpProxyJson } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+export {
+  type DeltaDiscoveryRequest,
+  DeltaDiscoveryRequestSchema,
+  type DeltaDiscoveryResponse,
+  DeltaDiscoveryResponseSchema,
+  type DiscoveryRequest,
+  DiscoveryRequestSchema,
+  type DiscoveryResponse,
+  DiscoveryResponseSchema,
+};
+export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
+
+/** The xDS resource types Waymark serves, by their type URLs. */
+export const TypeUrl = {
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+} as const;
+export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
+
+/** Make-before-break order in which a proxy is sent its resources. */
+export const PUSH_ORDER: readonly TypeUrl[] = [TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.listener, TypeUrl.route];
+
+export function isTypeUrl(s: string): s is TypeUrl {
+  return (PUSH_ORDER as readonly string[]).includes(s);
+}
+
+/** Every message of the generated files, for Any packing and JSON. */
+export const registry = createRegistry(
+  file_envoy_service_discovery_v3_discovery,
+  file_envoy_config_listener_v3_listener,
+  file_envoy_config_cluster_v3_cluster,
+  file_envoy_config_route_v3_route,
+  file_envoy_config_endpoint_v3_endpoint,
+  file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol,
+  file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager,
+  file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy,
+  file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state,
+  file_envoy_extensions_filters_http_router_v3_router,
+  file_envoy_extensions_filters_http_lua_v3_lua,
+  file_envoy_extensions_upstreams_http_v3_http_protocol_options,
+);
+
+/** Thrown when a resource's JSON does not match its proto (unknown field, wrong type, unknown @type). */
+export class EncodeError extends Error {
+  readonly code = "invalid-resource";
+  readonly typeUrl: string;
+  readonly resourceName: string;
+  constructor(typeUrl: string, resourceName: string, message: string) {
+    super(`${typeUrl} ${resourceName}: ${message}`);
+    this.name = "EncodeError";
+    this.typeUrl = typeUrl;
+    this.resourceName = resourceName;
+  }
+}
+
+function schemaOf(typeUrl: string) {
+  const typeName = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
+  const schema = registry.getMessage(typeName);
+  if (!schema) throw new EncodeError(typeUrl, "", `unknown message type ${typeName}`);
+  return schema;
+}
+
+/**
+ * Encodes one resource from proto3 JSON (nested Any fields carry "@type") to binary. Unknown fields
+ * are errors, never dropped. The same JSON always gives the same bytes.
+ */
+export function encodeResource(typeUrl: string, name: string, json: JsonObject): Uint8Array {
+  const schema = schemaOf(typeUrl);
+  try {
+    return toBinary(schema, fromJson(schema, json, { registry }));
+  } catch (e) {
+    throw new EncodeError(typeUrl, name, e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Decodes a resource's bytes back to proto3 JSON (for config dumps, goldens and tests). */
+export function decodeResource(typeUrl: string, bytes: Uint8Array): JsonValue {
+  const schema = schemaOf(typeUrl);
+  return toJson(schema, fromBinary(schema, bytes), { registry });
+}
+
+/** Content hash of encoded bytes: the same on every replica for the same content. */
+export function contentHash(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 32);
+}
+
+/** Version of a set of named resources: a hash over their sorted (name, hash) pairs. */
+export function versionOf(resources: ReadonlyMap<string, string> | Record<string, string>): string {
+  const entries = resources instanceof Map ? [...resources] : Object.entries(resources);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return contentHash(entries.map(([n, h]) => `${n}\u0000${h}`).join("\n"));
+}
+
+function method<I, O>(
+  name: string,
+  reqDecode: (b: Uint8Array) => I,
+  resEncode: (m: O) => Uint8Array,
+  reqEncode: (m: I) => Uint8Array,
+  resDecode: (b: Uint8Array) => O,
+) {
+  return {
+    path: `/envoy.service.discovery.v3.AggregatedDiscoveryService/${name}`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (m: I) => Buffer.from(reqEncode(m)),
+    requestDeserialize: (b: Buffer) => reqDecode(b),
+    responseSerialize: (m: O) => Buffer.from(resEncode(m)),
+    responseDeserialize: (b: Buffer) => resDecode(b),
+  } as const;
+}
+
+/**
+ * The ADS service in @grpc/grpc-js's ServiceDefinition shape (usable by `server.addService` and
+ * `makeGenericClientConstructor`). Responses may also be passed pre-encoded as a Buffer, which is
+ * written as-is: encode a shared response once and fan it out.
+ */
+export const adsService = {
+  StreamAggregatedResources: method<DiscoveryRequest, DiscoveryResponse | Buffer>(
+    "StreamAggregatedResources",
+    (b) => fromBinary(DiscoveryRequestSchema, b),
+    (m) => (Buffer.isBuffer(m) ? m : toBinary(DiscoveryResponseSchema, m)),
+    (m) => toBinary(DiscoveryRequestSchema, m),
+    (b) => fromBinary(DiscoveryResponseSchema, b),
+  ),
+  DeltaAggregatedResources: method<DeltaDiscoveryRequest, DeltaDiscoveryResponse | Buffer>(
+    "DeltaAggregatedResources",
+    (b) => fromBinary(DeltaDiscoveryRequestSchema, b),
+    (m) => (Buffer.isBuffer(m) ? m : toBinary(DeltaDiscoveryResponseSchema, m)),
+    (m) => toBinary(DeltaDiscoveryRequestSchema, m),
+    (b) => fromBinary(DeltaDiscoveryResponseSchema, b),
+  ),
+} as const;

@@ -1,0 +1,131 @@
+// Starting and stopping real programs for tests and the demo: each child's output goes to a log file,
+// and every child is killed when the test process exits.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `waymark-${prefix}-`));
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; a race with other programs is possible but rare). */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, host, () => {
+      const addr = s.address();
+      s.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      const why = lastErr instanceof Error ? `: ${lastErr.message}` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  /** The log so far (stdout and stderr). */
+  log(): string;
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  name: string;
+  command: string;
+  args?: string[];
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  logDir: string;
+}
+
+export function startProcess(o: SpawnOptions): Proc {
+  const logFile = join(o.logDir, `${o.name}.log`);
+  const out = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(o.command, o.args ?? [], {
+    cwd: o.cwd,
+    env: { ...process.env, ...o.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => {
+      children.delete(child);
+      resolve(code);
+    });
+    child.once("error", (err) => {
+      out.write(`spawn error: ${err.message}\n`);
+      children.delete(child);
+      resolve(-1);
+    });
+  });
+  const proc: Proc = {
+    name: o.name,
+    child,
+    logFile,
+    exited,
+    log: () => {
+      try {
+        return readFileSync(logFile, "utf8");
+      } catch {
+        return "";
+      }
+    },
+    async stop(graceMs = 3000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(t);
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+  return proc;
+}
+
+export function requireEnv(name: string, hint: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: ${hint}`);
+  return v;
+}
+
+export const BOOTSTRAP_HINT = 'run `eval "$(scripts/bootstrap.sh)"` first (the README\'s test command does)';

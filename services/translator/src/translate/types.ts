@@ -1,0 +1,55 @@
+// The contract of the pure translation: source objects in, per-waypoint xDS (proto3 JSON) and the
+// status of every object considered out. No clocks, no I/O, deterministic output.
+import type { Condition, KubeObject, ObjectRef, WaypointRef } from "@waymark/api";
+import type { JsonObject, TypeUrl } from "@waymark/envoy-proto";
+
+export interface TranslatorSettings {
+  /** spec.controllerName of the GatewayClasses Waymark owns. */
+  controllerName: string;
+  /** The waypoint GatewayClass name (kgateway-waypoint). */
+  waypointClassName: string;
+  /**
+   * Address the waypoint listener binds: "::" (IPv4-compatible) in a cluster; a loopback address such
+   * as 127.0.0.1 in standalone mode and tests.
+   */
+  bindAddress: string;
+}
+
+export const DEFAULT_SETTINGS: TranslatorSettings = {
+  controllerName: "waymark.dev/waymark",
+  waypointClassName: "kgateway-waypoint",
+  bindAddress: "::",
+};
+
+export interface TranslationInput {
+  /** Every source object, keyed by objectKey(refOf(o)). */
+  objects: ReadonlyMap<string, KubeObject>;
+}
+
+export interface XdsResource {
+  name: string;
+  /** proto3 JSON of the resource (nested Any fields carry "@type"), ready for encodeResource(). */
+  json: JsonObject;
+}
+
+export interface WaypointOutput {
+  waypoint: WaypointRef;
+  /** Every type URL in PUSH_ORDER is present (possibly empty); resources sorted by name. */
+  resources: Record<TypeUrl, XdsResource[]>;
+}
+
+export interface ObjectStatus {
+  ref: ObjectRef;
+  generation?: number;
+  /** The whole `status` stanza; conditions carry no lastTransitionTime (the service stamps it). */
+  status: Record<string, unknown>;
+}
+
+export interface TranslationOutput {
+  /** Sorted by namespace, then name. */
+  waypoints: WaypointOutput[];
+  /** Sorted by objectKey(ref). */
+  statuses: ObjectStatus[];
+}
+
+export type { Condition };
