@@ -1,9 +1,10 @@
 // NATS JetStream plumbing shared by the services: connection, the KV buckets, JSON values, and
 // watches that say when they have caught up with the bucket's current contents.
-import { Bucket, type Logger } from "@waymark/api";
+
 import { jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Bucket, type Logger } from "@waymark/api";
 
 export type { KV, KvEntry } from "@nats-io/kv";
 export type { NatsConnection } from "@nats-io/transport-node";
@@ -66,7 +67,7 @@ export function putJson(kv: KV, key: string, value: unknown): Promise<number> {
 
 export async function getJson<T>(kv: KV, key: string): Promise<T | undefined> {
   const e = await kv.get(key);
-  if (!e || e.operation !== "PUT") return undefined;
+  if (e?.operation !== "PUT") return undefined;
   return e.json<T>();
 }
 
@@ -95,6 +96,7 @@ export interface Watch {
  * Survives NATS reconnects: the watch resumes after the last revision it delivered.
  */
 export function watchBucket(kv: KV, filter: string, h: WatchHandlers, log: Logger): Watch {
+  const bucket = (kv as unknown as { bucket?: string }).bucket;
   let stopped = false;
   let stopFn: () => void = () => {};
   let resolveReady!: () => void;
@@ -113,7 +115,10 @@ export function watchBucket(kv: KV, filter: string, h: WatchHandlers, log: Logge
     while (!stopped) {
       try {
         const pending = isReady ? -1 : (await listKeys(kv, filter)).length;
-        const it = await kv.watch({ key: filter, ...(lastRevision ? { resumeFromRevision: lastRevision + 1 } : {}) });
+        const it = await kv.watch({
+          key: filter,
+          ...(lastRevision ? { resumeFromRevision: lastRevision + 1 } : {}),
+        });
         stopFn = () => it.stop();
         if (pending === 0) await markReady();
         for await (const e of it) {
@@ -121,10 +126,10 @@ export function watchBucket(kv: KV, filter: string, h: WatchHandlers, log: Logge
           await h.onEntry(e);
           if (!isReady && e.delta === 0) await markReady();
         }
-        if (!stopped) log.warn("kv watch ended; restarting", { bucket: kv.bucket, filter });
+        if (!stopped) log.warn("kv watch ended; restarting", { bucket, filter });
       } catch (err) {
         if (stopped) return;
-        log.warn("kv watch failed; retrying", { bucket: kv.bucket, filter, err });
+        log.warn("kv watch failed; retrying", { bucket, filter, err });
       }
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -32,7 +32,10 @@ export const ROOTS = [
 ];
 
 const stamp = join(outDir, ".stamp");
-const want = JSON.stringify({ roots: ROOTS, deps: readFileSync(join(depsDir, "..", "package.json"), "utf8").length });
+const want = JSON.stringify({
+  roots: ROOTS,
+  deps: readFileSync(join(depsDir, "..", "package.json"), "utf8").length,
+});
 if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) process.exit(0);
 
 rmSync(buildDir, { recursive: true, force: true });

@@ -23,7 +23,8 @@ test("the same JSON always gives the same bytes and hash", () => {
 test("an unknown field is an error naming the resource, never dropped", () => {
   assert.throws(
     () => encodeResource(TypeUrl.cluster, "c1", { ...cluster, conectTimeout: "1s" }),
-    (e: unknown) => e instanceof EncodeError && e.message.includes("c1") && e.message.includes("conectTimeout"),
+    (e: unknown) =>
+      e instanceof EncodeError && e.message.includes("c1") && e.message.includes("conectTimeout"),
   );
 });
 
@@ -40,10 +41,21 @@ test("nested Any typed_config is encoded through the registry", () => {
       },
     ],
   };
-  assert.deepEqual(decodeResource(TypeUrl.listener, encodeResource(TypeUrl.listener, "l", listener)), listener);
+  assert.deepEqual(
+    decodeResource(TypeUrl.listener, encodeResource(TypeUrl.listener, "l", listener)),
+    listener,
+  );
 });
 
 test("versionOf ignores insertion order", () => {
-  assert.equal(versionOf({ a: "1", b: "2" }), versionOf(new Map([["b", "2"], ["a", "1"]])));
+  assert.equal(
+    versionOf({ a: "1", b: "2" }),
+    versionOf(
+      new Map([
+        ["b", "2"],
+        ["a", "1"],
+      ]),
+    ),
+  );
   assert.notEqual(versionOf({ a: "1" }), versionOf({ a: "2" }));
 });

@@ -40,7 +40,8 @@ export type { ClusterJson } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 export type { AddressJson, SocketAddressJson } from "./gen/envoy/config/core/v3/address_pb.js";
 export type { HeaderValueOptionJson } from "./gen/envoy/config/core/v3/base_pb.js";
 export type { ClusterLoadAssignmentJson } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
-export type { FilterChainJson, FilterJson, ListenerJson } from "./gen/envoy/config/listener/v3/listener_pb.js";
+export type { FilterChainJson, FilterJson } from "./gen/envoy/config/listener/v3/listener_components_pb.js";
+export type { ListenerJson } from "./gen/envoy/config/listener/v3/listener_pb.js";
 export type {
   RouteActionJson,
   RouteJson,
@@ -51,6 +52,7 @@ export type {
 export type { RouteConfigurationJson } from "./gen/envoy/config/route/v3/route_pb.js";
 export type { HttpConnectionManagerJson } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 export type { TcpProxyJson } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 export {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
@@ -61,7 +63,6 @@ export {
   type DiscoveryResponse,
   DiscoveryResponseSchema,
 };
-export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 
 /** The xDS resource types Waymark serves, by their type URLs. */
 export const TypeUrl = {
@@ -73,7 +74,12 @@ export const TypeUrl = {
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 
 /** Make-before-break order in which a proxy is sent its resources. */
-export const PUSH_ORDER: readonly TypeUrl[] = [TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.listener, TypeUrl.route];
+export const PUSH_ORDER: readonly TypeUrl[] = [
+  TypeUrl.cluster,
+  TypeUrl.endpoint,
+  TypeUrl.listener,
+  TypeUrl.route,
+];
 
 export function isTypeUrl(s: string): s is TypeUrl {
   return (PUSH_ORDER as readonly string[]).includes(s);

@@ -21,9 +21,10 @@ export async function startEnvoy(opts: {
   bootstrap: Record<string, unknown>;
   logDir: string;
   logLevel?: string;
+  adminPort?: number;
 }): Promise<EnvoyProc> {
   const bin = requireEnv("WAYMARK_ENVOY", BOOTSTRAP_HINT);
-  const adminPort = await freePort();
+  const adminPort = opts.adminPort ?? (await freePort());
   const bootstrap = {
     ...opts.bootstrap,
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } },

@@ -1,7 +1,15 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { BOOTSTRAP_HINT, freePort, type Proc, requireEnv, startProcess, tempDir, waitFor } from "./process.ts";
+import {
+  BOOTSTRAP_HINT,
+  freePort,
+  type Proc,
+  requireEnv,
+  startProcess,
+  tempDir,
+  waitFor,
+} from "./process.ts";
 
 export interface NatsServer {
   url: string;

@@ -1,0 +1,188 @@
+// A whole Waymark on one machine: real NATS, the three services as separate processes (as they are
+// deployed), go-httpbin backends, the ztunnel stand-in and a waypoint Envoy bootstrapped exactly as the
+// waypoint Deployment's. Used by the end-to-end tests and by `pnpm demo`.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { WaypointRef } from "@waymark/api";
+import {
+  type EnvoyProc,
+  freePort,
+  type Httpbin,
+  type NatsServer,
+  type Proc,
+  startEnvoy,
+  startHttpbin,
+  startNats,
+  startProcess,
+  waitFor,
+} from "@waymark/testing";
+import { renderBootstrap } from "@waymark/translator/bootstrap";
+
+export const REPO_ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
+
+export interface StandinRoute {
+  /** Local port the stand-in listens on (127.0.0.1). */
+  listenPort: number;
+  /** Original destination it reports: the service VIP and port. */
+  vip: string;
+  port: number;
+}
+
+export interface StackOptions {
+  /** Directory of Kubernetes YAML the watcher reads. */
+  sourceDir: string;
+  logDir: string;
+  waypoint: WaypointRef;
+  /** Port of the waypoint's istio.io/PROXY listener (the Gateway's, 15088 in the guide). */
+  waypointPort: number;
+  /** Address the waypoint listener binds (a loopback address; tests pick distinct ones). */
+  bindAddress: string;
+  backends: Array<{ name: string; port: number }>;
+  standin: { identity: string; routes: StandinRoute[] };
+  xdsReplicas?: number;
+  /** Fixed ports for the demo; free ports when absent. */
+  natsPort?: number;
+  xdsPorts?: number[];
+  envoyAdminPort?: number;
+  debounceQuietMs?: number;
+}
+
+export interface ServiceProcs {
+  watcher: Proc;
+  translator: Proc;
+  xds: Proc[];
+}
+
+export interface Stack {
+  nats: NatsServer;
+  services: ServiceProcs;
+  xdsPorts: number[];
+  envoy: EnvoyProc;
+  backends: Httpbin[];
+  standin: Proc;
+  /** Starts a stopped service again with its original configuration. */
+  restart(which: "watcher" | "translator" | { xds: number }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const node = process.execPath;
+const main = (svc: string) => join(REPO_ROOT, "services", svc, "src", "main.ts");
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const started: Array<{ stop(): Promise<void> }> = [];
+  try {
+    const nats = await startNats({ logDir: o.logDir, ...(o.natsPort ? { port: o.natsPort } : {}) });
+    started.push(nats);
+    const backends = await Promise.all(
+      o.backends.map((b) => startHttpbin({ name: b.name, port: b.port, logDir: o.logDir })),
+    );
+    started.push(...backends);
+
+    const common = { WAYMARK_NATS_URL: nats.url };
+    const replicas = o.xdsReplicas ?? 1;
+    const xdsPorts = o.xdsPorts ?? (await Promise.all(Array.from({ length: replicas }, () => freePort())));
+    const launch = {
+      translator: () =>
+        startProcess({
+          name: "translator",
+          command: node,
+          args: [main("translator")],
+          env: {
+            ...common,
+            WAYMARK_BIND_ADDRESS: o.bindAddress,
+            WAYMARK_DEBOUNCE_QUIET_MS: String(o.debounceQuietMs ?? 20),
+          },
+          logDir: o.logDir,
+        }),
+      xds: (i: number) =>
+        startProcess({
+          name: `xds-server-${i}`,
+          command: node,
+          args: [main("xds-server")],
+          env: { ...common, WAYMARK_XDS_ADDRESS: `127.0.0.1:${xdsPorts[i]}`, WAYMARK_REPLICA: `xds-${i}` },
+          logDir: o.logDir,
+        }),
+      watcher: () =>
+        startProcess({
+          name: "watcher",
+          command: node,
+          args: [main("watcher")],
+          env: { ...common, WAYMARK_SOURCE: `dir:${o.sourceDir}` },
+          logDir: o.logDir,
+        }),
+    };
+    const services: ServiceProcs = {
+      translator: launch.translator(),
+      xds: xdsPorts.map((_, i) => launch.xds(i)),
+      watcher: launch.watcher(),
+    };
+    const allServices = () => [services.translator, services.watcher, ...services.xds];
+    started.push({ stop: async () => void (await Promise.all(allServices().map((p) => p.stop()))) });
+
+    const standinArgs = [
+      join(REPO_ROOT, "packages", "ztunnel-standin", "src", "main.ts"),
+      "--waypoint",
+      `${o.bindAddress}:${o.waypointPort}`,
+      "--identity",
+      o.standin.identity,
+      ...o.standin.routes.flatMap((r) => ["--route", `127.0.0.1:${r.listenPort}=${r.vip}:${r.port}`]),
+    ];
+    const standin = startProcess({
+      name: "ztunnel-standin",
+      command: node,
+      args: standinArgs,
+      logDir: o.logDir,
+    });
+    started.push(standin);
+
+    const bootstrap = renderBootstrap({
+      waypoint: o.waypoint,
+      podName: `${o.waypoint.name}-standalone`,
+      xds: xdsPorts.map((port) => ({ host: "127.0.0.1", port })),
+      ...(o.envoyAdminPort ? { admin: { address: "127.0.0.1", port: o.envoyAdminPort } } : {}),
+    });
+    const envoy = await startEnvoy({
+      name: "envoy-waypoint",
+      bootstrap,
+      logDir: o.logDir,
+      ...(o.envoyAdminPort ? { adminPort: o.envoyAdminPort } : {}),
+    });
+    started.push(envoy);
+
+    // Ready when the waypoint answers through the stand-in for every route.
+    for (const r of o.standin.routes) {
+      await waitFor(
+        `waypoint serving ${r.vip}:${r.port} via 127.0.0.1:${r.listenPort}`,
+        async () => {
+          for (const p of allServices()) {
+            if (p.child.exitCode !== null) throw new Error(`${p.name} exited:\n${p.log().slice(-3000)}`);
+          }
+          const res = await fetch(`http://127.0.0.1:${r.listenPort}/status/200`);
+          return res.status === 200;
+        },
+        30_000,
+        100,
+      );
+    }
+
+    return {
+      nats,
+      services,
+      xdsPorts,
+      envoy,
+      backends,
+      standin,
+      async restart(which) {
+        if (which === "watcher") services.watcher = launch.watcher();
+        else if (which === "translator") services.translator = launch.translator();
+        else services.xds[which.xds] = launch.xds(which.xds);
+      },
+      async stop() {
+        for (const s of started.reverse()) await s.stop().catch(() => {});
+      },
+    };
+  } catch (e) {
+    for (const s of started.reverse()) await s.stop().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError } from "@waymark/api";
+import { loadConfig } from "./config.ts";
+
+test("defaults", () => {
+  const c = loadConfig({});
+  assert.deepEqual(c, {
+    natsServers: ["nats://127.0.0.1:4222"],
+    controllerName: "waymark.dev/waymark",
+    waypointClassName: "kgateway-waypoint",
+    bindAddress: "::",
+    debounceQuietMs: 50,
+    debounceMaxMs: 1000,
+    blobGraceMs: 60000,
+  });
+  assert.ok(Object.isFrozen(c));
+  assert.ok(Object.isFrozen(c.natsServers));
+});
+
+test("values from the environment", () => {
+  const c = loadConfig({
+    WAYMARK_NATS_URL: "nats://a:4222, tls://b:4223",
+    WAYMARK_CONTROLLER_NAME: "example.com/gw",
+    WAYMARK_WAYPOINT_CLASS: "my-waypoint",
+    WAYMARK_BIND_ADDRESS: "127.0.0.1",
+    WAYMARK_DEBOUNCE_QUIET_MS: "0",
+    WAYMARK_DEBOUNCE_MAX_MS: "0",
+    WAYMARK_BLOB_GRACE_MS: "5000",
+  });
+  assert.deepEqual(c.natsServers, ["nats://a:4222", "tls://b:4223"]);
+  assert.equal(c.controllerName, "example.com/gw");
+  assert.equal(c.waypointClassName, "my-waypoint");
+  assert.equal(c.bindAddress, "127.0.0.1");
+  assert.equal(c.debounceQuietMs, 0);
+  assert.equal(c.blobGraceMs, 5000);
+});
+
+test("bad values stop start-up with a ConfigError naming the variable", () => {
+  const bad: Array<[string, string]> = [
+    ["WAYMARK_NATS_URL", "http://x:4222"],
+    ["WAYMARK_NATS_URL", "not a url"],
+    ["WAYMARK_CONTROLLER_NAME", "no-slash"],
+    ["WAYMARK_WAYPOINT_CLASS", "Upper_Case"],
+    ["WAYMARK_BIND_ADDRESS", "localhost"],
+    ["WAYMARK_DEBOUNCE_QUIET_MS", "-1"],
+    ["WAYMARK_DEBOUNCE_QUIET_MS", "1.5"],
+    ["WAYMARK_DEBOUNCE_MAX_MS", "10"],
+    ["WAYMARK_BLOB_GRACE_MS", "1m"],
+  ];
+  for (const [name, value] of bad) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: unknown) => e instanceof ConfigError && e.code === "invalid-config" && e.message.includes(name),
+      `${name}=${value}`,
+    );
+  }
+});

@@ -1,0 +1,103 @@
+// The translator's configuration: environment variables parsed once into a frozen, typed object.
+// Any malformed value stops the process at start-up with a ConfigError naming the variable.
+import { isIP } from "node:net";
+import { ConfigError } from "@waymark/api";
+
+export interface TranslatorConfig {
+  /** NATS server URLs (comma-separated in the environment). */
+  natsServers: readonly string[];
+  /** spec.controllerName of the GatewayClasses Waymark owns. */
+  controllerName: string;
+  /** The waypoint GatewayClass name. */
+  waypointClassName: string;
+  /** Address the waypoint listeners bind. */
+  bindAddress: string;
+  /** A build starts once no change has arrived for this long… */
+  debounceQuietMs: number;
+  /** …but never later than this after the first pending change. */
+  debounceMaxMs: number;
+  /** How long an unreferenced blob stays in wm-xds before it is deleted. */
+  blobGraceMs: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const NATS_SCHEMES = new Set(["nats:", "tls:", "ws:", "wss:"]);
+// Gateway API's patterns for GatewayClass.spec.controllerName and for object names (DNS-1123 subdomain).
+const CONTROLLER_NAME =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name]?.trim();
+  return v === undefined || v === "" ? fallback : v;
+}
+
+function millis(env: Env, name: string, fallback: number, min: number): number {
+  const raw = str(env, name, String(fallback));
+  if (!/^\d+$/.test(raw))
+    throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected a whole number of milliseconds`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`${name}=${raw}: must be at least ${min}`);
+  return n;
+}
+
+function natsServers(env: Env): string[] {
+  const name = "WAYMARK_NATS_URL";
+  const raw = str(env, name, "nats://127.0.0.1:4222");
+  const urls = raw.split(",").map((s) => s.trim());
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new ConfigError(
+        `${name}: ${JSON.stringify(u)} is not a URL (expected e.g. nats://127.0.0.1:4222)`,
+      );
+    }
+    if (!NATS_SCHEMES.has(parsed.protocol) || !parsed.hostname) {
+      throw new ConfigError(
+        `${name}: ${JSON.stringify(u)} must be a nats://, tls://, ws:// or wss:// URL with a host`,
+      );
+    }
+  }
+  return urls;
+}
+
+export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
+  const controllerName = str(env, "WAYMARK_CONTROLLER_NAME", "waymark.dev/waymark");
+  if (!CONTROLLER_NAME.test(controllerName)) {
+    throw new ConfigError(
+      `WAYMARK_CONTROLLER_NAME=${JSON.stringify(controllerName)}: expected a domain-prefixed path such as waymark.dev/waymark`,
+    );
+  }
+  const waypointClassName = str(env, "WAYMARK_WAYPOINT_CLASS", "kgateway-waypoint");
+  if (waypointClassName.length > 253 || !SUBDOMAIN.test(waypointClassName)) {
+    throw new ConfigError(
+      `WAYMARK_WAYPOINT_CLASS=${JSON.stringify(waypointClassName)}: expected a Kubernetes object name (lower-case DNS subdomain)`,
+    );
+  }
+  const bindAddress = str(env, "WAYMARK_BIND_ADDRESS", "::");
+  if (isIP(bindAddress) === 0) {
+    throw new ConfigError(
+      `WAYMARK_BIND_ADDRESS=${JSON.stringify(bindAddress)}: expected an IPv4 or IPv6 address`,
+    );
+  }
+  const debounceQuietMs = millis(env, "WAYMARK_DEBOUNCE_QUIET_MS", 50, 0);
+  const debounceMaxMs = millis(env, "WAYMARK_DEBOUNCE_MAX_MS", 1000, 0);
+  if (debounceMaxMs < debounceQuietMs) {
+    throw new ConfigError(
+      `WAYMARK_DEBOUNCE_MAX_MS=${debounceMaxMs} is shorter than WAYMARK_DEBOUNCE_QUIET_MS=${debounceQuietMs}`,
+    );
+  }
+  const blobGraceMs = millis(env, "WAYMARK_BLOB_GRACE_MS", 60_000, 0);
+  return Object.freeze({
+    natsServers: Object.freeze(natsServers(env)),
+    controllerName,
+    waypointClassName,
+    bindAddress,
+    debounceQuietMs,
+    debounceMaxMs,
+    blobGraceMs,
+  });
+}

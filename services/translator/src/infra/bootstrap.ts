@@ -1,0 +1,125 @@
+// The Envoy bootstrap of a waypoint proxy: who it is (node), where its xDS comes from (delta ADS to the
+// xds-server), and its admin/readiness endpoints. Pure; the waypoint Deployment and the standalone
+// demo and tests all use this one function, so a test Envoy boots exactly as a deployed one would.
+import type { WaypointRef } from "@waymark/api";
+
+export interface BootstrapOptions {
+  waypoint: WaypointRef;
+  /** Pod name (node.id = `<pod>.<namespace>`). */
+  podName: string;
+  /** xds-server addresses; Envoy picks one per connection and moves to another when it fails. */
+  xds: ReadonlyArray<{ host: string; port: number }>;
+  /** STRICT_DNS for a Service name in a cluster, STATIC for an IP (standalone). */
+  xdsResolution?: "STATIC" | "STRICT_DNS";
+  admin?: { address: string; port: number };
+  /** A static listener answering /ready (kgateway uses 8082); omitted when not given. */
+  readinessPort?: number;
+}
+
+/** node.cluster: the xds-server maps a proxy to its waypoint by this. */
+export function waypointNodeCluster(w: WaypointRef): string {
+  return `${w.name}.${w.namespace}`;
+}
+
+/** Inverse of waypointNodeCluster; undefined when the string is not of that form. */
+export function parseNodeCluster(cluster: string): WaypointRef | undefined {
+  const i = cluster.lastIndexOf(".");
+  if (i <= 0 || i === cluster.length - 1) return undefined;
+  return { name: cluster.slice(0, i), namespace: cluster.slice(i + 1) };
+}
+
+export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
+  const { waypoint: w } = o;
+  const grpcService = { envoy_grpc: { cluster_name: "xds_cluster" } };
+  const bootstrap: Record<string, unknown> = {
+    node: {
+      id: `${o.podName}.${w.namespace}`,
+      cluster: waypointNodeCluster(w),
+      metadata: { role: `waymark~${w.namespace}~${w.name}` },
+    },
+    dynamic_resources: {
+      ads_config: {
+        api_type: "DELTA_GRPC",
+        transport_api_version: "V3",
+        set_node_on_first_message_only: true,
+        grpc_services: [grpcService],
+      },
+      cds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
+      lds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
+    },
+    static_resources: {
+      listeners: o.readinessPort === undefined ? [] : [readinessListener(o.readinessPort)],
+      clusters: [
+        {
+          name: "xds_cluster",
+          type: o.xdsResolution ?? "STATIC",
+          connect_timeout: "5s",
+          typed_extension_protocol_options: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+              explicit_http_config: {
+                http2_protocol_options: {
+                  connection_keepalive: { interval: "30s", timeout: "5s" },
+                },
+              },
+            },
+          },
+          load_assignment: {
+            cluster_name: "xds_cluster",
+            endpoints: [
+              {
+                lb_endpoints: o.xds.map((x) => ({
+                  endpoint: { address: { socket_address: { address: x.host, port_value: x.port } } },
+                })),
+              },
+            ],
+          },
+        },
+      ],
+    },
+    admin: {
+      address: {
+        socket_address: { address: o.admin?.address ?? "127.0.0.1", port_value: o.admin?.port ?? 19000 },
+      },
+    },
+  };
+  return bootstrap;
+}
+
+function readinessListener(port: number): Record<string, unknown> {
+  return {
+    name: "readiness",
+    address: { socket_address: { address: "0.0.0.0", port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type":
+                "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+              stat_prefix: "readiness",
+              route_config: {
+                virtual_hosts: [
+                  {
+                    name: "readiness",
+                    domains: ["*"],
+                    routes: [{ match: { prefix: "/ready" }, direct_response: { status: 200 } }],
+                  },
+                ],
+              },
+              http_filters: [
+                {
+                  name: "envoy.filters.http.router",
+                  typed_config: {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}

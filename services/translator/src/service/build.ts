@@ -1,0 +1,150 @@
+// Turns a translation into content-addressed snapshots: every resource encoded once to protobuf bytes
+// and named by its hash, per-type versions over (name, hash) pairs, and a manifest version over the
+// per-type versions. Pure apart from CPU: the clock and all I/O stay with the caller.
+import { manifestKey, type WaypointManifest, type WaypointRef } from "@waymark/api";
+import { contentHash, encodeResource, type JsonObject, PUSH_ORDER, versionOf } from "@waymark/envoy-proto";
+import type { TranslationOutput, WaypointOutput, XdsResource } from "../translate/types.ts";
+
+export interface WaypointSnapshot {
+  waypoint: WaypointRef;
+  /** manifestKey(waypoint). */
+  key: string;
+  version: string;
+  versions: Record<string, string>;
+  resources: Record<string, Record<string, string>>;
+  /** Every blob the manifest names: hash → encoded bytes. */
+  blobs: Map<string, Uint8Array>;
+}
+
+/** A waypoint whose snapshot could not be built: its last good manifest stays published. */
+export interface WaypointFailure {
+  waypoint: WaypointRef;
+  key: string;
+  typeUrl?: string;
+  resource?: string;
+  error: unknown;
+}
+
+export interface BuildResult {
+  snapshots: WaypointSnapshot[];
+  failures: WaypointFailure[];
+}
+
+/** Thrown for a snapshot that breaks an xDS invariant (e.g. two resources of one type with one name). */
+export class SnapshotError extends Error {
+  readonly code = "invalid-snapshot";
+  constructor(message: string) {
+    super(message);
+    this.name = "SnapshotError";
+  }
+}
+
+interface Encoded {
+  json: string;
+  hash: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Remembers the last encoding of each (waypoint, type, name) so an unchanged resource is not encoded again: a
+ * JSON string comparison is far cheaper than proto encoding. Holds only what the last build used.
+ */
+export class EncodeCache {
+  #current = new Map<string, Encoded>();
+  #next = new Map<string, Encoded>();
+
+  encode(scope: string, typeUrl: string, name: string, json: JsonObject): Encoded {
+    const id = `${scope}\u0000${typeUrl}\u0000${name}`;
+    const text = JSON.stringify(json);
+    const seen = this.#next.get(id) ?? this.#current.get(id);
+    if (seen && seen.json === text) {
+      this.#next.set(id, seen);
+      return seen;
+    }
+    const bytes = encodeResource(typeUrl, name, json);
+    const e = { json: text, hash: contentHash(bytes), bytes };
+    this.#next.set(id, e);
+    return e;
+  }
+
+  /** Ends a build: entries not used by it are dropped. */
+  commit(): void {
+    this.#current = this.#next;
+    this.#next = new Map();
+  }
+}
+
+function buildWaypoint(w: WaypointOutput, cache: EncodeCache): WaypointSnapshot | WaypointFailure {
+  const key = manifestKey(w.waypoint);
+  const blobs = new Map<string, Uint8Array>();
+  const versions: Record<string, string> = {};
+  const resources: Record<string, Record<string, string>> = {};
+  // PUSH_ORDER first, then any other type the translation produced, so the manifest is stable.
+  const types = [
+    ...PUSH_ORDER,
+    ...Object.keys(w.resources)
+      .filter((t) => !(PUSH_ORDER as string[]).includes(t))
+      .sort(),
+  ];
+  for (const typeUrl of types) {
+    const list = (w.resources as Record<string, XdsResource[] | undefined>)[typeUrl] ?? [];
+    const byName = new Map<string, string>();
+    for (const r of list) {
+      if (byName.has(r.name)) {
+        return {
+          waypoint: w.waypoint,
+          key,
+          typeUrl,
+          resource: r.name,
+          error: new SnapshotError(`duplicate resource name ${r.name}`),
+        };
+      }
+      try {
+        const e = cache.encode(key, typeUrl, r.name, r.json);
+        byName.set(r.name, e.hash);
+        blobs.set(e.hash, e.bytes);
+      } catch (error) {
+        return { waypoint: w.waypoint, key, typeUrl, resource: r.name, error };
+      }
+    }
+    const sorted = [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    resources[typeUrl] = Object.fromEntries(sorted);
+    versions[typeUrl] = versionOf(byName);
+  }
+  return { waypoint: w.waypoint, key, version: versionOf(versions), versions, resources, blobs };
+}
+
+/** Encodes every waypoint of a translation; a waypoint with a bad resource fails alone. */
+export function buildSnapshots(output: TranslationOutput, cache = new EncodeCache()): BuildResult {
+  const snapshots: WaypointSnapshot[] = [];
+  const failures: WaypointFailure[] = [];
+  for (const w of output.waypoints) {
+    const r = buildWaypoint(w, cache);
+    if ("blobs" in r) snapshots.push(r);
+    else failures.push(r);
+  }
+  cache.commit();
+  return { snapshots, failures };
+}
+
+/** The manifest to store for a snapshot. */
+export function manifestOf(
+  s: WaypointSnapshot,
+  builtAt: string,
+  observedAt: string | undefined,
+): WaypointManifest {
+  const m: WaypointManifest = {
+    waypoint: s.waypoint,
+    version: s.version,
+    versions: s.versions,
+    resources: s.resources,
+    builtAt,
+  };
+  if (observedAt !== undefined) m.observedAt = observedAt;
+  return m;
+}
+
+/** Every blob hash a manifest names. */
+export function hashesOf(m: Pick<WaypointManifest, "resources">): string[] {
+  return Object.values(m.resources).flatMap((byName) => Object.values(byName));
+}

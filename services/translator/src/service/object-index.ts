@@ -1,0 +1,114 @@
+// The translator's in-memory mirror of wm-objects: objectKey → envelope. It also remembers the newest
+// observation time among the changes since the last build, for propagation latency.
+import { type KubeObject, type ObjectEnvelope, objectKey, refOf } from "@waymark/api";
+import type { KvEntry } from "@waymark/bus";
+
+export type IndexChange = "put" | "delete" | "none";
+
+/** Why an entry could not be indexed. */
+export class MalformedEntryError extends Error {
+  readonly code = "malformed-entry";
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super(`wm-objects ${key}: ${message}`);
+    this.name = "MalformedEntryError";
+    this.key = key;
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Validates the shape of an envelope read from wm-objects under `key`. */
+export function parseEnvelope(key: string, bytes: Uint8Array): ObjectEnvelope {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new MalformedEntryError(key, "value is not JSON");
+  }
+  if (!isRecord(v)) throw new MalformedEntryError(key, "value is not a JSON object");
+  const o = v["object"];
+  if (!isRecord(o)) throw new MalformedEntryError(key, "envelope has no object");
+  const meta = o["metadata"];
+  if (typeof o["apiVersion"] !== "string" || typeof o["kind"] !== "string" || !isRecord(meta)) {
+    throw new MalformedEntryError(key, "object lacks apiVersion, kind or metadata");
+  }
+  if (typeof meta["name"] !== "string" || meta["name"] === "")
+    throw new MalformedEntryError(key, "object has no name");
+  if (meta["namespace"] !== undefined && typeof meta["namespace"] !== "string") {
+    throw new MalformedEntryError(key, "metadata.namespace is not a string");
+  }
+  if (typeof v["observedAt"] !== "string" || Number.isNaN(Date.parse(v["observedAt"]))) {
+    throw new MalformedEntryError(key, "envelope has no valid observedAt");
+  }
+  if (typeof v["source"] !== "string") throw new MalformedEntryError(key, "envelope has no source");
+  const env = v as unknown as ObjectEnvelope;
+  const expected = objectKey(refOf(env.object));
+  if (expected !== key) throw new MalformedEntryError(key, `object belongs under key ${expected}`);
+  return env;
+}
+
+export class ObjectIndex {
+  readonly #envelopes = new Map<string, ObjectEnvelope>();
+  #newestChange: number | undefined;
+  #revision = 0;
+
+  /** The newest wm-objects revision applied. */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  get size(): number {
+    return this.#envelopes.size;
+  }
+
+  /**
+   * Applies one wm-objects entry. A malformed value removes whatever the key held before (the bucket
+   * no longer holds that object) and throws MalformedEntryError for the caller to log.
+   */
+  apply(e: Pick<KvEntry, "key" | "operation" | "value" | "created" | "revision">): IndexChange {
+    this.#revision = Math.max(this.#revision, e.revision);
+    if (e.operation !== "PUT") {
+      if (!this.#envelopes.delete(e.key)) return "none";
+      this.#noteChange(e.created.getTime());
+      return "delete";
+    }
+    let env: ObjectEnvelope;
+    try {
+      env = parseEnvelope(e.key, e.value);
+    } catch (err) {
+      if (this.#envelopes.delete(e.key)) this.#noteChange(e.created.getTime());
+      throw err;
+    }
+    this.#envelopes.set(e.key, env);
+    this.#noteChange(Date.parse(env.observedAt));
+    return "put";
+  }
+
+  #noteChange(at: number): void {
+    if (Number.isNaN(at)) return;
+    this.#newestChange = this.#newestChange === undefined ? at : Math.max(this.#newestChange, at);
+  }
+
+  /**
+   * Every indexed object, keyed by objectKey (the translation input), in key order: the order in
+   * which changes arrived never leaks into the output.
+   */
+  objects(): Map<string, KubeObject> {
+    const keys = [...this.#envelopes.keys()].sort();
+    return new Map(keys.map((k) => [k, (this.#envelopes.get(k) as ObjectEnvelope).object]));
+  }
+
+  /** The newest observation time among changes since the last call, and forgets it. */
+  takeNewestChange(): string | undefined {
+    const t = this.#newestChange;
+    this.#newestChange = undefined;
+    return t === undefined ? undefined : new Date(t).toISOString();
+  }
+
+  /** Gives back an observation time taken for a build that did not publish. */
+  restoreNewestChange(at: string | undefined): void {
+    if (at !== undefined) this.#noteChange(Date.parse(at));
+  }
+}

@@ -1,0 +1,255 @@
+// The translator service: mirrors wm-objects in memory, coalesces changes, translates, encodes and
+// publishes. One build or sweep runs at a time. A failed translation or encoding never replaces a
+// good snapshot: the last good one stays published and the service keeps running.
+import { EventEmitter } from "node:events";
+import { Bucket, type Logger, waypointId } from "@waymark/api";
+import { type KV, type Watch, watchBucket } from "@waymark/bus";
+import type { TranslatorConfig } from "../config.ts";
+import type { TranslationInput, TranslationOutput, TranslatorSettings } from "../translate/types.ts";
+import { buildSnapshots, EncodeCache } from "./build.ts";
+import { createDebouncer } from "./debounce.ts";
+import { MalformedEntryError, ObjectIndex } from "./object-index.ts";
+import { Publisher, type PublishReport } from "./publisher.ts";
+
+export type TranslateFn = (input: TranslationInput, settings: TranslatorSettings) => TranslationOutput;
+
+export interface TranslatorBuckets {
+  objects: KV;
+  xds: KV;
+  status: KV;
+}
+
+export interface TranslatorOptions {
+  config: Omit<TranslatorConfig, "natsServers">;
+  log: Logger;
+  buckets: TranslatorBuckets;
+  translate: TranslateFn;
+  /** Wall clock in ms (injectable for tests). */
+  now?: () => number;
+  /** How often unreferenced blobs are looked for (default: a quarter of the grace, 50 ms … 10 s). */
+  sweepIntervalMs?: number;
+}
+
+export interface BuildReport {
+  /** 1 for the initial build, then one more per build. */
+  seq: number;
+  /** False when translate() threw or publishing failed: nothing was replaced. */
+  ok: boolean;
+  /** The newest wm-objects revision the build saw: every change up to it is included. */
+  revision: number;
+  objects: number;
+  waypoints: number;
+  /** Waypoints whose snapshot failed to build (their last good manifest stays). */
+  failed: string[];
+  published?: PublishReport;
+  error?: unknown;
+  durationMs: number;
+}
+
+export interface TranslatorEvents {
+  built: [BuildReport];
+  swept: [string[]];
+}
+
+export interface Translator {
+  /** Resolves after the first build (the initial load) finished. */
+  ready: Promise<void>;
+  /** Emits `built` after every build and `swept` after every sweep that deleted blobs. */
+  events: EventEmitter<TranslatorEvents>;
+  /** Builds run so far. */
+  readonly builds: number;
+  /** The report of the last finished build. */
+  readonly lastBuild: BuildReport | undefined;
+  stop(): Promise<void>;
+}
+
+const RETRY_MS = 1000;
+
+export async function startTranslator(o: TranslatorOptions): Promise<Translator> {
+  const log = o.log;
+  const now = o.now ?? Date.now;
+  const settings: TranslatorSettings = {
+    controllerName: o.config.controllerName,
+    waypointClassName: o.config.waypointClassName,
+    bindAddress: o.config.bindAddress,
+  };
+  const events = new EventEmitter<TranslatorEvents>();
+  const index = new ObjectIndex();
+  const cache = new EncodeCache();
+  const publisher = new Publisher({
+    xds: o.buckets.xds,
+    status: o.buckets.status,
+    log,
+    blobGraceMs: o.config.blobGraceMs,
+  });
+  await publisher.load(now());
+
+  let stopped = false;
+  let builds = 0;
+  let lastBuild: BuildReport | undefined;
+  let queue: Promise<void> = Promise.resolve();
+  const enqueue = (what: string, fn: () => Promise<void>) => {
+    queue = queue.then(fn).catch((err: unknown) => log.error(`${what} failed`, { err }));
+  };
+
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let buildQueued = false;
+  const requestBuild = () => {
+    if (stopped || buildQueued) return;
+    buildQueued = true;
+    enqueue("build", async () => {
+      buildQueued = false;
+      if (!stopped) await build();
+    });
+  };
+
+  const build = async () => {
+    const started = performance.now();
+    const seq = ++builds;
+    const objects = index.objects();
+    const observedAt = index.takeNewestChange();
+    const report: BuildReport = {
+      seq,
+      ok: false,
+      revision: index.revision,
+      objects: objects.size,
+      waypoints: 0,
+      failed: [],
+      durationMs: 0,
+    };
+    try {
+      let output: TranslationOutput;
+      try {
+        output = o.translate({ objects }, settings);
+      } catch (err) {
+        log.error("translation failed; the last good snapshots stay published", {
+          objects: objects.size,
+          err,
+        });
+        report.error = err;
+        return;
+      }
+      const { snapshots, failures } = buildSnapshots(output, cache);
+      for (const f of failures) {
+        log.error("cannot build waypoint snapshot; its last good snapshot stays published", {
+          waypoint: waypointId(f.waypoint),
+          typeUrl: f.typeUrl,
+          resource: f.resource,
+          err: f.error,
+        });
+      }
+      report.waypoints = output.waypoints.length;
+      report.failed = failures.map((f) => waypointId(f.waypoint));
+      try {
+        report.published = await publisher.publish(
+          { snapshots, keep: new Set(failures.map((f) => f.key)), statuses: output.statuses, observedAt },
+          now(),
+        );
+      } catch (err) {
+        // Nothing is lost: the publisher only records what NATS acknowledged, so the retry writes the rest.
+        index.restoreNewestChange(observedAt);
+        log.error("publishing failed; retrying", { err, retryMs: RETRY_MS });
+        report.error = err;
+        if (!stopped) {
+          clearTimeout(retry);
+          retry = setTimeout(requestBuild, RETRY_MS);
+        }
+        return;
+      }
+      report.ok = true;
+    } finally {
+      report.durationMs = Math.round((performance.now() - started) * 10) / 10;
+      const p = report.published;
+      const wrote =
+        p &&
+        (p.blobsWritten ||
+          p.manifestsWritten.length ||
+          p.manifestsDeleted.length ||
+          p.statusesWritten ||
+          p.statusesDeleted);
+      (wrote || !report.ok ? log.info : log.debug)("build", {
+        seq,
+        ok: report.ok,
+        objects: report.objects,
+        waypoints: report.waypoints,
+        failed: report.failed.length,
+        blobsWritten: p?.blobsWritten,
+        manifestsWritten: p?.manifestsWritten.length,
+        manifestsDeleted: p?.manifestsDeleted.length,
+        statusesWritten: p?.statusesWritten,
+        statusesDeleted: p?.statusesDeleted,
+        durationMs: report.durationMs,
+      });
+      lastBuild = report;
+      events.emit("built", report);
+    }
+  };
+
+  const debouncer = createDebouncer({
+    quietMs: o.config.debounceQuietMs,
+    maxMs: o.config.debounceMaxMs,
+    fire: requestBuild,
+  });
+
+  let loaded = false;
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => {
+    resolveReady = r;
+  });
+  const watch: Watch = watchBucket(
+    o.buckets.objects,
+    ">",
+    {
+      onEntry(e) {
+        let changed = true;
+        try {
+          changed = index.apply(e) !== "none";
+        } catch (err) {
+          if (!(err instanceof MalformedEntryError)) throw err;
+          log.warn("skipping malformed wm-objects entry", { key: e.key, revision: e.revision, err });
+        }
+        // Until the watch has caught up, changes are part of the initial load: one build at ready.
+        if (changed && loaded) debouncer.poke();
+      },
+      onReady() {
+        loaded = true;
+        log.info("wm-objects loaded", { objects: index.size });
+        requestBuild();
+        enqueue("initial build", async () => resolveReady());
+      },
+    },
+    log,
+  );
+
+  const sweepEvery =
+    o.sweepIntervalMs ?? Math.min(10_000, Math.max(50, Math.floor(o.config.blobGraceMs / 4)));
+  const sweeper = setInterval(() => {
+    enqueue("blob sweep", async () => {
+      if (stopped) return;
+      const deleted = await publisher.sweep(now());
+      if (deleted.length) events.emit("swept", deleted);
+    });
+  }, sweepEvery);
+
+  log.info("translator started", { bucket: Bucket.objects, ...o.config });
+  return {
+    ready,
+    events,
+    get builds() {
+      return builds;
+    },
+    get lastBuild() {
+      return lastBuild;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      watch.stop();
+      debouncer.cancel();
+      clearInterval(sweeper);
+      clearTimeout(retry);
+      await queue;
+      log.info("translator stopped", { builds });
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// HTTPRoute backendRefs → clusters. Only core Services are supported; a Service in another namespace
+// needs a ReferenceGrant (in the Service's namespace) from HTTPRoutes of the route's namespace.
+import { GATEWAY_GROUP } from "@waymark/api";
+import { int, isRecord, records, str } from "./guards.ts";
+import { clusterName } from "./names.ts";
+import type { ObjectIndex, ServiceInfo, ServicePortInfo } from "./objects.ts";
+
+/** A service port some cluster sends to. */
+export interface BackendTarget {
+  service: ServiceInfo;
+  port: ServicePortInfo;
+  cluster: string;
+}
+
+export type BackendReason = "BackendNotFound" | "RefNotPermitted" | "InvalidKind";
+
+export type BackendResult =
+  | { ok: true; target: BackendTarget; weight: number }
+  | { ok: false; reason: BackendReason; message: string };
+
+export function isCoreGroup(group: string | undefined): boolean {
+  return group === undefined || group === "" || group === "core";
+}
+
+/** Whether a ReferenceGrant in `toNamespace` lets HTTPRoutes of `fromNamespace` use Service `name`. */
+export function referenceGranted(
+  index: ObjectIndex,
+  fromNamespace: string,
+  toNamespace: string,
+  name: string,
+): boolean {
+  for (const grant of index.referenceGrants.get(toNamespace) ?? []) {
+    const spec = isRecord(grant.spec) ? grant.spec : {};
+    const fromOk = records(spec.from).some(
+      (f) => f.group === GATEWAY_GROUP && f.kind === "HTTPRoute" && f.namespace === fromNamespace,
+    );
+    if (!fromOk) continue;
+    const toOk = records(spec.to).some(
+      (t) =>
+        isCoreGroup(str(t.group)) &&
+        t.kind === "Service" &&
+        (t.name === undefined || t.name === "" || t.name === name),
+    );
+    if (toOk) return true;
+  }
+  return false;
+}
+
+export function serviceTarget(service: ServiceInfo, port: ServicePortInfo): BackendTarget {
+  return { service, port, cluster: clusterName(service.namespace, service.name, port.port) };
+}
+
+export function resolveBackend(ref: unknown, routeNamespace: string, index: ObjectIndex): BackendResult {
+  if (!isRecord(ref))
+    return { ok: false, reason: "BackendNotFound", message: "a backendRef is not an object" };
+  const name = str(ref.name) ?? "";
+  const group = str(ref.group);
+  const kind = str(ref.kind) ?? "Service";
+  if (!isCoreGroup(group) || kind !== "Service") {
+    const gk = group ? `${kind}.${group}` : kind;
+    return {
+      ok: false,
+      reason: "InvalidKind",
+      message: `backendRef ${name}: kind ${gk} is not supported (only core Services are)`,
+    };
+  }
+  const namespace = str(ref.namespace) || routeNamespace;
+  const label = namespace === routeNamespace ? name : `${namespace}/${name}`;
+  if (namespace !== routeNamespace && !referenceGranted(index, routeNamespace, namespace, name)) {
+    return {
+      ok: false,
+      reason: "RefNotPermitted",
+      message: `backendRef to Service ${label} is not permitted: no ReferenceGrant in namespace ${namespace} allows HTTPRoutes from namespace ${routeNamespace}`,
+    };
+  }
+  const service = index.service(namespace, name);
+  if (!service) return { ok: false, reason: "BackendNotFound", message: `Service ${label} not found` };
+  const portNumber = int(ref.port);
+  if (portNumber === undefined) {
+    return { ok: false, reason: "BackendNotFound", message: `backendRef to Service ${label} needs a port` };
+  }
+  const port = service.ports.find((p) => p.port === portNumber);
+  if (!port)
+    return { ok: false, reason: "BackendNotFound", message: `Service ${label} has no port ${portNumber}` };
+  const w = ref.weight === undefined ? 1 : int(ref.weight);
+  return { ok: true, target: serviceTarget(service, port), weight: w === undefined || w < 0 ? 0 : w };
+}

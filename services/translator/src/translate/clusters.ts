@@ -1,0 +1,70 @@
+// One EDS cluster per service port a waypoint sends to, and its ClusterLoadAssignment built from the
+// Service's EndpointSlices.
+import { isIP } from "node:net";
+import type { JsonObject } from "@waymark/envoy-proto";
+import type { BackendTarget } from "./backends.ts";
+import { compareStrings, int, isRecord, records, str } from "./guards.ts";
+import { nsName, type ObjectIndex } from "./objects.ts";
+import { isHttp2Port, isHttpPort } from "./protocol.ts";
+
+const HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+export function buildCluster(target: BackendTarget): JsonObject {
+  const cluster: JsonObject = {
+    name: target.cluster,
+    type: "EDS",
+    connectTimeout: "5s",
+    edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: "V3" } },
+  };
+  if (isHttpPort(target.port) && isHttp2Port(target.port)) {
+    cluster.typedExtensionProtocolOptions = {
+      [HTTP_OPTIONS]: {
+        "@type": `type.googleapis.com/${HTTP_OPTIONS}`,
+        explicitHttpConfig: { http2ProtocolOptions: {} },
+      },
+    };
+  }
+  return cluster;
+}
+
+/** The slice port carrying the service port: same name, or the only port when the port is unnamed. */
+function slicePort(ports: Record<string, unknown>[], portName: string): number | undefined {
+  const named = ports.find((p) => (str(p.name) ?? "") === portName);
+  const chosen = named ?? (portName === "" && ports.length === 1 ? ports[0] : undefined);
+  const port = chosen ? int(chosen.port) : undefined;
+  return port !== undefined && port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** Ready endpoints (conditions.ready !== false) of the target, sorted; empty when there are none. */
+export function buildLoadAssignment(target: BackendTarget, index: ObjectIndex): JsonObject {
+  const seen = new Set<string>();
+  const addresses: Array<{ address: string; port: number }> = [];
+  for (const slice of index.endpointSlices.get(nsName(target.service.namespace, target.service.name)) ?? []) {
+    const addressType = str(slice.addressType);
+    if (addressType !== undefined && addressType !== "IPv4" && addressType !== "IPv6") continue;
+    const port = slicePort(records(slice.ports), target.port.name);
+    if (port === undefined) continue;
+    for (const ep of records(slice.endpoints)) {
+      if (isRecord(ep.conditions) && ep.conditions.ready === false) continue;
+      for (const address of Array.isArray(ep.addresses) ? ep.addresses : []) {
+        if (typeof address !== "string" || isIP(address) === 0) continue;
+        const key = `${address}|${port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        addresses.push({ address, port });
+      }
+    }
+  }
+  addresses.sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
+  const cla: JsonObject = { clusterName: target.cluster };
+  if (addresses.length) {
+    cla.endpoints = [
+      {
+        lbEndpoints: addresses.map((a) => ({
+          endpoint: { address: { socketAddress: { address: a.address, portValue: a.port } } },
+        })),
+      },
+    ];
+  }
+  return cla;
+}

@@ -1,0 +1,151 @@
+// HTTPRoute matches → Envoy RouteMatch JSON. PathPrefix matches on path-segment boundaries as the
+// Gateway API requires ("/foo" matches "/foo" and "/foo/bar", not "/foobar"), which Envoy's
+// path_separated_prefix does exactly. Invalid matches are reported, never emitted: Envoy would reject
+// the whole route configuration.
+import type { JsonObject } from "@waymark/envoy-proto";
+import { isRecord, records, str } from "./guards.ts";
+import type { PathMatchType } from "./precedence.ts";
+
+/** The Gateway API's header-name pattern (an RFC 7230 token). */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+/** Envoy's constraint on path_separated_prefix: no query or fragment, no trailing slash. */
+const SEPARATED_PREFIX = /^[^?#]+[^?#/]$/;
+const METHOD = /^[A-Z]+$/;
+
+export interface CompiledMatch {
+  match: JsonObject;
+  pathType: PathMatchType;
+  pathLength: number;
+  hasMethod: boolean;
+  headerCount: number;
+  queryCount: number;
+}
+
+export type MatchResult = { ok: true; value: CompiledMatch } | { ok: false; message: string };
+
+/**
+ * Checks a regular expression for the RE2 dialect Envoy uses. JavaScript's parser catches syntax
+ * errors; RE2 additionally rejects lookaround and backreferences, which JavaScript accepts. RE2-only
+ * syntax (inline flags, `(?P<name>`) is rewritten to its JavaScript form before the check.
+ */
+export function checkRegex(regex: string): string | undefined {
+  if (regex === "") return "the regular expression is empty";
+  if (/\(\?<?[=!]/.test(regex))
+    return `regular expression ${JSON.stringify(regex)} uses lookaround, which RE2 does not support`;
+  if (/\\[1-9]/.test(regex))
+    return `regular expression ${JSON.stringify(regex)} uses a backreference, which RE2 does not support`;
+  const js = regex
+    .replace(/\(\?P</g, "(?<")
+    .replace(/\(\?[imsU]+\)/g, "")
+    .replace(/\(\?[imsU]+:/g, "(?:");
+  try {
+    new RegExp(js);
+    return undefined;
+  } catch (e) {
+    return `invalid regular expression ${JSON.stringify(regex)}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+function stringMatch(
+  type: string,
+  value: string,
+  what: string,
+): { ok: true; json: JsonObject } | { ok: false; message: string } {
+  if (type === "Exact") return { ok: true, json: { exact: value } };
+  if (type === "RegularExpression") {
+    const problem = checkRegex(value);
+    return problem
+      ? { ok: false, message: `${what}: ${problem}` }
+      : { ok: true, json: { safeRegex: { regex: value } } };
+  }
+  return {
+    ok: false,
+    message: `${what}: match type ${JSON.stringify(type)} is not supported (use Exact or RegularExpression)`,
+  };
+}
+
+function compilePath(
+  path: unknown,
+): { ok: true; json: JsonObject; type: PathMatchType; length: number } | { ok: false; message: string } {
+  const p = isRecord(path) ? path : {};
+  const type = str(p.type) ?? "PathPrefix";
+  const value = str(p.value) ?? "/";
+  if (type === "RegularExpression") {
+    const problem = checkRegex(value);
+    if (problem) return { ok: false, message: `path: ${problem}` };
+    return { ok: true, json: { safeRegex: { regex: value } }, type, length: value.length };
+  }
+  if (type !== "Exact" && type !== "PathPrefix") {
+    return {
+      ok: false,
+      message: `path match type ${JSON.stringify(type)} is not supported (use Exact, PathPrefix or RegularExpression)`,
+    };
+  }
+  if (!value.startsWith("/"))
+    return { ok: false, message: `path ${JSON.stringify(value)} must start with "/"` };
+  if (/[?#]/.test(value))
+    return { ok: false, message: `path ${JSON.stringify(value)} must not contain "?" or "#"` };
+  if (type === "Exact") return { ok: true, json: { path: value }, type, length: value.length };
+  // A trailing "/" in a prefix is ignored ("/foo/" matches "/foo").
+  // Precedence compares the prefix as matched, so "/foo/" and "/foo" tie.
+  const trimmed = value.replace(/\/+$/, "");
+  if (trimmed === "") return { ok: true, json: { prefix: "/" }, type, length: 1 };
+  if (!SEPARATED_PREFIX.test(trimmed))
+    return { ok: false, message: `path prefix ${JSON.stringify(value)} is not valid` };
+  return { ok: true, json: { pathSeparatedPrefix: trimmed }, type, length: trimmed.length };
+}
+
+/** Compiles one HTTPRouteMatch (undefined: the default, PathPrefix "/"). */
+export function compileMatch(m: unknown): MatchResult {
+  const raw = isRecord(m) ? m : {};
+  const path = compilePath(raw.path);
+  if (!path.ok) return path;
+  const match: JsonObject = { ...path.json };
+
+  const headers: JsonObject[] = [];
+  const seenHeaders = new Set<string>();
+  for (const h of records(raw.headers)) {
+    const name = str(h.name) ?? "";
+    const value = str(h.value) ?? "";
+    if (!HEADER_NAME.test(name))
+      return { ok: false, message: `header match name ${JSON.stringify(name)} is not a valid header name` };
+    // Only the first match of a header name counts (Gateway API); header names are case-insensitive.
+    if (seenHeaders.has(name.toLowerCase())) continue;
+    seenHeaders.add(name.toLowerCase());
+    const sm = stringMatch(str(h.type) ?? "Exact", value, `header ${name}`);
+    if (!sm.ok) return sm;
+    headers.push({ name, stringMatch: sm.json });
+  }
+  const method = raw.method === undefined ? undefined : str(raw.method);
+  if (raw.method !== undefined && (method === undefined || !METHOD.test(method))) {
+    return { ok: false, message: `method ${JSON.stringify(raw.method)} is not a valid HTTP method` };
+  }
+  if (method) headers.push({ name: ":method", stringMatch: { exact: method } });
+  if (headers.length) match.headers = headers;
+
+  const query: JsonObject[] = [];
+  const seenQuery = new Set<string>();
+  for (const q of records(raw.queryParams)) {
+    const name = str(q.name) ?? "";
+    const value = str(q.value) ?? "";
+    if (name === "") return { ok: false, message: "query parameter match has an empty name" };
+    if (seenQuery.has(name)) continue;
+    seenQuery.add(name);
+    const sm = stringMatch(str(q.type) ?? "Exact", value, `query parameter ${name}`);
+    if (!sm.ok) return sm;
+    query.push({ name, stringMatch: sm.json });
+  }
+  if (query.length) match.queryParameters = query;
+
+  return {
+    ok: true,
+    value: {
+      match,
+      pathType: path.type,
+      pathLength: path.length,
+      hasMethod: method !== undefined,
+      headerCount: seenHeaders.size,
+      queryCount: seenQuery.size,
+    },
+  };
+}

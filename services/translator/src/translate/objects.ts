@@ -1,0 +1,156 @@
+// A typed, sorted index over the input objects. Everything the translation reads about an object is
+// read here once, defensively: a malformed object is skipped or read as empty, never thrown on.
+import { isIP } from "node:net";
+import type {
+  EndpointSlice,
+  Gateway,
+  GatewayClass,
+  HTTPRoute,
+  KubeObject,
+  ReferenceGrant,
+} from "@waymark/api";
+import { GATEWAY_GROUP, groupOf } from "@waymark/api";
+import { compareStrings, int, isRecord, records, str, stringMap } from "./guards.ts";
+
+const DISCOVERY_GROUP = "discovery.k8s.io";
+const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+export interface ServicePortInfo {
+  /** "" when the port is unnamed. */
+  name: string;
+  port: number;
+  protocol?: string;
+  appProtocol?: string;
+}
+
+export interface ServiceInfo {
+  object: KubeObject;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Valid cluster IPs (VIPs); empty for a headless Service. */
+  vips: string[];
+  ports: ServicePortInfo[];
+}
+
+export interface ObjectIndex {
+  /** By name. */
+  gatewayClasses: ReadonlyMap<string, GatewayClass>;
+  /** Sorted by namespace, then name. */
+  gateways: readonly Gateway[];
+  /** Sorted by namespace, then name. */
+  httpRoutes: readonly HTTPRoute[];
+  /** Sorted by namespace, then name. */
+  services: readonly ServiceInfo[];
+  /** Namespace name → labels (a namespace with no object has no entry). */
+  namespaceLabels: ReadonlyMap<string, Record<string, string>>;
+  /** `<ns>/<service>` → its EndpointSlices, sorted by name. */
+  endpointSlices: ReadonlyMap<string, readonly EndpointSlice[]>;
+  /** Namespace → its ReferenceGrants. */
+  referenceGrants: ReadonlyMap<string, readonly ReferenceGrant[]>;
+  service(namespace: string, name: string): ServiceInfo | undefined;
+}
+
+export function nsName(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function byNamespaceName(a: KubeObject, b: KubeObject): number {
+  return (
+    compareStrings(a.metadata.namespace ?? "", b.metadata.namespace ?? "") ||
+    compareStrings(a.metadata.name, b.metadata.name)
+  );
+}
+
+/** An object with the bare minimum every reader relies on: a metadata record with a string name. */
+function wellFormed(o: unknown): o is KubeObject {
+  return (
+    isRecord(o) &&
+    typeof o.apiVersion === "string" &&
+    typeof o.kind === "string" &&
+    isRecord(o.metadata) &&
+    typeof o.metadata.name === "string" &&
+    o.metadata.name !== "" &&
+    (o.metadata.namespace === undefined || typeof o.metadata.namespace === "string")
+  );
+}
+
+export function readService(o: KubeObject): ServiceInfo {
+  const spec = isRecord(o.spec) ? o.spec : {};
+  const ipList = Array.isArray(spec.clusterIPs) ? spec.clusterIPs : [spec.clusterIP];
+  const vips: string[] = [];
+  for (const ip of ipList) if (typeof ip === "string" && isIP(ip) !== 0 && !vips.includes(ip)) vips.push(ip);
+  const ports: ServicePortInfo[] = [];
+  for (const p of records(spec.ports)) {
+    const port = int(p.port);
+    if (port === undefined || port < 1 || port > 65535) continue;
+    const info: ServicePortInfo = { name: str(p.name) ?? "", port };
+    const protocol = str(p.protocol);
+    const appProtocol = str(p.appProtocol);
+    if (protocol) info.protocol = protocol;
+    if (appProtocol) info.appProtocol = appProtocol;
+    ports.push(info);
+  }
+  return {
+    object: o,
+    namespace: o.metadata.namespace ?? "",
+    name: o.metadata.name,
+    labels: stringMap(o.metadata.labels),
+    vips,
+    ports,
+  };
+}
+
+export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIndex {
+  const gatewayClasses = new Map<string, GatewayClass>();
+  const gateways: Gateway[] = [];
+  const httpRoutes: HTTPRoute[] = [];
+  const services: ServiceInfo[] = [];
+  const namespaceLabels = new Map<string, Record<string, string>>();
+  const endpointSlices = new Map<string, EndpointSlice[]>();
+  const referenceGrants = new Map<string, ReferenceGrant[]>();
+
+  for (const o of objects.values()) {
+    if (!wellFormed(o)) continue;
+    const group = groupOf(o.apiVersion);
+    const ns = o.metadata.namespace ?? "";
+    if (group === GATEWAY_GROUP) {
+      if (o.kind === "GatewayClass") gatewayClasses.set(o.metadata.name, o as GatewayClass);
+      else if (o.kind === "Gateway" && ns) gateways.push(o as Gateway);
+      else if (o.kind === "HTTPRoute" && ns) httpRoutes.push(o as HTTPRoute);
+      else if (o.kind === "ReferenceGrant" && ns) {
+        const list = referenceGrants.get(ns) ?? [];
+        list.push(o as ReferenceGrant);
+        referenceGrants.set(ns, list);
+      }
+    } else if (group === "") {
+      if (o.kind === "Service" && ns) services.push(readService(o));
+      else if (o.kind === "Namespace") namespaceLabels.set(o.metadata.name, stringMap(o.metadata.labels));
+    } else if (group === DISCOVERY_GROUP && o.kind === "EndpointSlice" && ns) {
+      const svc = stringMap(o.metadata.labels)[SERVICE_NAME_LABEL];
+      if (!svc) continue;
+      const key = nsName(ns, svc);
+      const list = endpointSlices.get(key) ?? [];
+      list.push(o as EndpointSlice);
+      endpointSlices.set(key, list);
+    }
+  }
+
+  gateways.sort(byNamespaceName);
+  httpRoutes.sort(byNamespaceName);
+  services.sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));
+  for (const list of endpointSlices.values()) list.sort(byNamespaceName);
+  for (const list of referenceGrants.values()) list.sort(byNamespaceName);
+  const serviceByKey = new Map(services.map((s) => [nsName(s.namespace, s.name), s]));
+
+  return {
+    gatewayClasses,
+    gateways,
+    httpRoutes,
+    services,
+    namespaceLabels,
+    endpointSlices,
+    referenceGrants,
+    service: (namespace, name) => serviceByKey.get(nsName(namespace, name)),
+  };
+}

@@ -1,0 +1,176 @@
+// Which parentRefs of an HTTPRoute are ours, and whether the route is accepted by each.
+//
+// Ours: a Gateway of our waypoint class, or a Service enrolled in one of our waypoints. A Service
+// parent that exists but uses no waypoint of ours belongs to someone else (Istio's own waypoint, or
+// no one): we write nothing for it. A Service parent that does not exist is claimed (Accepted=False,
+// NoMatchingParent) only when the route is evidently meant for us: it has another parent of ours, or
+// the missing Service's namespace is enrolled in one of our waypoints by its Namespace label. So a
+// typo is reported without us writing status onto routes that belong to other controllers.
+import { GATEWAY_GROUP } from "@waymark/api";
+import { isCoreGroup } from "./backends.ts";
+import { type Enrolment, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from "./enrolment.ts";
+import { listenerAdmits, type WaypointInfo } from "./gateways.ts";
+import { int, isRecord, records, str } from "./guards.ts";
+import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
+import type { CompiledRoute } from "./routes.ts";
+
+export interface Rejection {
+  reason: "NotAllowedByListeners" | "NoMatchingParent" | "UnsupportedValue";
+  message: string;
+}
+
+export interface ParentOutcome {
+  /** The parentRef as echoed in status (defaults filled in). */
+  parentRef: Record<string, unknown>;
+  kind: "Gateway" | "Service";
+  /** The waypoint the route's rules are programmed into (undefined for a missing Service). */
+  waypoint: WaypointInfo | undefined;
+  /** For Service parents: the Service, when it exists. */
+  service: ServiceInfo | undefined;
+  /** Why the route is not accepted by this parent; undefined when it is. */
+  rejected: Rejection | undefined;
+}
+
+interface Context {
+  index: ObjectIndex;
+  waypoints: ReadonlyMap<string, WaypointInfo>;
+  enrolment: Enrolment;
+}
+
+function echo(group: string, kind: string, namespace: string, name: string, ref: Record<string, unknown>) {
+  const out: Record<string, unknown> = { group, kind, name, namespace };
+  const sectionName = str(ref.sectionName);
+  const port = int(ref.port);
+  if (sectionName) out.sectionName = sectionName;
+  if (port !== undefined) out.port = port;
+  return out;
+}
+
+function gatewayParent(
+  route: CompiledRoute,
+  ref: Record<string, unknown>,
+  ctx: Context,
+): ParentOutcome | undefined {
+  const name = str(ref.name) ?? "";
+  const namespace = str(ref.namespace) || route.namespace;
+  const waypoint = ctx.waypoints.get(nsName(namespace, name));
+  if (!waypoint) return undefined;
+  const outcome: ParentOutcome = {
+    parentRef: echo(GATEWAY_GROUP, "Gateway", namespace, name, ref),
+    kind: "Gateway",
+    waypoint,
+    service: undefined,
+    rejected: undefined,
+  };
+  const inbound = waypoint.inbound;
+  const sectionName = str(ref.sectionName);
+  const port = int(ref.port);
+  if (!inbound) {
+    outcome.rejected = {
+      reason: "NoMatchingParent",
+      message: `Gateway ${waypoint.key} has no usable 'istio.io/PROXY' listener`,
+    };
+  } else if (sectionName && sectionName !== inbound.name) {
+    outcome.rejected = waypoint.listeners.some((l) => l.name === sectionName)
+      ? {
+          reason: "NotAllowedByListeners",
+          message: `listener ${JSON.stringify(sectionName)} of Gateway ${waypoint.key} is not its 'istio.io/PROXY' listener (${JSON.stringify(inbound.name)})`,
+        }
+      : {
+          reason: "NoMatchingParent",
+          message: `Gateway ${waypoint.key} has no listener named ${JSON.stringify(sectionName)}`,
+        };
+  } else if (port !== undefined && port !== inbound.port) {
+    outcome.rejected = {
+      reason: "NoMatchingParent",
+      message: `Gateway ${waypoint.key} has no 'istio.io/PROXY' listener on port ${port} (it listens on ${inbound.port})`,
+    };
+  } else {
+    const why = listenerAdmits(waypoint, inbound, route.namespace, ctx.index);
+    if (why) outcome.rejected = { reason: "NotAllowedByListeners", message: why };
+  }
+  return outcome;
+}
+
+function serviceParent(
+  route: CompiledRoute,
+  ref: Record<string, unknown>,
+  ctx: Context,
+  routeHasOtherParentOfOurs: boolean,
+): ParentOutcome | undefined {
+  const name = str(ref.name) ?? "";
+  const namespace = str(ref.namespace) || route.namespace;
+  const parentRef = echo("", "Service", namespace, name, ref);
+  const service = ctx.index.service(namespace, name);
+  if (!service) {
+    // Would the Service be ours if it existed? (see the file comment)
+    const nsLabels = ctx.index.namespaceLabels.get(namespace) ?? {};
+    const nsWaypoint = nsLabels[USE_WAYPOINT_LABEL];
+    const nsEnrolled =
+      nsWaypoint !== undefined &&
+      nsWaypoint !== "none" &&
+      ctx.waypoints.has(nsName(nsLabels[USE_WAYPOINT_NAMESPACE_LABEL] || namespace, nsWaypoint));
+    if (!routeHasOtherParentOfOurs && !nsEnrolled) return undefined;
+    return {
+      parentRef,
+      kind: "Service",
+      waypoint: undefined,
+      service: undefined,
+      rejected: { reason: "NoMatchingParent", message: `Service ${namespace}/${name} not found` },
+    };
+  }
+  const waypoint = ctx.enrolment.waypointOf.get(nsName(namespace, name));
+  if (!waypoint) return undefined;
+  const outcome: ParentOutcome = { parentRef, kind: "Service", waypoint, service, rejected: undefined };
+  if (service.vips.length === 0) {
+    outcome.rejected = {
+      reason: "UnsupportedValue",
+      message: `Service ${namespace}/${name} is headless (no cluster IP); a waypoint only serves Services with a cluster IP`,
+    };
+  } else if (!waypoint.inbound) {
+    outcome.rejected = {
+      reason: "NoMatchingParent",
+      message: `Service ${namespace}/${name} uses waypoint ${waypoint.key}, which has no usable 'istio.io/PROXY' listener`,
+    };
+  } else if (!waypoint.servesServices) {
+    outcome.rejected = {
+      reason: "NoMatchingParent",
+      message: `Service ${namespace}/${name} uses waypoint ${waypoint.key}, which does not serve Services (label istio.io/waypoint-for)`,
+    };
+  }
+  return outcome;
+}
+
+/** The parents of ours of one route, in spec order, duplicates dropped. */
+export function resolveParents(route: CompiledRoute, ctx: Context): ParentOutcome[] {
+  const spec = isRecord(route.route.spec) ? route.route.spec : {};
+  const refs = records(spec.parentRefs);
+  const classify = (ref: Record<string, unknown>) => {
+    const group = str(ref.group);
+    const kind = str(ref.kind);
+    if ((group ?? GATEWAY_GROUP) === GATEWAY_GROUP && (kind ?? "Gateway") === "Gateway") return "Gateway";
+    if (group !== undefined && isCoreGroup(group) && kind === "Service") return "Service";
+    return undefined;
+  };
+  // First pass: the parents that are ours whatever the others are.
+  const firstPass = refs.map((ref) => {
+    const k = classify(ref);
+    if (k === "Gateway") return gatewayParent(route, ref, ctx);
+    if (k === "Service") return serviceParent(route, ref, ctx, false);
+    return undefined;
+  });
+  const anyOurs = firstPass.some((o) => o !== undefined);
+  const out: ParentOutcome[] = [];
+  const seen = new Set<string>();
+  refs.forEach((ref, i) => {
+    const outcome =
+      firstPass[i] ??
+      (anyOurs && classify(ref) === "Service" ? serviceParent(route, ref, ctx, true) : undefined);
+    if (!outcome) return;
+    const key = JSON.stringify(outcome.parentRef);
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(outcome);
+  });
+  return out;
+}

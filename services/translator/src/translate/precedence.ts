@@ -1,0 +1,51 @@
+// Gateway API route-match precedence. Every (route, rule, match) becomes one Envoy route entry, and
+// Envoy takes the first entry that matches, so entries are sorted most specific first:
+//   1. path type: Exact, then PathPrefix, then RegularExpression;
+//   2. longer path value first (the longest prefix wins);
+//   3. a method match before none;
+//   4. more header matches first;
+//   5. more query-parameter matches first;
+// then ties by the oldest route (creationTimestamp), the route's namespace/name alphabetically, and
+// finally rule order and match order within the route.
+import { compareStrings } from "./guards.ts";
+
+export type PathMatchType = "Exact" | "PathPrefix" | "RegularExpression";
+
+export interface MatchRank {
+  pathType: PathMatchType;
+  pathLength: number;
+  hasMethod: boolean;
+  headerCount: number;
+  queryCount: number;
+  /** The route's creationTimestamp in ms since the epoch; undefined sorts as the newest. */
+  created: number | undefined;
+  namespace: string;
+  name: string;
+  ruleIndex: number;
+  matchIndex: number;
+}
+
+const PATH_TYPE_ORDER: Record<PathMatchType, number> = { Exact: 0, PathPrefix: 1, RegularExpression: 2 };
+
+/** Negative when a takes precedence over b. A total order: equal only for the same match. */
+export function compareMatchRank(a: MatchRank, b: MatchRank): number {
+  return (
+    PATH_TYPE_ORDER[a.pathType] - PATH_TYPE_ORDER[b.pathType] ||
+    b.pathLength - a.pathLength ||
+    Number(b.hasMethod) - Number(a.hasMethod) ||
+    b.headerCount - a.headerCount ||
+    b.queryCount - a.queryCount ||
+    (a.created ?? Number.POSITIVE_INFINITY) - (b.created ?? Number.POSITIVE_INFINITY) ||
+    compareStrings(a.namespace, b.namespace) ||
+    compareStrings(a.name, b.name) ||
+    a.ruleIndex - b.ruleIndex ||
+    a.matchIndex - b.matchIndex
+  );
+}
+
+/** Parses a creationTimestamp (RFC 3339); undefined when absent or unparsable. */
+export function parseTimestamp(v: unknown): number | undefined {
+  if (typeof v !== "string") return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}

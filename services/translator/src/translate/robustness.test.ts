@@ -1,0 +1,93 @@
+// The translation must never throw on bad input, and whatever it emits must still be valid xDS. Each
+// golden input is mutated many times (a seeded PRNG replaces a random field with junk) and translated.
+// FUZZ_SEED and FUZZ_ITERATIONS (per case) run a longer or different search.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { KubeObject } from "@waymark/api";
+import { encodeResource } from "@waymark/envoy-proto";
+import { caseNames, loadCase } from "./golden-cases.ts";
+import { translate } from "./index.ts";
+
+const JUNK: unknown[] = [
+  null,
+  7,
+  -1,
+  0,
+  1.5,
+  "x",
+  "",
+  "None",
+  "::1",
+  "/",
+  "istio.io/PROXY",
+  true,
+  [],
+  {},
+  [null],
+  [7],
+  { a: 1 },
+];
+
+/** mulberry32: a small deterministic PRNG, so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function containers(v: unknown, out: Array<Record<string, unknown> | unknown[]> = []) {
+  if (Array.isArray(v)) {
+    out.push(v);
+    for (const x of v) containers(x, out);
+  } else if (typeof v === "object" && v !== null) {
+    out.push(v as Record<string, unknown>);
+    for (const x of Object.values(v)) containers(x, out);
+  }
+  return out;
+}
+
+function mutate(objects: Map<string, KubeObject>, rnd: () => number): Map<string, KubeObject> {
+  const copy = new Map([...objects].map(([k, o]) => [k, structuredClone(o)]));
+  const all = containers([...copy.values()]);
+  for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) {
+    const target = all[Math.floor(rnd() * all.length)];
+    if (!target) continue;
+    const keys = Array.isArray(target) ? target.map((_, i) => i) : Object.keys(target);
+    if (keys.length === 0) continue;
+    const key = keys[Math.floor(rnd() * keys.length)] as never;
+    (target as Record<string, unknown>)[key] = structuredClone(JUNK[Math.floor(rnd() * JUNK.length)]);
+  }
+  return copy;
+}
+
+test("mutated inputs never throw and always encode", () => {
+  const rnd = prng(Number(process.env.FUZZ_SEED ?? 20260601));
+  const iterations = Number(process.env.FUZZ_ITERATIONS ?? 60);
+  let translations = 0;
+  for (const name of caseNames()) {
+    const c = loadCase(name);
+    for (let i = 0; i < iterations; i++) {
+      const objects = mutate(c.input.objects as Map<string, KubeObject>, rnd);
+      const output = translate({ objects }, c.settings);
+      translations++;
+      for (const w of output.waypoints) {
+        for (const [typeUrl, list] of Object.entries(w.resources)) {
+          for (const r of list) encodeResource(typeUrl, r.name, r.json);
+        }
+      }
+    }
+  }
+  assert.equal(translations, iterations * caseNames().length);
+});
+
+test("an empty input gives an empty output", () => {
+  assert.deepEqual(
+    translate({ objects: new Map() }, { controllerName: "c", waypointClassName: "w", bindAddress: "::" }),
+    { waypoints: [], statuses: [] },
+  );
+});

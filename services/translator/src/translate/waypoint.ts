@@ -1,0 +1,99 @@
+// The xDS resources of one waypoint: the inbound listener with a chain per enrolled service port,
+// a route configuration per HTTP chain, and a cluster + load assignment per service port sent to.
+import type { JsonObject } from "@waymark/envoy-proto";
+import { PUSH_ORDER, TypeUrl } from "@waymark/envoy-proto";
+import { type BackendTarget, serviceTarget } from "./backends.ts";
+import { buildCluster, buildLoadAssignment } from "./clusters.ts";
+import type { WaypointInfo } from "./gateways.ts";
+import { compareStrings } from "./guards.ts";
+import { buildListener, httpChain, tcpChain } from "./listener.ts";
+import { chainName } from "./names.ts";
+import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
+import { isHttpPort, isTcpTransport } from "./protocol.ts";
+import { defaultRouteConfig, routesRouteConfig } from "./routeconfig.ts";
+import type { CompiledRoute } from "./routes.ts";
+import type { TranslatorSettings, WaypointOutput, XdsResource } from "./types.ts";
+
+export interface WaypointRoutes {
+  /** Routes accepted with this waypoint's Gateway as parent. */
+  gatewayRoutes: readonly CompiledRoute[];
+  /** Service key → routes accepted with that Service as parent. */
+  serviceRoutes: ReadonlyMap<string, readonly CompiledRoute[]>;
+}
+
+function emptyResources(): Record<TypeUrl, XdsResource[]> {
+  return Object.fromEntries(PUSH_ORDER.map((t) => [t, []])) as unknown as Record<TypeUrl, XdsResource[]>;
+}
+
+function byName(a: XdsResource, b: XdsResource): number {
+  return compareStrings(a.name, b.name);
+}
+
+export function buildWaypoint(
+  waypoint: WaypointInfo,
+  services: readonly ServiceInfo[],
+  routes: WaypointRoutes,
+  index: ObjectIndex,
+  settings: TranslatorSettings,
+): WaypointOutput {
+  const resources = emptyResources();
+  const inbound = waypoint.inbound;
+  if (!inbound || inbound.port === undefined || !waypoint.servesServices)
+    return { waypoint: waypoint.ref, resources };
+
+  const chains: Array<{ name: string; json: JsonObject }> = [];
+  const targets = new Map<string, BackendTarget>();
+  const addTarget = (t: BackendTarget) => {
+    if (!targets.has(t.cluster)) targets.set(t.cluster, t);
+  };
+  // Envoy rejects a listener whose chains match the same (address, port) twice: the first service
+  // (by namespace and name) keeps a VIP:port, a later one claiming it gets no chain for that port.
+  const claimed = new Set<string>();
+
+  for (const service of services) {
+    if (service.vips.length === 0) continue; // headless: nothing to match on
+    const key = nsName(service.namespace, service.name);
+    const own = routes.serviceRoutes.get(key) ?? [];
+    const gatewayRoutes = routes.gatewayRoutes;
+    const serviceRoutes = own.filter((r) => !gatewayRoutes.includes(r));
+    for (const port of service.ports) {
+      if (!isTcpTransport(port)) continue;
+      const pairs = service.vips.map((ip) => `${ip}|${port.port}`);
+      if (pairs.some((p) => claimed.has(p))) continue;
+      for (const p of pairs) claimed.add(p);
+      const target = serviceTarget(service, port);
+      addTarget(target);
+      if (isHttpPort(port)) {
+        const name = chainName("http", port.port, service.name, service.namespace);
+        chains.push({ name, json: httpChain(name, service.vips, port.port) });
+        const useRoutes = gatewayRoutes.length > 0 || serviceRoutes.length > 0;
+        const json = useRoutes
+          ? routesRouteConfig(name, service.name, service.namespace, gatewayRoutes, serviceRoutes)
+          : defaultRouteConfig(name, service.name, service.namespace, port.port, target.cluster);
+        if (useRoutes)
+          for (const r of [...gatewayRoutes, ...serviceRoutes]) for (const t of r.targets) addTarget(t);
+        resources[TypeUrl.route].push({ name, json });
+      } else {
+        const name = chainName("tcp", port.port, service.name, service.namespace);
+        chains.push({ name, json: tcpChain(name, service.vips, port.port, target.cluster) });
+      }
+    }
+  }
+
+  // No chains, no listener: Envoy would reject (or warn about) a listener without filter chains.
+  if (chains.length > 0) {
+    chains.sort((a, b) => compareStrings(a.name, b.name));
+    const json = buildListener(
+      settings.bindAddress,
+      inbound.port,
+      chains.map((c) => c.json),
+    );
+    resources[TypeUrl.listener].push({ name: String(json.name), json });
+  }
+  for (const target of targets.values()) {
+    resources[TypeUrl.cluster].push({ name: target.cluster, json: buildCluster(target) });
+    resources[TypeUrl.endpoint].push({ name: target.cluster, json: buildLoadAssignment(target, index) });
+  }
+  for (const list of Object.values(resources)) list.sort(byName);
+  return { waypoint: waypoint.ref, resources };
+}

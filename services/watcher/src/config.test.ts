@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError } from "@waymark/api";
+import { loadConfig } from "./config.ts";
+
+test("defaults and a dir source", () => {
+  const c = loadConfig({ WAYMARK_SOURCE: "dir:/etc/objects" });
+  assert.deepEqual(c, { natsUrl: "nats://127.0.0.1:4222", source: { type: "dir", path: "/etc/objects" } });
+  assert.ok(Object.isFrozen(c));
+  assert.equal(
+    loadConfig({ WAYMARK_SOURCE: "dir:rel", WAYMARK_NATS_URL: "nats://n:1" }).source.path,
+    `${process.cwd()}/rel`,
+  );
+});
+
+test("missing, reserved and malformed values are ConfigErrors", () => {
+  assert.throws(
+    () => loadConfig({}),
+    (e) => e instanceof ConfigError && /WAYMARK_SOURCE is required/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({ WAYMARK_SOURCE: "kube" }),
+    (e) => e instanceof ConfigError && /not implemented yet/.test(e.message),
+  );
+  assert.throws(() => loadConfig({ WAYMARK_SOURCE: "dir:" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_SOURCE: "/tmp/x" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_NATS_URL: "http://x" }), ConfigError);
+});

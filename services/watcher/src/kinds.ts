@@ -1,0 +1,35 @@
+// The object kinds the watcher forwards, by API group and kind. Anything else is skipped.
+import { GATEWAY_GROUP, KGATEWAY_GROUP } from "@waymark/api";
+
+export interface KindInfo {
+  group: string;
+  kind: string;
+  /** API versions accepted for this kind (the part after the group's slash, or the whole core version). */
+  versions: readonly string[];
+  namespaced: boolean;
+}
+
+export const SUPPORTED_KINDS: readonly KindInfo[] = [
+  { group: GATEWAY_GROUP, kind: "GatewayClass", versions: ["v1", "v1beta1"], namespaced: false },
+  { group: GATEWAY_GROUP, kind: "Gateway", versions: ["v1", "v1beta1"], namespaced: true },
+  { group: GATEWAY_GROUP, kind: "HTTPRoute", versions: ["v1", "v1beta1"], namespaced: true },
+  { group: GATEWAY_GROUP, kind: "ReferenceGrant", versions: ["v1", "v1beta1"], namespaced: true },
+  { group: "", kind: "Service", versions: ["v1"], namespaced: true },
+  { group: "", kind: "Namespace", versions: ["v1"], namespaced: false },
+  { group: "discovery.k8s.io", kind: "EndpointSlice", versions: ["v1"], namespaced: true },
+  { group: KGATEWAY_GROUP, kind: "TrafficPolicy", versions: ["v1alpha1"], namespaced: true },
+];
+
+/** Splits an apiVersion into group ("" for core) and version. */
+export function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const i = apiVersion.indexOf("/");
+  return i < 0
+    ? { group: "", version: apiVersion }
+    : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
+}
+
+/** The supported kind for this apiVersion and kind, or undefined. */
+export function lookupKind(apiVersion: string, kind: string): KindInfo | undefined {
+  const { group, version } = splitApiVersion(apiVersion);
+  return SUPPORTED_KINDS.find((k) => k.group === group && k.kind === kind && k.versions.includes(version));
+}

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseSourceFile, problemText } from "./parse.ts";
+
+test("multi-document YAML yields each supported object with its document and line", () => {
+  const text = [
+    "# comment",
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata: { name: httpbin }",
+    "spec: { ports: [{ port: 8000 }] }",
+    "---",
+    "apiVersion: gateway.networking.k8s.io/v1",
+    "kind: GatewayClass",
+    "metadata: { name: kgateway-waypoint, namespace: ignored }",
+    "---",
+    "# empty document",
+    "",
+  ].join("\n");
+  const r = parseSourceFile("a.yaml", text);
+  assert.ok(r.ok);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.objects.length, 2);
+  const [svc, gc] = r.objects;
+  assert.equal(svc?.object.metadata.namespace, "default", "namespaced kinds default to `default`");
+  assert.deepEqual([svc?.doc, svc?.line], [0, 2]);
+  assert.equal(gc?.object.metadata.namespace, undefined, "cluster-scoped kinds have no namespace");
+  assert.deepEqual([gc?.doc, gc?.line], [1, 7]);
+});
+
+test("invalid YAML is one error with line and column, and no objects", () => {
+  const r = parseSourceFile(
+    "dir/bad.yaml",
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: [a, b\nspec: {}\n",
+  );
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.error.reason, "InvalidYAML");
+  assert.equal(r.error.file, "dir/bad.yaml");
+  assert.equal(r.error.line, 5);
+  assert.equal(r.error.column, 1);
+  assert.match(problemText(r.error), /^dir\/bad\.yaml:5:1: .*[Ff]low sequence/);
+});
+
+test("duplicate mapping keys are invalid YAML", () => {
+  const r = parseSourceFile(
+    "d.yaml",
+    "apiVersion: v1\nkind: Namespace\nkind: Namespace\nmetadata: {name: x}\n",
+  );
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.equal(r.error.line, 3);
+});
+
+test("unsupported kinds and incomplete documents are skipped with a problem each", () => {
+  const text = [
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    "metadata: { name: d }",
+    "---",
+    "kind: Service",
+    "metadata: { name: s }",
+    "---",
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata: {}",
+    "---",
+    "apiVersion: gateway.networking.k8s.io/v1alpha2",
+    "kind: HTTPRoute",
+    "metadata: { name: old }",
+    "---",
+    "- just a list",
+    "---",
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata: { name: Upper }",
+    "---",
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata: { name: ok, namespace: httpbin }",
+  ].join("\n");
+  const r = parseSourceFile("m.yaml", text);
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.problems.map((p) => [p.reason, p.line]),
+    [
+      ["UnsupportedKind", 1],
+      ["InvalidObject", 5],
+      ["InvalidObject", 8],
+      ["UnsupportedKind", 12],
+      ["InvalidObject", 16],
+      ["InvalidObject", 18],
+    ],
+  );
+  assert.match(r.problems[0]?.detail ?? "", /Deployment/);
+  assert.match(r.problems[1]?.detail ?? "", /apiVersion/);
+  assert.match(r.problems[2]?.detail ?? "", /metadata\.name/);
+  assert.deepEqual(
+    r.objects.map((o) => `${o.object.metadata.namespace}/${o.object.metadata.name}`),
+    ["httpbin/ok"],
+  );
+});
+
+test("every supported kind and version is accepted; v1beta1 Gateway API too", () => {
+  const docs = [
+    ["gateway.networking.k8s.io/v1", "GatewayClass"],
+    ["gateway.networking.k8s.io/v1beta1", "Gateway"],
+    ["gateway.networking.k8s.io/v1", "HTTPRoute"],
+    ["gateway.networking.k8s.io/v1beta1", "ReferenceGrant"],
+    ["v1", "Service"],
+    ["v1", "Namespace"],
+    ["discovery.k8s.io/v1", "EndpointSlice"],
+    ["gateway.kgateway.dev/v1alpha1", "TrafficPolicy"],
+  ].map(([v, k]) => `apiVersion: ${v}\nkind: ${k}\nmetadata:\n  name: x\n`);
+  const r = parseSourceFile("all.yml", docs.join("---\n"));
+  assert.ok(r.ok);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.objects.length, 8);
+});
+
+test("a kind: List is expanded into its items", () => {
+  const r = parseSourceFile(
+    "l.yaml",
+    "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n",
+  );
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.objects.map((o) => o.object.metadata.name),
+    ["a", "b"],
+  );
+});

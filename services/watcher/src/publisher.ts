@@ -1,0 +1,295 @@
+// The NATS side of the watcher: mirrors what the source reports into wm-objects (and source problems
+// into wm-status). It keeps what the bucket holds in memory, writes only what changed, and retries
+// until NATS takes it, so an outage delays changes but never loses them.
+import {
+  type Condition,
+  type KubeObject,
+  type Logger,
+  type ObjectEnvelope,
+  type ObjectRef,
+  objectKey,
+  refOf,
+  type StatusEntry,
+} from "@waymark/api";
+import { type KV, listKeys, putJson } from "@waymark/bus";
+import { canonicalJson, stampStandalone, trimObject } from "./metadata.ts";
+import type { ReplaceOptions, SourceProblem, SourceSink } from "./source.ts";
+
+export const SOURCE_FILE_GROUP = "waymark.dev";
+export const SOURCE_FILE_KIND = "SourceFile";
+
+/** wm-status key of a source file's problems. Characters NATS keys do not allow become `_`. */
+export function sourceFileKey(name: string): string {
+  return objectKey({
+    group: SOURCE_FILE_GROUP,
+    kind: SOURCE_FILE_KIND,
+    namespace: "",
+    name: name.replace(/[^-/_=A-Za-z0-9.]/g, "_"),
+  });
+}
+const SOURCE_FILE_FILTER = `${SOURCE_FILE_GROUP.replaceAll(".", "_")}.${SOURCE_FILE_KIND}.>`;
+
+interface Entry<T> {
+  value: T;
+  /** What decides whether a write is needed: equal text, no write. */
+  canon: string;
+}
+
+export interface PublisherOptions {
+  objects: KV;
+  status: KV;
+  log: Logger;
+  /** Stamp creationTimestamp, generation and uid (standalone sources). */
+  stampMetadata: boolean;
+  now?: () => Date;
+  /** Keys written at once. */
+  concurrency?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Objects are equal when their content and their origin file are (a document moving within a file is no change). */
+function objectCanon(object: KubeObject, origin: string): string {
+  const hash = origin.indexOf("#");
+  return `${hash < 0 ? origin : origin.slice(0, hash)}\n${canonicalJson(object)}`;
+}
+
+function problemCanon(c: Condition): string {
+  return canonicalJson({ reason: c.reason, message: c.message });
+}
+
+export class Publisher implements SourceSink {
+  readonly #o: Required<Omit<PublisherOptions, "now">> & { now: () => Date };
+  /** What the buckets hold, as far as we know. */
+  readonly #published = new Map<string, Entry<ObjectEnvelope>>();
+  readonly #publishedProblems = new Map<string, Entry<StatusEntry> | null>();
+  /** What they should hold. */
+  readonly #desired = new Map<string, Entry<ObjectEnvelope>>();
+  readonly #desiredProblems = new Map<string, Entry<StatusEntry>>();
+  readonly #dirty = new Set<string>();
+  readonly #dirtyProblems = new Set<string>();
+  #running = false;
+  #closed = false;
+  #idleWaiters: Array<() => void> = [];
+  #writes = 0;
+
+  constructor(opts: PublisherOptions) {
+    this.#o = { concurrency: 16, now: () => new Date(), ...opts };
+  }
+
+  /** Reads what the buckets hold now (retrying while NATS is unavailable). Call once, before the source starts. */
+  async load(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#published.clear();
+        this.#publishedProblems.clear();
+        for (const key of await listKeys(this.#o.objects)) {
+          const e = await this.#o.objects.get(key);
+          if (e?.operation !== "PUT") continue;
+          const env = e.json<ObjectEnvelope>();
+          this.#published.set(key, { value: env, canon: objectCanon(env.object, env.source) });
+        }
+        for (const key of await listKeys(this.#o.status, SOURCE_FILE_FILTER))
+          this.#publishedProblems.set(key, null);
+        break;
+      } catch (err) {
+        if (this.#closed) throw err;
+        this.#o.log.warn("cannot read the buckets yet; retrying", { attempt, err });
+        await sleep(Math.min(250 * attempt, 2000));
+      }
+    }
+    this.#desired.clear();
+    for (const [k, v] of this.#published) this.#desired.set(k, v);
+    this.#o.log.info("loaded the objects bucket", { objects: this.#published.size });
+  }
+
+  replaceAll(
+    objects: ReadonlyArray<{ object: KubeObject; origin: string }>,
+    opts: ReplaceOptions = {},
+  ): void {
+    const next = new Map<string, Entry<ObjectEnvelope>>();
+    for (const { object, origin } of objects) {
+      const key = objectKey(refOf(object));
+      next.set(key, this.#prepare(key, object, origin));
+    }
+    for (const [key, entry] of this.#desired) {
+      if (!next.has(key) && opts.keep?.(entry.value.source)) next.set(key, entry);
+    }
+    for (const key of new Set([...this.#desired.keys(), ...next.keys()])) {
+      if (this.#desired.get(key) !== next.get(key)) this.#dirty.add(key);
+    }
+    this.#desired.clear();
+    for (const [k, v] of next) this.#desired.set(k, v);
+    // A full listing reports every current problem first: whatever else is in the bucket is stale.
+    for (const key of this.#publishedProblems.keys()) {
+      if (!this.#desiredProblems.has(key)) this.#dirtyProblems.add(key);
+    }
+    this.#kick();
+  }
+
+  upsert(object: KubeObject, origin: string): void {
+    const key = objectKey(refOf(object));
+    const entry = this.#prepare(key, object, origin);
+    if (entry === this.#desired.get(key)) return;
+    this.#desired.set(key, entry);
+    this.#dirty.add(key);
+    this.#kick();
+  }
+
+  remove(ref: ObjectRef): void {
+    const key = objectKey(ref);
+    if (!this.#desired.delete(key)) return;
+    this.#dirty.add(key);
+    this.#kick();
+  }
+
+  reportSourceProblem(name: string, problems: readonly SourceProblem[]): void {
+    const first = problems[0];
+    if (!first) {
+      this.clearSourceProblem(name);
+      return;
+    }
+    const key = sourceFileKey(name);
+    const condition: Condition = {
+      type: "Accepted",
+      status: "False",
+      reason: first.reason,
+      message: problems.map((p) => p.message).join("\n"),
+    };
+    const canon = problemCanon(condition);
+    if (this.#desiredProblems.get(key)?.canon === canon) return;
+    const now = this.#o.now().toISOString();
+    condition.lastTransitionTime = now;
+    const value: StatusEntry = {
+      ref: { group: SOURCE_FILE_GROUP, kind: SOURCE_FILE_KIND, namespace: "", name },
+      status: { conditions: [condition] },
+      computedAt: now,
+    };
+    this.#desiredProblems.set(key, { value, canon });
+    this.#dirtyProblems.add(key);
+    this.#kick();
+  }
+
+  clearSourceProblem(name: string): void {
+    const key = sourceFileKey(name);
+    if (!this.#desiredProblems.delete(key)) return;
+    this.#dirtyProblems.add(key);
+    this.#kick();
+  }
+
+  /** Number of puts and deletes done so far (for logs and tests). */
+  get writes(): number {
+    return this.#writes;
+  }
+
+  /** Resolves once everything reported so far is in NATS. */
+  idle(): Promise<void> {
+    if (!this.#running && this.#dirty.size === 0 && this.#dirtyProblems.size === 0) return Promise.resolve();
+    return new Promise((r) => this.#idleWaiters.push(r));
+  }
+
+  /** Waits (at most timeoutMs) for pending writes, then stops writing. */
+  async close(timeoutMs = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      this.idle().then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!flushed) this.#o.log.warn("stopping with unwritten changes", { pending: this.#dirty.size });
+    this.#closed = true;
+  }
+
+  /** The envelope to publish for this object; the current one when nothing changed. */
+  #prepare(key: string, object: KubeObject, origin: string): Entry<ObjectEnvelope> {
+    const current = this.#desired.get(key);
+    let obj = trimObject(object);
+    if (this.#o.stampMetadata) obj = stampStandalone(obj, current?.value.object, this.#o.now());
+    const canon = objectCanon(obj, origin);
+    if (current && current.canon === canon) return current;
+    return { value: { object: obj, observedAt: this.#o.now().toISOString(), source: origin }, canon };
+  }
+
+  #kick(): void {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    void this.#run().finally(() => {
+      this.#running = false;
+      if (this.#dirty.size > 0 || this.#dirtyProblems.size > 0) this.#kick();
+      else for (const w of this.#idleWaiters.splice(0)) w();
+    });
+  }
+
+  async #run(): Promise<void> {
+    let backoff = 250;
+    while (!this.#closed && (this.#dirty.size > 0 || this.#dirtyProblems.size > 0)) {
+      const jobs: Array<{ key: string; retry: () => void; run: () => Promise<void> }> = [];
+      for (const key of this.#dirty) {
+        jobs.push({ key, retry: () => this.#dirty.add(key), run: () => this.#syncObject(key) });
+      }
+      for (const key of this.#dirtyProblems) {
+        jobs.push({ key, retry: () => this.#dirtyProblems.add(key), run: () => this.#syncProblem(key) });
+      }
+      this.#dirty.clear();
+      this.#dirtyProblems.clear();
+      let failure: unknown;
+      for (let i = 0; i < jobs.length; i += this.#o.concurrency) {
+        const chunk = jobs.slice(i, i + this.#o.concurrency);
+        if (failure !== undefined || this.#closed) {
+          for (const j of chunk) j.retry();
+          continue;
+        }
+        const results = await Promise.allSettled(chunk.map((j) => j.run()));
+        results.forEach((r, n) => {
+          if (r.status === "rejected") {
+            failure ??= r.reason;
+            chunk[n]?.retry();
+          }
+        });
+      }
+      if (failure !== undefined) {
+        this.#o.log.warn("cannot write to NATS; retrying", {
+          pending: this.#dirty.size,
+          err: failure,
+          backoffMs: backoff,
+        });
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      } else {
+        backoff = 250;
+      }
+    }
+  }
+
+  async #syncObject(key: string): Promise<void> {
+    const want = this.#desired.get(key);
+    const have = this.#published.get(key);
+    if (want) {
+      if (have?.canon === want.canon) return;
+      await putJson(this.#o.objects, key, want.value);
+      this.#published.set(key, want);
+      this.#writes++;
+      this.#o.log.debug("published", { key, source: want.value.source });
+    } else if (have) {
+      await this.#o.objects.delete(key);
+      this.#published.delete(key);
+      this.#writes++;
+      this.#o.log.debug("deleted", { key });
+    }
+  }
+
+  async #syncProblem(key: string): Promise<void> {
+    const want = this.#desiredProblems.get(key);
+    const have = this.#publishedProblems.get(key);
+    if (want) {
+      if (have?.canon === want.canon) return;
+      await putJson(this.#o.status, key, want.value);
+      this.#publishedProblems.set(key, want);
+    } else if (have !== undefined) {
+      await this.#o.status.delete(key);
+      this.#publishedProblems.delete(key);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError } from "@waymark/api";
+import { loadConfig } from "./config.ts";
+import { waypointOfCluster } from "./waypoint.ts";
+
+test("defaults", () => {
+  const c = loadConfig({});
+  assert.equal(c.natsUrl, "nats://127.0.0.1:4222");
+  assert.equal(c.address, "0.0.0.0:18000");
+  assert.match(c.replica, /-\d+$/);
+  assert.ok(Object.isFrozen(c));
+});
+
+test("explicit values and bad values", () => {
+  const c = loadConfig({
+    WAYMARK_NATS_URL: "nats://nats:4222",
+    WAYMARK_XDS_ADDRESS: "[::]:0",
+    WAYMARK_REPLICA: "xds-0",
+    WAYMARK_XDS_MAX_CONNECTION_AGE_MS: "0",
+  });
+  assert.deepEqual(
+    { ...c },
+    { natsUrl: "nats://nats:4222", address: "[::]:0", replica: "xds-0", maxConnectionAgeMs: 0 },
+  );
+  assert.throws(() => loadConfig({ WAYMARK_XDS_ADDRESS: "18000" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_XDS_ADDRESS: "x:99999" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_NATS_URL: "http://x" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_REPLICA: "a b" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_XDS_MAX_CONNECTION_AGE_MS: "soon" }), /MAX_CONNECTION_AGE/);
+});
+
+test("waypoint from node.cluster", () => {
+  assert.deepEqual(waypointOfCluster("waypoint.default"), { name: "waypoint", namespace: "default" });
+  assert.deepEqual(waypointOfCluster("my.gw.ns1"), { name: "my.gw", namespace: "ns1" });
+  assert.equal(waypointOfCluster("nodot"), undefined);
+  assert.equal(waypointOfCluster(".ns"), undefined);
+  assert.equal(waypointOfCluster("gw."), undefined);
+});

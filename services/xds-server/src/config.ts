@@ -1,0 +1,37 @@
+// Environment → frozen configuration of the xds-server.
+import { hostname } from "node:os";
+import { ConfigError } from "@waymark/api";
+
+export interface XdsServerConfig {
+  readonly natsUrl: string;
+  /** `host:port` the ADS server listens on (port 0 = any free port). */
+  readonly address: string;
+  /** This replica's name: the first token of its wm-proxies keys. */
+  readonly replica: string;
+  /** Streams are ended after this age (with jitter) so proxies rebalance; 0 = never. */
+  readonly maxConnectionAgeMs: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfig {
+  const natsUrl = env["WAYMARK_NATS_URL"] || "nats://127.0.0.1:4222";
+  if (!/^(nats|tls|wss?):\/\/[^\s]+$/.test(natsUrl)) {
+    throw new ConfigError(`WAYMARK_NATS_URL must be a nats:// URL, got ${JSON.stringify(natsUrl)}`);
+  }
+  const address = env["WAYMARK_XDS_ADDRESS"] || "0.0.0.0:18000";
+  const m = /^(.+):(\d+)$/.exec(address);
+  if (!m || Number(m[2]) > 65535) {
+    throw new ConfigError(`WAYMARK_XDS_ADDRESS must be host:port, got ${JSON.stringify(address)}`);
+  }
+  const replica = env["WAYMARK_REPLICA"] || `${hostname()}-${process.pid}`;
+  if (!/^[-/_=.A-Za-z0-9]+$/.test(replica)) {
+    throw new ConfigError(`WAYMARK_REPLICA may hold only [-/_=.A-Za-z0-9], got ${JSON.stringify(replica)}`);
+  }
+  const ageRaw = env["WAYMARK_XDS_MAX_CONNECTION_AGE_MS"] || "1800000";
+  const maxConnectionAgeMs = Number(ageRaw);
+  if (!Number.isInteger(maxConnectionAgeMs) || maxConnectionAgeMs < 0) {
+    throw new ConfigError(
+      `WAYMARK_XDS_MAX_CONNECTION_AGE_MS must be a whole number of milliseconds, got ${JSON.stringify(ageRaw)}`,
+    );
+  }
+  return Object.freeze({ natsUrl, address, replica, maxConnectionAgeMs });
+}

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { DeltaDiscoveryResponseSchema, fromBinary } from "@waymark/envoy-proto";
+import { basic, CDS, cluster, EDS, endpoints, LDS, RDS, routes, snapshotOf } from "../test/fixtures.ts";
+import { DeltaSession } from "./delta.ts";
+import type { Outgoing } from "./protocol.ts";
+
+const wp = { namespace: "ns", name: "gw" };
+const nonces = () => {
+  let n = 0;
+  return () => `d${++n}`;
+};
+const req = (
+  typeUrl: string,
+  o: {
+    sub?: string[];
+    unsub?: string[];
+    initial?: Record<string, string>;
+    nonce?: string;
+    error?: string;
+  } = {},
+) => ({
+  typeUrl,
+  resourceNamesSubscribe: o.sub ?? [],
+  resourceNamesUnsubscribe: o.unsub ?? [],
+  initialResourceVersions: o.initial ?? {},
+  responseNonce: o.nonce ?? "",
+  ...(o.error ? { errorDetail: { code: 3, message: o.error } as never } : {}),
+});
+const decode = (o: Outgoing | undefined) => {
+  assert.ok(o, "expected a response");
+  const r = fromBinary(DeltaDiscoveryResponseSchema, o.body);
+  assert.equal(r.nonce, o.nonce);
+  assert.equal(r.systemVersionInfo, o.version);
+  return {
+    names: r.resources.map((x) => x.name),
+    versions: Object.fromEntries(r.resources.map((x) => [x.name, x.version])),
+    removed: r.removedResources,
+  };
+};
+
+test("initial wildcard CDS/LDS: every resource, version = content hash, system version = type version", () => {
+  const s = new DeltaSession(nonces());
+  const snap = snapshotOf(wp, { ...basic(), [CDS]: { a: cluster("a"), b: cluster("b") } });
+  const out = s.onRequest(req(CDS), snap).responses[0];
+  const d = decode(out);
+  assert.deepEqual(d.names, ["a", "b"]);
+  assert.equal(d.versions["a"], snap.type(CDS).resources.get("a")?.hash);
+  assert.equal(out?.version, snap.type(CDS).version);
+  const ack = s.onRequest(req(CDS, { nonce: out!.nonce }), snap);
+  assert.deepEqual(ack.responses, []);
+  assert.equal(ack.verdict?.kind, "ack");
+  assert.equal(ack.verdict?.version, snap.type(CDS).version);
+  // An empty wildcard type still gets a first (empty) answer so the proxy can finish initialising.
+  const empty = snapshotOf(wp, { [CDS]: { a: cluster("a") } });
+  const e = s.onRequest(req(LDS), empty).responses[0];
+  assert.deepEqual(decode(e), { names: [], versions: {}, removed: [] });
+});
+
+test("subscribe and unsubscribe RDS/EDS by name", () => {
+  const s = new DeltaSession(nonces());
+  const snap = snapshotOf(wp, {
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2), c: endpoints("c", 3) },
+  });
+  assert.deepEqual(decode(s.onRequest(req(EDS, { sub: ["a"] }), snap).responses[0]).names, ["a"]);
+  assert.deepEqual(decode(s.onRequest(req(EDS, { sub: ["b", "c"] }), snap).responses[0]).names, ["b", "c"]);
+  assert.deepEqual(
+    s.onRequest(req(EDS, { unsub: ["b"] }), snap).responses,
+    [],
+    "unsubscribe needs no answer",
+  );
+  const v2 = snapshotOf(wp, {
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 20), c: endpoints("c", 30) },
+  });
+  assert.deepEqual(decode(s.onSnapshot(v2)[0]).names, ["c"], "b no longer subscribed");
+  assert.deepEqual(
+    decode(s.onRequest(req(EDS, { sub: ["b"] }), v2).responses[0]).names,
+    ["b"],
+    "resubscribe resends",
+  );
+});
+
+test("a missing name is answered in removed_resources once, remembered, and pushed when it appears", () => {
+  const s = new DeltaSession(nonces());
+  const v1 = snapshotOf(wp, { [RDS]: { a: routes("a", "x") } });
+  assert.deepEqual(decode(s.onRequest(req(RDS, { sub: ["a", "later"] }), v1).responses[0]), {
+    names: ["a"],
+    versions: { a: v1.type(RDS).resources.get("a")!.hash },
+    removed: ["later"],
+  });
+  const v1b = snapshotOf(wp, { [RDS]: { a: routes("a", "y") } });
+  assert.deepEqual(decode(s.onSnapshot(v1b)[0]).removed, [], "not reported again");
+  const v2 = snapshotOf(wp, { [RDS]: { a: routes("a", "y"), later: routes("later", "x") } });
+  assert.deepEqual(decode(s.onSnapshot(v2)[0]).names, ["later"]);
+  const v3 = snapshotOf(wp, { [RDS]: { a: routes("a", "y") } });
+  assert.deepEqual(decode(s.onSnapshot(v3)[0]).removed, ["later"], "deleted again: removed");
+});
+
+test("reconnect with initial_resource_versions: matching hashes are not resent", () => {
+  const snap = snapshotOf(wp, { [CDS]: { a: cluster("a"), b: cluster("b") } });
+  const held = Object.fromEntries([...snap.type(CDS).resources].map(([n, e]) => [n, e.hash]));
+  const s = new DeltaSession(nonces());
+  assert.deepEqual(s.onRequest(req(CDS, { initial: held }), snap).responses, []);
+  const s2 = new DeltaSession(nonces());
+  const d = decode(
+    s2.onRequest(req(CDS, { initial: { a: held["a"]!, b: "stale", gone: "x" } }), snap).responses[0],
+  );
+  assert.deepEqual(d.names, ["b"]);
+  assert.deepEqual(d.removed, ["gone"]);
+});
+
+test("subscription changes apply even with a stale nonce", () => {
+  const s = new DeltaSession(nonces());
+  const snap = snapshotOf(wp, { [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) } });
+  s.onRequest(req(EDS, { sub: ["a"] }), snap);
+  const step = s.onRequest(req(EDS, { sub: ["b"], nonce: "not-a-nonce-of-ours" }), snap);
+  assert.equal(step.verdict, undefined);
+  assert.deepEqual(decode(step.responses[0]).names, ["b"]);
+});
+
+test("NACK: recorded with its message, the rejected resources are not resent, newer ones are", () => {
+  const s = new DeltaSession(nonces());
+  const v1 = snapshotOf(wp, basic());
+  const r1 = s.onRequest(req(CDS), v1).responses[0]!;
+  const v2 = snapshotOf(wp, basic({ timeout: "2s" }));
+  const [r2] = s.onSnapshot(v2);
+  const stale = s.onRequest(req(CDS, { nonce: r1.nonce }), v2);
+  assert.equal(stale.verdict?.version, v1.type(CDS).version, "an older response can still be acked in delta");
+  const nack = s.onRequest(req(CDS, { nonce: r2!.nonce, error: "rejected" }), v2);
+  assert.deepEqual(nack.verdict, {
+    kind: "nack",
+    typeUrl: CDS,
+    version: v2.type(CDS).version,
+    nonce: r2!.nonce,
+    message: "rejected",
+  });
+  assert.deepEqual(nack.responses, []);
+  assert.deepEqual(s.onSnapshot(v2), []);
+  assert.deepEqual(decode(s.onSnapshot(snapshotOf(wp, basic({ timeout: "3s" })))[0]).names, ["backend"]);
+});
+
+test("wildcard: deleted resources are removed; an unsubscribed name still covered by the wildcard is re-sent", () => {
+  const s = new DeltaSession(nonces());
+  const v1 = snapshotOf(wp, { [CDS]: { a: cluster("a"), b: cluster("b") } });
+  s.onRequest(req(CDS), v1);
+  const v2 = snapshotOf(wp, { [CDS]: { a: cluster("a") } });
+  assert.deepEqual(decode(s.onSnapshot(v2)[0]), { names: [], versions: {}, removed: ["b"] });
+  assert.deepEqual(decode(s.onRequest(req(CDS, { unsub: ["a"] }), v2).responses[0]).names, ["a"]);
+  assert.deepEqual(decode(s.onRequest(req(CDS, { unsub: ["zz"] }), v2).responses[0]).removed, ["zz"]);
+});
+
+test("push order CDS, EDS, LDS, RDS; only changed types; nothing without a snapshot", () => {
+  const s = new DeltaSession(nonces());
+  s.onRequest(req(RDS, { sub: ["main-routes"] }), undefined);
+  s.onRequest(req(LDS), undefined);
+  s.onRequest(req(EDS, { sub: ["backend"] }), undefined);
+  s.onRequest(req(CDS), undefined);
+  assert.deepEqual(s.onSnapshot(undefined), []);
+  const v1 = snapshotOf(wp, basic());
+  assert.deepEqual(
+    s.onSnapshot(v1).map((o) => o.typeUrl),
+    [CDS, EDS, LDS, RDS],
+  );
+  const v2 = snapshotOf(wp, basic({ timeout: "4s", upstreamPort: 2, port: 3, prefix: "/p" }));
+  assert.deepEqual(
+    s.onSnapshot(v2).map((o) => o.typeUrl),
+    [CDS, EDS, LDS, RDS],
+  );
+  assert.deepEqual(
+    s
+      .onSnapshot(snapshotOf(wp, basic({ timeout: "4s", upstreamPort: 2, port: 3, prefix: "/q" })))
+      .map((o) => o.typeUrl),
+    [RDS],
+  );
+});

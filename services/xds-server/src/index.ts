@@ -1,0 +1,10 @@
+export { loadConfig, type XdsServerConfig } from "./config.ts";
+export { DeltaSession } from "./delta.ts";
+export type { Outgoing, Verdict } from "./protocol.ts";
+export { ProxyTracker } from "./proxies.ts";
+export { AdsServer, grpcServerOptions } from "./server.ts";
+export { type StartOptions, startXdsServer, type XdsServer } from "./service.ts";
+export { Snapshot } from "./snapshot.ts";
+export { SnapshotStore } from "./snapshots.ts";
+export { SotwSession } from "./sotw.ts";
+export { waypointOfCluster } from "./waypoint.ts";

@@ -1,0 +1,51 @@
+// What the per-stream protocol state machines (sotw.ts, delta.ts) produce: responses to write and
+// the proxy's verdict on an earlier response. Both machines are pure apart from the nonce source.
+import { PUSH_ORDER, TypeUrl } from "@waymark/envoy-proto";
+
+export interface Outgoing {
+  typeUrl: string;
+  /** version_info (SotW) or system_version_info (delta): the type's version in the snapshot. */
+  version: string;
+  nonce: string;
+  /** The encoded DiscoveryResponse / DeltaDiscoveryResponse, written as-is. */
+  body: Buffer;
+  /** Resource names sent, and (delta) names removed, for logs and tests. */
+  names: readonly string[];
+  removed: readonly string[];
+}
+
+/** An ACK or NACK of an earlier response of this stream. */
+export interface Verdict {
+  kind: "ack" | "nack";
+  typeUrl: string;
+  /** The version of the response the proxy answered (not the version_info it echoed). */
+  version: string;
+  nonce: string;
+  message?: string;
+}
+
+export interface Step {
+  responses: Outgoing[];
+  verdict?: Verdict;
+  /** True when the request was ignored (SotW: stale nonce). */
+  ignored?: boolean;
+}
+
+/** Produces a fresh, stream-unique nonce for each response. */
+export type NonceSource = () => string;
+
+/** Types for which an empty first subscription means "everything" (legacy wildcard). */
+export function allowsLegacyWildcard(typeUrl: string): boolean {
+  return typeUrl === TypeUrl.cluster || typeUrl === TypeUrl.listener;
+}
+
+/** The order in which to consider types on a push: CDS, EDS, LDS, RDS, then any others by name. */
+export function pushOrder(types: Iterable<string>): string[] {
+  const rank = (t: string) => {
+    const i = (PUSH_ORDER as readonly string[]).indexOf(t);
+    return i < 0 ? PUSH_ORDER.length : i;
+  };
+  return [...types].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

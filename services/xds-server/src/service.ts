@@ -1,0 +1,70 @@
+// Composition of one xds-server replica: NATS, the snapshot store, the proxy tracker, the ADS server.
+import { Bucket, type Logger } from "@waymark/api";
+import { connectBus, openBucket } from "@waymark/bus";
+import type { XdsServerConfig } from "./config.ts";
+import { ProxyTracker } from "./proxies.ts";
+import { AdsServer } from "./server.ts";
+import { SnapshotStore } from "./snapshots.ts";
+
+export interface XdsServer {
+  /** The port the ADS server listens on. */
+  port: number;
+  replica: string;
+  store: SnapshotStore;
+  ads: AdsServer;
+  tracker: ProxyTracker;
+  /** Ends every stream, removes this replica's proxy records, closes NATS. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Coalescing window of wm-proxies writes (ms). */
+  proxyFlushMs?: number;
+}
+
+/** Starts a replica; it listens only once every current manifest is loaded. */
+export async function startXdsServer(
+  config: Pick<XdsServerConfig, "natsUrl" | "address" | "replica"> & Partial<XdsServerConfig>,
+  log: Logger,
+  opts: StartOptions = {},
+): Promise<XdsServer> {
+  const nc = await connectBus({ servers: config.natsUrl, name: `xds-server/${config.replica}`, log });
+  try {
+    const [xdsKv, proxiesKv] = await Promise.all([
+      openBucket(nc, Bucket.xds, log),
+      openBucket(nc, Bucket.proxies, log),
+    ]);
+    const store = new SnapshotStore(xdsKv, log);
+    await store.start();
+    log.info("snapshots loaded", { waypoints: store.size, blobs: store.blobCount });
+    const tracker = new ProxyTracker(proxiesKv, log, {
+      replica: config.replica,
+      ...(opts.proxyFlushMs !== undefined ? { flushMs: opts.proxyFlushMs } : {}),
+    });
+    const ads = new AdsServer(store, tracker, log, {
+      maxConnectionAgeMs: config.maxConnectionAgeMs ?? 1_800_000,
+    });
+    const port = await ads.bind(config.address);
+    log.info("ads listening", { address: config.address, port, replica: config.replica });
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      replica: config.replica,
+      store,
+      ads,
+      tracker,
+      stop() {
+        stopping ??= (async () => {
+          await ads.stop();
+          await tracker.stop();
+          store.stop();
+          await nc.drain().catch(() => nc.close());
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}

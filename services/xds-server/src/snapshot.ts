@@ -1,0 +1,153 @@
+// One waypoint's complete xDS snapshot in memory, built from its manifest and the blobs it names.
+// Pure: no I/O. Encodings are computed once and cached on the objects, so every stream serving the
+// same waypoint shares them.
+import type { TraceContext, WaypointManifest, WaypointRef } from "@waymark/api";
+import { versionOf } from "@waymark/envoy-proto";
+import { encodeAny, encodeDeltaResource, encodeSotwBody } from "./wire.ts";
+
+/** Encoded resource bytes from NATS, cached by content hash and shared across waypoints. */
+export class Blob {
+  readonly hash: string;
+  readonly bytes: Uint8Array;
+  #any = new Map<string, Uint8Array>();
+  constructor(hash: string, bytes: Uint8Array) {
+    this.hash = hash;
+    this.bytes = bytes;
+  }
+  /** The resource wrapped in a google.protobuf.Any of the given type (built once per type). */
+  any(typeUrl: string): Uint8Array {
+    let a = this.#any.get(typeUrl);
+    if (!a) {
+      a = encodeAny(typeUrl, this.bytes);
+      this.#any.set(typeUrl, a);
+    }
+    return a;
+  }
+}
+
+/** One named resource of a snapshot; its version (for delta xDS) is its content hash. */
+export class ResourceEntry {
+  readonly typeUrl: string;
+  readonly name: string;
+  readonly hash: string;
+  readonly blob: Blob;
+  #delta: Uint8Array | undefined;
+  constructor(typeUrl: string, name: string, blob: Blob) {
+    this.typeUrl = typeUrl;
+    this.name = name;
+    this.hash = blob.hash;
+    this.blob = blob;
+  }
+  get any(): Uint8Array {
+    return this.blob.any(this.typeUrl);
+  }
+  /** The delta-xDS Resource message (name, version = hash, Any), encoded once. */
+  get delta(): Uint8Array {
+    this.#delta ??= encodeDeltaResource(this.name, this.hash, this.any);
+    return this.#delta;
+  }
+}
+
+/** The resources of one type in a snapshot. */
+export class TypeSnapshot {
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly resources: ReadonlyMap<string, ResourceEntry>;
+  #full: Uint8Array | undefined;
+  constructor(typeUrl: string, version: string, resources: ReadonlyMap<string, ResourceEntry>) {
+    this.typeUrl = typeUrl;
+    this.version = version;
+    this.resources = resources;
+  }
+  /** The state-of-the-world response body (no nonce) carrying every resource, encoded once. */
+  get fullBody(): Uint8Array {
+    this.#full ??= encodeSotwBody(
+      this.version,
+      this.typeUrl,
+      [...this.resources.values()].map((r) => r.any),
+    );
+    return this.#full;
+  }
+  /** A state-of-the-world body carrying only the named resources that exist (sorted by name). */
+  partialBody(names: Iterable<string>): Uint8Array {
+    const picked: ResourceEntry[] = [];
+    for (const n of names) {
+      const r = this.resources.get(n);
+      if (r) picked.push(r);
+    }
+    if (picked.length === this.resources.size) return this.fullBody;
+    picked.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return encodeSotwBody(
+      this.version,
+      this.typeUrl,
+      picked.map((r) => r.any),
+    );
+  }
+}
+
+const EMPTY_VERSION = versionOf({});
+
+export class Snapshot {
+  /** The manifest key (`manifest.<ns>.<gw>`) this snapshot came from. */
+  readonly key: string;
+  readonly waypoint: WaypointRef;
+  readonly version: string;
+  readonly observedAt: string | undefined;
+  readonly trace: TraceContext | undefined;
+  readonly #types: ReadonlyMap<string, TypeSnapshot>;
+  constructor(
+    key: string,
+    manifest: Pick<WaypointManifest, "waypoint" | "version" | "observedAt" | "trace">,
+    types: ReadonlyMap<string, TypeSnapshot>,
+  ) {
+    this.key = key;
+    this.waypoint = manifest.waypoint;
+    this.version = manifest.version;
+    this.observedAt = manifest.observedAt;
+    this.trace = manifest.trace;
+    this.#types = types;
+  }
+  /** Every type the manifest names. */
+  types(): IterableIterator<TypeSnapshot> {
+    return this.#types.values();
+  }
+  /** The resources of a type; a type the manifest does not name is an empty set. */
+  type(typeUrl: string): TypeSnapshot {
+    return this.#types.get(typeUrl) ?? new TypeSnapshot(typeUrl, EMPTY_VERSION, new Map());
+  }
+}
+
+/** Every blob hash a manifest names. */
+export function manifestHashes(m: WaypointManifest): Set<string> {
+  const out = new Set<string>();
+  for (const byName of Object.values(m.resources ?? {})) for (const h of Object.values(byName)) out.add(h);
+  return out;
+}
+
+/**
+ * Builds a snapshot from a manifest whose blobs are all available. Entries unchanged since `previous`
+ * (same type, name and hash) are reused, keeping their cached encodings.
+ */
+export function buildSnapshot(
+  key: string,
+  m: WaypointManifest,
+  blob: (hash: string) => Blob,
+  previous?: Snapshot,
+): Snapshot {
+  const types = new Map<string, TypeSnapshot>();
+  for (const [typeUrl, byName] of Object.entries(m.resources ?? {})) {
+    const prev = previous?.type(typeUrl).resources;
+    const entries = new Map<string, ResourceEntry>();
+    for (const name of Object.keys(byName).sort()) {
+      const hash = byName[name]!;
+      const old = prev?.get(name);
+      entries.set(name, old && old.hash === hash ? old : new ResourceEntry(typeUrl, name, blob(hash)));
+    }
+    const version = m.versions?.[typeUrl] ?? versionOf(byName);
+    types.set(typeUrl, new TypeSnapshot(typeUrl, version, entries));
+  }
+  for (const [typeUrl, version] of Object.entries(m.versions ?? {})) {
+    if (!types.has(typeUrl)) types.set(typeUrl, new TypeSnapshot(typeUrl, version, new Map()));
+  }
+  return new Snapshot(key, m, types);
+}

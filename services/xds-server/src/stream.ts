@@ -1,0 +1,179 @@
+// One ADS stream: reads requests, feeds them and snapshot changes to its protocol session, writes the
+// responses, and reports what it sent and what the proxy said to the tracker.
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { type Logger, manifestKey } from "@waymark/api";
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from "@waymark/envoy-proto";
+import { DeltaSession } from "./delta.ts";
+import type { Outgoing, Step } from "./protocol.ts";
+import type { ProxyTracker } from "./proxies.ts";
+import type { Pushable, PushQueue } from "./push-queue.ts";
+import type { SnapshotStore } from "./snapshots.ts";
+import { SotwSession } from "./sotw.ts";
+import { waypointOfCluster } from "./waypoint.ts";
+
+export type Protocol = "sotw" | "delta";
+
+export interface StreamDeps {
+  store: SnapshotStore;
+  tracker: ProxyTracker;
+  queue: PushQueue;
+  log: Logger;
+  /** Called once the stream's waypoint (manifest key) is known. */
+  attach(stream: AdsStream, key: string): void;
+  /** Called once when the stream ends. */
+  detach(stream: AdsStream): void;
+}
+
+export type AdsCall = ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, Buffer>;
+
+export class AdsStream implements Pushable {
+  readonly id: string;
+  readonly protocol: Protocol;
+  readonly #call: AdsCall;
+  readonly #deps: StreamDeps;
+  readonly #sotw: SotwSession | undefined;
+  readonly #delta: DeltaSession | undefined;
+  #log: Logger;
+  #key: string | undefined;
+  #nodeId = "";
+  #blocked = false;
+  #dirty = false;
+  #closed = false;
+
+  constructor(id: string, protocol: Protocol, call: AdsCall, deps: StreamDeps) {
+    this.id = id;
+    this.protocol = protocol;
+    this.#call = call;
+    this.#deps = deps;
+    let n = 0;
+    const nonce = () => `${id}-${++n}`;
+    if (protocol === "sotw") this.#sotw = new SotwSession(nonce);
+    else this.#delta = new DeltaSession(nonce);
+    this.#log = deps.log.child({ stream: id, protocol });
+    call.on("data", (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+      try {
+        this.#onRequest(req);
+      } catch (err) {
+        this.#log.error("request handling failed", { err });
+        this.#fail(GrpcStatus.INTERNAL, "internal error");
+      }
+    });
+    call.on("drain", () => {
+      this.#blocked = false;
+      if (this.#dirty) this.#deps.queue.schedule(this);
+    });
+    call.on("end", () => {
+      this.#close("client closed");
+      call.end();
+    });
+    call.on("cancelled", () => this.#close("cancelled"));
+    call.on("error", (err: Error) => this.#close(`error: ${err.message}`));
+    call.on("close", () => this.#close("closed"));
+  }
+
+  get key(): string | undefined {
+    return this.#key;
+  }
+
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** Sends what the latest snapshot adds (called from the push queue). */
+  push(): void {
+    if (this.#closed || !this.#key) return;
+    if (this.#blocked) {
+      this.#dirty = true;
+      return;
+    }
+    this.#dirty = false;
+    const snap = this.#deps.store.get(this.#key);
+    this.#send(this.#sotw ? this.#sotw.onSnapshot(snap) : this.#delta!.onSnapshot(snap));
+  }
+
+  /** Ends the stream with OK (the proxy reconnects, e.g. to another replica). */
+  end(): void {
+    if (this.#closed) return;
+    this.#close("server shutdown");
+    try {
+      this.#call.end();
+    } catch {
+      // already gone
+    }
+  }
+
+  #onRequest(req: DiscoveryRequest | DeltaDiscoveryRequest): void {
+    if (this.#closed) return;
+    if (!this.#key) {
+      const cluster = req.node?.cluster ?? "";
+      const waypoint = waypointOfCluster(cluster);
+      if (!waypoint) {
+        this.#fail(
+          GrpcStatus.INVALID_ARGUMENT,
+          req.node
+            ? `node.cluster ${JSON.stringify(cluster)} is not <gateway>.<namespace>`
+            : "the first request of a stream must carry node",
+        );
+        return;
+      }
+      this.#nodeId = req.node?.id || `unnamed-${this.id}`;
+      this.#key = manifestKey(waypoint);
+      this.#log = this.#log.child({ node: this.#nodeId, waypoint: `${waypoint.namespace}/${waypoint.name}` });
+      this.#deps.tracker.open(this.id, this.#nodeId, waypoint, this.protocol);
+      this.#deps.attach(this, this.#key);
+      this.#log.info("proxy connected", { snapshot: this.#deps.store.get(this.#key)?.version ?? null });
+    }
+    if (!req.typeUrl) {
+      this.#fail(GrpcStatus.INVALID_ARGUMENT, "type_url is required on an aggregated stream");
+      return;
+    }
+    const snap = this.#deps.store.get(this.#key);
+    const step: Step = this.#sotw
+      ? this.#sotw.onRequest(req as DiscoveryRequest, snap)
+      : this.#delta!.onRequest(req as DeltaDiscoveryRequest, snap);
+    if (step.ignored) this.#log.debug("stale nonce ignored", { type: req.typeUrl, nonce: req.responseNonce });
+    if (step.verdict) {
+      this.#deps.tracker.verdict(this.id, step.verdict);
+      if (step.verdict.kind === "nack") {
+        this.#log.warn("proxy rejected config", {
+          type: step.verdict.typeUrl,
+          version: step.verdict.version,
+          error: step.verdict.message,
+        });
+      }
+    }
+    this.#send(step.responses);
+  }
+
+  #send(out: Outgoing[]): void {
+    for (const o of out) {
+      if (this.#closed) return;
+      if (!this.#call.write(o.body)) this.#blocked = true;
+      this.#deps.tracker.sent(this.id, o.typeUrl, o.version);
+      this.#log.debug("sent", {
+        type: o.typeUrl,
+        version: o.version,
+        nonce: o.nonce,
+        resources: o.names.length,
+        removed: o.removed.length,
+      });
+    }
+  }
+
+  #fail(code: GrpcStatus, details: string): void {
+    if (this.#closed) return;
+    this.#log.warn("stream rejected", { details });
+    this.#close(details);
+    this.#call.emit("error", { code, details });
+  }
+
+  #close(why: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#deps.queue.cancel(this);
+    this.#deps.detach(this);
+    this.#deps.tracker.close(this.id);
+    if (this.#key) this.#log.info("proxy disconnected", { why });
+  }
+}

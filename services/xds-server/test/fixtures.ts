@@ -1,0 +1,131 @@
+// Test fixtures: small real Envoy resources, encoded like the translator does (encodeResource, one blob
+// per content hash), and manifests over them, written to wm-xds or built in memory.
+import { blobKey, manifestKey, type WaypointManifest, type WaypointRef } from "@waymark/api";
+import type { KV } from "@waymark/bus";
+import { contentHash, encodeResource, type JsonObject, TypeUrl, versionOf } from "@waymark/envoy-proto";
+import { Blob, buildSnapshot, type Snapshot } from "../src/snapshot.ts";
+
+export const CDS = TypeUrl.cluster;
+export const EDS = TypeUrl.endpoint;
+export const LDS = TypeUrl.listener;
+export const RDS = TypeUrl.route;
+
+const ads = { ads: {}, resourceApiVersion: "V3" };
+
+export function cluster(name: string, timeout = "1s"): JsonObject {
+  return { name, type: "EDS", connectTimeout: timeout, edsClusterConfig: { edsConfig: ads } };
+}
+
+export function endpoints(clusterName: string, port: number): JsonObject {
+  return {
+    clusterName,
+    endpoints: [
+      {
+        lbEndpoints: [
+          { endpoint: { address: { socketAddress: { address: "127.0.0.1", portValue: port } } } },
+        ],
+      },
+    ],
+  };
+}
+
+export function listener(name: string, port: number, routeConfigName: string): JsonObject {
+  return {
+    name,
+    address: { socketAddress: { address: "127.0.0.1", portValue: port } },
+    filterChains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typedConfig: {
+              "@type":
+                "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+              statPrefix: name,
+              rds: { routeConfigName, configSource: ads },
+              httpFilters: [
+                {
+                  name: "envoy.filters.http.router",
+                  typedConfig: {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function routes(name: string, clusterName: string, prefix = "/"): JsonObject {
+  return {
+    name,
+    virtualHosts: [
+      { name: "all", domains: ["*"], routes: [{ match: { prefix }, route: { cluster: clusterName } }] },
+    ],
+  };
+}
+
+/** typeUrl → name → resource JSON */
+export type Resources = Partial<Record<string, Record<string, JsonObject>>>;
+
+export interface Built {
+  manifest: WaypointManifest;
+  blobs: Map<string, Uint8Array>;
+  /** typeUrl → name → hash */
+  hashes: Record<string, Record<string, string>>;
+}
+
+/** Encodes resources and builds their manifest (versions from versionOf, as the translator does). */
+export function build(waypoint: WaypointRef, resources: Resources): Built {
+  const blobs = new Map<string, Uint8Array>();
+  const hashes: Record<string, Record<string, string>> = {};
+  const versions: Record<string, string> = {};
+  for (const [typeUrl, byName] of Object.entries(resources)) {
+    const h: Record<string, string> = {};
+    for (const [name, json] of Object.entries(byName ?? {})) {
+      const bytes = encodeResource(typeUrl, name, json);
+      const hash = contentHash(bytes);
+      blobs.set(hash, bytes);
+      h[name] = hash;
+    }
+    hashes[typeUrl] = h;
+    versions[typeUrl] = versionOf(h);
+  }
+  const manifest: WaypointManifest = {
+    waypoint,
+    version: versionOf(versions),
+    versions,
+    resources: hashes,
+    builtAt: new Date().toISOString(),
+  };
+  return { manifest, blobs, hashes };
+}
+
+/** An in-memory snapshot (for the pure protocol tests). */
+export function snapshotOf(waypoint: WaypointRef, resources: Resources, previous?: Snapshot): Snapshot {
+  const b = build(waypoint, resources);
+  return buildSnapshot(manifestKey(waypoint), b.manifest, (h) => new Blob(h, b.blobs.get(h)!), previous);
+}
+
+/** Writes the blobs, then the manifest, to wm-xds (as the translator does). */
+export async function publish(kv: KV, waypoint: WaypointRef, resources: Resources): Promise<Built> {
+  const b = build(waypoint, resources);
+  await Promise.all([...b.blobs].map(([h, bytes]) => kv.put(blobKey(h), bytes)));
+  await kv.put(manifestKey(waypoint), JSON.stringify(b.manifest));
+  return b;
+}
+
+/** A typical waypoint: one cluster with endpoints, one listener with its route configuration. */
+export function basic(
+  opts: { port?: number; timeout?: string; upstreamPort?: number; prefix?: string } = {},
+): Resources {
+  return {
+    [CDS]: { backend: cluster("backend", opts.timeout ?? "1s") },
+    [EDS]: { backend: endpoints("backend", opts.upstreamPort ?? 9999) },
+    [LDS]: { main: listener("main", opts.port ?? 10000, "main-routes") },
+    [RDS]: { "main-routes": routes("main-routes", "backend", opts.prefix ?? "/") },
+  };
+}
