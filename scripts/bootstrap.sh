@@ -48,9 +48,9 @@ install_envoy() {
   rm -rf "$d.venv"
 }
 
-go_install() { # name version package
-  local d="$CACHE/$1-$2" bin; bin=$(basename "$3")
-  [ -x "$d/$bin" ] && return 0
+go_install() { # name version package binary
+  local d="$CACHE/$1-$2"
+  [ -x "$d/$4" ] && return 0
   log "$1 $2"
   GOBIN="$d.tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -trimpath "$3@v$2"
   rm -rf "$d" && mv "$d.tmp" "$d"
@@ -59,8 +59,8 @@ go_install() { # name version package
 locked node install_node
 locked pnpm install_pnpm
 locked envoy install_envoy &
-locked nats go_install nats-server "$NATS_VERSION" github.com/nats-io/nats-server/v2 &
-locked httpbin go_install go-httpbin "$HTTPBIN_VERSION" github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin &
+locked nats go_install nats-server "$NATS_VERSION" github.com/nats-io/nats-server/v2 nats-server &
+locked httpbin go_install go-httpbin "$HTTPBIN_VERSION" github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin go-httpbin &
 fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done
 [ "$fail" = 0 ] || { log "an install failed"; exit 1; }
 
