@@ -49,6 +49,20 @@ build_kwok() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+kwok_stages() {
+  # KWOK needs stage definitions (how fake nodes and pods move through their lifecycle): the module's
+  # "fast" stages, with a plain node heartbeat.
+  local out="$CACHE/kwok-$KWOK_VERSION-stages"
+  [ -f "$out/stages.yaml" ] && return 0
+  log "kwok $KWOK_VERSION stages"
+  local dir; dir=$(go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$out.tmp"
+  for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    cat "$dir/kustomize/stage/$f"; printf '\n---\n'
+  done > "$out.tmp/stages.yaml"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 fetch_gateway_api() {
   local out="$CACHE/gateway-api-$GATEWAY_API_VERSION"
   [ -d "$out/crd" ] && return 0
@@ -61,10 +75,12 @@ fetch_gateway_api() {
 locked etcd build_etcd
 locked gwapi fetch_gateway_api
 locked kwok build_kwok
+locked kwok kwok_stages
 locked k8s build_k8s
 cat <<OUT
 export WAYMARK_K8S_BIN="$CACHE/k8s-$K8S_VERSION"
 export WAYMARK_ETCD="$CACHE/etcd-$ETCD_VERSION/etcd"
 export WAYMARK_KWOK_BIN="$CACHE/kwok-$KWOK_VERSION"
+export WAYMARK_KWOK_STAGES="$CACHE/kwok-$KWOK_VERSION-stages/stages.yaml"
 export WAYMARK_GATEWAY_API_CRDS="$CACHE/gateway-api-$GATEWAY_API_VERSION/crd"
 OUT

@@ -6,6 +6,41 @@ import { fileURLToPath } from "node:url";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
 
+/** Runs a bootstrap script and applies the `export NAME="value"` lines it prints. */
+function applyExports(script: string): void {
+  const out = execFileSync(join(root, "scripts", script), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  for (const line of out.split("\n")) {
+    const m = /^export ([A-Z0-9_]+)="(.*)"$/.exec(line);
+    if (!m) continue;
+    process.env[m[1]!] = m[2]!.replace("$PATH", process.env["PATH"] ?? "");
+  }
+}
+
+/** Jaeger v2 for the tracing end-to-end tests (scripts/bootstrap-jaeger.sh: built once, then cached). */
+export function ensureJaeger(): void {
+  if (!process.env["WAYMARK_JAEGER"]) applyExports("bootstrap-jaeger.sh");
+}
+
+/** The Gateway API conformance module and its echo-basic (scripts/bootstrap-conformance.sh). */
+export function ensureConformance(): void {
+  if (!process.env["WAYMARK_ECHO_BASIC"] || !process.env["WAYMARK_GWAPI_CONFORMANCE"])
+    applyExports("bootstrap-conformance.sh");
+}
+
+/** helm and hadolint for the chart and Dockerfile tests (scripts/bootstrap-helm.sh). */
+export function ensureHelm(): void {
+  if (!process.env["WAYMARK_HELM"] || !process.env["WAYMARK_HADOLINT"]) applyExports("bootstrap-helm.sh");
+}
+
+/** etcd, kube-apiserver, kubectl, KWOK and the Gateway API CRDs (scripts/bootstrap-k8s.sh). */
+export function ensureKube(): void {
+  if (!process.env["WAYMARK_K8S_BIN"] || !process.env["WAYMARK_KWOK_STAGES"])
+    applyExports("bootstrap-k8s.sh");
+}
+
 export function ensureToolchain(): void {
   if (process.env["WAYMARK_ENVOY"] && process.env["WAYMARK_NATS_SERVER"] && process.env["WAYMARK_HTTPBIN"])
     return;
@@ -14,7 +49,7 @@ export function ensureToolchain(): void {
     stdio: ["ignore", "pipe", "inherit"],
   });
   for (const line of out.split("\n")) {
-    const m = /^export ([A-Z_]+)="(.*)"$/.exec(line);
+    const m = /^export ([A-Z0-9_]+)="(.*)"$/.exec(line);
     if (!m) continue;
     process.env[m[1]!] = m[2]!.replace("$PATH", process.env["PATH"] ?? "");
   }

@@ -63,7 +63,24 @@ export interface ProxyRecord {
   protocol: "delta" | "sotw";
   connectedAt: string;
   updatedAt: string;
+  /** When the owning replica last rewrote the record (it does so well within ttlMs while connected). */
+  refreshedAt?: string;
+  /** A record not refreshed for this long is stale: its replica is gone (NATS also expires it). */
+  ttlMs?: number;
   types: Record<string, ProxyTypeState>;
 }
 
 export type { Condition };
+
+/**
+ * A wm-infra entry: the Kubernetes objects one waypoint needs (ServiceAccount, ConfigMap, Service,
+ * Deployment), as the translator wants them. The watcher's leader applies them with server-side apply.
+ */
+export interface InfraEntry {
+  waypoint: WaypointRef;
+  /** Fully specified objects (apiVersion, kind, metadata with ownerReferences, spec/data). */
+  objects: KubeObject[];
+  /** Hash over `objects`: equal content, equal hash (the watcher skips applies that change nothing). */
+  hash: string;
+  computedAt: string;
+}

@@ -38,3 +38,8 @@ export function blobKey(hash: string): string {
 export function proxyKey(replica: string, nodeId: string): string {
   return `${esc(replica)}.${nodeId.replace(/[^-/_=A-Za-z0-9]/g, "_")}`;
 }
+
+/** wm-infra key of a waypoint's desired Kubernetes objects. */
+export function infraKey(w: WaypointRef): string {
+  return `${esc(w.namespace)}.${esc(w.name)}`;
+}

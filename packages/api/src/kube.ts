@@ -10,6 +10,16 @@ export interface ObjectMeta {
   creationTimestamp?: string;
   uid?: string;
   resourceVersion?: string;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
 }
 
 export interface KubeObject {
@@ -190,5 +200,43 @@ export interface ReferenceGrant extends KubeObject {
   spec?: {
     from?: Array<{ group: string; kind: string; namespace: string }>;
     to?: Array<{ group: string; kind: string; name?: string }>;
+  };
+}
+
+export interface PolicyTargetReference {
+  group: string;
+  kind: string;
+  name: string;
+  sectionName?: string;
+}
+
+export interface PolicyTargetSelector {
+  group: string;
+  kind: string;
+  matchLabels?: Record<string, string>;
+  sectionName?: string;
+}
+
+export interface TransformationTemplateHeader {
+  name: string;
+  value?: string;
+}
+
+export interface TransformationSide {
+  set?: TransformationTemplateHeader[];
+  add?: TransformationTemplateHeader[];
+  remove?: string[];
+  body?: { parseAs?: "AsString" | "AsJson" | "None"; value?: string };
+  dynamicMetadata?: Array<{ namespace?: string; key: string; value: { stringValue?: string } }>;
+}
+
+/** kgateway's TrafficPolicy (gateway.kgateway.dev/v1alpha1); Waymark reads targets and transformation. */
+export interface TrafficPolicy extends KubeObject {
+  kind: "TrafficPolicy";
+  spec?: {
+    targetRefs?: PolicyTargetReference[];
+    targetSelectors?: PolicyTargetSelector[];
+    transformation?: { request?: TransformationSide; response?: TransformationSide };
+    [feature: string]: unknown;
   };
 }

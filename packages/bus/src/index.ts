@@ -16,10 +16,39 @@ export interface BusOptions {
   log: Logger;
 }
 
+/**
+ * Takes `user:password@` out of NATS URLs (`nats://watcher:secret@nats:4222`, as the Helm chart sets
+ * WAYMARK_NATS_URL) so they are sent as the connection's credentials; nats.js ignores them in URLs.
+ */
+export function splitCredentials(servers: string | string[]): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+} {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const out = (Array.isArray(servers) ? servers : [servers]).map((s) => {
+    const m = /^([a-z]+:\/\/)([^@/\s]*)@(.*)$/.exec(s);
+    if (!m) return s;
+    const [u, p] = m[2]!.split(/:(.*)/s);
+    user = decodeURIComponent(u ?? "");
+    pass = p === undefined ? undefined : decodeURIComponent(p);
+    return `${m[1]}${m[3]}`;
+  });
+  return { servers: out, ...(user === undefined ? {} : { user }), ...(pass === undefined ? {} : { pass }) };
+}
+
+/** Strips the password from a NATS URL for logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/\s]*):[^@/\s]*@/, "$1:***@");
+}
+
 /** Connects with unlimited reconnects: a NATS outage pauses a service, never ends it. */
 export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
+  const { servers, user, pass } = splitCredentials(opts.servers);
   const nc = await connect({
-    servers: opts.servers,
+    servers,
+    ...(user === undefined ? {} : { user, pass }),
     name: opts.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

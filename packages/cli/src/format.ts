@@ -19,11 +19,29 @@ const SHORT: Record<string, string> = {
   "type.googleapis.com/envoy.config.route.v3.RouteConfiguration": "RDS",
 };
 
+/** `4s`, `3m12s`, `2h5m`. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ""}`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ""}`;
+}
+
+/**
+ * True when a record outlived its TTL: the replica that owns it stopped refreshing it (it was killed
+ * or lost NATS). NATS removes such records itself; this covers the time until it does, and buckets
+ * or servers without per-message TTLs.
+ */
+export function isExpired(r: ProxyRecord, now: Date): boolean {
+  const at = Date.parse(r.refreshedAt ?? "");
+  return r.ttlMs !== undefined && r.ttlMs > 0 && !Number.isNaN(at) && now.getTime() - at > r.ttlMs;
+}
+
 /** One row per proxy: like `istioctl proxy-status`, with the version each type holds. */
-export function renderProxies(records: ProxyRecord[]): string {
-  const header = ["NAME", "WAYPOINT", "REPLICA", "PROTOCOL", "CDS", "EDS", "LDS", "RDS"];
+export function renderProxies(records: ProxyRecord[], now: Date = new Date()): string {
+  const header = ["NAME", "WAYPOINT", "REPLICA", "PROTOCOL", "CDS", "EDS", "LDS", "RDS", "SEEN"];
   const rows = [...records]
-    .sort((a, b) => a.nodeId.localeCompare(b.nodeId))
+    .sort((a, b) => Number(isExpired(a, now)) - Number(isExpired(b, now)) || a.nodeId.localeCompare(b.nodeId))
     .map((r) => {
       const cell = (short: string) => {
         const url = Object.keys(SHORT).find((k) => SHORT[k] === short)!;
@@ -43,8 +61,10 @@ export function renderProxies(records: ProxyRecord[]): string {
         cell("EDS"),
         cell("LDS"),
         cell("RDS"),
+        seen(r, now),
       ];
     });
+  const expired = records.filter((r) => isExpired(r, now)).length;
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   return all
@@ -54,5 +74,18 @@ export function renderProxies(records: ProxyRecord[]): string {
         .join("  ")
         .trimEnd(),
     )
-    .join("\n");
+    .join("\n")
+    .concat(
+      expired
+        ? `\n\n${expired} record(s) EXPIRED: their xds-server replica stopped refreshing them (killed or cut off from NATS); the proxies may have reconnected elsewhere.`
+        : "",
+    );
+}
+
+/** How long ago the owning replica last wrote the record; EXPIRED when past its TTL. */
+function seen(r: ProxyRecord, now: Date): string {
+  const at = Date.parse(r.refreshedAt ?? r.updatedAt);
+  if (Number.isNaN(at)) return "-";
+  const age = formatAge(now.getTime() - at);
+  return isExpired(r, now) ? `EXPIRED ${age} ago` : `${age} ago`;
 }

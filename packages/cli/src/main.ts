@@ -1,14 +1,27 @@
 // waymark: read Waymark's state from NATS. `waymark status` prints the status of every object;
-// `waymark proxy-status` lists connected proxies and the version each holds per xDS type.
-import { Bucket, createLogger, type ProxyRecord, type StatusEntry } from "@waymark/api";
+// `waymark proxy-status` lists connected proxies and the version each holds per xDS type;
+// `waymark config-dump <ns>/<gateway>` prints one waypoint's xDS resources as JSON.
+import {
+  Bucket,
+  blobKey,
+  createLogger,
+  manifestKey,
+  type ProxyRecord,
+  type StatusEntry,
+  type WaypointManifest,
+} from "@waymark/api";
 import { connectBus, getJson, listKeys, openBucket } from "@waymark/bus";
+import { configDump, manifestHashes } from "./config-dump.ts";
 import { renderProxies, renderStatuses } from "./format.ts";
 
-const usage =
-  "usage: waymark status|proxy-status   (NATS from WAYMARK_NATS_URL, default nats://127.0.0.1:4222)";
-const cmd = process.argv[2];
-if (cmd !== "status" && cmd !== "proxy-status") {
-  console.error(usage);
+const usage = [
+  "usage: waymark status | proxy-status | config-dump <namespace>/<gateway>",
+  "  (NATS from WAYMARK_NATS_URL, default nats://127.0.0.1:4222)",
+].join("\n");
+const [cmd, arg] = process.argv.slice(2);
+const target = cmd === "config-dump" ? /^([^/\s]+)\/([^/\s]+)$/.exec(arg ?? "") : null;
+if (!(cmd === "status" || cmd === "proxy-status" || (cmd === "config-dump" && target))) {
+  console.error(cmd === "config-dump" ? `config-dump needs <namespace>/<gateway>\n${usage}` : usage);
   process.exit(2);
 }
 const nc = await connectBus({
@@ -16,16 +29,35 @@ const nc = await connectBus({
   name: "waymark-cli",
   log: createLogger("cli"),
 });
+let code = 0;
 try {
-  const kv = await openBucket(nc, cmd === "status" ? Bucket.status : Bucket.proxies);
-  const values = [];
-  for (const k of await listKeys(kv)) {
-    const v = await getJson<unknown>(kv, k);
-    if (v) values.push(v);
+  if (cmd === "config-dump") {
+    const waypoint = { namespace: target![1]!, name: target![2]! };
+    const kv = await openBucket(nc, Bucket.xds);
+    const m = await getJson<WaypointManifest>(kv, manifestKey(waypoint));
+    if (!m) {
+      console.error(`no configuration for waypoint ${waypoint.namespace}/${waypoint.name} in ${Bucket.xds}`);
+      code = 1;
+    } else {
+      const blobs = new Map<string, Uint8Array | undefined>();
+      for (const h of manifestHashes(m)) {
+        const e = await kv.get(blobKey(h));
+        blobs.set(h, e?.operation === "PUT" ? e.value : undefined);
+      }
+      console.log(JSON.stringify(configDump(m, blobs), null, 2));
+    }
+  } else {
+    const kv = await openBucket(nc, cmd === "status" ? Bucket.status : Bucket.proxies);
+    const values = [];
+    for (const k of await listKeys(kv)) {
+      const v = await getJson<unknown>(kv, k);
+      if (v) values.push(v);
+    }
+    console.log(
+      cmd === "status" ? renderStatuses(values as StatusEntry[]) : renderProxies(values as ProxyRecord[]),
+    );
   }
-  console.log(
-    cmd === "status" ? renderStatuses(values as StatusEntry[]) : renderProxies(values as ProxyRecord[]),
-  );
 } finally {
   await nc.close();
 }
+process.exit(code);

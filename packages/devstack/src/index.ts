@@ -45,6 +45,20 @@ export interface StackOptions {
   xdsPorts?: number[];
   envoyAdminPort?: number;
   debounceQuietMs?: number;
+  /** Waypoint Envoys to start (default 1); they share the listener address (SO_REUSEPORT). */
+  envoys?: number;
+  /** OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) the services export traces to. */
+  otlpEndpoint?: string;
+  /** Serve /metrics, /healthz, /readyz from every service on free ports (see Stack.ops). */
+  ops?: boolean;
+  /** Extra environment for every service. */
+  serviceEnv?: Record<string, string>;
+}
+
+export interface OpsUrls {
+  watcher: string;
+  translator: string;
+  xds: string[];
 }
 
 export interface ServiceProcs {
@@ -57,7 +71,12 @@ export interface Stack {
   nats: NatsServer;
   services: ServiceProcs;
   xdsPorts: number[];
+  /** The first waypoint Envoy. */
   envoy: EnvoyProc;
+  /** Every waypoint Envoy (StackOptions.envoys). */
+  envoys: EnvoyProc[];
+  /** Base URLs of the services' ops endpoints, when StackOptions.ops. */
+  ops: OpsUrls | undefined;
   backends: Httpbin[];
   standin: Proc;
   /** Starts a stopped service again with its original configuration. */
@@ -78,9 +97,27 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     );
     started.push(...backends);
 
-    const common = { WAYMARK_NATS_URL: nats.url };
+    const common: Record<string, string> = { WAYMARK_NATS_URL: nats.url, ...o.serviceEnv };
+    if (o.otlpEndpoint) {
+      common["OTEL_EXPORTER_OTLP_ENDPOINT"] = o.otlpEndpoint;
+      common["OTEL_BSP_SCHEDULE_DELAY"] ??= "200";
+    }
     const replicas = o.xdsReplicas ?? 1;
     const xdsPorts = o.xdsPorts ?? (await Promise.all(Array.from({ length: replicas }, () => freePort())));
+    const opsPort = o.ops
+      ? {
+          watcher: await freePort(),
+          translator: await freePort(),
+          xds: await Promise.all(xdsPorts.map(() => freePort())),
+        }
+      : undefined;
+    const opsEnv = (port: number | undefined): Record<string, string> =>
+      port ? { WAYMARK_METRICS_ADDRESS: `127.0.0.1:${port}` } : {};
+    const ops: OpsUrls | undefined = opsPort && {
+      watcher: `http://127.0.0.1:${opsPort.watcher}`,
+      translator: `http://127.0.0.1:${opsPort.translator}`,
+      xds: opsPort.xds.map((p) => `http://127.0.0.1:${p}`),
+    };
     const launch = {
       translator: () =>
         startProcess({
@@ -89,6 +126,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
           args: [main("translator")],
           env: {
             ...common,
+            ...opsEnv(opsPort?.translator),
             WAYMARK_BIND_ADDRESS: o.bindAddress,
             WAYMARK_DEBOUNCE_QUIET_MS: String(o.debounceQuietMs ?? 20),
           },
@@ -99,7 +137,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
           name: `xds-server-${i}`,
           command: node,
           args: [main("xds-server")],
-          env: { ...common, WAYMARK_XDS_ADDRESS: `127.0.0.1:${xdsPorts[i]}`, WAYMARK_REPLICA: `xds-${i}` },
+          env: {
+            ...common,
+            ...opsEnv(opsPort?.xds[i]),
+            WAYMARK_XDS_ADDRESS: `127.0.0.1:${xdsPorts[i]}`,
+            WAYMARK_REPLICA: `xds-${i}`,
+          },
           logDir: o.logDir,
         }),
       watcher: () =>
@@ -107,7 +150,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
           name: "watcher",
           command: node,
           args: [main("watcher")],
-          env: { ...common, WAYMARK_SOURCE: `dir:${o.sourceDir}` },
+          env: { ...common, ...opsEnv(opsPort?.watcher), WAYMARK_SOURCE: `dir:${o.sourceDir}` },
           logDir: o.logDir,
         }),
     };
@@ -135,19 +178,26 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     });
     started.push(standin);
 
-    const bootstrap = renderBootstrap({
-      waypoint: o.waypoint,
-      podName: `${o.waypoint.name}-standalone`,
-      xds: xdsPorts.map((port) => ({ host: "127.0.0.1", port })),
-      ...(o.envoyAdminPort ? { admin: { address: "127.0.0.1", port: o.envoyAdminPort } } : {}),
-    });
-    const envoy = await startEnvoy({
-      name: "envoy-waypoint",
-      bootstrap,
-      logDir: o.logDir,
-      ...(o.envoyAdminPort ? { adminPort: o.envoyAdminPort } : {}),
-    });
-    started.push(envoy);
+    const envoys: EnvoyProc[] = [];
+    for (let i = 0; i < (o.envoys ?? 1); i++) {
+      // The first keeps the demo's names and admin port; the others are further pods of the waypoint.
+      const adminPort = i === 0 ? o.envoyAdminPort : undefined;
+      const bootstrap = renderBootstrap({
+        waypoint: o.waypoint,
+        podName: i === 0 ? `${o.waypoint.name}-standalone` : `${o.waypoint.name}-standalone-${i}`,
+        xds: xdsPorts.map((port) => ({ host: "127.0.0.1", port })),
+        ...(adminPort ? { admin: { address: "127.0.0.1", port: adminPort } } : {}),
+      });
+      const envoy = await startEnvoy({
+        name: i === 0 ? "envoy-waypoint" : `envoy-waypoint-${i}`,
+        bootstrap,
+        logDir: o.logDir,
+        ...(adminPort ? { adminPort } : {}),
+      });
+      started.push(envoy);
+      envoys.push(envoy);
+    }
+    const envoy = envoys[0]!;
 
     // Ready when the waypoint answers through the stand-in for every route.
     for (const r of o.standin.routes) {
@@ -164,12 +214,23 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         100,
       );
     }
+    // Every Envoy has its initial configuration (LIVE), not only the one that answered.
+    for (const e of envoys) {
+      await waitFor(
+        `${e.proc.name} initialized`,
+        async () => (await fetch(`${e.adminUrl}/ready`)).status === 200,
+        30_000,
+        100,
+      );
+    }
 
     return {
       nats,
       services,
       xdsPorts,
       envoy,
+      envoys,
+      ops,
       backends,
       standin,
       async restart(which) {

@@ -31,9 +31,25 @@ export const ROOTS = [
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
 ];
 
+/** Lines inserted after an anchor of a vendored proto (fields the vendored copy predates). */
+const OVERLAYS = [
+  {
+    // RouteMatch.filter_state (upstream field 16): consumer HTTPRoutes match the client's namespace.
+    file: "envoy/config/route/v3/route_components.proto",
+    anchor: "repeated type.matcher.v3.MetadataMatcher dynamic_metadata = 13;",
+    insert: "  repeated type.matcher.v3.FilterStateMatcher filter_state = 16;",
+  },
+  {
+    file: "envoy/config/route/v3/route_components.proto",
+    anchor: 'import "envoy/type/matcher/v3/metadata.proto";',
+    insert: 'import "envoy/type/matcher/v3/filter_state.proto";',
+  },
+];
+
 const stamp = join(outDir, ".stamp");
 const want = JSON.stringify({
   roots: ROOTS,
+  overlays: OVERLAYS,
   deps: readFileSync(join(depsDir, "..", "package.json"), "utf8").length,
 });
 if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) process.exit(0);
@@ -52,6 +68,13 @@ const text = readFileSync(validate, "utf8");
 const anchor = "optional bool strict = 25 [default = true];";
 if (!text.includes(anchor)) throw new Error("validate.proto changed shape; update the ignore_empty patch");
 writeFileSync(validate, text.replace(anchor, `${anchor}\n  optional bool ignore_empty = 26;`));
+// Fields newer than the vendored envoy-api, added with their upstream field numbers (Envoy 1.40).
+for (const o of OVERLAYS) {
+  const file = join(buildDir, o.file);
+  const source = readFileSync(file, "utf8");
+  if (!source.includes(o.anchor)) throw new Error(`${o.file} changed shape; update the overlay`);
+  writeFileSync(file, source.replace(o.anchor, `${o.anchor}\n${o.insert}`));
+}
 
 writeFileSync(join(buildDir, "buf.yaml"), "version: v2\nmodules:\n  - path: .\n");
 writeFileSync(

@@ -1,4 +1,5 @@
 export * from "./envoy.ts";
 export * from "./httpbin.ts";
+export * from "./kube.ts";
 export * from "./nats.ts";
 export * from "./process.ts";

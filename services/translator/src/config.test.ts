@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hostname } from "node:os";
 import { test } from "node:test";
 import { ConfigError } from "@waymark/api";
 import { loadConfig } from "./config.ts";
@@ -13,6 +14,9 @@ test("defaults", () => {
     debounceQuietMs: 50,
     debounceMaxMs: 1000,
     blobGraceMs: 60000,
+    leaderElection: false,
+    leaderTtlMs: 5000,
+    leaderId: `${hostname()}-${process.pid}`,
   });
   assert.ok(Object.isFrozen(c));
   assert.ok(Object.isFrozen(c.natsServers));
@@ -55,4 +59,17 @@ test("bad values stop start-up with a ConfigError naming the variable", () => {
       `${name}=${value}`,
     );
   }
+});
+
+test("leader election settings", () => {
+  const c = loadConfig({
+    WAYMARK_LEADER_ELECTION: "on",
+    WAYMARK_LEADER_TTL_MS: "3000",
+    WAYMARK_LEADER_ID: "pod-1",
+  });
+  assert.equal(c.leaderElection, true);
+  assert.equal(c.leaderTtlMs, 3000);
+  assert.equal(c.leaderId, "pod-1");
+  assert.throws(() => loadConfig({ WAYMARK_LEADER_ELECTION: "yes" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_LEADER_TTL_MS: "500" }), ConfigError);
 });

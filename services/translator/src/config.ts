@@ -1,6 +1,7 @@
 // The translator's configuration: environment variables parsed once into a frozen, typed object.
 // Any malformed value stops the process at start-up with a ConfigError naming the variable.
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { ConfigError } from "@waymark/api";
 
 export interface TranslatorConfig {
@@ -18,6 +19,12 @@ export interface TranslatorConfig {
   debounceMaxMs: number;
   /** How long an unreferenced blob stays in wm-xds before it is deleted. */
   blobGraceMs: number;
+  /** Elect one publishing leader among replicas through a NATS KV lease (WAYMARK_LEADER_ELECTION). */
+  leaderElection: boolean;
+  /** The lease's lifetime without renewal: a standby takes over within about this long. */
+  leaderTtlMs: number;
+  /** This replica's name in the lease (default host-pid; the chart sets the pod name). */
+  leaderId: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -91,6 +98,12 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
     );
   }
   const blobGraceMs = millis(env, "WAYMARK_BLOB_GRACE_MS", 60_000, 0);
+  const election = str(env, "WAYMARK_LEADER_ELECTION", "off");
+  if (election !== "on" && election !== "off") {
+    throw new ConfigError(`WAYMARK_LEADER_ELECTION=${JSON.stringify(election)}: expected on or off`);
+  }
+  const leaderTtlMs = millis(env, "WAYMARK_LEADER_TTL_MS", 5000, 1000);
+  const leaderId = str(env, "WAYMARK_LEADER_ID", `${hostname()}-${process.pid}`);
   return Object.freeze({
     natsServers: Object.freeze(natsServers(env)),
     controllerName,
@@ -99,5 +112,8 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
     debounceQuietMs,
     debounceMaxMs,
     blobGraceMs,
+    leaderElection: election === "on",
+    leaderTtlMs,
+    leaderId,
   });
 }

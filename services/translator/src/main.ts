@@ -3,21 +3,88 @@
 import { hostname } from "node:os";
 import { Bucket, ConfigError, createLogger } from "@waymark/api";
 import { connectBus, openBucket } from "@waymark/bus";
+import { Counter, Gauge, Histogram, startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
-import { startTranslator } from "./service/translator.ts";
-import { translate } from "./translate/index.ts";
+import { loadInfraSettings } from "./infra/config.ts";
+import { type LeaderElection, openLeaseBucket, startLeaderElection } from "./service/leader.ts";
+import { startTranslator, type Translator } from "./service/translator.ts";
+import { TranslationMemo, translate } from "./translate/index.ts";
 
 const log = createLogger("translator");
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const infraSettings = loadInfraSettings();
+  const telemetry = await startServiceTelemetry("translator", log);
+  telemetry.setReady(false, "loading wm-objects");
   const nc = await connectBus({ servers: [...config.natsServers], name: `translator/${hostname()}`, log });
-  const [objects, xds, status] = await Promise.all([
+  const [objects, xds, status, infra] = await Promise.all([
     openBucket(nc, Bucket.objects, log),
     openBucket(nc, Bucket.xds, log),
     openBucket(nc, Bucket.status, log),
+    openBucket(nc, Bucket.infra, log),
   ]);
-  const translator = await startTranslator({ config, log, buckets: { objects, xds, status }, translate });
+  // With leader election, only the leader runs the translator (and publishes); standbys wait.
+  let translator: Translator | undefined;
+  let election: LeaderElection | undefined;
+  const run = async () => {
+    const memo = new TranslationMemo();
+    translator = await startTranslator({
+      config,
+      log,
+      buckets: { objects, xds, status, infra },
+      translate: (input, settings) => translate(input, settings, memo),
+      infra: infraSettings,
+      canPublish: () => election?.isLeader ?? true,
+    });
+    translator.events.on("built", (r) => {
+      duration.observe({ result: r.ok ? "ok" : "failed" }, r.durationMs / 1000);
+      manifests.inc(r.published?.manifestsWritten.length ?? 0);
+    });
+    void translator.ready.then(() => telemetry.setReady(true, "initial build done"));
+  };
+  const registers = [telemetry.registry];
+  const duration = new Histogram({
+    name: "waymark_translator_build_duration_seconds",
+    help: "One build: translate, encode, publish",
+    labelNames: ["result"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const manifests = new Counter({
+    name: "waymark_translator_manifests_written_total",
+    help: "Waypoint manifests written to wm-xds",
+    registers,
+  });
+  new Gauge({
+    name: "waymark_translator_objects_watch_pending",
+    help: "wm-objects changes NATS has not yet delivered to the translator (lag)",
+    registers,
+    collect() {
+      this.set(translator?.objectsPending ?? 0);
+    },
+  });
+  if (config.leaderElection) {
+    const leases = await openLeaseBucket(nc, config.leaderTtlMs, log);
+    // A standby is ready: it does its job, which is to wait. The leader is ready after its first build.
+    telemetry.setReady(true, "standby");
+    election = startLeaderElection({
+      kv: leases,
+      key: "translator",
+      id: config.leaderId,
+      ttlMs: config.leaderTtlMs,
+      log,
+      onElected: run,
+      async onDeposed() {
+        telemetry.setReady(true, "standby");
+        const t = translator;
+        translator = undefined;
+        await t?.stop();
+      },
+    });
+  } else {
+    await run();
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -25,8 +92,11 @@ async function main(): Promise<void> {
     stopping = true;
     log.info("stopping", { signal });
     try {
-      await translator.stop();
+      telemetry.setReady(false, "stopping");
+      await election?.stop();
+      await translator?.stop();
       await nc.drain();
+      await telemetry.stop();
       process.exit(0);
     } catch (err) {
       log.error("unclean stop", { err });

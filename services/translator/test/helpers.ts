@@ -68,6 +68,9 @@ export const testConfig = (over: Partial<TranslatorConfig> = {}): Omit<Translato
   debounceQuietMs: 50,
   debounceMaxMs: 1000,
   blobGraceMs: 60_000,
+  leaderElection: false,
+  leaderTtlMs: 5000,
+  leaderId: "test",
   ...over,
 });
 

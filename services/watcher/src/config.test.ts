@@ -8,7 +8,8 @@ test("defaults and a dir source", () => {
   assert.deepEqual(c, { natsUrl: "nats://127.0.0.1:4222", source: { type: "dir", path: "/etc/objects" } });
   assert.ok(Object.isFrozen(c));
   assert.equal(
-    loadConfig({ WAYMARK_SOURCE: "dir:rel", WAYMARK_NATS_URL: "nats://n:1" }).source.path,
+    (loadConfig({ WAYMARK_SOURCE: "dir:rel", WAYMARK_NATS_URL: "nats://n:1" }).source as { path: string })
+      .path,
     `${process.cwd()}/rel`,
   );
 });
@@ -18,10 +19,8 @@ test("missing, reserved and malformed values are ConfigErrors", () => {
     () => loadConfig({}),
     (e) => e instanceof ConfigError && /WAYMARK_SOURCE is required/.test(e.message),
   );
-  assert.throws(
-    () => loadConfig({ WAYMARK_SOURCE: "kube" }),
-    (e) => e instanceof ConfigError && /not implemented yet/.test(e.message),
-  );
+  assert.throws(() => loadConfig({ WAYMARK_SOURCE: "kube:" }), ConfigError);
+  assert.throws(() => loadConfig({ WAYMARK_SOURCE: "kube", WAYMARK_LEASE_NAME: "Bad_Name" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_SOURCE: "dir:" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_SOURCE: "/tmp/x" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_NATS_URL: "http://x" }), ConfigError);

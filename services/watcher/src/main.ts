@@ -1,24 +1,62 @@
 // The watcher process: configuration from the environment, then run until SIGTERM/SIGINT.
 import { createLogger, WaymarkError } from "@waymark/api";
+import { Counter, Gauge, startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
 import { startWatcher } from "./watcher.ts";
 
 const log = createLogger("watcher");
 
 try {
-  const watcher = await startWatcher(loadConfig(), log);
+  const config = loadConfig();
+  const telemetry = await startServiceTelemetry("watcher", log);
+  telemetry.setReady(false, "initial sync");
+  const watcher = await startWatcher(config, log);
+  const registers = [telemetry.registry];
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  total(
+    "waymark_watcher_writes_total",
+    "Puts and deletes written to wm-objects",
+    () => watcher.publisher.writes,
+  );
+  total(
+    "waymark_watcher_relists_total",
+    "Full listings of the source (initial sync and relists)",
+    () => watcher.publisher.relists,
+  );
+  new Gauge({
+    name: "waymark_watcher_pending_writes",
+    help: "Changes waiting to be written to NATS",
+    registers,
+    collect() {
+      this.set(watcher.publisher.pending);
+    },
+  });
+  void watcher.publisher.idle().then(() => telemetry.setReady(true, "initial sync written"));
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal });
-    watcher.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error("shutdown failed", { err });
-        process.exit(1);
-      },
-    );
+    telemetry.setReady(false, "stopping");
+    watcher
+      .stop()
+      .then(() => telemetry.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error("shutdown failed", { err });
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));

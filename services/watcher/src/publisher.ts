@@ -2,6 +2,7 @@
 // into wm-status). It keeps what the bucket holds in memory, writes only what changed, and retries
 // until NATS takes it, so an outage delays changes but never loses them.
 import {
+  Bucket,
   type Condition,
   type KubeObject,
   type Logger,
@@ -12,6 +13,7 @@ import {
   type StatusEntry,
 } from "@waymark/api";
 import { type KV, listKeys, putJson } from "@waymark/bus";
+import { endSpan, logIds, SpanKind, startSpan, traceContextOf } from "@waymark/telemetry";
 import { canonicalJson, stampStandalone, trimObject } from "./metadata.ts";
 import type { ReplaceOptions, SourceProblem, SourceSink } from "./source.ts";
 
@@ -58,6 +60,29 @@ function problemCanon(c: Condition): string {
   return canonicalJson({ reason: c.reason, message: c.message });
 }
 
+/** The span of one change sent to wm-objects (OpenTelemetry messaging conventions: `send <destination>`). */
+function changeSpan(key: string, op: "put" | "delete", env: ObjectEnvelope) {
+  const meta = env.object.metadata;
+  const observed = Date.parse(env.observedAt);
+  return startSpan(`send ${Bucket.objects}`, {
+    kind: SpanKind.PRODUCER,
+    parent: null,
+    ...(op === "put" && !Number.isNaN(observed) ? { startTime: observed } : {}),
+    attributes: {
+      "messaging.system": "nats",
+      "messaging.operation.name": "send",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": Bucket.objects,
+      "messaging.message.id": key,
+      "waymark.change.operation": op,
+      "waymark.change.source": env.source,
+      "k8s.object.kind": env.object.kind,
+      "k8s.object.name": meta.name,
+      ...(meta.namespace ? { "k8s.namespace.name": meta.namespace } : {}),
+    },
+  });
+}
+
 export class Publisher implements SourceSink {
   readonly #o: Required<Omit<PublisherOptions, "now">> & { now: () => Date };
   /** What the buckets hold, as far as we know. */
@@ -72,6 +97,7 @@ export class Publisher implements SourceSink {
   #closed = false;
   #idleWaiters: Array<() => void> = [];
   #writes = 0;
+  #relists = 0;
 
   constructor(opts: PublisherOptions) {
     this.#o = { concurrency: 16, now: () => new Date(), ...opts };
@@ -107,6 +133,7 @@ export class Publisher implements SourceSink {
     objects: ReadonlyArray<{ object: KubeObject; origin: string }>,
     opts: ReplaceOptions = {},
   ): void {
+    this.#relists++;
     const next = new Map<string, Entry<ObjectEnvelope>>();
     for (const { object, origin } of objects) {
       const key = objectKey(refOf(object));
@@ -180,6 +207,16 @@ export class Publisher implements SourceSink {
   /** Number of puts and deletes done so far (for logs and tests). */
   get writes(): number {
     return this.#writes;
+  }
+
+  /** Full listings (replaceAll) received so far: the initial one plus every relist. */
+  get relists(): number {
+    return this.#relists;
+  }
+
+  /** Keys waiting to be written. */
+  get pending(): number {
+    return this.#dirty.size + this.#dirtyProblems.size;
   }
 
   /** Resolves once everything reported so far is in NATS. */
@@ -268,15 +305,33 @@ export class Publisher implements SourceSink {
     const have = this.#published.get(key);
     if (want) {
       if (have?.canon === want.canon) return;
-      await putJson(this.#o.objects, key, want.value);
+      // One PRODUCER span per change, from when it was observed to when NATS stored it; its context
+      // travels in the envelope to the translator.
+      const span = changeSpan(key, "put", want.value);
+      want.value.trace = traceContextOf(span);
+      if (!want.value.trace) delete want.value.trace;
+      try {
+        await putJson(this.#o.objects, key, want.value);
+      } catch (err) {
+        endSpan(span, { error: err });
+        throw err;
+      }
+      endSpan(span);
       this.#published.set(key, want);
       this.#writes++;
-      this.#o.log.debug("published", { key, source: want.value.source });
+      this.#o.log.debug("published", { key, source: want.value.source, ...logIds(span) });
     } else if (have) {
-      await this.#o.objects.delete(key);
+      const span = changeSpan(key, "delete", have.value);
+      try {
+        await this.#o.objects.delete(key);
+      } catch (err) {
+        endSpan(span, { error: err });
+        throw err;
+      }
+      endSpan(span);
       this.#published.delete(key);
       this.#writes++;
-      this.#o.log.debug("deleted", { key });
+      this.#o.log.debug("deleted", { key, ...logIds(span) });
     }
   }
 

@@ -1,16 +1,22 @@
 // Builds a running watcher from its configuration: NATS connection, buckets, publisher, source.
 import { hostname } from "node:os";
 import { Bucket, type Logger } from "@waymark/api";
-import { connectBus, type NatsConnection, openBucket } from "@waymark/bus";
+import { connectBus, type NatsConnection, openBucket, redactUrl } from "@waymark/bus";
 import type { WatcherConfig } from "./config.ts";
 import { DirectorySource } from "./directory-source.ts";
+import { KubeClient } from "./kube/client.ts";
+import { fromKubeconfig, inCluster } from "./kube/connection.ts";
+import { KubeSource } from "./kube/source.ts";
 import { Publisher } from "./publisher.ts";
 import type { Source } from "./source.ts";
+import { startWriteback, type Writeback } from "./writeback/index.ts";
 
 export interface RunningWatcher {
   source: Source;
   publisher: Publisher;
   nc: NatsConnection;
+  /** Kubernetes source only: status and infra write-back. */
+  writeback?: Writeback;
   /** Stops watching, writes what is pending (bounded), closes the connection. */
   stop(): Promise<void>;
 }
@@ -19,6 +25,12 @@ export function createSource(config: WatcherConfig, log: Logger): Source {
   switch (config.source.type) {
     case "dir":
       return new DirectorySource({ dir: config.source.path, log });
+    case "kube": {
+      const s = config.source;
+      const conn = s.kubeconfig ? fromKubeconfig(s.kubeconfig, s.context) : inCluster();
+      log.info("connecting to Kubernetes", { via: conn.description, server: conn.server });
+      return new KubeSource({ client: new KubeClient(conn), log, watchTimeoutSec: s.watchTimeoutSec });
+    }
   }
 }
 
@@ -31,12 +43,25 @@ export async function startWatcher(config: WatcherConfig, log: Logger): Promise<
     const publisher = new Publisher({ objects, status, log, stampMetadata: source.needsMetadata });
     await publisher.load();
     await source.start(publisher);
-    log.info("watcher started", { source: source.description, nats: config.natsUrl });
+    let writeback: Writeback | undefined;
+    if (source instanceof KubeSource && config.source.type === "kube") {
+      writeback = await startWriteback({
+        config: config.source,
+        client: source.client,
+        source,
+        status,
+        infra: await openBucket(nc, Bucket.infra, log),
+        log,
+      });
+    }
+    log.info("watcher started", { source: source.description, nats: redactUrl(config.natsUrl) });
     return {
       source,
       publisher,
       nc,
+      ...(writeback ? { writeback } : {}),
       async stop() {
+        await writeback?.stop();
         await source.stop();
         await publisher.close();
         await nc.close();

@@ -21,8 +21,17 @@ test("explicit values and bad values", () => {
   });
   assert.deepEqual(
     { ...c },
-    { natsUrl: "nats://nats:4222", address: "[::]:0", replica: "xds-0", maxConnectionAgeMs: 0 },
+    {
+      natsUrl: "nats://nats:4222",
+      address: "[::]:0",
+      replica: "xds-0",
+      maxConnectionAgeMs: 0,
+      proxyRecordTtlMs: 30_000,
+    },
   );
+  assert.equal(loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "0" }).proxyRecordTtlMs, 0);
+  assert.throws(() => loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "500" }), /PROXY_RECORD_TTL/);
+  assert.throws(() => loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "1m" }), /PROXY_RECORD_TTL/);
   assert.throws(() => loadConfig({ WAYMARK_XDS_ADDRESS: "18000" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_XDS_ADDRESS: "x:99999" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_NATS_URL: "http://x" }), ConfigError);

@@ -10,6 +10,8 @@ export interface XdsServerConfig {
   readonly replica: string;
   /** Streams are ended after this age (with jitter) so proxies rebalance; 0 = never. */
   readonly maxConnectionAgeMs: number;
+  /** wm-proxies records expire this long after their replica last refreshed them (0 = never). */
+  readonly proxyRecordTtlMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfig {
@@ -33,5 +35,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfi
       `WAYMARK_XDS_MAX_CONNECTION_AGE_MS must be a whole number of milliseconds, got ${JSON.stringify(ageRaw)}`,
     );
   }
-  return Object.freeze({ natsUrl, address, replica, maxConnectionAgeMs });
+  const ttlRaw = env["WAYMARK_PROXY_RECORD_TTL_MS"] || "30000";
+  const proxyRecordTtlMs = Number(ttlRaw);
+  if (!/^\d+$/.test(ttlRaw) || (proxyRecordTtlMs > 0 && proxyRecordTtlMs < 1000)) {
+    throw new ConfigError(
+      `WAYMARK_PROXY_RECORD_TTL_MS must be 0 (never expire) or at least 1000 ms, got ${JSON.stringify(ttlRaw)}`,
+    );
+  }
+  return Object.freeze({ natsUrl, address, replica, maxConnectionAgeMs, proxyRecordTtlMs });
 }

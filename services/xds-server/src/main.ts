@@ -1,12 +1,23 @@
 // xds-server entry point: configuration, start, graceful shutdown on SIGTERM / SIGINT.
 import { createLogger } from "@waymark/api";
+import { startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
+import { XdsMetrics } from "./metrics.ts";
 import { startXdsServer } from "./service.ts";
 
 const log = createLogger("xds-server");
 try {
   const config = loadConfig();
-  const server = await startXdsServer(config, log);
+  // The ops endpoint answers from the start; /readyz says ready only once every current snapshot is held.
+  const telemetry = await startServiceTelemetry("xds-server", log);
+  telemetry.registry.setDefaultLabels({ service: "xds-server", replica: config.replica });
+  telemetry.setReady(false, "loading snapshots");
+  const server = await startXdsServer(config, log, { metrics: new XdsMetrics(telemetry.registry) });
+  telemetry.setReady(true, `holding ${server.store.size} waypoint snapshots`);
+  telemetry.route("/debug/proxies", () => ({
+    replica: server.replica,
+    proxies: server.tracker.records().sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+  }));
   let exiting = false;
   const shutdown = (signal: string) => {
     if (exiting) return;
@@ -14,13 +25,17 @@ try {
     log.info("shutting down", { signal });
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
-    server.stop().then(
-      () => process.exit(0),
-      (err) => {
-        log.error("shutdown failed", { err });
-        process.exit(1);
-      },
-    );
+    telemetry.setReady(false, "stopping");
+    server
+      .stop()
+      .then(() => telemetry.stop())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error("shutdown failed", { err });
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));

@@ -4,12 +4,17 @@
 import { type Logger, type ProxyRecord, type ProxyTypeState, proxyKey, type WaypointRef } from "@waymark/api";
 import type { KV } from "@waymark/bus";
 import type { Verdict } from "./protocol.ts";
+import type { RecordWriter } from "./proxy-records.ts";
 
 export interface ProxyTrackerOptions {
   replica: string;
   /** Coalescing window for writes (ms). */
   flushMs?: number;
   now?: () => Date;
+  /** Records are rewritten every ttlMs / 3 and are stale after ttlMs (0 = never refreshed). */
+  ttlMs?: number;
+  /** Where records go (default: plain puts to the bucket). */
+  writer?: RecordWriter;
 }
 
 interface Tracked {
@@ -31,6 +36,9 @@ export class ProxyTracker {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #stopped = false;
+  readonly #ttlMs: number;
+  readonly #writer: RecordWriter;
+  readonly #refresh: NodeJS.Timeout | undefined;
 
   constructor(kv: KV, log: Logger, opts: ProxyTrackerOptions) {
     this.#kv = kv;
@@ -38,6 +46,38 @@ export class ProxyTracker {
     this.#replica = opts.replica;
     this.#flushMs = opts.flushMs ?? 100;
     this.#now = opts.now ?? (() => new Date());
+    this.#ttlMs = opts.ttlMs ?? 0;
+    this.#writer = opts.writer ?? {
+      ttl: false,
+      put: (k, json) => this.#kv.put(k, json),
+      delete: (k) => this.#kv.delete(k),
+    };
+    if (this.#ttlMs > 0) {
+      this.#refresh = setInterval(
+        () => {
+          for (const key of this.#owners.keys()) this.#mark(key);
+        },
+        Math.max(100, Math.floor(this.#ttlMs / 3)),
+      );
+      this.#refresh.unref();
+    }
+  }
+
+  /** Every proxy connected to this replica now (the debug endpoint). */
+  records(): ProxyRecord[] {
+    const out: ProxyRecord[] = [];
+    for (const [key, id] of this.#owners) {
+      const r = this.#streams.get(id)?.record;
+      if (r && proxyKey(this.#replica, r.nodeId) === key) out.push(r);
+    }
+    return out;
+  }
+
+  /** Connected proxies by protocol. */
+  counts(): Record<"delta" | "sotw", number> {
+    const c = { delta: 0, sotw: 0 };
+    for (const r of this.records()) c[r.protocol]++;
+    return c;
   }
 
   open(streamId: string, nodeId: string, waypoint: WaypointRef | null, protocol: "delta" | "sotw"): void {
@@ -110,6 +150,7 @@ export class ProxyTracker {
 
   /** Closes every stream's record (deleting it from the bucket) and writes the result. */
   async stop(): Promise<void> {
+    clearInterval(this.#refresh);
     for (const id of [...this.#streams.keys()]) this.close(id);
     await this.flush();
     this.#stopped = true;
@@ -144,8 +185,12 @@ export class ProxyTracker {
         const owner = this.#owners.get(key);
         const rec = owner ? this.#streams.get(owner)?.record : undefined;
         try {
-          if (rec) await this.#kv.put(key, JSON.stringify(rec));
-          else await this.#kv.delete(key);
+          if (rec) {
+            const at = this.#now().toISOString();
+            const out: ProxyRecord = { ...rec, refreshedAt: at };
+            if (this.#ttlMs > 0) out.ttlMs = this.#ttlMs;
+            await this.#writer.put(key, JSON.stringify(out));
+          } else await this.#writer.delete(key);
         } catch (err) {
           failed.push(key);
           this.#log.warn("cannot write proxy record; will retry", { key, err });

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@waymark/api";
 import { adsService } from "@waymark/envoy-proto";
+import { XdsMetrics } from "./metrics.ts";
 import type { ProxyTracker } from "./proxies.ts";
 import { PushQueue } from "./push-queue.ts";
 import type { SnapshotStore } from "./snapshots.ts";
@@ -11,6 +12,10 @@ import { type AdsCall, AdsStream, type Protocol } from "./stream.ts";
 export interface AdsServerOptions {
   /** Streams are ended after this age (±10% jitter by grpc-js) so proxies rebalance; 0 = never. */
   maxConnectionAgeMs: number;
+  /** This replica's name (span attributes); default "xds". */
+  replica?: string;
+  /** Where pushes, ACKs, NACKs and propagation are counted (default: a private registry). */
+  metrics?: XdsMetrics;
 }
 
 const MiB = 1024 * 1024;
@@ -39,12 +44,16 @@ export class AdsServer {
   readonly #unwatch: () => void;
   readonly #prefix = randomBytes(4).toString("hex");
   #seq = 0;
+  readonly metrics: XdsMetrics;
 
   constructor(store: SnapshotStore, tracker: ProxyTracker, log: Logger, opts: AdsServerOptions) {
     this.#store = store;
     this.#tracker = tracker;
     this.#log = log;
     this.#queue = new PushQueue((err) => log.error("push failed", { err }));
+    this.metrics = opts.metrics ?? new XdsMetrics();
+    const metrics = this.metrics;
+    const replica = opts.replica ?? "xds";
     this.grpc = new grpc.Server(grpcServerOptions(opts));
     const open = (protocol: Protocol) => (call: AdsCall) => {
       const s = new AdsStream(`${this.#prefix}${(++this.#seq).toString(36)}`, protocol, call, {
@@ -52,6 +61,8 @@ export class AdsServer {
         tracker: this.#tracker,
         queue: this.#queue,
         log: this.#log,
+        metrics,
+        replica,
         attach: (st, key) => {
           let set = this.#byKey.get(key);
           if (!set) {

@@ -2,7 +2,9 @@
 import { Bucket, type Logger } from "@waymark/api";
 import { connectBus, openBucket } from "@waymark/bus";
 import type { XdsServerConfig } from "./config.ts";
+import { XdsMetrics } from "./metrics.ts";
 import { ProxyTracker } from "./proxies.ts";
+import { openRecordWriter } from "./proxy-records.ts";
 import { AdsServer } from "./server.ts";
 import { SnapshotStore } from "./snapshots.ts";
 
@@ -20,6 +22,8 @@ export interface XdsServer {
 export interface StartOptions {
   /** Coalescing window of wm-proxies writes (ms). */
   proxyFlushMs?: number;
+  /** Where to count pushes, ACKs, NACKs and propagation (default: a private registry). */
+  metrics?: XdsMetrics;
 }
 
 /** Starts a replica; it listens only once every current manifest is loaded. */
@@ -37,12 +41,19 @@ export async function startXdsServer(
     const store = new SnapshotStore(xdsKv, log);
     await store.start();
     log.info("snapshots loaded", { waypoints: store.size, blobs: store.blobCount });
+    const ttlMs = config.proxyRecordTtlMs ?? 30_000;
     const tracker = new ProxyTracker(proxiesKv, log, {
       replica: config.replica,
+      ttlMs,
+      writer: await openRecordWriter(nc, proxiesKv, ttlMs, log),
       ...(opts.proxyFlushMs !== undefined ? { flushMs: opts.proxyFlushMs } : {}),
     });
+    const metrics = opts.metrics ?? new XdsMetrics();
+    metrics.countConnected(() => tracker.counts());
     const ads = new AdsServer(store, tracker, log, {
       maxConnectionAgeMs: config.maxConnectionAgeMs ?? 1_800_000,
+      replica: config.replica,
+      metrics,
     });
     const port = await ads.bind(config.address);
     log.info("ads listening", { address: config.address, port, replica: config.replica });

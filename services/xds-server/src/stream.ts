@@ -5,9 +5,12 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Logger, manifestKey } from "@waymark/api";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "@waymark/envoy-proto";
 import { DeltaSession } from "./delta.ts";
+import type { XdsMetrics } from "./metrics.ts";
 import type { Outgoing, Step } from "./protocol.ts";
 import type { ProxyTracker } from "./proxies.ts";
 import type { Pushable, PushQueue } from "./push-queue.ts";
+import { PushTrace } from "./push-trace.ts";
+import type { Snapshot } from "./snapshot.ts";
 import type { SnapshotStore } from "./snapshots.ts";
 import { SotwSession } from "./sotw.ts";
 import { waypointOfCluster } from "./waypoint.ts";
@@ -19,6 +22,9 @@ export interface StreamDeps {
   tracker: ProxyTracker;
   queue: PushQueue;
   log: Logger;
+  metrics: XdsMetrics;
+  /** This replica's name (span attributes). */
+  replica: string;
   /** Called once the stream's waypoint (manifest key) is known. */
   attach(stream: AdsStream, key: string): void;
   /** Called once when the stream ends. */
@@ -37,6 +43,7 @@ export class AdsStream implements Pushable {
   #log: Logger;
   #key: string | undefined;
   #nodeId = "";
+  #trace: PushTrace | undefined;
   #blocked = false;
   #dirty = false;
   #closed = false;
@@ -89,7 +96,7 @@ export class AdsStream implements Pushable {
     }
     this.#dirty = false;
     const snap = this.#deps.store.get(this.#key);
-    this.#send(this.#sotw ? this.#sotw.onSnapshot(snap) : this.#delta!.onSnapshot(snap));
+    this.#send(this.#sotw ? this.#sotw.onSnapshot(snap) : this.#delta!.onSnapshot(snap), snap);
   }
 
   /** Ends the stream with OK (the proxy reconnects, e.g. to another replica). */
@@ -121,6 +128,16 @@ export class AdsStream implements Pushable {
       this.#key = manifestKey(waypoint);
       this.#log = this.#log.child({ node: this.#nodeId, waypoint: `${waypoint.namespace}/${waypoint.name}` });
       this.#deps.tracker.open(this.id, this.#nodeId, waypoint, this.protocol);
+      this.#trace = new PushTrace(
+        {
+          nodeId: this.#nodeId,
+          waypoint: `${waypoint.namespace}/${waypoint.name}`,
+          replica: this.#deps.replica,
+          protocol: this.protocol,
+          connectedAt: Date.now(),
+        },
+        this.#deps.metrics,
+      );
       this.#deps.attach(this, this.#key);
       this.#log.info("proxy connected", { snapshot: this.#deps.store.get(this.#key)?.version ?? null });
     }
@@ -135,22 +152,25 @@ export class AdsStream implements Pushable {
     if (step.ignored) this.#log.debug("stale nonce ignored", { type: req.typeUrl, nonce: req.responseNonce });
     if (step.verdict) {
       this.#deps.tracker.verdict(this.id, step.verdict);
+      const ids = this.#trace?.verdict(step.verdict);
       if (step.verdict.kind === "nack") {
         this.#log.warn("proxy rejected config", {
           type: step.verdict.typeUrl,
           version: step.verdict.version,
           error: step.verdict.message,
+          ...ids,
         });
       }
     }
-    this.#send(step.responses);
+    this.#send(step.responses, snap);
   }
 
-  #send(out: Outgoing[]): void {
+  #send(out: Outgoing[], snap: Snapshot | undefined): void {
     for (const o of out) {
       if (this.#closed) return;
       if (!this.#call.write(o.body)) this.#blocked = true;
       this.#deps.tracker.sent(this.id, o.typeUrl, o.version);
+      this.#trace?.sent(o, snap);
       this.#log.debug("sent", {
         type: o.typeUrl,
         version: o.version,
@@ -174,6 +194,7 @@ export class AdsStream implements Pushable {
     this.#deps.queue.cancel(this);
     this.#deps.detach(this);
     this.#deps.tracker.close(this.id);
+    this.#trace?.close(why);
     if (this.#key) this.#log.info("proxy disconnected", { why });
   }
 }

@@ -14,7 +14,16 @@ export interface BootstrapOptions {
   admin?: { address: string; port: number };
   /** A static listener answering /ready (kgateway uses 8082); omitted when not given. */
   readinessPort?: number;
+  /**
+   * A file holding a token (a projected service-account token in a cluster) that Envoy sends to the
+   * xds-server as `authorization: Bearer <token>` on every xDS stream. Envoy re-reads the file when
+   * its directory changes (the kubelet rotates projected tokens by swapping the directory's link).
+   */
+  xdsToken?: { file: string };
 }
+
+/** Name of the static generic secret holding the xDS token. */
+export const XDS_TOKEN_SECRET = "xds-token";
 
 /** node.cluster: the xds-server maps a proxy to its waypoint by this. */
 export function waypointNodeCluster(w: WaypointRef): string {
@@ -49,6 +58,7 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
     },
     static_resources: {
       listeners: o.readinessPort === undefined ? [] : [readinessListener(o.readinessPort)],
+      ...(o.xdsToken ? { secrets: [tokenSecret(o.xdsToken.file)] } : {}),
       clusters: [
         {
           name: "xds_cluster",
@@ -62,6 +72,7 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
                   connection_keepalive: { interval: "30s", timeout: "5s" },
                 },
               },
+              ...(o.xdsToken ? { http_filters: tokenInjectionFilters() } : {}),
             },
           },
           load_assignment: {
@@ -84,6 +95,47 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
     },
   };
   return bootstrap;
+}
+
+function tokenSecret(file: string): Record<string, unknown> {
+  const slash = file.lastIndexOf("/");
+  const dir = slash > 0 ? file.slice(0, slash) : ".";
+  return {
+    name: XDS_TOKEN_SECRET,
+    generic_secret: { secret: { filename: file, watched_directory: { path: dir } } },
+  };
+}
+
+/**
+ * Upstream HTTP filters of the xds cluster: the credential injector puts the token into the
+ * `authorization` header of each xDS stream (Envoy's gRPC client runs the cluster's upstream filters);
+ * the codec filter must come last.
+ */
+function tokenInjectionFilters(): Array<Record<string, unknown>> {
+  return [
+    {
+      name: "envoy.filters.http.credential_injector",
+      typed_config: {
+        "@type":
+          "type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector",
+        overwrite: true,
+        credential: {
+          name: "envoy.http.injected_credentials.generic",
+          typed_config: {
+            "@type": "type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic",
+            credential: { name: XDS_TOKEN_SECRET },
+            header_value_prefix: "Bearer ",
+          },
+        },
+      },
+    },
+    {
+      name: "envoy.filters.http.upstream_codec",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec",
+      },
+    },
+  ];
 }
 
 function readinessListener(port: number): Record<string, unknown> {

@@ -1,7 +1,7 @@
 // Turns a translation into content-addressed snapshots: every resource encoded once to protobuf bytes
 // and named by its hash, per-type versions over (name, hash) pairs, and a manifest version over the
 // per-type versions. Pure apart from CPU: the clock and all I/O stay with the caller.
-import { manifestKey, type WaypointManifest, type WaypointRef } from "@waymark/api";
+import { manifestKey, type TraceContext, type WaypointManifest, type WaypointRef } from "@waymark/api";
 import { contentHash, encodeResource, type JsonObject, PUSH_ORDER, versionOf } from "@waymark/envoy-proto";
 import type { TranslationOutput, WaypointOutput, XdsResource } from "../translate/types.ts";
 
@@ -52,9 +52,17 @@ interface Encoded {
 export class EncodeCache {
   #current = new Map<string, Encoded>();
   #next = new Map<string, Encoded>();
+  #byObject = new WeakMap<JsonObject, Encoded>();
 
   encode(scope: string, typeUrl: string, name: string, json: JsonObject): Encoded {
     const id = `${scope}\u0000${typeUrl}\u0000${name}`;
+    // A translation memo hands back the very same JSON object for an unchanged resource: no need to
+    // even stringify it. (Callers never mutate resource JSON after a build.)
+    const same = this.#byObject.get(json);
+    if (same) {
+      this.#next.set(id, same);
+      return same;
+    }
     const text = JSON.stringify(json);
     const seen = this.#next.get(id) ?? this.#current.get(id);
     if (seen && seen.json === text) {
@@ -64,6 +72,7 @@ export class EncodeCache {
     const bytes = encodeResource(typeUrl, name, json);
     const e = { json: text, hash: contentHash(bytes), bytes };
     this.#next.set(id, e);
+    this.#byObject.set(json, e);
     return e;
   }
 
@@ -132,6 +141,7 @@ export function manifestOf(
   s: WaypointSnapshot,
   builtAt: string,
   observedAt: string | undefined,
+  trace?: TraceContext,
 ): WaypointManifest {
   const m: WaypointManifest = {
     waypoint: s.waypoint,
@@ -141,6 +151,7 @@ export function manifestOf(
     builtAt,
   };
   if (observedAt !== undefined) m.observedAt = observedAt;
+  if (trace) m.trace = trace;
   return m;
 }
 

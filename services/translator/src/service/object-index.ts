@@ -1,6 +1,6 @@
 // The translator's in-memory mirror of wm-objects: objectKey → envelope. It also remembers the newest
 // observation time among the changes since the last build, for propagation latency.
-import { type KubeObject, type ObjectEnvelope, objectKey, refOf } from "@waymark/api";
+import { type KubeObject, type ObjectEnvelope, objectKey, refOf, type TraceContext } from "@waymark/api";
 import type { KvEntry } from "@waymark/bus";
 
 export type IndexChange = "put" | "delete" | "none";
@@ -49,9 +49,14 @@ export function parseEnvelope(key: string, bytes: Uint8Array): ObjectEnvelope {
   return env;
 }
 
+/** At most this many changes' trace contexts are kept for one build's links (the newest win). */
+export const MAX_TRACED_CHANGES = 128;
+
 export class ObjectIndex {
   readonly #envelopes = new Map<string, ObjectEnvelope>();
   #newestChange: number | undefined;
+  /** Trace contexts of the changes since the last build, oldest first. */
+  #traces: TraceContext[] = [];
   #revision = 0;
 
   /** The newest wm-objects revision applied. */
@@ -83,6 +88,10 @@ export class ObjectIndex {
     }
     this.#envelopes.set(e.key, env);
     this.#noteChange(Date.parse(env.observedAt));
+    if (env.trace && typeof env.trace.traceparent === "string") {
+      this.#traces.push(env.trace);
+      if (this.#traces.length > MAX_TRACED_CHANGES) this.#traces.shift();
+    }
     return "put";
   }
 
@@ -105,6 +114,18 @@ export class ObjectIndex {
     const t = this.#newestChange;
     this.#newestChange = undefined;
     return t === undefined ? undefined : new Date(t).toISOString();
+  }
+
+  /** The trace contexts of the changes since the last call (oldest first), and forgets them. */
+  takeTraces(): TraceContext[] {
+    const t = this.#traces;
+    this.#traces = [];
+    return t;
+  }
+
+  /** Gives back trace contexts taken for a build that did not publish. */
+  restoreTraces(traces: TraceContext[]): void {
+    this.#traces = [...traces, ...this.#traces].slice(-MAX_TRACED_CHANGES);
   }
 
   /** Gives back an observation time taken for a build that did not publish. */

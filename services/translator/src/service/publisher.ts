@@ -6,6 +6,8 @@ import {
   BLOB_PREFIX,
   Bucket,
   blobKey,
+  type InfraEntry,
+  infraKey,
   type Logger,
   MANIFEST_PREFIX,
   objectKey,
@@ -14,7 +16,9 @@ import {
   waypointId,
 } from "@waymark/api";
 import { getJson, type KV, listKeys, putJson } from "@waymark/bus";
-import type { ObjectStatus } from "../translate/types.ts";
+import { type Context, endSpan, logIds, SpanKind, startSpan, traceContextOf } from "@waymark/telemetry";
+import { infraHash } from "../infra/objects.ts";
+import type { ObjectStatus, WaypointInfra } from "../translate/types.ts";
 import { BlobCollector } from "./blob-gc.ts";
 import { hashesOf, manifestOf, type WaypointSnapshot } from "./build.ts";
 import { sameStatus, stampStatus } from "./status.ts";
@@ -35,9 +39,21 @@ export interface PublishInput {
   /** Manifest keys of waypoints that exist but failed to build: their stored manifest stays. */
   keep: ReadonlySet<string>;
   statuses: readonly ObjectStatus[];
+  /** Each waypoint's Kubernetes objects; undefined leaves wm-infra alone. */
+  infra?: readonly WaypointInfra[];
   /** Newest observation time among the changes this build includes. */
   observedAt: string | undefined;
+  /** The build's trace context: each manifest written gets a child span whose context it carries. */
+  parent?: Context;
 }
+
+/** Short names of the xDS types, for span attributes. */
+const TYPE_ATTR: Record<string, string> = {
+  "type.googleapis.com/envoy.config.cluster.v3.Cluster": "clusters",
+  "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment": "endpoints",
+  "type.googleapis.com/envoy.config.listener.v3.Listener": "listeners",
+  "type.googleapis.com/envoy.config.route.v3.RouteConfiguration": "routes",
+};
 
 export interface PublishReport {
   blobsWritten: number;
@@ -45,6 +61,8 @@ export interface PublishReport {
   manifestsDeleted: string[];
   statusesWritten: number;
   statusesDeleted: number;
+  infraWritten?: number;
+  infraDeleted?: number;
 }
 
 export interface PublisherOptions {
@@ -52,6 +70,8 @@ export interface PublisherOptions {
   status: KV;
   log: Logger;
   blobGraceMs: number;
+  /** wm-infra; without it, infra in the input is not published. */
+  infra?: KV;
 }
 
 export class Publisher {
@@ -64,12 +84,21 @@ export class Publisher {
   readonly #blobs = new Set<string>();
   /** What wm-status holds under the translator's keys. */
   readonly #statuses = new Map<string, StatusEntry | null>();
+  /** Per status key: the computed status object that gave the stored entry. */
+  readonly #computedFrom = new Map<
+    string,
+    { status: Record<string, unknown>; generation: number | undefined; entry: StatusEntry }
+  >();
+  readonly #infraKv: KV | undefined;
+  /** What wm-infra holds: key → content hash (null if unreadable). */
+  readonly #infra = new Map<string, string | null>();
 
   constructor(o: PublisherOptions) {
     this.#xds = o.xds;
     this.#status = o.status;
     this.#log = o.log;
     this.#gc = new BlobCollector(o.blobGraceMs);
+    this.#infraKv = o.infra;
   }
 
   /** Reads the current manifests, blob names and statuses. Unreferenced blobs get a fresh grace period. */
@@ -84,6 +113,12 @@ export class Publisher {
     await inBatches(statusKeys, async (k) => {
       this.#statuses.set(k, await this.#read<StatusEntry>(this.#status, Bucket.status, k));
     });
+    if (this.#infraKv) {
+      const kv = this.#infraKv;
+      await inBatches(await listKeys(kv), async (k) => {
+        this.#infra.set(k, (await this.#read<InfraEntry>(kv, Bucket.infra, k))?.hash ?? null);
+      });
+    }
     this.#updateGc(now);
     this.#log.info("loaded published state", {
       manifests: this.#manifests.size,
@@ -124,14 +159,39 @@ export class Publisher {
         this.#blobs.add(h);
         report.blobsWritten++;
       });
-      const m = manifestOf(s, nowIso, input.observedAt);
-      await putJson(this.#xds, s.key, m);
+      const counts: Record<string, number> = {};
+      for (const [t, byName] of Object.entries(s.resources))
+        counts[`waymark.xds.${TYPE_ATTR[t] ?? t}`] = Object.keys(byName).length;
+      const span = startSpan(`send ${Bucket.xds}`, {
+        kind: SpanKind.PRODUCER,
+        ...(input.parent ? { parent: input.parent } : {}),
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.name": "send",
+          "messaging.operation.type": "send",
+          "messaging.destination.name": Bucket.xds,
+          "messaging.message.id": s.key,
+          "waymark.waypoint": waypointId(s.waypoint),
+          "waymark.snapshot.version": s.version,
+          "waymark.blobs.new": missing.length,
+          ...counts,
+        },
+      });
+      const m = manifestOf(s, nowIso, input.observedAt, traceContextOf(span));
+      try {
+        await putJson(this.#xds, s.key, m);
+      } catch (err) {
+        endSpan(span, { error: err });
+        throw err;
+      }
+      endSpan(span);
       this.#manifests.set(s.key, m);
       report.manifestsWritten.push(s.key);
       this.#log.info("published waypoint snapshot", {
         waypoint: waypointId(s.waypoint),
         version: s.version,
         newBlobs: missing.length,
+        ...logIds(span),
       });
     }
     const live = new Set([...input.snapshots.map((s) => s.key), ...input.keep]);
@@ -143,6 +203,7 @@ export class Publisher {
       this.#log.info("deleted manifest of a waypoint that no longer exists", { key: k });
     }
     await this.#publishStatuses(input.statuses, nowIso, report);
+    if (input.infra && this.#infraKv) await this.#publishInfra(this.#infraKv, input.infra, nowIso, report);
     this.#updateGc(now);
     return report;
   }
@@ -157,10 +218,24 @@ export class Publisher {
       const k = objectKey(st.ref);
       if (k.startsWith(WATCHER_STATUS_PREFIX)) continue;
       const stored = this.#statuses.get(k) ?? undefined;
+      // A translation memo returns the very same status object for an unchanged object: if that
+      // object produced what is stored, there is nothing to stamp or compare.
+      const last = this.#computedFrom.get(k);
+      if (
+        stored &&
+        last?.status === st.status &&
+        last.generation === st.generation &&
+        last.entry === stored
+      ) {
+        produced.set(k, stored);
+        continue;
+      }
       const entry = stampStatus(st, stored, nowIso);
-      if (!sameStatus(entry, stored)) produced.set(k, entry);
-      else produced.set(k, stored as StatusEntry);
+      const kept = sameStatus(entry, stored) ? (stored as StatusEntry) : entry;
+      produced.set(k, kept);
+      this.#computedFrom.set(k, { status: st.status, generation: st.generation, entry: kept });
     }
+    for (const k of this.#computedFrom.keys()) if (!produced.has(k)) this.#computedFrom.delete(k);
     const writes = [...produced].filter(([k, e]) => this.#statuses.get(k) !== e);
     await inBatches(writes, async ([k, e]) => {
       await putJson(this.#status, k, e);
@@ -173,6 +248,35 @@ export class Publisher {
       this.#statuses.delete(k);
       report.statusesDeleted++;
     });
+  }
+
+  async #publishInfra(
+    kv: KV,
+    infra: readonly WaypointInfra[],
+    nowIso: string,
+    report: PublishReport,
+  ): Promise<void> {
+    report.infraWritten = 0;
+    report.infraDeleted = 0;
+    const live = new Set<string>();
+    for (const w of infra) {
+      const key = infraKey(w.waypoint);
+      live.add(key);
+      const hash = infraHash(w.objects);
+      if (this.#infra.get(key) === hash) continue;
+      const entry: InfraEntry = { waypoint: w.waypoint, objects: w.objects, hash, computedAt: nowIso };
+      await putJson(kv, key, entry);
+      this.#infra.set(key, hash);
+      report.infraWritten++;
+      this.#log.info("published waypoint infrastructure", { waypoint: waypointId(w.waypoint), hash });
+    }
+    for (const key of [...this.#infra.keys()]) {
+      if (live.has(key)) continue;
+      await kv.delete(key);
+      this.#infra.delete(key);
+      report.infraDeleted++;
+      this.#log.info("deleted infrastructure of a waypoint that no longer exists", { key });
+    }
   }
 
   #updateGc(now: number): void {

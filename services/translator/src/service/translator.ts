@@ -4,7 +4,9 @@
 import { EventEmitter } from "node:events";
 import { Bucket, type Logger, waypointId } from "@waymark/api";
 import { type KV, type Watch, watchBucket } from "@waymark/bus";
+import { asParent, endSpan, linkTo, logIds, SpanKind, startSpan } from "@waymark/telemetry";
 import type { TranslatorConfig } from "../config.ts";
+import type { InfraSettings } from "../infra/objects.ts";
 import type { TranslationInput, TranslationOutput, TranslatorSettings } from "../translate/types.ts";
 import { buildSnapshots, EncodeCache } from "./build.ts";
 import { createDebouncer } from "./debounce.ts";
@@ -17,6 +19,8 @@ export interface TranslatorBuckets {
   objects: KV;
   xds: KV;
   status: KV;
+  /** wm-infra: written when `infra` settings are given. */
+  infra?: KV;
 }
 
 export interface TranslatorOptions {
@@ -24,10 +28,14 @@ export interface TranslatorOptions {
   log: Logger;
   buckets: TranslatorBuckets;
   translate: TranslateFn;
+  /** Waypoint deployment settings: with them, each build also publishes the waypoints' objects. */
+  infra?: InfraSettings;
   /** Wall clock in ms (injectable for tests). */
   now?: () => number;
   /** How often unreferenced blobs are looked for (default: a quarter of the grace, 50 ms … 10 s). */
   sweepIntervalMs?: number;
+  /** False while this replica is not the elected leader: nothing is written then (default: always). */
+  canPublish?: () => boolean;
 }
 
 export interface BuildReport {
@@ -60,6 +68,8 @@ export interface Translator {
   readonly builds: number;
   /** The report of the last finished build. */
   readonly lastBuild: BuildReport | undefined;
+  /** wm-objects changes delivered to the watch but not yet applied (NATS lag), as last seen. */
+  readonly objectsPending: number;
   stop(): Promise<void>;
 }
 
@@ -72,6 +82,7 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     controllerName: o.config.controllerName,
     waypointClassName: o.config.waypointClassName,
     bindAddress: o.config.bindAddress,
+    ...(o.infra ? { infra: o.infra } : {}),
   };
   const events = new EventEmitter<TranslatorEvents>();
   const index = new ObjectIndex();
@@ -81,6 +92,7 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     status: o.buckets.status,
     log,
     blobGraceMs: o.config.blobGraceMs,
+    ...(o.buckets.infra ? { infra: o.buckets.infra } : {}),
   });
   await publisher.load(now());
 
@@ -108,6 +120,23 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     const seq = ++builds;
     const objects = index.objects();
     const observedAt = index.takeNewestChange();
+    const traces = index.takeTraces();
+    // One CONSUMER span per build: a child of the newest change it includes (so a single change is one
+    // trace end to end), linked to every change it coalesced.
+    const span = startSpan(`process ${Bucket.objects}`, {
+      kind: SpanKind.CONSUMER,
+      parent: traces.at(-1) ?? null,
+      links: traces.map((t) => linkTo(t)),
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.operation.name": "process",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": Bucket.objects,
+        "messaging.batch.message_count": traces.length,
+        "waymark.build.seq": seq,
+        "waymark.objects": objects.size,
+      },
+    });
     const report: BuildReport = {
       seq,
       ok: false,
@@ -140,14 +169,26 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
       }
       report.waypoints = output.waypoints.length;
       report.failed = failures.map((f) => waypointId(f.waypoint));
+      if (o.canPublish && !o.canPublish()) {
+        report.error = new Error("not the leader: nothing published");
+        return;
+      }
       try {
         report.published = await publisher.publish(
-          { snapshots, keep: new Set(failures.map((f) => f.key)), statuses: output.statuses, observedAt },
+          {
+            snapshots,
+            keep: new Set(failures.map((f) => f.key)),
+            statuses: output.statuses,
+            ...(output.infra ? { infra: output.infra } : {}),
+            observedAt,
+            parent: asParent(span),
+          },
           now(),
         );
       } catch (err) {
         // Nothing is lost: the publisher only records what NATS acknowledged, so the retry writes the rest.
         index.restoreNewestChange(observedAt);
+        index.restoreTraces(traces);
         log.error("publishing failed; retrying", { err, retryMs: RETRY_MS });
         report.error = err;
         if (!stopped) {
@@ -160,6 +201,16 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     } finally {
       report.durationMs = Math.round((performance.now() - started) * 10) / 10;
       const p = report.published;
+      endSpan(span, {
+        ...(report.ok ? {} : { error: report.error ?? "build failed" }),
+        attributes: {
+          "waymark.waypoints": report.waypoints,
+          "waymark.waypoints.failed": report.failed.length,
+          "waymark.manifests.written": p?.manifestsWritten.length ?? 0,
+          "waymark.blobs.written": p?.blobsWritten ?? 0,
+          "waymark.statuses.written": p?.statusesWritten ?? 0,
+        },
+      });
       const wrote =
         p &&
         (p.blobsWritten ||
@@ -179,6 +230,7 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
         statusesWritten: p?.statusesWritten,
         statusesDeleted: p?.statusesDeleted,
         durationMs: report.durationMs,
+        ...logIds(span),
       });
       lastBuild = report;
       events.emit("built", report);
@@ -192,6 +244,7 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
   });
 
   let loaded = false;
+  let objectsPending = 0;
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => {
     resolveReady = r;
@@ -201,6 +254,7 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     ">",
     {
       onEntry(e) {
+        objectsPending = e.delta ?? 0;
         let changed = true;
         try {
           changed = index.apply(e) !== "none";
@@ -213,6 +267,8 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
       },
       onReady() {
         loaded = true;
+        // The initial load is not a change: do not attach the first build to old changes' traces.
+        index.takeTraces();
         log.info("wm-objects loaded", { objects: index.size });
         requestBuild();
         enqueue("initial build", async () => resolveReady());
@@ -225,7 +281,7 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     o.sweepIntervalMs ?? Math.min(10_000, Math.max(50, Math.floor(o.config.blobGraceMs / 4)));
   const sweeper = setInterval(() => {
     enqueue("blob sweep", async () => {
-      if (stopped) return;
+      if (stopped || (o.canPublish && !o.canPublish())) return;
       const deleted = await publisher.sweep(now());
       if (deleted.length) events.emit("swept", deleted);
     });
@@ -240,6 +296,9 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     },
     get lastBuild() {
       return lastBuild;
+    },
+    get objectsPending() {
+      return objectsPending;
     },
     async stop() {
       if (stopped) return;

@@ -1,5 +1,6 @@
 // HTTPRoute backendRefs → clusters. Only core Services are supported; a Service in another namespace
-// needs a ReferenceGrant (in the Service's namespace) from HTTPRoutes of the route's namespace.
+// needs a ReferenceGrant (in the Service's namespace) from HTTPRoutes of the route's namespace, except
+// the Service the route is attached to as parent (a GAMMA consumer route sending to its own Service).
 import { GATEWAY_GROUP } from "@waymark/api";
 import { int, isRecord, records, str } from "./guards.ts";
 import { clusterName } from "./names.ts";
@@ -50,7 +51,16 @@ export function serviceTarget(service: ServiceInfo, port: ServicePortInfo): Back
   return { service, port, cluster: clusterName(service.namespace, service.name, port.port) };
 }
 
-export function resolveBackend(ref: unknown, routeNamespace: string, index: ObjectIndex): BackendResult {
+/**
+ * @param parentServices `<ns>/<name>` of the Services the route names as parents: sending to one of
+ *   them needs no ReferenceGrant.
+ */
+export function resolveBackend(
+  ref: unknown,
+  routeNamespace: string,
+  index: ObjectIndex,
+  parentServices: ReadonlySet<string> = new Set(),
+): BackendResult {
   if (!isRecord(ref))
     return { ok: false, reason: "BackendNotFound", message: "a backendRef is not an object" };
   const name = str(ref.name) ?? "";
@@ -66,7 +76,11 @@ export function resolveBackend(ref: unknown, routeNamespace: string, index: Obje
   }
   const namespace = str(ref.namespace) || routeNamespace;
   const label = namespace === routeNamespace ? name : `${namespace}/${name}`;
-  if (namespace !== routeNamespace && !referenceGranted(index, routeNamespace, namespace, name)) {
+  if (
+    namespace !== routeNamespace &&
+    !parentServices.has(`${namespace}/${name}`) &&
+    !referenceGranted(index, routeNamespace, namespace, name)
+  ) {
     return {
       ok: false,
       reason: "RefNotPermitted",

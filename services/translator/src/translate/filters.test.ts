@@ -31,15 +31,44 @@ test("header modifiers: set overwrites, add appends, remove removes", () => {
 
 test("unsupported filters are reported by name, never silently ignored", () => {
   const { problems } = compileFilters([
-    { type: "RequestMirror", requestMirror: { backendRef: { name: "x", port: 80 } } },
+    { type: "CORS", cors: {} },
     {
       type: "ExtensionRef",
       extensionRef: { group: "gateway.kgateway.dev", kind: "TrafficPolicy", name: "p" },
     },
   ]);
   assert.equal(problems.length, 2);
-  assert.match(problems[0] ?? "", /RequestMirror/);
+  assert.match(problems[0] ?? "", /CORS/);
   assert.match(problems[1] ?? "", /ExtensionRef/);
+});
+
+test("redirect, rewrite and mirrors are read; backendRef filters allow only header modifiers", () => {
+  const f = compileFilters([
+    { type: "RequestRedirect", requestRedirect: { scheme: "https", port: 8443, statusCode: 301 } },
+    { type: "RequestMirror", requestMirror: { backendRef: { name: "m", port: 80 }, percent: 25 } },
+    {
+      type: "RequestMirror",
+      requestMirror: { backendRef: { name: "n", port: 80 }, fraction: { numerator: 1, denominator: 3 } },
+    },
+  ]);
+  assert.deepEqual(f.problems, []);
+  assert.deepEqual(f.redirect, { scheme: "https", port: 8443, statusCode: 301 });
+  assert.deepEqual(
+    f.mirrors.map((m) => m.millionths),
+    [250_000, 333_333],
+  );
+  const both = compileFilters([
+    { type: "RequestRedirect", requestRedirect: {} },
+    { type: "URLRewrite", urlRewrite: { hostname: "x.example" } },
+  ]);
+  assert.match(both.problems.join(), /cannot be used in the same rule/);
+  const onBackend = compileFilters([{ type: "URLRewrite", urlRewrite: {} }], "backendRef");
+  assert.match(onBackend.problems.join(), /not supported on a backendRef/);
+  const bad = compileFilters([
+    { type: "RequestRedirect", requestRedirect: { statusCode: 305, scheme: "ftp" } },
+  ]);
+  assert.equal(bad.problems.length, 2);
+  assert.equal(bad.redirect, undefined);
 });
 
 test("Envoy refuses to modify Host: reported instead of emitted", () => {
@@ -54,6 +83,6 @@ test("Envoy refuses to modify Host: reported instead of emitted", () => {
 });
 
 test("no filters, no header operations", () => {
-  assert.deepEqual(compileFilters(undefined), { headerOps: {}, problems: [] });
-  assert.deepEqual(compileFilters([]), { headerOps: {}, problems: [] });
+  assert.deepEqual(compileFilters(undefined), { headerOps: {}, mirrors: [], problems: [] });
+  assert.deepEqual(compileFilters([]), { headerOps: {}, mirrors: [], problems: [] });
 });

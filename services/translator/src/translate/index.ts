@@ -1,21 +1,35 @@
 // The pure translation: source objects in, per-waypoint xDS resources and the status of every object
 // of ours out. No clock, no randomness, no I/O; the same input always gives the same output. Bad
 // user input never throws: it becomes a status condition and the object (or its bad part) is skipped.
-import { type ObjectRef, objectKey, refOf } from "@waymark/api";
+import { objectKey, refOf } from "@waymark/api";
+import { waypointInfra } from "../infra/objects.ts";
 import { enrol } from "./enrolment.ts";
 import { ourWaypoints, type WaypointInfo, waypointClassIsOurs } from "./gateways.ts";
 import { compareStrings, int } from "./guards.ts";
+import type { TranslationMemo } from "./memo.ts";
 import { indexObjects, nsName } from "./objects.ts";
 import { resolveParents } from "./parents.ts";
+import { PolicyTranslation } from "./policies/index.ts";
 import { type CompiledRoute, compileRoute } from "./routes.ts";
 import { gatewayClassStatus, gatewayStatus, routeStatus } from "./status.ts";
 import type { ObjectStatus, TranslationInput, TranslationOutput, TranslatorSettings } from "./types.ts";
 import { buildWaypoint } from "./waypoint.ts";
 
+export { TranslationMemo } from "./memo.ts";
 export * from "./types.ts";
 
-export function translate(input: TranslationInput, settings: TranslatorSettings): TranslationOutput {
+/**
+ * Translates every object. A memo (kept by the caller between calls) lets a translation reuse the
+ * work of the previous one for objects that did not change; the output is the same with or without.
+ */
+export function translate(
+  input: TranslationInput,
+  settings: TranslatorSettings,
+  memo?: TranslationMemo,
+): TranslationOutput {
+  memo?.begin(input.objects, settings);
   const index = indexObjects(input.objects);
+  const policies = new PolicyTranslation(index, settings);
   const statuses: ObjectStatus[] = [];
 
   const cls = index.gatewayClasses.get(settings.waypointClassName);
@@ -33,28 +47,40 @@ export function translate(input: TranslationInput, settings: TranslatorSettings)
   const attached = new Map<string, Set<string>>(waypoints.map((w) => [w.key, new Set()]));
 
   for (const route of index.httpRoutes) {
-    const compiled = compileRoute(route, index);
-    const parents = resolveParents(compiled, { index, waypoints: waypointByKey, enrolment });
+    let work = memo?.route(route);
+    if (!work) {
+      const compiled = compileRoute(route, index);
+      const parents = resolveParents(compiled, { index, waypoints: waypointByKey, enrolment });
+      work = { compiled, parents, status: undefined };
+      memo?.rememberRoute(route, work);
+    }
+    const { compiled, parents } = work;
+    policies.route(compiled);
     if (parents.length === 0) continue;
+    compiled.servicePorts.clear();
     const routeKey = nsName(compiled.namespace, compiled.name);
     for (const p of parents) {
       if (p.rejected || !p.waypoint) continue;
       attached.get(p.waypoint.key)?.add(routeKey);
+      policies.attached(compiled, p.waypoint);
       if (p.kind === "Gateway") {
+        // A route is only ever appended while it is the one being processed, so a duplicate (two
+        // parentRefs to one parent) can only be the last element: no need to scan the list.
         const list = gatewayRoutes.get(p.waypoint.key);
-        if (list && !list.includes(compiled)) list.push(compiled);
+        if (list && list.at(-1) !== compiled) list.push(compiled);
       } else if (p.service) {
         const key = nsName(p.service.namespace, p.service.name);
+        // Ports selected by parentRef port/sectionName; any parentRef without them means all ports.
+        const ports = compiled.servicePorts;
+        if (!ports.has(key) || ports.get(key) !== undefined)
+          ports.set(key, p.ports ? new Set([...(ports.get(key) ?? []), ...p.ports]) : undefined);
         const list = serviceRoutes.get(key) ?? [];
-        if (!list.includes(compiled)) list.push(compiled);
+        if (list.at(-1) !== compiled) list.push(compiled);
         serviceRoutes.set(key, list);
       }
     }
-    statuses.push({
-      ref: refOf(route),
-      generation: compiled.generation,
-      status: routeStatus(compiled, parents, settings),
-    });
+    work.status ??= routeStatus(compiled, parents, settings);
+    statuses.push({ ref: refOf(route), generation: compiled.generation, status: work.status });
   }
 
   const outputs = waypoints.map((w: WaypointInfo) => {
@@ -64,17 +90,41 @@ export function translate(input: TranslationInput, settings: TranslatorSettings)
       generation: w.generation,
       status: gatewayStatus(w, attached.get(w.key)?.size ?? 0, addressService),
     });
-    return buildWaypoint(
+    const output = buildWaypoint(
       w,
       enrolment.servicesOf.get(w.key) ?? [],
       { gatewayRoutes: gatewayRoutes.get(w.key) ?? [], serviceRoutes },
       index,
       settings,
+      memo,
     );
+    policies.waypoint(w, output);
+    return output;
   });
+  statuses.push(...policies.statuses());
 
-  const keyOf = (r: ObjectRef) => objectKey(r);
-  statuses.sort((a, b) => compareStrings(keyOf(a.ref), keyOf(b.ref)));
+  const keyed = statuses.map((s) => ({ key: objectKey(s.ref), s }));
+  keyed.sort((a, b) => compareStrings(a.key, b.key));
+  statuses.splice(0, statuses.length, ...keyed.map((k) => k.s));
   for (const s of statuses) if (s.generation === undefined) delete s.generation;
-  return { waypoints: outputs, statuses };
+  const output: TranslationOutput = { waypoints: outputs, statuses };
+  const infraSettings = settings.infra;
+  if (infraSettings) {
+    output.infra = waypoints.map((w) => ({
+      waypoint: w.ref,
+      objects: waypointInfra(
+        {
+          gateway: w.gateway,
+          ref: w.ref,
+          className: settings.waypointClassName,
+          listenerPorts: w.listeners
+            .filter((l) => l.invalid === undefined && l.port !== undefined)
+            .map((l) => l.port as number),
+        },
+        infraSettings,
+      ),
+    }));
+  }
+  memo?.end();
+  return output;
 }

@@ -110,3 +110,32 @@ export function tcpChain(name: string, vips: readonly string[], port: number, cl
     ],
   };
 }
+
+const HCM_TYPE = `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`;
+
+/**
+ * Inserts HTTP filters (policy features, see policies/index.ts) just before the router in every HTTP
+ * connection manager of a listener; a filter already present (by name) is not added twice.
+ */
+export function insertHttpFilters(listener: JsonObject, filters: readonly JsonObject[]): void {
+  for (const chain of Array.isArray(listener.filterChains) ? listener.filterChains : []) {
+    if (typeof chain !== "object" || chain === null || Array.isArray(chain)) continue;
+    for (const f of Array.isArray(chain.filters) ? chain.filters : []) {
+      if (typeof f !== "object" || f === null || Array.isArray(f)) continue;
+      const hcm = f.typedConfig;
+      if (typeof hcm !== "object" || hcm === null || Array.isArray(hcm) || hcm["@type"] !== HCM_TYPE)
+        continue;
+      const list = Array.isArray(hcm.httpFilters) ? hcm.httpFilters : [];
+      const names = new Set(
+        list.map((h) => (typeof h === "object" && h !== null && !Array.isArray(h) ? h.name : "")),
+      );
+      const add = filters.filter((x) => !names.has(x.name)).map((x) => structuredClone(x));
+      const router = list.findIndex(
+        (h) =>
+          typeof h === "object" && h !== null && !Array.isArray(h) && h.name === "envoy.filters.http.router",
+      );
+      list.splice(router < 0 ? list.length : router, 0, ...add);
+      hcm.httpFilters = list;
+    }
+  }
+}

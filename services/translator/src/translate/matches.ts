@@ -7,7 +7,9 @@ import { isRecord, records, str } from "./guards.ts";
 import type { PathMatchType } from "./precedence.ts";
 
 /** The Gateway API's header-name pattern (an RFC 7230 token). */
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,256}$/;
+/** Gateway API: query parameter names are at most 256 characters (Envoy allows 1024 bytes). */
+const MAX_QUERY_NAME = 256;
 /** Envoy's constraint on path_separated_prefix: no query or fragment, no trailing slash. */
 const SEPARATED_PREFIX = /^[^?#]+[^?#/]$/;
 const METHOD = /^[A-Z]+$/;
@@ -16,6 +18,8 @@ export interface CompiledMatch {
   match: JsonObject;
   pathType: PathMatchType;
   pathLength: number;
+  /** The path as matched: the exact path, the prefix without trailing "/" ("/" for the root), or the regex. */
+  pathValue: string;
   hasMethod: boolean;
   headerCount: number;
   queryCount: number;
@@ -66,14 +70,16 @@ function stringMatch(
 
 function compilePath(
   path: unknown,
-): { ok: true; json: JsonObject; type: PathMatchType; length: number } | { ok: false; message: string } {
+):
+  | { ok: true; json: JsonObject; type: PathMatchType; length: number; value: string }
+  | { ok: false; message: string } {
   const p = isRecord(path) ? path : {};
   const type = str(p.type) ?? "PathPrefix";
   const value = str(p.value) ?? "/";
   if (type === "RegularExpression") {
     const problem = checkRegex(value);
     if (problem) return { ok: false, message: `path: ${problem}` };
-    return { ok: true, json: { safeRegex: { regex: value } }, type, length: value.length };
+    return { ok: true, json: { safeRegex: { regex: value } }, type, length: value.length, value };
   }
   if (type !== "Exact" && type !== "PathPrefix") {
     return {
@@ -85,14 +91,14 @@ function compilePath(
     return { ok: false, message: `path ${JSON.stringify(value)} must start with "/"` };
   if (/[?#]/.test(value))
     return { ok: false, message: `path ${JSON.stringify(value)} must not contain "?" or "#"` };
-  if (type === "Exact") return { ok: true, json: { path: value }, type, length: value.length };
+  if (type === "Exact") return { ok: true, json: { path: value }, type, length: value.length, value };
   // A trailing "/" in a prefix is ignored ("/foo/" matches "/foo").
   // Precedence compares the prefix as matched, so "/foo/" and "/foo" tie.
   const trimmed = value.replace(/\/+$/, "");
-  if (trimmed === "") return { ok: true, json: { prefix: "/" }, type, length: 1 };
+  if (trimmed === "") return { ok: true, json: { prefix: "/" }, type, length: 1, value: "/" };
   if (!SEPARATED_PREFIX.test(trimmed))
     return { ok: false, message: `path prefix ${JSON.stringify(value)} is not valid` };
-  return { ok: true, json: { pathSeparatedPrefix: trimmed }, type, length: trimmed.length };
+  return { ok: true, json: { pathSeparatedPrefix: trimmed }, type, length: trimmed.length, value: trimmed };
 }
 
 /** Compiles one HTTPRouteMatch (undefined: the default, PathPrefix "/"). */
@@ -129,6 +135,8 @@ export function compileMatch(m: unknown): MatchResult {
     const name = str(q.name) ?? "";
     const value = str(q.value) ?? "";
     if (name === "") return { ok: false, message: "query parameter match has an empty name" };
+    if (name.length > MAX_QUERY_NAME)
+      return { ok: false, message: `query parameter match name is longer than ${MAX_QUERY_NAME} characters` };
     if (seenQuery.has(name)) continue;
     seenQuery.add(name);
     const sm = stringMatch(str(q.type) ?? "Exact", value, `query parameter ${name}`);
@@ -143,6 +151,7 @@ export function compileMatch(m: unknown): MatchResult {
       match,
       pathType: path.type,
       pathLength: path.length,
+      pathValue: path.value,
       hasMethod: method !== undefined,
       headerCount: seenHeaders.size,
       queryCount: seenQuery.size,

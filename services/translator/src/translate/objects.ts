@@ -8,8 +8,9 @@ import type {
   HTTPRoute,
   KubeObject,
   ReferenceGrant,
+  TrafficPolicy,
 } from "@waymark/api";
-import { GATEWAY_GROUP, groupOf } from "@waymark/api";
+import { GATEWAY_GROUP, groupOf, KGATEWAY_GROUP } from "@waymark/api";
 import { compareStrings, int, isRecord, records, str, stringMap } from "./guards.ts";
 
 const DISCOVERY_GROUP = "discovery.k8s.io";
@@ -48,6 +49,8 @@ export interface ObjectIndex {
   endpointSlices: ReadonlyMap<string, readonly EndpointSlice[]>;
   /** Namespace → its ReferenceGrants. */
   referenceGrants: ReadonlyMap<string, readonly ReferenceGrant[]>;
+  /** kgateway TrafficPolicies, sorted by namespace, then name. */
+  trafficPolicies: readonly TrafficPolicy[];
   service(namespace: string, name: string): ServiceInfo | undefined;
 }
 
@@ -109,6 +112,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const namespaceLabels = new Map<string, Record<string, string>>();
   const endpointSlices = new Map<string, EndpointSlice[]>();
   const referenceGrants = new Map<string, ReferenceGrant[]>();
+  const trafficPolicies: TrafficPolicy[] = [];
 
   for (const o of objects.values()) {
     if (!wellFormed(o)) continue;
@@ -126,6 +130,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     } else if (group === "") {
       if (o.kind === "Service" && ns) services.push(readService(o));
       else if (o.kind === "Namespace") namespaceLabels.set(o.metadata.name, stringMap(o.metadata.labels));
+    } else if (group === KGATEWAY_GROUP && o.kind === "TrafficPolicy" && ns) {
+      trafficPolicies.push(o as TrafficPolicy);
     } else if (group === DISCOVERY_GROUP && o.kind === "EndpointSlice" && ns) {
       const svc = stringMap(o.metadata.labels)[SERVICE_NAME_LABEL];
       if (!svc) continue;
@@ -138,6 +144,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
 
   gateways.sort(byNamespaceName);
   httpRoutes.sort(byNamespaceName);
+  trafficPolicies.sort(byNamespaceName);
   services.sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));
   for (const list of endpointSlices.values()) list.sort(byNamespaceName);
   for (const list of referenceGrants.values()) list.sort(byNamespaceName);
@@ -151,6 +158,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     namespaceLabels,
     endpointSlices,
     referenceGrants,
+    trafficPolicies,
     service: (namespace, name) => serviceByKey.get(nsName(namespace, name)),
   };
 }

@@ -27,6 +27,8 @@ export interface ParentOutcome {
   waypoint: WaypointInfo | undefined;
   /** For Service parents: the Service, when it exists. */
   service: ServiceInfo | undefined;
+  /** For Service parents: the ports selected by parentRef port/sectionName (undefined: all). */
+  ports?: ReadonlySet<number>;
   /** Why the route is not accepted by this parent; undefined when it is. */
   rejected: Rejection | undefined;
 }
@@ -137,8 +139,32 @@ function serviceParent(
       reason: "NoMatchingParent",
       message: `Service ${namespace}/${name} uses waypoint ${waypoint.key}, which does not serve Services (label istio.io/waypoint-for)`,
     };
+  } else {
+    const selected = selectPorts(service, ref);
+    if (typeof selected === "string") outcome.rejected = { reason: "NoMatchingParent", message: selected };
+    else if (selected) outcome.ports = selected;
   }
   return outcome;
+}
+
+/**
+ * The ports of a Service a parentRef selects: `port` by number, `sectionName` by port name (both:
+ * the port must match both). undefined when it names none (all ports); a message when nothing matches.
+ */
+function selectPorts(service: ServiceInfo, ref: Record<string, unknown>): Set<number> | string | undefined {
+  const port = int(ref.port);
+  const sectionName = str(ref.sectionName);
+  if (port === undefined && !sectionName) return undefined;
+  const label = `${service.namespace}/${service.name}`;
+  const ports = service.ports.filter(
+    (p) => (port === undefined || p.port === port) && (!sectionName || p.name === sectionName),
+  );
+  if (ports.length > 0) return new Set(ports.map((p) => p.port));
+  if (port !== undefined && sectionName)
+    return `Service ${label} has no port ${port} named ${JSON.stringify(sectionName)}`;
+  return port !== undefined
+    ? `Service ${label} has no port ${port}`
+    : `Service ${label} has no port named ${JSON.stringify(sectionName)}`;
 }
 
 /** The parents of ours of one route, in spec order, duplicates dropped. */

@@ -6,7 +6,8 @@
 //   4. more header matches first;
 //   5. more query-parameter matches first;
 // then ties by the oldest route (creationTimestamp), the route's namespace/name alphabetically, and
-// finally rule order and match order within the route.
+// finally rule order and match order within the route. A match that becomes two entries (a share of
+// the requests answered 500, the rest forwarded) keeps them together, the share first.
 import { compareStrings } from "./guards.ts";
 
 export type PathMatchType = "Exact" | "PathPrefix" | "RegularExpression";
@@ -23,6 +24,8 @@ export interface MatchRank {
   name: string;
   ruleIndex: number;
   matchIndex: number;
+  /** Entry of the match: 0 for the 500 share of unusable backends (if any), 1 for the forward. */
+  part?: number;
 }
 
 const PATH_TYPE_ORDER: Record<PathMatchType, number> = { Exact: 0, PathPrefix: 1, RegularExpression: 2 };
@@ -39,7 +42,8 @@ export function compareMatchRank(a: MatchRank, b: MatchRank): number {
     compareStrings(a.namespace, b.namespace) ||
     compareStrings(a.name, b.name) ||
     a.ruleIndex - b.ruleIndex ||
-    a.matchIndex - b.matchIndex
+    a.matchIndex - b.matchIndex ||
+    (a.part ?? 0) - (b.part ?? 0)
   );
 }
 

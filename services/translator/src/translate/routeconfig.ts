@@ -2,16 +2,53 @@
 // the service it forwards everything to the service port's cluster; otherwise it holds the rules of
 // the waypoint's Gateway-parent routes, then those of the service's own (Service-parent) routes, each
 // group sorted by Gateway API precedence. There is no implicit fallback after the rules.
+//
+// GAMMA consumer routes (Service parent in another namespace) apply only to clients of their own
+// namespace and replace the producer routes for them: for each consumer namespace, its routes'
+// entries (gated on the client's identity) come first, then a gated 404 for whatever they do not
+// match. Clients of other namespaces see the producer routes, or, when the service has none, the
+// default route to the service itself, as if the consumer routes did not exist.
 import type { JsonObject } from "@waymark/envoy-proto";
 import { defaultVirtualHostName, routesVirtualHostName } from "./names.ts";
 import { compareMatchRank } from "./precedence.ts";
-import type { CompiledRoute } from "./routes.ts";
+import { type CompiledRoute, consumerGate, entriesForService } from "./routes.ts";
 
 function sortedEntries(routes: readonly CompiledRoute[]): JsonObject[] {
   return routes
     .flatMap((r) => r.entries)
     .sort((a, b) => compareMatchRank(a.rank, b.rank))
     .map((e) => e.json);
+}
+
+/** Service routes: consumer routes per client namespace (see the file comment), then producer routes. */
+function sortedServiceEntries(
+  routes: readonly CompiledRoute[],
+  namespace: string,
+  fallbackCluster: string | undefined,
+): JsonObject[] {
+  const out: JsonObject[] = [];
+  const consumerNamespaces = [
+    ...new Set(routes.map((r) => r.namespace).filter((n) => n !== namespace)),
+  ].sort();
+  for (const ns of consumerNamespaces) {
+    out.push(
+      ...routes
+        .filter((r) => r.namespace === ns)
+        .flatMap((r) => entriesForService(r, namespace))
+        .sort((a, b) => compareMatchRank(a.rank, b.rank))
+        .map((e) => e.json),
+      {
+        name: `${ns}/consumer-routes-no-match`,
+        match: { prefix: "/", filterState: [consumerGate(ns)] },
+        directResponse: { status: 404 },
+      },
+    );
+  }
+  const producer = routes.filter((r) => r.namespace === namespace);
+  out.push(...sortedEntries(producer));
+  if (producer.length === 0 && fallbackCluster)
+    out.push({ name: "default", match: { prefix: "/" }, route: { cluster: fallbackCluster } });
+  return out;
 }
 
 export function defaultRouteConfig(
@@ -39,6 +76,8 @@ export function routesRouteConfig(
   namespace: string,
   gatewayRoutes: readonly CompiledRoute[],
   serviceRoutes: readonly CompiledRoute[],
+  /** The service port's own cluster: where clients no route applies to go (consumer routes only). */
+  ownCluster?: string,
 ): JsonObject {
   return {
     name,
@@ -46,7 +85,10 @@ export function routesRouteConfig(
       {
         name: routesVirtualHostName(service, namespace),
         domains: ["*"],
-        routes: [...sortedEntries(gatewayRoutes), ...sortedEntries(serviceRoutes)],
+        routes: [
+          ...sortedEntries(gatewayRoutes),
+          ...sortedServiceEntries(serviceRoutes, namespace, gatewayRoutes.length ? undefined : ownCluster),
+        ],
       },
     ],
   };

@@ -1,15 +1,27 @@
 // HTTPRoute → Envoy route entries. Each route is compiled once (matches, filters, backends) into
 // entries carrying their precedence rank; the virtual hosts of each service then take the entries of
-// the routes that apply to it and sort them (see precedence.ts).
+// the routes that apply to it and sort them (see precedence.ts and routeconfig.ts).
+//
+// A rule becomes, per match, one of:
+//   - a redirect (RequestRedirect);
+//   - a forward to its backends (one cluster, or weighted clusters when several backends or backend
+//     filters), with URLRewrite, RequestMirror, timeouts and retries;
+//   - HTTP 500, when the rule cannot be honoured (no usable backend, a filter we cannot apply).
+// When only some backends are unusable, their share of the weight answers 500 and the rest is
+// forwarded: a first entry with the same match takes that share (runtime_fraction) and answers 500.
 import type { HTTPRoute } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
-import { type BackendReason, type BackendTarget, resolveBackend } from "./backends.ts";
-import { compileFilters } from "./filters.ts";
-import { arr, int, isRecord, str } from "./guards.ts";
-import { compileMatch } from "./matches.ts";
+import { type BackendReason, type BackendTarget, isCoreGroup, resolveBackend } from "./backends.ts";
+import { type CompiledFilters, compileFilters, type RedirectSpec, type RewriteSpec } from "./filters.ts";
+import { arr, int, isRecord, records, str } from "./guards.ts";
+import { type CompiledMatch, compileMatch } from "./matches.ts";
 import { routeEntryName } from "./names.ts";
 import type { ObjectIndex } from "./objects.ts";
 import { type MatchRank, parseTimestamp } from "./precedence.ts";
+import { compileResilience } from "./resilience.ts";
+import { escapeRegex, redirectAction, rewriteFields } from "./rewrite.ts";
+
+export { gatewayDurationToProto } from "./resilience.ts";
 
 export interface RouteEntry {
   rank: MatchRank;
@@ -27,101 +39,200 @@ export interface CompiledRoute {
   namespace: string;
   name: string;
   generation: number | undefined;
-  /** One per valid (rule, match), unsorted. */
+  /** One per valid (rule, match), plus one per split entry; unsorted. */
   entries: RouteEntry[];
-  /** The backends the entries send to (each needs a cluster). */
+  /** The backends the entries send to, mirrors included (each needs a cluster). */
   targets: BackendTarget[];
   /** What the route asks for that Waymark cannot do (Accepted=False, UnsupportedValue). */
   unsupported: string[];
   /** Backends that cannot be resolved (ResolvedRefs=False), in rule order. */
   refProblems: RefProblem[];
-}
-
-const DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
-
-/** A Gateway API duration ("1h30m", "500ms") as a proto3 JSON Duration ("5400s", "0.500s"). */
-export function gatewayDurationToProto(value: string): string | undefined {
-  if (!DURATION.test(value)) return undefined;
-  let ms = 0;
-  for (const m of value.matchAll(/([0-9]+)(h|ms|m|s)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? ""] ?? 0);
-  const s = Math.floor(ms / 1000);
-  const frac = ms % 1000;
-  return frac ? `${s}.${String(frac).padStart(3, "0")}s` : `${s}s`;
+  /**
+   * Service key (`<ns>/<name>`) → the service ports the route applies to (undefined: all of them);
+   * filled in when its parents are resolved (parentRef port and sectionName).
+   */
+  servicePorts: Map<string, ReadonlySet<number> | undefined>;
 }
 
 const internalError = (): JsonObject => ({ directResponse: { status: 500 } });
 
-interface RuleAction {
-  action: JsonObject;
-  headerOps: JsonObject;
-  targets: BackendTarget[];
+/** The filter state key holding the client's SPIFFE identity (set from ztunnel's PROXY header). */
+export const PEER_PRINCIPAL_KEY = "io.istio.peer_principal";
+
+type RuleAction =
+  | { kind: "error" }
+  | { kind: "redirect"; redirect: RedirectSpec }
+  | {
+      kind: "forward";
+      /** RouteAction fields common to every match: cluster(s), timeout, retries, mirrors. */
+      action: JsonObject;
+      rewrite: RewriteSpec | undefined;
+      /** Millionths of the requests that go to unusable backends and get 500. */
+      errorShare: number;
+    };
+
+interface WeightedBackend {
+  target: BackendTarget;
+  weight: number;
+  filters: CompiledFilters | undefined;
+}
+
+function clusterWeight(b: WeightedBackend): JsonObject {
+  return { name: b.target.cluster, weight: b.weight, ...(b.filters?.headerOps ?? {}) };
 }
 
 function compileRule(
   rule: Record<string, unknown>,
   label: string,
-  namespace: string,
+  route: CompiledRoute,
   index: ObjectIndex,
-  out: CompiledRoute,
+  parentServices: ReadonlySet<string>,
+  filters: CompiledFilters,
 ): RuleAction {
-  const filters = compileFilters(rule.filters);
+  const namespace = route.namespace;
   let broken = false;
   for (const p of filters.problems) {
-    out.unsupported.push(`${label}: ${p}; requests matching this rule get HTTP 500`);
+    route.unsupported.push(`${label}: ${p}; requests matching this rule get HTTP 500`);
     broken = true;
   }
-
-  const targets: BackendTarget[] = [];
-  const weights = new Map<string, number>();
   const refs = arr(rule.backendRefs);
+  if (filters.redirect && refs.length > 0) {
+    route.unsupported.push(
+      `${label}: a RequestRedirect rule cannot have backendRefs; requests matching this rule get HTTP 500`,
+    );
+    broken = true;
+  }
+  if (filters.redirect && !broken) return { kind: "redirect", redirect: filters.redirect };
+
+  // Backends are resolved even for a broken rule: their problems belong in the status too.
+  const backends: WeightedBackend[] = [];
+  let invalidWeight = 0;
   for (const ref of refs) {
-    const result = resolveBackend(ref, namespace, index);
+    const declared = isRecord(ref) && ref.weight !== undefined ? int(ref.weight) : 1;
+    const weight = declared === undefined || declared < 0 ? 0 : declared;
+    const result = resolveBackend(ref, namespace, index, parentServices);
     if (!result.ok) {
-      out.refProblems.push({ reason: result.reason, message: `${label}: ${result.message}` });
-      broken = true;
+      route.refProblems.push({ reason: result.reason, message: `${label}: ${result.message}` });
+      invalidWeight += weight;
       continue;
     }
+    let backendFilters: CompiledFilters | undefined;
     if (isRecord(ref) && arr(ref.filters).length > 0) {
-      out.unsupported.push(
-        `${label}: filters on backendRefs are not supported yet; requests matching this rule get HTTP 500`,
-      );
-      broken = true;
+      backendFilters = compileFilters(ref.filters, "backendRef");
+      if (backendFilters.problems.length) {
+        for (const p of backendFilters.problems)
+          route.unsupported.push(
+            `${label}: backendRef ${result.target.service.name}: ${p}; its share of requests gets HTTP 500`,
+          );
+        invalidWeight += weight;
+        continue;
+      }
     }
-    if (result.weight === 0) continue;
-    if (!weights.has(result.target.cluster)) targets.push(result.target);
-    weights.set(result.target.cluster, (weights.get(result.target.cluster) ?? 0) + result.weight);
+    if (weight === 0) continue;
+    // Backends without filters that send to the same cluster add up; Envoy wants each once.
+    const same = backendFilters
+      ? undefined
+      : backends.find((b) => b.target.cluster === result.target.cluster && !b.filters);
+    if (same) same.weight += weight;
+    else backends.push({ target: result.target, weight, filters: backendFilters });
   }
+  const validWeight = backends.reduce((n, b) => n + b.weight, 0);
+  // No backends, none usable, or all weights zero: the Gateway API's required 500.
+  if (broken || backends.length === 0 || validWeight === 0) return { kind: "error" };
 
-  const timeouts = isRecord(rule.timeouts) ? rule.timeouts : {};
-  let timeout: string | undefined;
-  if (timeouts.request !== undefined) {
-    timeout = gatewayDurationToProto(str(timeouts.request) ?? "");
-    if (timeout === undefined) {
-      out.unsupported.push(
-        `${label}: timeouts.request ${JSON.stringify(timeouts.request)} is not a valid duration; it is ignored`,
-      );
+  const first = backends[0];
+  const action: JsonObject =
+    backends.length === 1 && first && !first.filters
+      ? { cluster: first.target.cluster }
+      : { weightedClusters: { clusters: backends.map(clusterWeight) } };
+  for (const b of backends) addTarget(route, b.target);
+
+  const resilience = compileResilience(rule);
+  for (const p of resilience.problems) route.unsupported.push(`${label}: ${p}`);
+  Object.assign(action, resilience.fields);
+
+  const mirrors: JsonObject[] = [];
+  for (const m of filters.mirrors) {
+    const result = resolveBackend(m.backendRef, namespace, index, parentServices);
+    if (!result.ok) {
+      route.refProblems.push({
+        reason: result.reason,
+        message: `${label}: RequestMirror: ${result.message}; requests are not mirrored there`,
+      });
+      continue;
     }
+    addTarget(route, result.target);
+    const policy: JsonObject = { cluster: result.target.cluster, disableShadowHostSuffixAppend: true };
+    if (m.millionths !== undefined)
+      policy.runtimeFraction = { defaultValue: { numerator: m.millionths, denominator: "MILLION" } };
+    mirrors.push(policy);
   }
-  if (timeouts.backendRequest !== undefined) {
-    out.unsupported.push(`${label}: timeouts.backendRequest is not supported yet; it is ignored`);
-  }
+  if (mirrors.length) action.requestMirrorPolicies = mirrors;
 
-  // No backends, an unresolvable backend, all weights zero, or a filter we cannot apply: answer 500
-  // (the Gateway API's required response), never forward without what the user asked for.
-  if (broken || targets.length === 0)
-    return { action: internalError(), headerOps: filters.headerOps, targets: [] };
-  const first = targets[0];
-  const routeAction: JsonObject =
-    targets.length === 1 && first
-      ? { cluster: first.cluster }
-      : {
-          weightedClusters: {
-            clusters: targets.map((t) => ({ name: t.cluster, weight: weights.get(t.cluster) ?? 0 })),
-          },
-        };
-  if (timeout !== undefined) routeAction.timeout = timeout;
-  return { action: { route: routeAction }, headerOps: filters.headerOps, targets };
+  const errorShare = Math.round((invalidWeight * 1_000_000) / (invalidWeight + validWeight));
+  return { kind: "forward", action, rewrite: filters.rewrite, errorShare };
+}
+
+function addTarget(route: CompiledRoute, t: BackendTarget): void {
+  if (!route.targets.some((x) => x.cluster === t.cluster)) route.targets.push(t);
+}
+
+/** The Services a route names as parents, as `<ns>/<name>`. */
+function parentServiceKeys(spec: Record<string, unknown>, routeNamespace: string): Set<string> {
+  const out = new Set<string>();
+  for (const ref of records(spec.parentRefs)) {
+    const group = str(ref.group);
+    if (group === undefined || !isCoreGroup(group) || str(ref.kind) !== "Service") continue;
+    out.add(`${str(ref.namespace) || routeNamespace}/${str(ref.name) ?? ""}`);
+  }
+  return out;
+}
+
+interface EntryPart {
+  part: number;
+  suffix: string;
+  body: JsonObject;
+  matchExtra?: JsonObject;
+}
+
+/** The entries of one match of a rule (two when a share of the requests gets 500). */
+function matchEntries(
+  action: RuleAction,
+  match: CompiledMatch,
+  label: string,
+  route: CompiledRoute,
+): EntryPart[] {
+  if (action.kind === "error") return [{ part: 0, suffix: "", body: internalError() }];
+  if (action.kind === "redirect") {
+    const r = redirectAction(action.redirect, match);
+    if (!r.ok) {
+      route.unsupported.push(`${label}: RequestRedirect: ${r.message}; requests matching it get HTTP 500`);
+      return [{ part: 0, suffix: "", body: internalError() }];
+    }
+    return [{ part: 0, suffix: "", body: { redirect: r.fields } }];
+  }
+  let routeAction = action.action;
+  if (action.rewrite) {
+    const r = rewriteFields(action.rewrite, match);
+    if (!r.ok) {
+      route.unsupported.push(`${label}: URLRewrite: ${r.message}; requests matching it get HTTP 500`);
+      return [{ part: 0, suffix: "", body: internalError() }];
+    }
+    routeAction = { ...routeAction, ...r.fields };
+  }
+  const forward: EntryPart = { part: 1, suffix: "", body: { route: routeAction } };
+  if (action.errorShare <= 0) return [forward];
+  return [
+    {
+      part: 0,
+      suffix: "/unresolved-backends",
+      body: internalError(),
+      matchExtra: {
+        runtimeFraction: { defaultValue: { numerator: action.errorShare, denominator: "MILLION" } },
+      },
+    },
+    forward,
+  ];
 }
 
 export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRoute {
@@ -136,9 +247,11 @@ export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRout
     targets: [],
     unsupported: [],
     refProblems: [],
+    servicePorts: new Map(),
   };
   const created = parseTimestamp(route.metadata.creationTimestamp);
   const spec = isRecord(route.spec) ? route.spec : {};
+  const parentServices = parentServiceKeys(spec, namespace);
   // Indexes are those of spec.rules (a malformed rule is skipped but keeps its place in messages).
   arr(spec.rules).forEach((rule, ruleIndex) => {
     if (!isRecord(rule)) {
@@ -147,8 +260,8 @@ export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRout
     }
     const ruleName = str(rule.name);
     const label = ruleName ? `rules[${ruleIndex}] (${ruleName})` : `rules[${ruleIndex}]`;
-    const { action, headerOps, targets } = compileRule(rule, label, namespace, index, out);
-    for (const t of targets) if (!out.targets.some((x) => x.cluster === t.cluster)) out.targets.push(t);
+    const filters = compileFilters(rule.filters);
+    const action = compileRule(rule, label, out, index, parentServices, filters);
     const matches = arr(rule.matches);
     (matches.length ? matches : [undefined]).forEach((m, matchIndex) => {
       const compiled = compileMatch(m);
@@ -159,27 +272,60 @@ export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRout
         return;
       }
       const c = compiled.value;
-      out.entries.push({
-        rank: {
-          pathType: c.pathType,
-          pathLength: c.pathLength,
-          hasMethod: c.hasMethod,
-          headerCount: c.headerCount,
-          queryCount: c.queryCount,
-          created,
-          namespace,
-          name,
-          ruleIndex,
-          matchIndex,
-        },
-        json: {
-          name: routeEntryName(namespace, name, ruleIndex, matchIndex),
-          match: c.match,
-          ...action,
-          ...headerOps,
-        },
-      });
+      const entryName = routeEntryName(namespace, name, ruleIndex, matchIndex);
+      for (const e of matchEntries(action, c, `${label}.matches[${matchIndex}]`, out)) {
+        out.entries.push({
+          rank: {
+            pathType: c.pathType,
+            pathLength: c.pathLength,
+            hasMethod: c.hasMethod,
+            headerCount: c.headerCount,
+            queryCount: c.queryCount,
+            created,
+            namespace,
+            name,
+            ruleIndex,
+            matchIndex,
+            part: e.part,
+          },
+          json: {
+            name: entryName + e.suffix,
+            match: e.matchExtra ? { ...c.match, ...e.matchExtra } : c.match,
+            ...e.body,
+            ...filters.headerOps,
+          },
+        });
+      }
     });
   });
   return out;
+}
+
+/**
+ * The entries of a route for one Service. A consumer route (the route's namespace is not the
+ * Service's) only applies to clients of the route's namespace: each entry also matches the client's
+ * identity (SPIFFE `.../ns/<namespace>/sa/...`) carried from ztunnel's PROXY header.
+ */
+export function entriesForService(route: CompiledRoute, serviceNamespace: string): RouteEntry[] {
+  if (route.namespace === serviceNamespace) return route.entries;
+  const gate = consumerGate(route.namespace);
+  return route.entries.map((e) => {
+    const match = isRecord(e.json.match) ? e.json.match : {};
+    return { rank: e.rank, json: { ...e.json, match: { ...match, filterState: [gate] } } };
+  });
+}
+
+/** A filterState match: the client's identity (from ztunnel) is in namespace `namespace`. */
+export function consumerGate(namespace: string): JsonObject {
+  return {
+    key: PEER_PRINCIPAL_KEY,
+    stringMatch: { safeRegex: { regex: `^spiffe://[^/]+/ns/${escapeRegex(namespace)}/sa/[^/]+$` } },
+  };
+}
+
+/** Whether a route attached to Service `serviceKey` applies to its port `port`. */
+export function appliesToPort(route: CompiledRoute, serviceKey: string, port: number): boolean {
+  if (!route.servicePorts.has(serviceKey)) return true;
+  const ports = route.servicePorts.get(serviceKey);
+  return ports === undefined || ports.has(port);
 }

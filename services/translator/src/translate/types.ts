@@ -2,6 +2,7 @@
 // status of every object considered out. No clocks, no I/O, deterministic output.
 import type { Condition, KubeObject, ObjectRef, WaypointRef } from "@waymark/api";
 import type { JsonObject, TypeUrl } from "@waymark/envoy-proto";
+import type { InfraSettings } from "../infra/objects.ts";
 
 export interface TranslatorSettings {
   /** spec.controllerName of the GatewayClasses Waymark owns. */
@@ -13,6 +14,11 @@ export interface TranslatorSettings {
    * as 127.0.0.1 in standalone mode and tests.
    */
   bindAddress: string;
+  /**
+   * How waypoint deployments look (xds-server address, Envoy image, token audience). When set, the
+   * output includes each waypoint's Kubernetes objects (`infra`); when absent, only xDS and status.
+   */
+  infra?: InfraSettings;
 }
 
 export const DEFAULT_SETTINGS: TranslatorSettings = {
@@ -50,6 +56,14 @@ export interface TranslationOutput {
   waypoints: WaypointOutput[];
   /** Sorted by objectKey(ref). */
   statuses: ObjectStatus[];
+  /** Per waypoint Gateway of ours, its Kubernetes objects; only when settings.infra is set. */
+  infra?: WaypointInfra[];
+}
+
+export interface WaypointInfra {
+  waypoint: WaypointRef;
+  /** ServiceAccount, ConfigMap, Service, Deployment, in apply order. */
+  objects: KubeObject[];
 }
 
 export type { Condition };

@@ -7,11 +7,12 @@ import { buildCluster, buildLoadAssignment } from "./clusters.ts";
 import type { WaypointInfo } from "./gateways.ts";
 import { compareStrings } from "./guards.ts";
 import { buildListener, httpChain, tcpChain } from "./listener.ts";
+import type { TranslationMemo } from "./memo.ts";
 import { chainName } from "./names.ts";
 import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
 import { isHttpPort, isTcpTransport } from "./protocol.ts";
 import { defaultRouteConfig, routesRouteConfig } from "./routeconfig.ts";
-import type { CompiledRoute } from "./routes.ts";
+import { appliesToPort, type CompiledRoute } from "./routes.ts";
 import type { TranslatorSettings, WaypointOutput, XdsResource } from "./types.ts";
 
 export interface WaypointRoutes {
@@ -35,6 +36,7 @@ export function buildWaypoint(
   routes: WaypointRoutes,
   index: ObjectIndex,
   settings: TranslatorSettings,
+  memo?: TranslationMemo,
 ): WaypointOutput {
   const resources = emptyResources();
   const inbound = waypoint.inbound;
@@ -55,9 +57,11 @@ export function buildWaypoint(
     const key = nsName(service.namespace, service.name);
     const own = routes.serviceRoutes.get(key) ?? [];
     const gatewayRoutes = routes.gatewayRoutes;
-    const serviceRoutes = own.filter((r) => !gatewayRoutes.includes(r));
+    const viaGateway = new Set(gatewayRoutes);
+    const ownRoutes = viaGateway.size ? own.filter((r) => !viaGateway.has(r)) : own;
     for (const port of service.ports) {
       if (!isTcpTransport(port)) continue;
+      const serviceRoutes = ownRoutes.filter((r) => appliesToPort(r, key, port.port));
       const pairs = service.vips.map((ip) => `${ip}|${port.port}`);
       if (pairs.some((p) => claimed.has(p))) continue;
       for (const p of pairs) claimed.add(p);
@@ -67,9 +71,25 @@ export function buildWaypoint(
         const name = chainName("http", port.port, service.name, service.namespace);
         chains.push({ name, json: httpChain(name, service.vips, port.port) });
         const useRoutes = gatewayRoutes.length > 0 || serviceRoutes.length > 0;
-        const json = useRoutes
-          ? routesRouteConfig(name, service.name, service.namespace, gatewayRoutes, serviceRoutes)
-          : defaultRouteConfig(name, service.name, service.namespace, port.port, target.cluster);
+        const build = () =>
+          useRoutes
+            ? routesRouteConfig(
+                name,
+                service.name,
+                service.namespace,
+                gatewayRoutes,
+                serviceRoutes,
+                target.cluster,
+              )
+            : defaultRouteConfig(name, service.name, service.namespace, port.port, target.cluster);
+        // The same compiled routes in the same order make the same route configuration.
+        const json = memo
+          ? memo.routeConfig(
+              name,
+              `${target.cluster}|${gatewayRoutes.map((r) => memo.idOf(r)).join(",")}|${serviceRoutes.map((r) => memo.idOf(r)).join(",")}`,
+              build,
+            )
+          : build();
         if (useRoutes)
           for (const r of [...gatewayRoutes, ...serviceRoutes]) for (const t of r.targets) addTarget(t);
         resources[TypeUrl.route].push({ name, json });

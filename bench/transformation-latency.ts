@@ -1,0 +1,149 @@
+// Added latency of the guide's transformation (a per-route Lua chunk in Envoy's Lua filter): the
+// same request to httpbin2 (/headers with x-base64-encoded) through the ztunnel stand-in and the
+// waypoint Envoy, without and then with examples/transformation's TrafficPolicy, in alternating
+// rounds. Load comes from a small bounded keep-alive HTTP client on loopback.
+// `pnpm bench transformation-latency [requests-per-round=2000] [concurrency=8] [rounds=3]`
+import { copyFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { join } from "node:path";
+import { REPO_ROOT, startStack } from "@waymark/devstack";
+import { freePort, tempDir, waitFor } from "@waymark/testing";
+import { copyExample } from "../test/lib/example.ts";
+import { percentile } from "./stats.ts";
+
+interface Sample {
+  latencies: number[];
+  seconds: number;
+}
+
+function get(agent: Agent, port: number): Promise<{ ms: number; decoded: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = request(
+      {
+        agent,
+        host: "127.0.0.1",
+        port,
+        path: "/headers",
+        headers: { host: "httpbin2:8000", "x-base64-encoded": "dHJhbnNmb3JtYXRpb24gdGVzdA==" },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+          const decoded = res.headers["x-base64-decoded"];
+          resolve({
+            ms: Number(process.hrtime.bigint() - t0) / 1e6,
+            decoded: typeof decoded === "string" ? decoded : undefined,
+          });
+        });
+      },
+    );
+    req.setTimeout(5000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function load(
+  port: number,
+  requests: number,
+  concurrency: number,
+  expectDecoded: boolean,
+): Promise<Sample> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        next++;
+        const r = await get(agent, port);
+        if ((r.decoded === "ion test") !== expectDecoded)
+          throw new Error(`unexpected x-base64-decoded ${r.decoded}`);
+        latencies.push(r.ms);
+      }
+    }),
+  );
+  agent.destroy();
+  return { latencies, seconds: (Date.now() - t0) / 1000 };
+}
+
+function summary(samples: Sample[]) {
+  const all = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = samples.reduce((a, s) => a + s.seconds, 0);
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    p50_ms: r(percentile(all, 50)),
+    p99_ms: r(percentile(all, 99)),
+    rps: Math.round(all.length / seconds),
+  };
+}
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const requests = Number(args[0] ?? 2000);
+  const concurrency = Number(args[1] ?? 8);
+  const rounds = Number(args[2] ?? 3);
+  const ports = { b2: await freePort(), b3: await freePort(), s2: await freePort(), s3: await freePort() };
+  const dir = copyExample({ httpbin2: ports.b2, httpbin3: ports.b3 });
+  const policy = join(dir, "50-transformation.yaml");
+  const stack = await startStack({
+    sourceDir: dir,
+    logDir: tempDir("bench-transformation"),
+    waypoint: { namespace: "httpbin", name: "kgateway-waypoint" },
+    waypointPort: 15088,
+    bindAddress: "127.0.0.1",
+    backends: [
+      { name: "httpbin2", port: ports.b2 },
+      { name: "httpbin3", port: ports.b3 },
+    ],
+    standin: {
+      identity: "spiffe://cluster.local/ns/httpbin/sa/client",
+      routes: [
+        { listenPort: ports.s2, vip: "10.96.0.12", port: 8000 },
+        { listenPort: ports.s3, vip: "10.96.0.13", port: 8000 },
+      ],
+    },
+  });
+  const agent = new Agent({ keepAlive: false });
+  const applied = async (want: boolean) =>
+    waitFor(
+      `transformation ${want ? "on" : "off"}`,
+      async () => (await get(agent, ports.s2)).decoded === (want ? "ion test" : undefined),
+      10_000,
+      20,
+    );
+  try {
+    const without: Sample[] = [];
+    const withT: Sample[] = [];
+    await load(ports.s2, 500, concurrency, false); // warm-up
+    for (let i = 0; i < rounds; i++) {
+      without.push(await load(ports.s2, requests, concurrency, false));
+      copyFileSync(join(REPO_ROOT, "examples", "transformation", "50-transformation.yaml"), policy);
+      await applied(true);
+      if (i === 0) await load(ports.s2, 500, concurrency, true); // warm the Lua state
+      withT.push(await load(ports.s2, requests, concurrency, true));
+      rmSync(policy);
+      await applied(false);
+    }
+    const a = summary(without);
+    const b = summary(withT);
+    return {
+      scenario: "GET /headers via stand-in + waypoint Envoy: without vs with the guide's transformation",
+      requests_per_case: requests * rounds,
+      concurrency,
+      without_p50_ms: a.p50_ms,
+      without_p99_ms: a.p99_ms,
+      without_rps: a.rps,
+      with_p50_ms: b.p50_ms,
+      with_p99_ms: b.p99_ms,
+      with_rps: b.rps,
+      added_p50_ms: Math.round((b.p50_ms - a.p50_ms) * 1000) / 1000,
+      added_p99_ms: Math.round((b.p99_ms - a.p99_ms) * 1000) / 1000,
+    };
+  } finally {
+    agent.destroy();
+    await stack.stop();
+  }
+}

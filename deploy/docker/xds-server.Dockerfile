@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# The Waymark xds-server image. Build from the repository root:
+#   docker build -f deploy/docker/xds-server.Dockerfile -t <registry>/xds-server:<tag> .
+# It holds only the xds-server service, the workspace packages it depends on (api, bus, envoy-proto, telemetry) and their
+# production dependencies. Node 24 runs the TypeScript sources directly (type stripping): no build step.
+ARG NODE_IMAGE=node:24.21.0-slim
+
+FROM ${NODE_IMAGE} AS pnpm
+ENV CI=true
+RUN npm install --global --no-audit --no-fund pnpm@12.4.2
+WORKDIR /src
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/api/package.json packages/api/
+COPY packages/bus/package.json packages/bus/
+COPY packages/envoy-proto/package.json packages/envoy-proto/
+COPY packages/telemetry/package.json packages/telemetry/
+COPY services/xds-server/package.json services/xds-server/
+
+# The Envoy protobuf code is generated, not committed: generate it with envoy-proto's dev tools (buf).
+FROM pnpm AS proto
+RUN pnpm install --frozen-lockfile --filter @waymark/envoy-proto
+COPY packages/envoy-proto/scripts packages/envoy-proto/scripts
+COPY packages/envoy-proto/src packages/envoy-proto/src
+RUN pnpm --filter @waymark/envoy-proto generate
+
+# Production dependencies of the service and its workspace packages only.
+FROM pnpm AS deps
+RUN pnpm install --frozen-lockfile --prod --filter "@waymark/xds-server..."
+COPY packages/api/src packages/api/src
+COPY packages/bus/src packages/bus/src
+COPY packages/telemetry/src packages/telemetry/src
+COPY --from=proto /src/packages/envoy-proto/src packages/envoy-proto/src
+COPY services/xds-server/src services/xds-server/src
+RUN find packages services -name '*.test.ts' -delete
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /src /app
+# The node user (uid 1000) owns nothing it runs: the root filesystem can be read-only.
+USER 1000:1000
+EXPOSE 18000 9090
+ENTRYPOINT ["node", "--disable-warning=ExperimentalWarning", "services/xds-server/src/main.ts"]

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { WaypointManifest } from "@waymark/api";
+import { contentHash, encodeResource, TypeUrl } from "@waymark/envoy-proto";
+import { configDump, manifestHashes } from "./config-dump.ts";
+
+test("config-dump decodes every blob a manifest names and reports the ones it cannot", () => {
+  const cluster = encodeResource(TypeUrl.cluster, "kube_httpbin_httpbin3_8000", {
+    name: "kube_httpbin_httpbin3_8000",
+    type: "EDS",
+    connectTimeout: "5s",
+    edsClusterConfig: { edsConfig: { ads: {} } },
+  });
+  const h = contentHash(cluster);
+  const m: WaypointManifest = {
+    waypoint: { namespace: "httpbin", name: "kgateway-waypoint" },
+    version: "v1",
+    versions: { [TypeUrl.cluster]: "c1", [TypeUrl.route]: "r1" },
+    resources: {
+      [TypeUrl.cluster]: { kube_httpbin_httpbin3_8000: h },
+      [TypeUrl.route]: { gone: "deadbeef" },
+    },
+    builtAt: "2026-01-01T00:00:00.000Z",
+    trace: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+  };
+  assert.deepEqual(manifestHashes(m).sort(), [h, "deadbeef"].sort());
+  const d = configDump(m, new Map([[h, cluster]]));
+  assert.equal(d.waypoint, "httpbin/kgateway-waypoint");
+  assert.equal(d.traceparent, m.trace!.traceparent);
+  assert.deepEqual(d.types[TypeUrl.cluster], {
+    version: "c1",
+    resources: {
+      kube_httpbin_httpbin3_8000: {
+        name: "kube_httpbin_httpbin3_8000",
+        type: "EDS",
+        connectTimeout: "5s",
+        edsClusterConfig: { edsConfig: { ads: {} } },
+      },
+    },
+  });
+  assert.deepEqual(d.problems, { deadbeef: "blob of gone is missing from wm-xds" });
+});

@@ -1,0 +1,79 @@
+// The tracer provider of one service: OTLP/HTTP export in batches to the configured endpoint, the
+// service's resource, W3C trace context, async-local context. Off (the API's no-op tracer) when no
+// endpoint is configured. Export failures are logged, never thrown into the service.
+import { context, type DiagLogger, DiagLogLevel, diag, propagation, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import type { Logger } from "@waymark/api";
+import type { TelemetryConfig } from "./config.ts";
+
+export interface Tracing {
+  /** True when spans are exported. */
+  readonly enabled: boolean;
+  readonly serviceName: string;
+  /** Exports every finished span now. */
+  flush(): Promise<void>;
+  /** Flushes and stops exporting. */
+  shutdown(): Promise<void>;
+}
+
+function diagLogger(log: Logger): DiagLogger {
+  const fields = (args: unknown[]) => (args.length ? { detail: args.map((a) => String(a)).join(" ") } : {});
+  return {
+    error: (m, ...a) => log.warn(`otel: ${m}`, fields(a)),
+    warn: (m, ...a) => log.warn(`otel: ${m}`, fields(a)),
+    info: (m, ...a) => log.debug(`otel: ${m}`, fields(a)),
+    debug: () => {},
+    verbose: () => {},
+  };
+}
+
+/** Registers the global tracer provider for this process (once, at start-up). */
+export function startTracing(cfg: TelemetryConfig, log: Logger): Tracing {
+  const off: Tracing = {
+    enabled: false,
+    serviceName: cfg.serviceName,
+    flush: async () => {},
+    shutdown: async () => {},
+  };
+  if (!cfg.tracesEndpoint) return off;
+  try {
+    diag.setLogger(diagLogger(log), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    const exporter = new OTLPTraceExporter({ url: cfg.tracesEndpoint, headers: { ...cfg.headers } });
+    const provider = new TracerProvider({
+      resource: resourceFromAttributes({ ...cfg.resource }),
+      spanProcessors: [
+        new BatchSpanProcessor({
+          exporter,
+          scheduledDelayMillis: cfg.exportDelayMs,
+          maxQueueSize: 8192,
+          maxExportBatchSize: 512,
+        }),
+      ],
+      spanLimits: { linkCountLimit: 128 },
+    });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(provider);
+    log.info("tracing on", { service: cfg.serviceName, endpoint: cfg.tracesEndpoint });
+    const guard = async (what: string, p: () => Promise<void>) => {
+      try {
+        await p();
+      } catch (err) {
+        log.warn(`otel ${what} failed`, { err });
+      }
+    };
+    return {
+      enabled: true,
+      serviceName: cfg.serviceName,
+      flush: () => guard("flush", () => provider.forceFlush({ timeoutMillis: 5000 })),
+      shutdown: () => guard("shutdown", () => provider.shutdown()),
+    };
+  } catch (err) {
+    log.warn("cannot start tracing; running without it", { err });
+    return off;
+  }
+}

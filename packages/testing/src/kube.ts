@@ -1,0 +1,402 @@
+// A real Kubernetes control plane for tests, from the binaries scripts/bootstrap-k8s.sh builds: etcd,
+// kube-apiserver (TLS, RBAC, service-account tokens), and optionally kube-controller-manager,
+// kube-scheduler and KWOK (one fake node) so Deployments roll out. The Gateway API CRDs (from the
+// Gateway API module) and Waymark's deploy/ manifests are installed. Certificates and keys are made
+// with openssl per cluster.
+import { execFile as execFileCb, spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort, type Proc, startProcess, tempDir, waitFor } from "./process.ts";
+
+const execFile = promisify(execFileCb);
+
+export interface KubeBinaries {
+  bin: string;
+  etcd: string;
+  kwok: string;
+  kwokStages: string;
+  gatewayApiCrds: string;
+}
+
+/** The binaries from the environment (scripts/bootstrap-k8s.sh exports these); undefined when absent. */
+export function kubeBinaries(): KubeBinaries | undefined {
+  const bin = process.env["WAYMARK_K8S_BIN"];
+  const etcd = process.env["WAYMARK_ETCD"];
+  const kwok = process.env["WAYMARK_KWOK_BIN"];
+  const crds = process.env["WAYMARK_GATEWAY_API_CRDS"];
+  const stages = process.env["WAYMARK_KWOK_STAGES"];
+  if (!bin || !etcd || !kwok || !crds || !stages) return undefined;
+  return { bin, etcd, kwok: join(kwok, "kwok"), kwokStages: stages, gatewayApiCrds: crds };
+}
+
+export interface KubeClusterOptions {
+  logDir: string;
+  /** Start kube-controller-manager, kube-scheduler and KWOK (default true). */
+  workloads?: boolean;
+  /** Extra kube-apiserver flags (e.g. a small watch cache). */
+  apiserverArgs?: string[];
+  /** Extra etcd flags. */
+  etcdArgs?: string[];
+  /** Manifests (files or directories) applied with the admin identity after start. */
+  manifests?: string[];
+}
+
+export interface KubeCluster {
+  dir: string;
+  server: string;
+  /** kubeconfig of the cluster admin (system:masters). */
+  adminKubeconfig: string;
+  etcdUrl: string;
+  /** Runs kubectl as admin (or with another kubeconfig); resolves with stdout, rejects with stderr. */
+  kubectl(args: string[], o?: { input?: string; kubeconfig?: string }): Promise<string>;
+  /** A kubeconfig for a ServiceAccount (a bound token from the TokenRequest API). */
+  serviceAccountKubeconfig(namespace: string, name: string, audience?: string): Promise<string>;
+  /** A token for a ServiceAccount with the given audience. */
+  token(namespace: string, name: string, audience: string): Promise<string>;
+  /** Stops and starts kube-apiserver (same flags, same port). */
+  restartApiserver(downMs?: number): Promise<void>;
+  /** Starting time of each part, ms. */
+  timings: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  await execFile("openssl", args, { cwd });
+}
+
+async function makePki(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "server.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+  );
+  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  await openssl(
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365"].concat(
+      ["-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=waymark-test-ca"],
+    ),
+    dir,
+  );
+  const leaf = async (name: string, subj: string, ext: string) => {
+    await openssl(
+      ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
+        "-keyout",
+        `${name}.key`,
+        "-out",
+        `${name}.csr`,
+        "-subj",
+        subj,
+      ]),
+      dir,
+    );
+    await openssl(
+      ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"].concat([
+        "-days",
+        "365",
+        "-out",
+        `${name}.crt`,
+        "-extfile",
+        ext,
+      ]),
+      dir,
+    );
+  };
+  await leaf("apiserver", "/CN=kube-apiserver", "server.ext");
+  await leaf("admin", "/O=system:masters/CN=admin", "client.ext");
+  await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"], dir);
+  await openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
+}
+
+function kubeconfig(server: string, ca: string, user: Record<string, string>): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "test", cluster: { server, "certificate-authority": ca } }],
+    users: [{ name: "user", user }],
+    contexts: [{ name: "test", context: { cluster: "test", user: "user" } }],
+    "current-context": "test",
+  });
+}
+
+export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeCluster> {
+  const bins = kubeBinaries();
+  if (!bins)
+    throw new Error("Kubernetes binaries missing: run scripts/bootstrap-k8s.sh (node scripts/test.ts does)");
+  const dir = tempDir("kube");
+  const pki = join(dir, "pki");
+  const timings: Record<string, number> = {};
+  const t0 = performance.now();
+  const mark = (what: string, since: number) => {
+    timings[what] = Math.round(performance.now() - since);
+  };
+  const procs: Proc[] = [];
+  const stopAll = async () => {
+    for (const p of procs.reverse()) await p.stop(3000).catch(() => {});
+  };
+  try {
+    let t = performance.now();
+    await makePki(pki);
+    mark("pki", t);
+
+    t = performance.now();
+    const [etcdPort, peerPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcd = startProcess({
+      name: "etcd",
+      command: bins.etcd,
+      args: [
+        "--data-dir",
+        join(dir, "etcd"),
+        "--listen-client-urls",
+        etcdUrl,
+        "--advertise-client-urls",
+        etcdUrl,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${peerPort}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${peerPort}`,
+        "--initial-cluster",
+        `default=http://127.0.0.1:${peerPort}`,
+        "--unsafe-no-fsync",
+        "--log-level",
+        "warn",
+        ...(o.etcdArgs ?? []),
+      ],
+      logDir: o.logDir,
+    });
+    procs.push(etcd);
+    await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 20_000, 100);
+    mark("etcd", t);
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiArgs = [
+      "--etcd-servers",
+      etcdUrl,
+      "--bind-address",
+      "127.0.0.1",
+      "--advertise-address",
+      "127.0.0.1",
+      "--secure-port",
+      String(apiPort),
+      "--cert-dir",
+      join(dir, "apiserver-certs"),
+      "--tls-cert-file",
+      join(pki, "apiserver.crt"),
+      "--tls-private-key-file",
+      join(pki, "apiserver.key"),
+      "--client-ca-file",
+      join(pki, "ca.crt"),
+      "--service-account-key-file",
+      join(pki, "sa.pub"),
+      "--service-account-signing-key-file",
+      join(pki, "sa.key"),
+      "--service-account-issuer",
+      "https://kubernetes.default.svc",
+      "--api-audiences",
+      "https://kubernetes.default.svc",
+      "--authorization-mode",
+      "RBAC",
+      "--service-cluster-ip-range",
+      "10.96.0.0/16",
+      "--enable-priority-and-fairness=false",
+      "--profiling=false",
+      "--v",
+      "1",
+      ...(o.apiserverArgs ?? []),
+    ];
+    let apiserver: Proc;
+    const launchApiserver = () => {
+      apiserver = startProcess({
+        name: "kube-apiserver",
+        command: join(bins.bin, "kube-apiserver"),
+        args: apiArgs,
+        logDir: o.logDir,
+      });
+      procs.push(apiserver);
+      return apiserver;
+    };
+    t = performance.now();
+    launchApiserver();
+    const admin = join(dir, "admin.kubeconfig");
+    writeFileSync(
+      admin,
+      kubeconfig(server, join(pki, "ca.crt"), {
+        "client-certificate": join(pki, "admin.crt"),
+        "client-key": join(pki, "admin.key"),
+      }),
+    );
+    const kubectl = async (args: string[], ko: { input?: string; kubeconfig?: string } = {}) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(join(bins.bin, "kubectl"), ["--kubeconfig", ko.kubeconfig ?? admin, ...args], {
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("error", reject);
+        child.on("close", (code) =>
+          code === 0
+            ? resolve(out)
+            : reject(new Error(`kubectl ${args.join(" ")}: exit ${code}\n${err}${out}`)),
+        );
+        child.stdin.end(ko.input ?? "");
+      });
+    const waitReady = () =>
+      waitFor(
+        "kube-apiserver /readyz",
+        async () => {
+          if (apiserver.child.exitCode !== null)
+            throw new Error(`kube-apiserver exited:\n${apiserver.log().slice(-2000)}`);
+          return (await kubectl(["get", "--raw", "/readyz"])).trim() === "ok";
+        },
+        60_000,
+        200,
+      );
+    await waitReady();
+    mark("kube-apiserver", t);
+
+    if (o.workloads !== false) {
+      t = performance.now();
+      procs.push(
+        startProcess({
+          name: "kube-controller-manager",
+          command: join(bins.bin, "kube-controller-manager"),
+          args: [
+            "--kubeconfig",
+            admin,
+            "--authentication-kubeconfig",
+            admin,
+            "--authorization-kubeconfig",
+            admin,
+            "--service-account-private-key-file",
+            join(pki, "sa.key"),
+            "--root-ca-file",
+            join(pki, "ca.crt"),
+            "--leader-elect=false",
+            "--bind-address",
+            "127.0.0.1",
+            "--secure-port",
+            String(await freePort()),
+            "--controllers",
+            "*,-nodeipam,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-cloud-node-lifecycle,-ttl",
+            "--concurrent-deployment-syncs",
+            "2",
+            "--v",
+            "1",
+          ],
+          logDir: o.logDir,
+        }),
+        startProcess({
+          name: "kube-scheduler",
+          command: join(bins.bin, "kube-scheduler"),
+          args: [
+            "--kubeconfig",
+            admin,
+            "--authentication-kubeconfig",
+            admin,
+            "--authorization-kubeconfig",
+            admin,
+            "--leader-elect=false",
+            "--bind-address",
+            "127.0.0.1",
+            "--secure-port",
+            String(await freePort()),
+            "--v",
+            "1",
+          ],
+          logDir: o.logDir,
+        }),
+        startProcess({
+          name: "kwok",
+          command: bins.kwok,
+          args: [
+            "--kubeconfig",
+            admin,
+            "--config",
+            bins.kwokStages,
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector",
+            "kwok.x-k8s.io/node=fake",
+            // Pod IPs on loopback, so a test can serve a pod's address with a local program.
+            "--cidr",
+            "127.1.0.1/16",
+            "--node-ip",
+            "127.0.0.1",
+            "--server-address",
+            `127.0.0.1:${await freePort()}`,
+          ],
+          logDir: o.logDir,
+        }),
+      );
+      await kubectl(["apply", "-f", "-"], {
+        input: JSON.stringify({
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: {
+            name: "kwok-node-0",
+            annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+            labels: { "kubernetes.io/hostname": "kwok-node-0", type: "kwok" },
+          },
+          spec: {},
+        }),
+      });
+      await waitFor(
+        "the KWOK node Ready",
+        async () =>
+          (await kubectl([
+            "get",
+            "node",
+            "kwok-node-0",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+          ])) === "True",
+        60_000,
+        250,
+      );
+      mark("controllers+kwok", t);
+    }
+
+    t = performance.now();
+    const gw = join(bins.gatewayApiCrds, "standard");
+    await kubectl(["apply", "--server-side", "-f", gw]);
+    for (const m of o.manifests ?? []) await kubectl(["apply", "--server-side", "-f", m]);
+    await kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    mark("crds+manifests", t);
+    timings["total"] = Math.round(performance.now() - t0);
+
+    const token = async (namespace: string, name: string, audience: string) =>
+      (
+        await kubectl(["-n", namespace, "create", "token", name, "--audience", audience, "--duration", "2h"])
+      ).trim();
+    return {
+      dir,
+      server,
+      adminKubeconfig: admin,
+      etcdUrl,
+      kubectl,
+      token,
+      async serviceAccountKubeconfig(namespace, name, audience = "https://kubernetes.default.svc") {
+        const file = join(dir, `${namespace}-${name}.kubeconfig`);
+        writeFileSync(
+          file,
+          kubeconfig(server, join(pki, "ca.crt"), { token: await token(namespace, name, audience) }),
+        );
+        return file;
+      },
+      async restartApiserver(downMs = 0) {
+        await apiserver.stop(5000);
+        procs.splice(procs.indexOf(apiserver), 1);
+        if (downMs) await new Promise((r) => setTimeout(r, downMs));
+        launchApiserver();
+        await waitReady();
+      },
+      timings,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

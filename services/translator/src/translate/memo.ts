@@ -1,0 +1,91 @@
+// What one translation can reuse from the previous one. translate() stays a pure function of its
+// input: with or without a memo it returns equal output; the memo only skips recomputing parts whose
+// inputs are the very same objects as last time.
+//
+// Route churn is the hot path (thousands of routes on one waypoint, one route changes). Everything a
+// compiled route, its parents and its status depend on, other than the route itself, is the "world":
+// every object except HTTPRoutes and EndpointSlices (endpoints only feed load assignments, which are
+// rebuilt every time). While the world keeps its identity, a route object seen before gets back its
+// compiled form, parents and status; any change to the world drops them all.
+import type { KubeObject } from "@waymark/api";
+import type { JsonObject } from "@waymark/envoy-proto";
+import type { ParentOutcome } from "./parents.ts";
+import type { CompiledRoute } from "./routes.ts";
+
+export interface RouteWork {
+  compiled: CompiledRoute;
+  parents: ParentOutcome[];
+  status: Record<string, unknown> | undefined;
+}
+
+const ROUTE_KEY = /^gateway_networking_k8s_io\.HTTPRoute\./;
+const SLICE_KEY = /^discovery_k8s_io\.EndpointSlice\./;
+
+export class TranslationMemo {
+  #world = new Map<string, KubeObject>();
+  #settings: unknown;
+  #routes = new WeakMap<KubeObject, RouteWork>();
+  #ids = new WeakMap<CompiledRoute, number>();
+  #nextId = 1;
+  #routeConfigs = new Map<string, { key: string; json: JsonObject }>();
+  #usedRouteConfigs = new Set<string>();
+
+  /** Starts a translation: keeps the per-route work only if the world is the same objects as before. */
+  begin(objects: ReadonlyMap<string, KubeObject>, settings: unknown): void {
+    this.#usedRouteConfigs.clear();
+    let same = settings === this.#settings;
+    let count = 0;
+    if (same) {
+      for (const [key, o] of objects) {
+        if (ROUTE_KEY.test(key) || SLICE_KEY.test(key)) continue;
+        count++;
+        if (this.#world.get(key) !== o) {
+          same = false;
+          break;
+        }
+      }
+      same &&= count === this.#world.size;
+    }
+    if (same) return;
+    this.#settings = settings;
+    this.#world = new Map();
+    for (const [key, o] of objects) if (!ROUTE_KEY.test(key) && !SLICE_KEY.test(key)) this.#world.set(key, o);
+    this.#routes = new WeakMap();
+    this.#routeConfigs.clear();
+  }
+
+  route(route: KubeObject): RouteWork | undefined {
+    return this.#routes.get(route);
+  }
+
+  rememberRoute(route: KubeObject, work: RouteWork): void {
+    this.#routes.set(route, work);
+  }
+
+  /** A number naming one compiled route for as long as it is reused. */
+  idOf(route: CompiledRoute): number {
+    let id = this.#ids.get(route);
+    if (id === undefined) {
+      id = this.#nextId++;
+      this.#ids.set(route, id);
+    }
+    return id;
+  }
+
+  /** The route configuration built last time under the same name and key, else a new one. */
+  routeConfig(name: string, key: string, build: () => JsonObject): JsonObject {
+    this.#usedRouteConfigs.add(name);
+    const seen = this.#routeConfigs.get(name);
+    if (seen?.key === key) return seen.json;
+    const json = build();
+    this.#routeConfigs.set(name, { key, json });
+    return json;
+  }
+
+  /** Ends a translation: forgets route configurations it did not use. */
+  end(): void {
+    for (const name of this.#routeConfigs.keys())
+      if (!this.#usedRouteConfigs.has(name)) this.#routeConfigs.delete(name);
+    this.#usedRouteConfigs.clear();
+  }
+}

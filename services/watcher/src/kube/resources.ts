@@ -1,0 +1,107 @@
+// The API resources Waymark reads, writes status to, or creates, with their REST paths.
+import { GATEWAY_GROUP, KGATEWAY_GROUP, type ObjectRef } from "@waymark/api";
+
+export interface ResourceInfo {
+  group: string;
+  version: string;
+  kind: string;
+  /** Plural resource name in URLs. */
+  plural: string;
+  namespaced: boolean;
+  /** Waymark writes this kind's status (server-side apply on the status subresource). */
+  statusWriter?: boolean;
+}
+
+/** The kinds the watcher informs on (mirrored into wm-objects). */
+export const WATCHED: readonly ResourceInfo[] = [
+  {
+    group: GATEWAY_GROUP,
+    version: "v1",
+    kind: "GatewayClass",
+    plural: "gatewayclasses",
+    namespaced: false,
+    statusWriter: true,
+  },
+  {
+    group: GATEWAY_GROUP,
+    version: "v1",
+    kind: "Gateway",
+    plural: "gateways",
+    namespaced: true,
+    statusWriter: true,
+  },
+  {
+    group: GATEWAY_GROUP,
+    version: "v1",
+    kind: "HTTPRoute",
+    plural: "httproutes",
+    namespaced: true,
+    statusWriter: true,
+  },
+  {
+    group: GATEWAY_GROUP,
+    version: "v1beta1",
+    kind: "ReferenceGrant",
+    plural: "referencegrants",
+    namespaced: true,
+  },
+  { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
+  { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false },
+  {
+    group: "discovery.k8s.io",
+    version: "v1",
+    kind: "EndpointSlice",
+    plural: "endpointslices",
+    namespaced: true,
+  },
+  {
+    group: KGATEWAY_GROUP,
+    version: "v1alpha1",
+    kind: "TrafficPolicy",
+    plural: "trafficpolicies",
+    namespaced: true,
+    statusWriter: true,
+  },
+];
+
+/** The kinds of a waypoint's deployment objects (applied from wm-infra). */
+export const INFRA: readonly ResourceInfo[] = [
+  { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
+  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true },
+  { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
+  { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true },
+];
+
+export const LEASES: ResourceInfo = {
+  group: "coordination.k8s.io",
+  version: "v1",
+  kind: "Lease",
+  plural: "leases",
+  namespaced: true,
+};
+
+export function apiVersionOf(r: ResourceInfo): string {
+  return r.group ? `${r.group}/${r.version}` : r.version;
+}
+
+/** `/api/v1/namespaces/ns/services` or `/apis/group/version/plural` (all namespaces when ns is ""). */
+export function collectionPath(r: ResourceInfo, namespace = ""): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  return r.namespaced && namespace ? `${base}/namespaces/${namespace}/${r.plural}` : `${base}/${r.plural}`;
+}
+
+export function objectPath(r: ResourceInfo, namespace: string, name: string): string {
+  return `${collectionPath(r, namespace)}/${encodeURIComponent(name)}`;
+}
+
+export function findResource(
+  list: readonly ResourceInfo[],
+  group: string,
+  kind: string,
+): ResourceInfo | undefined {
+  return list.find((r) => r.group === group && r.kind === kind);
+}
+
+export function refPath(r: ResourceInfo, ref: ObjectRef): string {
+  return objectPath(r, r.namespaced ? ref.namespace : "", ref.name);
+}

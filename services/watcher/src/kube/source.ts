@@ -1,0 +1,144 @@
+// The Kubernetes source: one informer per kind Waymark reads. The first complete listing of every kind
+// becomes one replaceAll (so what was deleted while the watcher was down disappears from NATS); then
+// each watch event is an upsert or remove, and a relist of one kind reconciles that kind alone.
+// Objects go to NATS without what only the API server needs (managedFields, resourceVersion) and
+// without the status Waymark itself writes, so a status write never echoes back as a change.
+import { type KubeObject, type Logger, objectKey, refOf } from "@waymark/api";
+import type { Source, SourceSink } from "../source.ts";
+import type { KubeClient } from "./client.ts";
+import { Informer } from "./informer.ts";
+import { type ResourceInfo, WATCHED } from "./resources.ts";
+
+export const KUBE_ORIGIN = "kube";
+
+export interface KubeSourceOptions {
+  client: KubeClient;
+  log: Logger;
+  resources?: readonly ResourceInfo[];
+  watchTimeoutSec?: number;
+  idleMs?: number;
+}
+
+/** Told about every object change (raw, with status), e.g. by the status writer. */
+export type ObjectListener = (key: string, object: KubeObject | undefined) => void;
+
+export function publishedForm(o: KubeObject, r: ResourceInfo): KubeObject {
+  const metadata: Record<string, unknown> = { ...o.metadata };
+  delete metadata["resourceVersion"];
+  delete metadata["managedFields"];
+  const out: KubeObject = { ...o, metadata: metadata as unknown as KubeObject["metadata"] };
+  if (r.statusWriter) delete out.status;
+  return out;
+}
+
+export class KubeSource implements Source {
+  readonly description: string;
+  readonly needsMetadata = false;
+  readonly #o: KubeSourceOptions;
+  readonly #informers: Informer[] = [];
+  /** Per kind: key → raw object. */
+  readonly #byKind = new Map<string, Map<string, KubeObject>>();
+  readonly #listeners = new Set<ObjectListener>();
+  #sink: SourceSink | undefined;
+  #initial = true;
+
+  constructor(o: KubeSourceOptions) {
+    this.#o = o;
+    this.description = `kube:${o.client.server}`;
+  }
+
+  /** The current raw object (with status and resourceVersion) of a key, if known. */
+  get(key: string): KubeObject | undefined {
+    for (const m of this.#byKind.values()) {
+      const o = m.get(key);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  onChange(l: ObjectListener): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+
+  get client(): KubeClient {
+    return this.#o.client;
+  }
+
+  /** Informers, for tests (lists per kind). */
+  get informers(): readonly Informer[] {
+    return this.#informers;
+  }
+
+  #emit(key: string, o: KubeObject | undefined): void {
+    for (const l of this.#listeners) {
+      try {
+        l(key, o);
+      } catch (err) {
+        this.#o.log.error("object listener failed", { key, err });
+      }
+    }
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.#sink = sink;
+    const resources = this.#o.resources ?? WATCHED;
+    for (const r of resources) {
+      const kindMap = new Map<string, KubeObject>();
+      this.#byKind.set(`${r.group}/${r.kind}`, kindMap);
+      this.#informers.push(
+        new Informer({
+          client: this.#o.client,
+          resource: r,
+          log: this.#o.log,
+          ...(this.#o.watchTimeoutSec ? { watchTimeoutSec: this.#o.watchTimeoutSec } : {}),
+          ...(this.#o.idleMs ? { idleMs: this.#o.idleMs } : {}),
+          handlers: {
+            onList: (items) => this.#onList(r, kindMap, items),
+            onUpsert: (o) => {
+              const key = objectKey(refOf(o));
+              kindMap.set(key, o);
+              if (!this.#initial) this.#sink?.upsert(publishedForm(o, r), KUBE_ORIGIN);
+              this.#emit(key, o);
+            },
+            onDelete: (o) => {
+              const key = objectKey(refOf(o));
+              kindMap.delete(key);
+              if (!this.#initial) this.#sink?.remove(refOf(o));
+              this.#emit(key, undefined);
+            },
+          },
+        }),
+      );
+    }
+    await Promise.all(this.#informers.map((i) => i.start()));
+    // Every kind is listed: publish the whole picture at once.
+    const all: Array<{ object: KubeObject; origin: string }> = [];
+    for (const r of resources) {
+      for (const o of this.#byKind.get(`${r.group}/${r.kind}`)?.values() ?? [])
+        all.push({ object: publishedForm(o, r), origin: KUBE_ORIGIN });
+    }
+    this.#initial = false;
+    sink.replaceAll(all);
+    this.#o.log.info("initial listing published", { objects: all.length });
+  }
+
+  #onList(r: ResourceInfo, kindMap: Map<string, KubeObject>, items: KubeObject[]): void {
+    const next = new Map(items.map((o) => [objectKey(refOf(o)), o]));
+    const gone = [...kindMap.keys()].filter((k) => !next.has(k));
+    const removed = gone.map((k) => kindMap.get(k) as KubeObject);
+    kindMap.clear();
+    for (const [k, o] of next) kindMap.set(k, o);
+    if (!this.#initial && this.#sink) {
+      for (const o of removed) this.#sink.remove(refOf(o));
+      for (const o of items) this.#sink.upsert(publishedForm(o, r), KUBE_ORIGIN);
+    }
+    for (const o of removed) this.#emit(objectKey(refOf(o)), undefined);
+    for (const [k, o] of next) this.#emit(k, o);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#informers.map((i) => i.stop()));
+    this.#o.client.close();
+  }
+}

@@ -1,0 +1,87 @@
+// The xds-server's Prometheus metrics: pushes, ACKs and NACKs per xDS type, time from a change being
+// observed to a proxy's ACK (propagation), time from send to ACK, connected proxies.
+import {
+  Counter,
+  createRegistry,
+  Gauge,
+  Histogram,
+  PROPAGATION_BUCKETS,
+  type Registry,
+} from "@waymark/telemetry";
+
+const SHORT: Record<string, string> = {
+  "type.googleapis.com/envoy.config.cluster.v3.Cluster": "CDS",
+  "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment": "EDS",
+  "type.googleapis.com/envoy.config.listener.v3.Listener": "LDS",
+  "type.googleapis.com/envoy.config.route.v3.RouteConfiguration": "RDS",
+};
+
+/** CDS, EDS, LDS, RDS, or the type URL itself. */
+export const shortType = (typeUrl: string) => SHORT[typeUrl] ?? typeUrl;
+
+export class XdsMetrics {
+  readonly registry: Registry;
+  readonly pushes: Counter<"type">;
+  readonly acks: Counter<"type">;
+  readonly nacks: Counter<"type">;
+  readonly propagation: Histogram<"type">;
+  readonly ackLatency: Histogram<"type">;
+  readonly connected: Gauge<"protocol">;
+
+  /** `registry`: the service's; a private one (without process metrics) when absent. */
+  constructor(registry?: Registry) {
+    this.registry = registry ?? createRegistry("xds-server", { processMetrics: false });
+    const registers = [this.registry];
+    this.pushes = new Counter({
+      name: "waymark_xds_pushes_total",
+      help: "xDS responses sent to proxies, by type",
+      labelNames: ["type"],
+      registers,
+    });
+    this.acks = new Counter({
+      name: "waymark_xds_acks_total",
+      help: "Responses proxies accepted (ACK), by type",
+      labelNames: ["type"],
+      registers,
+    });
+    this.nacks = new Counter({
+      name: "waymark_xds_nacks_total",
+      help: "Responses proxies rejected (NACK), by type",
+      labelNames: ["type"],
+      registers,
+    });
+    this.propagation = new Histogram({
+      name: "waymark_xds_propagation_seconds",
+      help: "From the watcher observing a change to a connected proxy's ACK of the configuration holding it",
+      labelNames: ["type"],
+      buckets: PROPAGATION_BUCKETS,
+      registers,
+    });
+    this.ackLatency = new Histogram({
+      name: "waymark_xds_ack_latency_seconds",
+      help: "From sending a response to the proxy's ACK or NACK of it",
+      labelNames: ["type"],
+      buckets: PROPAGATION_BUCKETS,
+      registers,
+    });
+    const self = this;
+    this.connected = new Gauge({
+      name: "waymark_xds_connected_proxies",
+      help: "Proxies connected to this replica, by protocol",
+      labelNames: ["protocol"],
+      registers,
+      collect() {
+        const c = self.#connectedSource?.();
+        if (!c) return;
+        for (const [protocol, n] of Object.entries(c)) this.set({ protocol }, n);
+      },
+    });
+  }
+
+  #connectedSource: (() => Record<string, number>) | undefined;
+
+  /** Where the connected-proxies gauge reads its value when scraped. */
+  countConnected(source: () => Record<string, number>): void {
+    this.#connectedSource = source;
+  }
+}

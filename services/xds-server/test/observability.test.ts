@@ -1,0 +1,196 @@
+// The xds-server's observability against real NATS and real gRPC streams: push spans that end on the
+// proxy's ACK (ERROR with error_detail on NACK) as children of the translator's span, the metrics,
+// honest /readyz, the /debug/proxies endpoint, and wm-proxies records that expire when their replica
+// is killed with SIGKILL.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { jetstreamManager } from "@nats-io/jetstream";
+import {
+  Bucket,
+  blobKey,
+  createLogger,
+  manifestKey,
+  type ProxyRecord,
+  proxyKey,
+  type WaypointManifest,
+} from "@waymark/api";
+import { connectBus, getJson, type KV, type NatsConnection, openBucket } from "@waymark/bus";
+import {
+  captureSpans,
+  endSpan,
+  histogramFromText,
+  type SpanCapture,
+  SpanStatusCode,
+  startSpan,
+  traceContextOf,
+  valueFromText,
+} from "@waymark/telemetry";
+import { freePort, type NatsServer, startNats, startProcess, tempDir, waitFor } from "@waymark/testing";
+import { startXdsServer, type XdsServer } from "../src/index.ts";
+import { AdsClient } from "./ads-client.ts";
+import { basic, build, CDS, type Resources } from "./fixtures.ts";
+
+const log = createLogger("xds-observability-test", {}, () => {});
+let nats: NatsServer;
+let nc: NatsConnection;
+let xds: KV;
+let proxies: KV;
+let capture: SpanCapture;
+let server: XdsServer;
+
+before(async () => {
+  capture = captureSpans("waymark-xds-server");
+  nats = await startNats();
+  nc = await connectBus({ servers: nats.url, name: "test", log });
+  [xds, proxies] = await Promise.all([openBucket(nc, Bucket.xds), openBucket(nc, Bucket.proxies)]);
+  server = await startXdsServer(
+    { natsUrl: nats.url, address: "127.0.0.1:0", replica: "rep-t", maxConnectionAgeMs: 0 },
+    log,
+    { proxyFlushMs: 20 },
+  );
+});
+
+after(async () => {
+  await server?.stop();
+  await capture?.stop();
+  await nc?.close();
+  await nats?.stop();
+});
+
+/** Publishes like the translator: blobs, then a manifest carrying observedAt and the trace context. */
+async function publishTraced(waypoint: { namespace: string; name: string }, res: Resources, trace?: string) {
+  const b = build(waypoint, res);
+  const m: WaypointManifest = { ...b.manifest, observedAt: new Date().toISOString() };
+  if (trace) m.trace = { traceparent: trace };
+  await Promise.all([...b.blobs].map(([h, bytes]) => xds.put(blobKey(h), bytes)));
+  await xds.put(manifestKey(waypoint), JSON.stringify(m));
+  await waitFor("snapshot held", () => server.store.get(manifestKey(waypoint))?.version === m.version);
+  return m;
+}
+
+test("a push span per proxy and type: child of the manifest's span, ends on ACK; NACK is an error", async () => {
+  const waypoint = { namespace: "traced", name: "gw" };
+  await publishTraced(waypoint, basic());
+  const client = new AdsClient(`127.0.0.1:${server.port}`);
+  try {
+    const s = client.sotw();
+    s.send({ typeUrl: CDS, node: { id: "pod-t.traced", cluster: "gw.traced" } });
+    s.ack(await s.next(3000, "initial CDS"));
+
+    // A change while the proxy is connected: the push continues the translator's trace.
+    const parent = startSpan("send wm-xds", { parent: null });
+    const tp = traceContextOf(parent)!.traceparent;
+    endSpan(parent);
+    capture.reset();
+    await publishTraced(waypoint, basic({ timeout: "2s" }), tp);
+    const r2 = await s.next(3000, "CDS after the change");
+    s.ack(r2);
+    const acked = await waitFor("ACKed push span", () =>
+      capture
+        .spans()
+        .find(
+          (x) =>
+            x.name === "xds.push CDS" &&
+            x.attributes["xds.outcome"] === "ack" &&
+            x.attributes["xds.version"] === r2.versionInfo,
+        ),
+    );
+    assert.equal(acked.spanContext().traceId, parent.spanContext().traceId);
+    assert.equal(acked.parentSpanContext?.spanId, parent.spanContext().spanId);
+    assert.equal(acked.attributes["envoy.node.id"], "pod-t.traced");
+    assert.equal(acked.attributes["waymark.replica"], "rep-t");
+    assert.equal(acked.attributes["xds.version"], r2.versionInfo);
+    assert.equal(acked.status.code, SpanStatusCode.UNSET);
+
+    await publishTraced(waypoint, basic({ timeout: "3s" }), tp);
+    const r3 = await s.next(3000, "CDS to reject");
+    s.nack(r3, "cluster backend: invalid timeout", r2.versionInfo);
+    const nacked = await waitFor("NACKed push span", () =>
+      capture.spans().find((x) => x.name === "xds.push CDS" && x.attributes["xds.outcome"] === "nack"),
+    );
+    assert.equal(nacked.status.code, SpanStatusCode.ERROR);
+    assert.match(nacked.status.message ?? "", /cluster backend: invalid timeout/);
+    assert.equal(nacked.attributes["xds.error_detail"], "cluster backend: invalid timeout");
+
+    const text = await server.ads.metrics.registry.metrics();
+    assert.ok(valueFromText(text, "waymark_xds_pushes_total", { type: "CDS" }) >= 3);
+    assert.ok(valueFromText(text, "waymark_xds_acks_total", { type: "CDS" }) >= 2);
+    assert.equal(valueFromText(text, "waymark_xds_nacks_total", { type: "CDS" }), 1);
+    // Only the change made while connected counts as propagation (the initial push does not).
+    assert.equal(histogramFromText(text, "waymark_xds_propagation_seconds", { type: "CDS" }).count, 1);
+    assert.equal(valueFromText(text, "waymark_xds_connected_proxies", { protocol: "sotw" }), 1);
+    s.close();
+  } finally {
+    client.close();
+  }
+});
+
+const MAIN = join(fileURLToPath(import.meta.url), "..", "..", "src", "main.ts");
+
+test("main: honest /readyz, /debug/proxies, metrics; records of a SIGKILLed replica expire", async () => {
+  const waypoint = { namespace: "doomed", name: "gw" };
+  await publishTraced(waypoint, basic());
+  const [xdsPort, opsPort] = [await freePort(), await freePort()];
+  const proc = startProcess({
+    name: "xds-doomed",
+    command: process.execPath,
+    args: [MAIN],
+    env: {
+      WAYMARK_NATS_URL: nats.url,
+      WAYMARK_XDS_ADDRESS: `127.0.0.1:${xdsPort}`,
+      WAYMARK_REPLICA: "doomed",
+      WAYMARK_METRICS_ADDRESS: `127.0.0.1:${opsPort}`,
+      WAYMARK_PROXY_RECORD_TTL_MS: "2000",
+    },
+    logDir: tempDir("xds-doomed"),
+  });
+  const ops = `http://127.0.0.1:${opsPort}`;
+  const client = new AdsClient(`127.0.0.1:${xdsPort}`);
+  try {
+    await waitFor("ready", async () => (await fetch(`${ops}/readyz`)).status === 200, 20_000, 50);
+    assert.equal((await fetch(`${ops}/healthz`)).status, 200);
+    const s = client.delta();
+    s.send({ typeUrl: CDS, node: { id: "pod-d.doomed", cluster: "gw.doomed" } });
+    s.ack(await s.next(5000, "CDS"));
+    const key = proxyKey("doomed", "pod-d.doomed");
+    const rec = await waitFor("record written", () => getJson<ProxyRecord>(proxies, key));
+    assert.equal(rec.ttlMs, 2000);
+    assert.ok(rec.refreshedAt);
+    const dbg = (await (await fetch(`${ops}/debug/proxies`)).json()) as {
+      replica: string;
+      proxies: ProxyRecord[];
+    };
+    assert.equal(dbg.replica, "doomed");
+    assert.deepEqual(
+      dbg.proxies.map((p) => [p.nodeId, p.waypoint?.name, p.protocol]),
+      [["pod-d.doomed", "gw", "delta"]],
+    );
+    const text = await (await fetch(`${ops}/metrics`)).text();
+    assert.equal(
+      valueFromText(text, "waymark_xds_connected_proxies", { protocol: "delta", replica: "doomed" }),
+      1,
+    );
+    assert.ok(valueFromText(text, "waymark_xds_acks_total", { type: "CDS" }) >= 1);
+    assert.match(text, /waymark_process_cpu_seconds_total/);
+
+    // The owner keeps the record alive past its TTL…
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(await getJson<ProxyRecord>(proxies, key), "record refreshed while the replica lives");
+    // …and NATS drops it once the owner is gone without a word.
+    await proc.kill();
+    const gone = Date.now();
+    await waitFor(
+      "expired record",
+      async () => (await getJson<ProxyRecord>(proxies, key)) === undefined,
+      8000,
+    );
+    console.log(`record of the SIGKILLed replica expired after ${Date.now() - gone} ms (TTL 2000 ms)`);
+    const info = await (await jetstreamManager(nc)).streams.info(`KV_${Bucket.proxies}`);
+    assert.equal(info.config.allow_msg_ttl, true);
+  } finally {
+    client.close();
+    await proc.kill();
+  }
+});

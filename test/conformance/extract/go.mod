@@ -1,0 +1,3 @@
+module waymark.dev/test/conformance/extract
+
+go 1.26
