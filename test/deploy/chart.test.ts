@@ -197,7 +197,7 @@ test("NATS users may publish only to their own buckets' subjects", () => {
     return [...block.matchAll(/"(\$[^"]+)"/g)].map((m) => m[1]!);
   };
   const kvWrites = (user: string) => allow(user).filter((s) => s.startsWith("$KV."));
-  assert.deepEqual(kvWrites("watcher"), ["$KV.wm-objects.>", "$KV.wm-status.>"]);
+  assert.deepEqual(kvWrites("watcher"), ["$KV.wm-objects.>", "$KV.wm-status.>", "$KV.wm-issuer.>"]);
   assert.deepEqual(kvWrites("translator"), [
     "$KV.wm-xds.>",
     "$KV.wm-status.>",

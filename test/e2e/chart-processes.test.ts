@@ -159,6 +159,12 @@ describe("the chart's configuration, as separate processes", { timeout: 180_000 
         env["WAYMARK_NATS_URL"] = env["WAYMARK_NATS_URL"]!.replace(/@[^/]+$/, `@127.0.0.1:${ports["nats"]}`);
         env["WAYMARK_METRICS_ADDRESS"] = `127.0.0.1:${metricsPort}`;
         if (xdsPort) env["WAYMARK_XDS_ADDRESS"] = `127.0.0.1:${xdsPort}`;
+        // No API server here, so no service-account tokens: proxy authentication (the chart's
+        // default) is off for this test; test/e2e/proxy-auth.test.ts covers it.
+        if (xdsPort) {
+          assert.equal(env["WAYMARK_XDS_AUTH"], "kubernetes");
+          env["WAYMARK_XDS_AUTH"] = "none";
+        }
         if (svc === "watcher") env["WAYMARK_SOURCE"] = `dir:${exampleDir}`;
         if (svc === "translator") env["WAYMARK_BIND_ADDRESS"] = bindAddress;
         const [command, ...args] = entrypoint(svc);

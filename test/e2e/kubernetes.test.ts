@@ -10,8 +10,8 @@ import { connectBus, listKeys, type NatsConnection, openBucket } from "@waymark/
 import {
   type EnvoyProc,
   freePort,
-  kubeBinaries,
   type Proc,
+  podNetworkProblem,
   startProcess,
   tempDir,
   waitFor,
@@ -20,6 +20,7 @@ import { echoedHeaders, httpGet } from "../lib/http.ts";
 import * as guide from "../lib/kube-guide.ts";
 import {
   type KubeStack,
+  kubeSkip,
   REPO_ROOT,
   startHttpbinAt,
   startKubeStack,
@@ -28,9 +29,8 @@ import {
 
 type Cond = { type: string; status: string; reason: string; observedGeneration?: number };
 const cond = (list: Cond[] | undefined, type: string) => list?.find((c) => c.type === type);
-const skip = kubeBinaries() ? false : "Kubernetes binaries missing (scripts/bootstrap-k8s.sh)";
 
-describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_000, skip }, () => {
+describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_000, skip: kubeSkip }, () => {
   let s: KubeStack;
   let logDir: string;
   let nc: NatsConnection;
@@ -50,6 +50,8 @@ describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_00
     };
 
   before(async () => {
+    const problem = await podNetworkProblem();
+    if (problem) throw new Error(problem);
     logDir = tempDir("e2e-kube");
     console.log(`logs: ${logDir}`);
     const t = performance.now();

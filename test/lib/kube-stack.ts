@@ -20,6 +20,13 @@ import {
   waitFor,
 } from "@waymark/testing";
 
+/**
+ * Kubernetes tests skip only when asked to (WAYMARK_SKIP_KUBE=1); otherwise missing binaries or a
+ * missing pod network (scripts/pod-network.sh) fail them.
+ */
+export const kubeSkip: string | false =
+  process.env["WAYMARK_SKIP_KUBE"] === "1" ? "WAYMARK_SKIP_KUBE=1 asks to skip the Kubernetes tests" : false;
+
 export const REPO_ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
 export const DEPLOY = join(REPO_ROOT, "deploy");
 const node = process.execPath;
@@ -42,6 +49,8 @@ export async function startKubeStack(o: {
   logDir: string;
   leaseMs?: number;
   apiserverArgs?: string[];
+  /** Extra environment of every watcher (e.g. a short WAYMARK_KUBE_WATCH_TIMEOUT_S). */
+  watcherEnv?: Record<string, string>;
 }): Promise<KubeStack> {
   const cluster = await startKubeCluster({
     logDir: o.logDir,
@@ -87,6 +96,7 @@ export async function startKubeStack(o: {
           WAYMARK_SOURCE: `kube:${watcherKubeconfig}`,
           WAYMARK_LEASE_DURATION_MS: String(o.leaseMs ?? 3000),
           WAYMARK_KUBE_WATCH_TIMEOUT_S: "60",
+          ...o.watcherEnv,
         },
         logDir: o.logDir,
       });
@@ -156,7 +166,7 @@ export async function startHttpbinAt(o: {
  * A waypoint Envoy started from the bootstrap in the ConfigMap Waymark created, changed only where a
  * pod and this machine differ: node.id (the container's --service-node), the token file (the
  * kubelet's projected token → a file holding a token from the TokenRequest API with the same
- * audience), and the readiness port (8082 may be taken here).
+ * audience) and the SDS file naming it, and the readiness port (8082 may be taken here).
  */
 export async function startWaypointEnvoy(o: {
   cluster: KubeCluster;
@@ -187,7 +197,13 @@ export async function startWaypointEnvoy(o: {
   const tokenDir = join(o.logDir, "xds-tokens");
   mkdirSync(tokenDir, { recursive: true });
   writeFileSync(join(tokenDir, "token"), await o.cluster.token(o.namespace, o.name, audience));
+  // The ConfigMap's other file: the SDS resource naming the token file, mounted beside the bootstrap.
+  const sdsText = cm.data["xds-token-sds.json"];
+  if (!sdsText) throw new Error("the waypoint ConfigMap has no xds-token-sds.json");
+  const sdsFile = join(o.logDir, "xds-token-sds.json");
+  writeFileSync(sdsFile, sdsText.replaceAll("/var/run/secrets/xds-tokens/token", join(tokenDir, "token")));
   const json = JSON.stringify(bootstrap)
+    .replaceAll("/etc/envoy/xds-token-sds.json", sdsFile)
     .replaceAll("/var/run/secrets/xds-tokens/token", join(tokenDir, "token"))
     .replaceAll('"/var/run/secrets/xds-tokens"', JSON.stringify(tokenDir));
   const patched = JSON.parse(json) as {

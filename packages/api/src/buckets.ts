@@ -10,5 +10,7 @@ export const Bucket = {
   infra: "wm-infra",
   /** xds-server → translator, CLI: one record per connected proxy. */
   proxies: "wm-proxies",
+  /** watcher → xds-server: the service-account token issuer and its public keys (key `kubernetes`). */
+  issuer: "wm-issuer",
 } as const;
 export type Bucket = (typeof Bucket)[keyof typeof Bucket];

@@ -4,7 +4,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Bucket, type Logger } from "@waymark/api";
+import { Bucket, ConfigError, type Logger } from "@waymark/api";
 
 export type { KV, KvEntry } from "@nats-io/kv";
 export type { NatsConnection } from "@nats-io/transport-node";
@@ -14,6 +14,32 @@ export interface BusOptions {
   /** Connection name shown by the NATS server (the service and replica). */
   name: string;
   log: Logger;
+  /** TLS to NATS; default: from WAYMARK_NATS_TLS_* (natsTlsFromEnv), none when unset. */
+  tls?: NatsTls;
+}
+
+/** Files of a TLS connection to NATS: the CA to trust, and a client certificate when NATS asks one. */
+export interface NatsTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/**
+ * TLS settings from the environment: WAYMARK_NATS_TLS_CA (a PEM file; turns TLS on), and optionally
+ * WAYMARK_NATS_TLS_CERT and WAYMARK_NATS_TLS_KEY (a client certificate, both or neither).
+ */
+export function natsTlsFromEnv(env: Record<string, string | undefined> = process.env): NatsTls | undefined {
+  const caFile = env["WAYMARK_NATS_TLS_CA"]?.trim();
+  const certFile = env["WAYMARK_NATS_TLS_CERT"]?.trim();
+  const keyFile = env["WAYMARK_NATS_TLS_KEY"]?.trim();
+  if (!certFile !== !keyFile)
+    throw new ConfigError("WAYMARK_NATS_TLS_CERT and WAYMARK_NATS_TLS_KEY go together: set both or neither");
+  if (!caFile) {
+    if (certFile) throw new ConfigError("WAYMARK_NATS_TLS_CERT needs WAYMARK_NATS_TLS_CA");
+    return undefined;
+  }
+  return { caFile, ...(certFile && keyFile ? { certFile, keyFile } : {}) };
 }
 
 /**
@@ -46,9 +72,11 @@ export function redactUrl(url: string): string {
 /** Connects with unlimited reconnects: a NATS outage pauses a service, never ends it. */
 export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
   const { servers, user, pass } = splitCredentials(opts.servers);
+  const tls = opts.tls ?? natsTlsFromEnv();
   const nc = await connect({
     servers,
     ...(user === undefined ? {} : { user, pass }),
+    ...(tls ? { tls } : {}),
     name: opts.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
@@ -70,6 +98,7 @@ const HISTORY: Record<Bucket, number> = {
   [Bucket.status]: 1,
   [Bucket.infra]: 1,
   [Bucket.proxies]: 1,
+  [Bucket.issuer]: 1,
 };
 
 /**

@@ -5,6 +5,7 @@
 // with openssl per cluster.
 import { execFile as execFileCb, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort, type Proc, startProcess, tempDir, waitFor } from "./process.ts";
@@ -54,11 +55,41 @@ export interface KubeCluster {
   serviceAccountKubeconfig(namespace: string, name: string, audience?: string): Promise<string>;
   /** A token for a ServiceAccount with the given audience. */
   token(namespace: string, name: string, audience: string): Promise<string>;
-  /** Stops and starts kube-apiserver (same flags, same port). */
-  restartApiserver(downMs?: number): Promise<void>;
+  /** Stops and starts kube-apiserver (same flags, same port); whileDown runs while it is stopped. */
+  restartApiserver(downMs?: number, whileDown?: () => Promise<void>): Promise<void>;
   /** Starting time of each part, ms. */
   timings: Record<string, number>;
   stop(): Promise<void>;
+}
+
+/** The KWOK pods' address range (WAYMARK_KUBE_POD_CIDR, default 198.18.0.0/16, a benchmarking range). */
+export function podCidr(): string {
+  return process.env["WAYMARK_KUBE_POD_CIDR"] ?? "198.18.0.0/16";
+}
+
+/** KWOK's --cidr: the range's first address (the pods get the ones after it). */
+function podCidrGateway(): string {
+  const [net, len] = podCidr().split("/");
+  const octets = (net ?? "").split(".");
+  octets[3] = "1";
+  return `${octets.join(".")}/${len}`;
+}
+
+/**
+ * Whether this process can serve the pods' addresses (it runs under scripts/pod-network.sh or the
+ * range is otherwise local): the reason why not, or undefined when it can.
+ */
+export async function podNetworkProblem(): Promise<string | undefined> {
+  const address = podCidrGateway().split("/")[0] ?? "";
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", (err: NodeJS.ErrnoException) =>
+      resolve(
+        `the pod range ${podCidr()} is not local here (${err.code}): run the test under scripts/pod-network.sh`,
+      ),
+    );
+    srv.listen(0, address, () => srv.close(() => resolve(undefined)));
+  });
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
@@ -319,9 +350,10 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector",
             "kwok.x-k8s.io/node=fake",
-            // Pod IPs on loopback, so a test can serve a pod's address with a local program.
+            // Pod IPs from a range that scripts/pod-network.sh puts on loopback, so a test can serve a
+            // pod's address with a local program (the API server refuses 127.0.0.0/8 in EndpointSlices).
             "--cidr",
-            "127.1.0.1/16",
+            podCidrGateway(),
             "--node-ip",
             "127.0.0.1",
             "--server-address",
@@ -385,10 +417,11 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
         );
         return file;
       },
-      async restartApiserver(downMs = 0) {
+      async restartApiserver(downMs = 0, whileDown) {
         await apiserver.stop(5000);
         procs.splice(procs.indexOf(apiserver), 1);
         if (downMs) await new Promise((r) => setTimeout(r, downMs));
+        await whileDown?.();
         launchApiserver();
         await waitReady();
       },

@@ -6,6 +6,7 @@ import type { WatcherConfig } from "./config.ts";
 import { DirectorySource } from "./directory-source.ts";
 import { KubeClient } from "./kube/client.ts";
 import { fromKubeconfig, inCluster } from "./kube/connection.ts";
+import { IssuerKeysPublisher } from "./kube/issuer-keys.ts";
 import { KubeSource } from "./kube/source.ts";
 import { Publisher } from "./publisher.ts";
 import type { Source } from "./source.ts";
@@ -44,7 +45,15 @@ export async function startWatcher(config: WatcherConfig, log: Logger): Promise<
     await publisher.load();
     await source.start(publisher);
     let writeback: Writeback | undefined;
+    let issuerKeys: IssuerKeysPublisher | undefined;
     if (source instanceof KubeSource && config.source.type === "kube") {
+      // The token issuer's public keys, for the xds-server to verify proxy tokens with.
+      issuerKeys = new IssuerKeysPublisher({
+        client: source.client,
+        kv: await openBucket(nc, Bucket.issuer, log),
+        log,
+      });
+      await issuerKeys.start();
       writeback = await startWriteback({
         config: config.source,
         client: source.client,
@@ -61,6 +70,7 @@ export async function startWatcher(config: WatcherConfig, log: Logger): Promise<
       nc,
       ...(writeback ? { writeback } : {}),
       async stop() {
+        issuerKeys?.stop();
         await writeback?.stop();
         await source.stop();
         await publisher.close();

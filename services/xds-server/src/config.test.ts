@@ -27,6 +27,10 @@ test("explicit values and bad values", () => {
       replica: "xds-0",
       maxConnectionAgeMs: 0,
       proxyRecordTtlMs: 30_000,
+      auth: "none",
+      tokenAudience: "waymark",
+      tokenIssuer: undefined,
+      tokenSkewSeconds: 30,
     },
   );
   assert.equal(loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "0" }).proxyRecordTtlMs, 0);
@@ -37,6 +41,22 @@ test("explicit values and bad values", () => {
   assert.throws(() => loadConfig({ WAYMARK_NATS_URL: "http://x" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_REPLICA: "a b" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_XDS_MAX_CONNECTION_AGE_MS: "soon" }), /MAX_CONNECTION_AGE/);
+});
+
+test("proxy authentication settings", () => {
+  const c = loadConfig({
+    WAYMARK_XDS_AUTH: "kubernetes",
+    WAYMARK_XDS_TOKEN_AUDIENCE: "xds",
+    WAYMARK_XDS_TOKEN_ISSUER: "https://kubernetes.default.svc",
+    WAYMARK_XDS_TOKEN_SKEW_S: "5",
+  });
+  assert.equal(c.auth, "kubernetes");
+  assert.equal(c.tokenAudience, "xds");
+  assert.equal(c.tokenIssuer, "https://kubernetes.default.svc");
+  assert.equal(c.tokenSkewSeconds, 5);
+  assert.throws(() => loadConfig({ WAYMARK_XDS_AUTH: "jwt" }), /WAYMARK_XDS_AUTH/);
+  assert.throws(() => loadConfig({ WAYMARK_XDS_TOKEN_SKEW_S: "-1" }), /SKEW/);
+  assert.throws(() => loadConfig({ WAYMARK_XDS_TOKEN_AUDIENCE: "a b" }), /AUDIENCE/);
 });
 
 test("waypoint from node.cluster", () => {

@@ -12,6 +12,18 @@ export interface XdsServerConfig {
   readonly maxConnectionAgeMs: number;
   /** wm-proxies records expire this long after their replica last refreshed them (0 = never). */
   readonly proxyRecordTtlMs: number;
+  /**
+   * `kubernetes`: every ADS stream must carry a service-account token (`authorization: Bearer`),
+   * verified with the issuer's keys the watcher publishes in wm-issuer, and may fetch only its own
+   * waypoint. `none`: no check (standalone, development).
+   */
+  readonly auth: "kubernetes" | "none";
+  /** The audience proxy tokens must hold. */
+  readonly tokenAudience: string;
+  /** The issuer proxy tokens must name; undefined = the issuer the watcher published. */
+  readonly tokenIssuer: string | undefined;
+  /** Clock skew tolerated on a token's exp and nbf (seconds). */
+  readonly tokenSkewSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfig {
@@ -42,5 +54,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfi
       `WAYMARK_PROXY_RECORD_TTL_MS must be 0 (never expire) or at least 1000 ms, got ${JSON.stringify(ttlRaw)}`,
     );
   }
-  return Object.freeze({ natsUrl, address, replica, maxConnectionAgeMs, proxyRecordTtlMs });
+  const auth = env["WAYMARK_XDS_AUTH"]?.trim() || "none";
+  if (auth !== "kubernetes" && auth !== "none") {
+    throw new ConfigError(`WAYMARK_XDS_AUTH must be kubernetes or none, got ${JSON.stringify(auth)}`);
+  }
+  const tokenAudience = env["WAYMARK_XDS_TOKEN_AUDIENCE"]?.trim() || "waymark";
+  if (/\s/.test(tokenAudience)) {
+    throw new ConfigError(
+      `WAYMARK_XDS_TOKEN_AUDIENCE may not hold spaces, got ${JSON.stringify(tokenAudience)}`,
+    );
+  }
+  const tokenIssuer = env["WAYMARK_XDS_TOKEN_ISSUER"]?.trim() || undefined;
+  const skewRaw = env["WAYMARK_XDS_TOKEN_SKEW_S"]?.trim() || "30";
+  if (!/^\d+$/.test(skewRaw) || Number(skewRaw) > 600) {
+    throw new ConfigError(
+      `WAYMARK_XDS_TOKEN_SKEW_S must be 0 to 600 seconds, got ${JSON.stringify(skewRaw)}`,
+    );
+  }
+  return Object.freeze({
+    natsUrl,
+    address,
+    replica,
+    maxConnectionAgeMs,
+    proxyRecordTtlMs,
+    auth,
+    tokenAudience,
+    tokenIssuer,
+    tokenSkewSeconds: Number(skewRaw),
+  });
 }

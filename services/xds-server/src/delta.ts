@@ -3,7 +3,7 @@
 // initial_resource_versions are compared directly and matching resources are not resent.
 // Subscription changes apply even when the nonce is stale. Names the client subscribed to that do not
 // exist are answered in removed_resources and remembered: they are pushed when they appear.
-import type { DeltaDiscoveryRequest } from "@waymark/envoy-proto";
+import { type DeltaDiscoveryRequest, TypeUrl } from "@waymark/envoy-proto";
 import {
   allowsLegacyWildcard,
   byName,
@@ -114,9 +114,17 @@ export class DeltaSession {
   onSnapshot(snap: Snapshot | undefined): Outgoing[] {
     if (!snap) return [];
     const out: Outgoing[] = [];
+    let changedClusters: readonly string[] = [];
     for (const t of pushOrder(this.#types.keys())) {
-      const r = this.#respond(t, this.#types.get(t)!, snap);
+      const st = this.#types.get(t)!;
+      // Envoy re-warms a changed cluster and waits for its endpoints, without asking for them again:
+      // send them again even when they did not change (else the cluster warms only after the
+      // initial fetch timeout, 15 s by default).
+      if (t === TypeUrl.endpoint) for (const n of changedClusters) st.client.delete(n);
+      const held = t === TypeUrl.cluster ? new Set(st.client.keys()) : undefined;
+      const r = this.#respond(t, st, snap);
       if (r) out.push(r);
+      if (r && held) changedClusters = r.names.filter((n) => held.has(n));
     }
     return out;
   }

@@ -1,5 +1,7 @@
+export * from "./auth/index.ts";
 export { loadConfig, type XdsServerConfig } from "./config.ts";
 export { DeltaSession } from "./delta.ts";
+export { XdsMetrics } from "./metrics.ts";
 export type { Outgoing, Verdict } from "./protocol.ts";
 export { ProxyTracker } from "./proxies.ts";
 export { AdsServer, grpcServerOptions } from "./server.ts";

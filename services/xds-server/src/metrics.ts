@@ -27,6 +27,7 @@ export class XdsMetrics {
   readonly propagation: Histogram<"type">;
   readonly ackLatency: Histogram<"type">;
   readonly connected: Gauge<"protocol">;
+  readonly authRejections: Counter<"reason">;
 
   /** `registry`: the service's; a private one (without process metrics) when absent. */
   constructor(registry?: Registry) {
@@ -62,6 +63,12 @@ export class XdsMetrics {
       help: "From sending a response to the proxy's ACK or NACK of it",
       labelNames: ["type"],
       buckets: PROPAGATION_BUCKETS,
+      registers,
+    });
+    this.authRejections = new Counter({
+      name: "waymark_xds_auth_rejections_total",
+      help: "ADS streams refused: no valid proxy token (the TokenProblem), or another waypoint's (forbidden)",
+      labelNames: ["reason"],
       registers,
     });
     const self = this;

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@waymark/api";
 import { adsService } from "@waymark/envoy-proto";
+import type { TokenAuthenticator } from "./auth/authenticator.ts";
 import { XdsMetrics } from "./metrics.ts";
 import type { ProxyTracker } from "./proxies.ts";
 import { PushQueue } from "./push-queue.ts";
@@ -16,6 +17,8 @@ export interface AdsServerOptions {
   replica?: string;
   /** Where pushes, ACKs, NACKs and propagation are counted (default: a private registry). */
   metrics?: XdsMetrics;
+  /** Verifies proxy tokens; undefined = every proxy may fetch any waypoint (standalone). */
+  auth?: TokenAuthenticator;
 }
 
 const MiB = 1024 * 1024;
@@ -63,6 +66,7 @@ export class AdsServer {
         log: this.#log,
         metrics,
         replica,
+        auth: opts.auth,
         attach: (st, key) => {
           let set = this.#byKey.get(key);
           if (!set) {

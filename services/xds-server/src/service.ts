@@ -1,6 +1,8 @@
 // Composition of one xds-server replica: NATS, the snapshot store, the proxy tracker, the ADS server.
 import { Bucket, type Logger } from "@waymark/api";
 import { connectBus, openBucket } from "@waymark/bus";
+import { TokenAuthenticator } from "./auth/authenticator.ts";
+import { NatsKeySource } from "./auth/keys.ts";
 import type { XdsServerConfig } from "./config.ts";
 import { XdsMetrics } from "./metrics.ts";
 import { ProxyTracker } from "./proxies.ts";
@@ -24,6 +26,8 @@ export interface StartOptions {
   proxyFlushMs?: number;
   /** Where to count pushes, ACKs, NACKs and propagation (default: a private registry). */
   metrics?: XdsMetrics;
+  /** The clock proxy tokens are checked against (ms since the epoch; tests move it). */
+  clock?: () => number;
 }
 
 /** Starts a replica; it listens only once every current manifest is loaded. */
@@ -48,12 +52,33 @@ export async function startXdsServer(
       writer: await openRecordWriter(nc, proxiesKv, ttlMs, log),
       ...(opts.proxyFlushMs !== undefined ? { flushMs: opts.proxyFlushMs } : {}),
     });
+    let keys: NatsKeySource | undefined;
+    if (config.auth === "kubernetes") {
+      keys = new NatsKeySource(await openBucket(nc, Bucket.issuer, log), log);
+      await keys.start();
+    }
+    const auth = keys
+      ? new TokenAuthenticator({
+          keys,
+          audience: config.tokenAudience ?? "waymark",
+          ...(config.tokenIssuer ? { issuer: config.tokenIssuer } : {}),
+          skewSeconds: config.tokenSkewSeconds ?? 30,
+          ...(opts.clock ? { now: opts.clock } : {}),
+        })
+      : undefined;
+    log.info("proxy authentication", {
+      mode: config.auth ?? "none",
+      ...(auth
+        ? { audience: config.tokenAudience ?? "waymark", issuer: config.tokenIssuer ?? "published" }
+        : {}),
+    });
     const metrics = opts.metrics ?? new XdsMetrics();
     metrics.countConnected(() => tracker.counts());
     const ads = new AdsServer(store, tracker, log, {
       maxConnectionAgeMs: config.maxConnectionAgeMs ?? 1_800_000,
       replica: config.replica,
       metrics,
+      ...(auth ? { auth } : {}),
     });
     const port = await ads.bind(config.address);
     log.info("ads listening", { address: config.address, port, replica: config.replica });
@@ -69,6 +94,7 @@ export async function startXdsServer(
           await ads.stop();
           await tracker.stop();
           store.stop();
+          keys?.stop();
           await nc.drain().catch(() => nc.close());
         })();
         return stopping;

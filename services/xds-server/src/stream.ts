@@ -4,6 +4,9 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Logger, manifestKey } from "@waymark/api";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "@waymark/envoy-proto";
+import type { TokenAuthenticator } from "./auth/authenticator.ts";
+import { refusal } from "./auth/identity.ts";
+import { TokenError } from "./auth/jwt.ts";
 import { DeltaSession } from "./delta.ts";
 import type { XdsMetrics } from "./metrics.ts";
 import type { Outgoing, Step } from "./protocol.ts";
@@ -25,6 +28,8 @@ export interface StreamDeps {
   metrics: XdsMetrics;
   /** This replica's name (span attributes). */
   replica: string;
+  /** Verifies each stream's proxy token and its waypoint; undefined = no authentication. */
+  auth?: TokenAuthenticator | undefined;
   /** Called once the stream's waypoint (manifest key) is known. */
   attach(stream: AdsStream, key: string): void;
   /** Called once when the stream ends. */
@@ -47,6 +52,7 @@ export class AdsStream implements Pushable {
   #blocked = false;
   #dirty = false;
   #closed = false;
+  #expiry: NodeJS.Timeout | undefined;
 
   constructor(id: string, protocol: Protocol, call: AdsCall, deps: StreamDeps) {
     this.id = id;
@@ -125,6 +131,7 @@ export class AdsStream implements Pushable {
         return;
       }
       this.#nodeId = req.node?.id || `unnamed-${this.id}`;
+      if (this.#deps.auth && !this.#authorize(waypoint)) return;
       this.#key = manifestKey(waypoint);
       this.#log = this.#log.child({ node: this.#nodeId, waypoint: `${waypoint.namespace}/${waypoint.name}` });
       this.#deps.tracker.open(this.id, this.#nodeId, waypoint, this.protocol);
@@ -165,6 +172,45 @@ export class AdsStream implements Pushable {
     this.#send(step.responses, snap);
   }
 
+  /**
+   * Checks the stream's token against the waypoint the proxy asks for; fails the stream when it does
+   * not prove an identity (UNAUTHENTICATED) or proves another one (PERMISSION_DENIED). A stream whose
+   * token expires is ended then: the proxy reconnects with its rotated token.
+   */
+  #authorize(waypoint: { namespace: string; name: string }): boolean {
+    const auth = this.#deps.auth!;
+    const header = this.#call.metadata.get("authorization")[0];
+    let identity: ReturnType<TokenAuthenticator["authenticate"]>;
+    try {
+      identity = auth.authenticate(typeof header === "string" ? header : header?.toString("utf8"));
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      this.#deps.metrics.authRejections.inc({ reason: err.problem });
+      this.#fail(
+        GrpcStatus.UNAUTHENTICATED,
+        `proxy ${this.#nodeId} for waypoint ${waypoint.namespace}/${waypoint.name}: ${err.message}`,
+      );
+      return false;
+    }
+    const why = refusal(identity, waypoint);
+    if (why) {
+      this.#deps.metrics.authRejections.inc({ reason: "forbidden" });
+      this.#fail(GrpcStatus.PERMISSION_DENIED, `proxy ${this.#nodeId}: ${why}`);
+      return false;
+    }
+    this.#log = this.#log.child({ identity: `${identity.namespace}/${identity.serviceAccount}` });
+    const left = identity.expiresAt - Date.now();
+    this.#expiry = setTimeout(
+      () => {
+        this.#log.info("proxy token expired; ending the stream");
+        this.end();
+      },
+      Math.max(0, Math.min(left, 2 ** 31 - 1)),
+    );
+    this.#expiry.unref();
+    return true;
+  }
+
   #send(out: Outgoing[], snap: Snapshot | undefined): void {
     for (const o of out) {
       if (this.#closed) return;
@@ -191,6 +237,7 @@ export class AdsStream implements Pushable {
   #close(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#expiry);
     this.#deps.queue.cancel(this);
     this.#deps.detach(this);
     this.#deps.tracker.close(this.id);

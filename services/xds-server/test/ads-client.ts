@@ -205,6 +205,21 @@ export class DeltaStream extends StreamClient<DeltaDiscoveryRequest, DeltaDiscov
   }
 }
 
+/** What a stream sends when it opens. */
+export interface StreamInit {
+  /** Sent as `authorization: Bearer <token>` (as a waypoint Envoy's credential injector does). */
+  token?: string;
+  /** Any other metadata. */
+  metadata?: Record<string, string>;
+}
+
+function metadataOf(o: StreamInit): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(o.metadata ?? {})) md.set(k, v);
+  if (o.token !== undefined) md.set("authorization", `Bearer ${o.token}`);
+  return md;
+}
+
 /** A client channel to one ADS server; open as many streams on it as needed. */
 export class AdsClient {
   readonly #client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
@@ -215,18 +230,18 @@ export class AdsClient {
     }) as unknown as grpc.Client & Record<string, (...a: unknown[]) => unknown>;
   }
 
-  sotw(): SotwStream {
+  sotw(o: StreamInit = {}): SotwStream {
     return new SotwStream(
-      this.#client["StreamAggregatedResources"]!() as grpc.ClientDuplexStream<
+      this.#client["StreamAggregatedResources"]!(metadataOf(o)) as grpc.ClientDuplexStream<
         DiscoveryRequest,
         DiscoveryResponse
       >,
     );
   }
 
-  delta(): DeltaStream {
+  delta(o: StreamInit = {}): DeltaStream {
     return new DeltaStream(
-      this.#client["DeltaAggregatedResources"]!() as grpc.ClientDuplexStream<
+      this.#client["DeltaAggregatedResources"]!(metadataOf(o)) as grpc.ClientDuplexStream<
         DeltaDiscoveryRequest,
         DeltaDiscoveryResponse
       >,

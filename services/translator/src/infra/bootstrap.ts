@@ -15,14 +15,17 @@ export interface BootstrapOptions {
   /** A static listener answering /ready (kgateway uses 8082); omitted when not given. */
   readinessPort?: number;
   /**
-   * A file holding a token (a projected service-account token in a cluster) that Envoy sends to the
-   * xds-server as `authorization: Bearer <token>` on every xDS stream. Envoy re-reads the file when
-   * its directory changes (the kubelet rotates projected tokens by swapping the directory's link).
+   * A token (a projected service-account token in a cluster) that Envoy sends to the xds-server as
+   * `authorization: Bearer <token>` on every xDS stream. `file` holds the token; `sdsFile` holds the
+   * SDS resource that names it (renderTokenSds()). The secret comes from that file-based SDS source
+   * watching the token's directory: the kubelet rotates a projected token by swapping the directory's
+   * `..data` link, and only then does Envoy read the token again. (A static secret would keep the
+   * first token forever, and the xds-server refuses it once it expires.)
    */
-  xdsToken?: { file: string };
+  xdsToken?: { file: string; sdsFile: string };
 }
 
-/** Name of the static generic secret holding the xDS token. */
+/** Name of the generic secret holding the xDS token. */
 export const XDS_TOKEN_SECRET = "xds-token";
 
 /** node.cluster: the xds-server maps a proxy to its waypoint by this. */
@@ -58,7 +61,6 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
     },
     static_resources: {
       listeners: o.readinessPort === undefined ? [] : [readinessListener(o.readinessPort)],
-      ...(o.xdsToken ? { secrets: [tokenSecret(o.xdsToken.file)] } : {}),
       clusters: [
         {
           name: "xds_cluster",
@@ -72,7 +74,7 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
                   connection_keepalive: { interval: "30s", timeout: "5s" },
                 },
               },
-              ...(o.xdsToken ? { http_filters: tokenInjectionFilters() } : {}),
+              ...(o.xdsToken ? { http_filters: tokenInjectionFilters(o.xdsToken) } : {}),
             },
           },
           load_assignment: {
@@ -97,13 +99,22 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
   return bootstrap;
 }
 
-function tokenSecret(file: string): Record<string, unknown> {
-  const slash = file.lastIndexOf("/");
-  const dir = slash > 0 ? file.slice(0, slash) : ".";
+/** The file-based SDS resource that names the token file (the `sdsFile` of BootstrapOptions.xdsToken). */
+export function renderTokenSds(tokenFile: string): Record<string, unknown> {
   return {
-    name: XDS_TOKEN_SECRET,
-    generic_secret: { secret: { filename: file, watched_directory: { path: dir } } },
+    resources: [
+      {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+        name: XDS_TOKEN_SECRET,
+        generic_secret: { secret: { filename: tokenFile } },
+      },
+    ],
   };
+}
+
+function directoryOf(file: string): string {
+  const slash = file.lastIndexOf("/");
+  return slash > 0 ? file.slice(0, slash) : ".";
 }
 
 /**
@@ -111,7 +122,7 @@ function tokenSecret(file: string): Record<string, unknown> {
  * `authorization` header of each xDS stream (Envoy's gRPC client runs the cluster's upstream filters);
  * the codec filter must come last.
  */
-function tokenInjectionFilters(): Array<Record<string, unknown>> {
+function tokenInjectionFilters(token: { file: string; sdsFile: string }): Array<Record<string, unknown>> {
   return [
     {
       name: "envoy.filters.http.credential_injector",
@@ -123,7 +134,16 @@ function tokenInjectionFilters(): Array<Record<string, unknown>> {
           name: "envoy.http.injected_credentials.generic",
           typed_config: {
             "@type": "type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic",
-            credential: { name: XDS_TOKEN_SECRET },
+            credential: {
+              name: XDS_TOKEN_SECRET,
+              sds_config: {
+                path_config_source: {
+                  path: token.sdsFile,
+                  watched_directory: { path: directoryOf(token.file) },
+                },
+                resource_api_version: "V3",
+              },
+            },
             header_value_prefix: "Bearer ",
           },
         },

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Gateway, KubeObject, OwnerReference, WaypointRef } from "@waymark/api";
 import { GATEWAY_GROUP } from "@waymark/api";
-import { renderBootstrap } from "./bootstrap.ts";
+import { renderBootstrap, renderTokenSds } from "./bootstrap.ts";
 
 export interface InfraSettings {
   /** Where the waypoint Envoys find the xds-server: a DNS name (a Service) or an IP, and a port. */
@@ -26,6 +26,8 @@ export const DEFAULT_INFRA_SETTINGS: InfraSettings = {
 export const HBONE_PORT = 15008;
 export const READINESS_PORT = 8082;
 export const BOOTSTRAP_FILE = "envoy.json";
+/** The file-based SDS resource naming the xDS token file (see renderTokenSds()). */
+export const TOKEN_SDS_FILE = "xds-token-sds.json";
 export const CONFIG_DIR = "/etc/envoy";
 export const TOKEN_DIR = "/var/run/secrets/xds-tokens";
 export const TOKEN_FILE = `${TOKEN_DIR}/token`;
@@ -110,9 +112,10 @@ export function waypointInfra(i: WaypointInfraInput, s: InfraSettings): KubeObje
     xds: [s.xds],
     xdsResolution: "STRICT_DNS",
     readinessPort: READINESS_PORT,
-    xdsToken: { file: TOKEN_FILE },
+    xdsToken: { file: TOKEN_FILE, sdsFile: `${CONFIG_DIR}/${TOKEN_SDS_FILE}` },
   });
   const bootstrapText = `${JSON.stringify(bootstrap, null, 2)}\n`;
+  const tokenSdsText = `${JSON.stringify(renderTokenSds(TOKEN_FILE), null, 2)}\n`;
 
   const ports = [...new Set([...i.listenerPorts, HBONE_PORT])];
   const serviceAccount: KubeObject = { apiVersion: "v1", kind: "ServiceAccount", metadata: meta() };
@@ -120,7 +123,7 @@ export function waypointInfra(i: WaypointInfraInput, s: InfraSettings): KubeObje
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: meta(),
-    data: { [BOOTSTRAP_FILE]: bootstrapText },
+    data: { [BOOTSTRAP_FILE]: bootstrapText, [TOKEN_SDS_FILE]: tokenSdsText },
   };
   const service: KubeObject = {
     apiVersion: "v1",
@@ -150,7 +153,7 @@ export function waypointInfra(i: WaypointInfraInput, s: InfraSettings): KubeObje
             "ambient.istio.io/dns-capture": "false",
             "gateway.kgateway.dev/gateway-full-name": `${namespace}.${i.ref.name}`,
             // A new bootstrap needs a new Envoy: the pod template changes with it.
-            "waymark.dev/bootstrap-hash": sha(bootstrapText).slice(0, 16),
+            "waymark.dev/bootstrap-hash": sha(bootstrapText + tokenSdsText).slice(0, 16),
           },
         },
         spec: {

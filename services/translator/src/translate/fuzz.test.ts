@@ -31,6 +31,8 @@ test(`fuzz: ${CASES} generated inputs (seed ${SEED}) translate, encode, carry va
     envoyValidations: 0,
     envoyCases: 0,
     nacks: 0,
+    routeEntries: 0,
+    luaChunks: 0,
   };
   const failures: string[] = [];
   const save = (id: number, objects: unknown) => {
@@ -49,12 +51,17 @@ test(`fuzz: ${CASES} generated inputs (seed ${SEED}) translate, encode, carry va
       figures.cases++;
       figures.resources += r.resources;
       if (r.problems.length) {
-        failures.push(`case ${id} (seed ${SEED + chunk}, index ${j}; input ${save(id, objects)}):\n  ${r.problems.slice(0, 5).join("\n  ")}`);
+        failures.push(
+          `case ${id} (seed ${SEED + chunk}, index ${j}; input ${save(id, objects)}):\n  ${r.problems.slice(0, 5).join("\n  ")}`,
+        );
         return;
       }
       if (!r.output) return;
       figures.statuses += r.output.statuses.length;
       figures.rejectedConditions += JSON.stringify(r.output.statuses).split('"status":"False"').length - 1;
+      const text = JSON.stringify(r.output.waypoints);
+      figures.routeEntries += text.split('"match":').length - 1;
+      figures.luaChunks += text.split("LuaPerRoute").length - 1;
       envoyCases.push({ id, output: r.output });
       byId.set(id, objects);
     });

@@ -38,6 +38,22 @@ export function checkRegex(regex: string): string | undefined {
     return `regular expression ${JSON.stringify(regex)} uses lookaround, which RE2 does not support`;
   if (/\\[1-9]/.test(regex))
     return `regular expression ${JSON.stringify(regex)} uses a backreference, which RE2 does not support`;
+  const badEscape = re2EscapeProblem(regex);
+  if (badEscape)
+    return `regular expression ${JSON.stringify(regex)}: ${badEscape}, which RE2 does not support`;
+  for (const m of regex.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) {
+    if (Number(m[1]) > 1000 || Number(m[2] || 0) > 1000)
+      return `regular expression ${JSON.stringify(regex)} repeats more than 1000 times, which RE2 does not support`;
+  }
+  if (/\(\?#/.test(regex))
+    return `regular expression ${JSON.stringify(regex)} uses a (?# comment, which RE2 does not support`;
+  if (/(^|[^\\])\[\^?\]/.test(regex))
+    return `regular expression ${JSON.stringify(regex)} has an empty character class, which RE2 does not support`;
+  if (/[}*+?]\{\d/.test(regex))
+    return `regular expression ${JSON.stringify(regex)} repeats a repetition, which RE2 does not support`;
+  const size = re2ProgramSizeBound(regex);
+  if (size > MAX_REGEX_PROGRAM_SIZE)
+    return `regular expression ${JSON.stringify(regex)} is too complex for Envoy (RE2 program size up to ${size}; Envoy allows ${MAX_REGEX_PROGRAM_SIZE})`;
   const js = regex
     .replace(/\(\?P</g, "(?<")
     .replace(/\(\?[imsU]+\)/g, "")
@@ -48,6 +64,133 @@ export function checkRegex(regex: string): string | undefined {
   } catch (e) {
     return `invalid regular expression ${JSON.stringify(regex)}: ${e instanceof Error ? e.message : String(e)}`;
   }
+}
+
+const RE2_LETTER_ESCAPES = new Set([..."afnrtvdDsSwWbBAzCpPQ"]);
+
+/** Envoy's default limit on a regex's compiled RE2 program (runtime re2.max_program_size.error_level). */
+export const MAX_REGEX_PROGRAM_SIZE = 100;
+
+/**
+ * An upper bound on the size of the RE2 program of a regex (RE2 itself often compiles smaller): one
+ * instruction per literal, class or escape, one per `|`, `*`, `+`, `?`, two per capturing group, a
+ * counted repetition copies its atom, plus four. Errs on the large side: a regex under it is never
+ * refused by Envoy for its size.
+ */
+export function re2ProgramSizeBound(regex: string): number {
+  let i = 0;
+  const atom = (): number => {
+    const c = regex[i];
+    if (c === "\\") {
+      if (regex[i + 1] === "Q") {
+        const end = regex.indexOf("\\E", i + 2);
+        const literal = end < 0 ? regex.length - i - 2 : end - i - 2;
+        i = end < 0 ? regex.length : end + 2;
+        return literal;
+      }
+      i += 2;
+      if (/^\{/.test(regex.slice(i))) i = regex.indexOf("}", i) + 1 || regex.length;
+      return 1;
+    }
+    if (c === "[") {
+      i++;
+      if (regex[i] === "^") i++;
+      if (regex[i] === "]") i++;
+      while (i < regex.length && regex[i] !== "]") i += regex[i] === "\\" ? 2 : 1;
+      i++;
+      return 1;
+    }
+    if (c === "(") {
+      i++;
+      let cost = 2;
+      if (regex[i] === "?") {
+        const close = /^\?[a-zA-Z]*\)/.exec(regex.slice(i));
+        if (close) {
+          i += close[0].length;
+          return 0;
+        }
+        const named = /^\?P?<[^>]*>/.exec(regex.slice(i));
+        if (named) i += named[0].length;
+        else {
+          i = regex.indexOf(":", i) + 1 || regex.length;
+          cost = 0;
+        }
+      }
+      cost += alternation();
+      i++;
+      return cost;
+    }
+    i++;
+    return 1;
+  };
+  const repeated = (): number => {
+    let size = atom();
+    for (;;) {
+      const c = regex[i];
+      if (c === "*" || c === "+" || c === "?") {
+        i++;
+        if (regex[i] === "?") i++;
+        size += 1;
+        continue;
+      }
+      const counted = c === "{" ? /^\{(\d+)(,(\d*))?\}/.exec(regex.slice(i)) : null;
+      if (!counted) return size;
+      i += counted[0].length;
+      const n = Number(counted[1]);
+      const m = counted[2] === undefined ? n : counted[3] === "" ? n + 1 : Number(counted[3]);
+      size = size * Math.max(n, m, 1) + Math.max(0, m - n) + 1;
+      if (regex[i] === "?") i++;
+    }
+  };
+  const sequence = (): number => {
+    let size = 0;
+    while (i < regex.length && regex[i] !== "|" && regex[i] !== ")") size += repeated();
+    return size;
+  };
+  const alternation = (): number => {
+    let size = sequence();
+    while (regex[i] === "|") {
+      i++;
+      size += 1 + sequence();
+    }
+    return size;
+  };
+  let total = 0;
+  while (i < regex.length) {
+    total += alternation();
+    if (i < regex.length) i++;
+  }
+  return total + 4;
+}
+
+/**
+ * The first escape RE2 rejects (JavaScript accepts most unknown escapes as the letter itself): RE2
+ * knows \a \f \n \r \t \v, \d \s \w and their negations, \b \B \A \z, \pX \p{Name}, \C, \Q...\E,
+ * octal (\0, or \1-\7 followed by an octal digit), \xHH and \x{H...}, and \ before ASCII punctuation.
+ */
+function re2EscapeProblem(regex: string): string | undefined {
+  for (let i = 0; i < regex.length; i++) {
+    if (regex[i] !== "\\") continue;
+    const c = regex[i + 1];
+    if (c === undefined) return "it ends with a lone backslash";
+    if (c === "Q") {
+      const end = regex.indexOf("\\E", i + 2);
+      if (end < 0) return undefined;
+      i = end + 1;
+      continue;
+    }
+    i++;
+    if (/^[\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e ]$/.test(c)) continue;
+    if (c === "0") continue;
+    if (/^[1-7]$/.test(c) && /^[0-7]$/.test(regex[i + 1] ?? "")) continue;
+    if (c === "x") {
+      if (/^\{[0-9A-Fa-f]+\}|^[0-9A-Fa-f]{2}/.test(regex.slice(i + 1))) continue;
+      return "it has an invalid \\x escape";
+    }
+    if (RE2_LETTER_ESCAPES.has(c)) continue;
+    return `it uses the escape \\${c}`;
+  }
+  return undefined;
 }
 
 function stringMatch(

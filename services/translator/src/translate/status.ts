@@ -9,6 +9,16 @@ import type { ParentOutcome } from "./parents.ts";
 import type { CompiledRoute } from "./routes.ts";
 import type { TranslatorSettings } from "./types.ts";
 
+/** Kubernetes refuses a condition message longer than this (metav1.Condition). */
+export const MAX_CONDITION_MESSAGE = 32768;
+
+/** The message cut to what Kubernetes accepts, saying so. */
+export function boundedMessage(message: string): string {
+  if (message.length <= MAX_CONDITION_MESSAGE) return message;
+  const note = ` … (${message.length - MAX_CONDITION_MESSAGE + 200} more characters cut)`;
+  return message.slice(0, MAX_CONDITION_MESSAGE - 200) + note;
+}
+
 export function condition(
   type: string,
   ok: boolean,
@@ -16,7 +26,7 @@ export function condition(
   message: string,
   generation: number | undefined,
 ): Condition {
-  const c: Condition = { type, status: ok ? "True" : "False", reason, message };
+  const c: Condition = { type, status: ok ? "True" : "False", reason, message: boundedMessage(message) };
   if (generation !== undefined) c.observedGeneration = generation;
   return c;
 }

@@ -33,6 +33,8 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   /** Abort the request (default: 30 s). */
   timeoutMs?: number;
+  /** The Accept header (default application/json; the JWKS endpoint serves application/jwk-set+json). */
+  accept?: string;
 }
 
 export const APPLY_PATCH = "application/apply-patch+yaml";
@@ -123,7 +125,10 @@ export class KubeClient {
       const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
       let req: http.ClientRequest;
       try {
-        req = this.#open(method, full, body ? { "content-type": o.contentType ?? "application/json" } : {});
+        req = this.#open(method, full, {
+          ...(body ? { "content-type": o.contentType ?? "application/json" } : {}),
+          ...(o.accept ? { accept: o.accept } : {}),
+        });
       } catch (err) {
         reject(new KubeApiError(0, "", `${what}: ${(err as Error).message}`, { cause: err }));
         return;

@@ -20,7 +20,9 @@ type A<T> = fc.Arbitrary<T>;
 
 /** Values of the wrong type (or absent) for any field. */
 export const junk: A<unknown> = fc.oneof(
-  fc.constantFrom(null, undefined, true, 0, -1, 1.5, 65536, 2 ** 32, 2 ** 53, "", "x", [], {}, [null], { a: 1 }),
+  fc.constantFrom(null, undefined, true, 0, -1, 1.5, 65536, 2 ** 32, 2 ** 53, "", "x", [], {}, [null], {
+    a: 1,
+  }),
   fc.integer(),
   fc.string({ maxLength: 8 }),
 );
@@ -96,7 +98,17 @@ const path: A<string> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.constantFrom("", "a", "/a?b", "/a#b", "/a b", "/a\0", "/a\n", "/\\", `/${"p".repeat(5000)}`),
+    arbitrary: fc.constantFrom(
+      "",
+      "a",
+      "/a?b",
+      "/a#b",
+      "/a b",
+      "/a\0",
+      "/a\n",
+      "/\\",
+      `/${"p".repeat(5000)}`,
+    ),
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 12 }).map((s) => `/${s}`) },
   { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
@@ -105,7 +117,16 @@ const path: A<string> = fc.oneof(
 export const regex: A<string> = fc.oneof(
   {
     weight: 4,
-    arbitrary: fc.constantFrom(".*", "^/a$", "/a/[0-9]+", "(a|b)*c", "(?i)abc", "[[:alpha:]]+", "\\d{2,3}", "x"),
+    arbitrary: fc.constantFrom(
+      ".*",
+      "^/a$",
+      "/a/[0-9]+",
+      "(a|b)*c",
+      "(?i)abc",
+      "[[:alpha:]]+",
+      "\\d{2,3}",
+      "x",
+    ),
   },
   {
     weight: 4,
@@ -259,13 +280,18 @@ const filter: A<unknown> = fc.oneof(
       }),
     ),
   }),
-  fc.record({ type: fc.constant("URLRewrite"), urlRewrite: odd(fc.record({ hostname, path: pathModifier })) }),
+  fc.record({
+    type: fc.constant("URLRewrite"),
+    urlRewrite: odd(fc.record({ hostname, path: pathModifier })),
+  }),
   fc.record({ type: fc.constant("RequestMirror"), requestMirror: mirror }),
   fc.record({ type: fc.constantFrom("CORS", "ExtensionRef", "Bogus"), extensionRef: junk }),
   junk,
 );
 
-const weight: A<unknown> = odd(fc.constantFrom(0, 1, 1, 50, 100, 1_000_000, 1_000_001, 2 ** 31, 2 ** 32 + 5, -5));
+const weight: A<unknown> = odd(
+  fc.constantFrom(0, 1, 1, 50, 100, 1_000_000, 1_000_001, 2 ** 31, 2 ** 32 + 5, -5),
+);
 
 const backendRef: A<unknown> = odd(
   fc.record(
@@ -352,7 +378,8 @@ function meta(kind: A<string>, ns: A<string>, extra: Record<string, A<unknown>> 
 
 const ns = fc.constantFrom(...NAMESPACES);
 
-const labels = (entries: Record<string, A<unknown>>): A<unknown> => odd(fc.record(entries, { requiredKeys: [] }));
+const labels = (entries: Record<string, A<unknown>>): A<unknown> =>
+  odd(fc.record(entries, { requiredKeys: [] }));
 
 const useWaypoint = fc.constantFrom(...WAYPOINTS, "none", "other");
 
@@ -384,7 +411,9 @@ const listener: A<unknown> = odd(
     {
       name: odd(fc.constantFrom("proxy", "mesh", "", "other")),
       port: odd(fc.constantFrom(15088, 15088, 15088, 15088, 15089, 0, 70000)),
-      protocol: odd(fc.constantFrom("istio.io/PROXY", "istio.io/PROXY", "istio.io/PROXY", "HTTP", "TCP", "HBONE", "")),
+      protocol: odd(
+        fc.constantFrom("istio.io/PROXY", "istio.io/PROXY", "istio.io/PROXY", "HTTP", "TCP", "HBONE", ""),
+      ),
       allowedRoutes: odd(
         fc.record({
           namespaces: odd(
@@ -457,7 +486,9 @@ const vip: A<unknown> = odd(
 const servicePort: A<unknown> = odd(
   fc.record(
     {
-      name: odd(fc.constantFrom("http", "http-web", "http2", "grpc", "tcp", "", "HTTP", "mongo", "http_proxy")),
+      name: odd(
+        fc.constantFrom("http", "http-web", "http2", "grpc", "tcp", "", "HTTP", "mongo", "http_proxy"),
+      ),
       port,
       protocol: odd(fc.constantFrom("TCP", "UDP", "SCTP", "", "tcp")),
       appProtocol: odd(fc.constantFrom("http", "kubernetes.io/h2c", "grpc", "", "tcp")),
@@ -683,7 +714,65 @@ const targetRef: A<unknown> = fc.record(
   { requiredKeys: ["group", "kind", "name"] },
 );
 
-export const trafficPolicy: A<KubeObject> = fc.record({
+const validTemplate = fc.constantFrom(
+  "plain",
+  "{{ header('x-a') }}",
+  '{{ request_header("x-b") }}',
+  "{{ base64_encode(body()) }}",
+  "{% if header('x-a') == 'b' %}yes{% else %}no{% endif %}",
+  "{% for x in [1, 2] %}{{ x }}{% endfor %}",
+  "{{ substring(header('x-a'), 1, 2) }}",
+  "100% {{ header('x-c') }}",
+);
+
+/** A policy most likely valid: a transformation on a waypoint or a route, with hostile template text. */
+const plausiblePolicy: A<KubeObject> = fc.record({
+  apiVersion: fc.constant("gateway.kgateway.dev/v1alpha1"),
+  kind: fc.constant("TrafficPolicy"),
+  metadata: meta(fc.constantFrom(...POLICIES), ns, { creationTimestamp: timestamp }),
+  spec: fc.record({
+    targetRefs: fc.array(
+      fc.oneof(
+        fc.record({
+          group: fc.constant("gateway.networking.k8s.io"),
+          kind: fc.constant("Gateway"),
+          name: fc.constant("wp"),
+        }),
+        fc.record({
+          group: fc.constant("gateway.networking.k8s.io"),
+          kind: fc.constant("HTTPRoute"),
+          name: fc.constantFrom(...ROUTES),
+        }),
+      ),
+      { minLength: 1, maxLength: 2 },
+    ),
+    transformation: fc.record(
+      {
+        request: fc.record({
+          set: fc.array(
+            fc.record({
+              name: fc.constantFrom("x-a", "x-out", "x-z"),
+              value: fc.oneof(
+                validTemplate,
+                hostileString.map((h) => `{{ header(${JSON.stringify(h)}) }}${h.replace(/[{}%#]/g, "")}`),
+              ),
+            }),
+            { maxLength: 2 },
+          ),
+          remove: fc.array(fc.constantFrom("x-drop", "x-c"), { maxLength: 1 }),
+        }),
+        response: fc.record({
+          add: fc.array(fc.record({ name: fc.constantFrom("x-r", "x-s"), value: validTemplate }), {
+            maxLength: 2,
+          }),
+        }),
+      },
+      { requiredKeys: [] },
+    ),
+  }),
+}) as A<KubeObject>;
+
+const anyTrafficPolicy: A<KubeObject> = fc.record({
   apiVersion: fc.constant("gateway.kgateway.dev/v1alpha1"),
   kind: fc.constant("TrafficPolicy"),
   metadata: meta(fc.constantFrom(...POLICIES), ns, {
@@ -714,6 +803,11 @@ export const trafficPolicy: A<KubeObject> = fc.record({
   ),
 }) as A<KubeObject>;
 
+export const trafficPolicy: A<KubeObject> = fc.oneof(
+  { weight: 2, arbitrary: plausiblePolicy },
+  { weight: 1, arbitrary: anyTrafficPolicy },
+);
+
 /** A usable waypoint `a/wp` and a Service `a/s1` using it, so most inputs reach Envoy. */
 const base: A<KubeObject[]> = fc
   .tuple(
@@ -721,7 +815,7 @@ const base: A<KubeObject[]> = fc
     fc.constantFrom("http", "http2", "grpc", "tcp", "http-x"),
     fc.array(fc.constantFrom("10.0.0.1", "fd00::1", "10.0.0.7"), { minLength: 1, maxLength: 2 }),
   )
-  .map(([extraListener, portName, vips]) => [
+  .map(([extraListener, portName, vips]): KubeObject[] => [
     {
       apiVersion: "gateway.networking.k8s.io/v1",
       kind: "Gateway",
@@ -729,7 +823,12 @@ const base: A<KubeObject[]> = fc
       spec: {
         gatewayClassName: CLASS,
         listeners: [
-          { name: "proxy", port: 15088, protocol: "istio.io/PROXY", allowedRoutes: { namespaces: { from: "All" } } },
+          {
+            name: "proxy",
+            port: 15088,
+            protocol: "istio.io/PROXY",
+            allowedRoutes: { namespaces: { from: "All" } },
+          },
           ...(extraListener === undefined ? [] : [extraListener]),
         ],
       },
@@ -776,7 +875,15 @@ export const world: A<Map<string, KubeObject>> = fc
   )
   .map(([baseObjects, namespaces, cls, gateways, services, slices, routes, grants, policies, malformed]) => {
     const objects = new Map<string, KubeObject>();
-    const all = [...namespaces, ...(cls ? [cls] : []), ...gateways, ...services, ...slices, ...baseObjects, ...routes];
+    const all = [
+      ...namespaces,
+      ...(cls ? [cls] : []),
+      ...gateways,
+      ...services,
+      ...slices,
+      ...baseObjects,
+      ...routes,
+    ];
     for (const o of [...all, ...grants, ...policies]) objects.set(objectKey(refOf(o)), o);
     malformed.forEach((m, i) => {
       objects.set(`malformed.${i}`, m as KubeObject);

@@ -26,18 +26,27 @@ const MAX_REASON = 1024;
 
 /** Every condition anywhere in a status stanza, with where it is. */
 function conditionsOf(status: unknown, where: string, out: Array<{ where: string; c: unknown }> = []) {
-  if (Array.isArray(status)) status.forEach((s, i) => conditionsOf(s, `${where}[${i}]`, out));
-  else if (isRecord(status)) {
+  if (Array.isArray(status)) {
+    status.forEach((s, i) => {
+      conditionsOf(s, `${where}[${i}]`, out);
+    });
+  } else if (isRecord(status)) {
     for (const [k, v] of Object.entries(status)) {
-      if (k === "conditions" && Array.isArray(v)) v.forEach((c, i) => out.push({ where: `${where}.${k}[${i}]`, c }));
-      else conditionsOf(v, `${where}.${k}`, out);
+      if (k === "conditions" && Array.isArray(v)) {
+        v.forEach((c, i) => {
+          out.push({ where: `${where}.${k}[${i}]`, c });
+        });
+      } else conditionsOf(v, `${where}.${k}`, out);
     }
   }
   return out;
 }
 
 /** Problems with the status stanzas (empty when every property holds). */
-export function statusProblems(objects: ReadonlyMap<string, KubeObject>, output: TranslationOutput): string[] {
+export function statusProblems(
+  objects: ReadonlyMap<string, KubeObject>,
+  output: TranslationOutput,
+): string[] {
   const problems: string[] = [];
   for (const s of output.statuses) {
     const label = `${s.ref.kind} ${s.ref.namespace}/${s.ref.name}`;
@@ -53,10 +62,11 @@ export function statusProblems(objects: ReadonlyMap<string, KubeObject>, output:
         problems.push(`${label} ${where}: status ${JSON.stringify(c.status)}`);
       if (typeof c.reason !== "string" || c.reason.length > MAX_REASON || !REASON.test(c.reason))
         problems.push(`${label} ${where}: reason ${JSON.stringify(c.reason)} is not a valid reason`);
-      if (typeof c.message !== "string" || c.message === "")
-        problems.push(`${label} ${where}: no message`);
+      if (typeof c.message !== "string" || c.message === "") problems.push(`${label} ${where}: no message`);
       else if (c.message.length > MAX_MESSAGE)
-        problems.push(`${label} ${where}: message of ${c.message.length} characters (Kubernetes allows ${MAX_MESSAGE})`);
+        problems.push(
+          `${label} ${where}: message of ${c.message.length} characters (Kubernetes allows ${MAX_MESSAGE})`,
+        );
     }
   }
   // Every Gateway of our class gets a status, and every HTTPRoute naming one of them as parent.
@@ -64,7 +74,9 @@ export function statusProblems(objects: ReadonlyMap<string, KubeObject>, output:
     output.statuses.filter((s) => s.ref.kind === "Gateway").map((s) => `${s.ref.namespace}/${s.ref.name}`),
   );
   const routeStatus = new Map(
-    output.statuses.filter((s) => s.ref.kind === "HTTPRoute").map((s) => [`${s.ref.namespace}/${s.ref.name}`, s]),
+    output.statuses
+      .filter((s) => s.ref.kind === "HTTPRoute")
+      .map((s) => [`${s.ref.namespace}/${s.ref.name}`, s]),
   );
   for (const o of objects.values()) {
     if (!isRecord(o) || o.kind !== "HTTPRoute" || !isRecord(o.metadata) || !isRecord(o.spec)) continue;
@@ -78,7 +90,8 @@ export function statusProblems(objects: ReadonlyMap<string, KubeObject>, output:
         typeof p.name === "string" &&
         ours.has(`${typeof p.namespace === "string" && p.namespace ? p.namespace : ns}/${p.name}`),
     );
-    if (namesOurs && !routeStatus.has(key)) problems.push(`HTTPRoute ${key} names a waypoint of ours but has no status`);
+    if (namesOurs && !routeStatus.has(key))
+      problems.push(`HTTPRoute ${key} names a waypoint of ours but has no status`);
   }
   return problems;
 }
@@ -96,7 +109,10 @@ export function checkCase(objects: ReadonlyMap<string, KubeObject>, settings = F
   try {
     output = translate({ objects }, settings);
   } catch (e) {
-    return { problems: [`translate threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`], resources: 0 };
+    return {
+      problems: [`translate threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`],
+      resources: 0,
+    };
   }
   const problems: string[] = [];
   let resources = 0;
@@ -129,7 +145,8 @@ function renameClusters(v: unknown, rename: (name: string) => string): void {
   if (!isRecord(v)) return;
   if (typeof v.cluster === "string") v.cluster = rename(v.cluster);
   if (isRecord(v.weightedClusters) && Array.isArray(v.weightedClusters.clusters)) {
-    for (const c of v.weightedClusters.clusters) if (isRecord(c) && typeof c.name === "string") c.name = rename(c.name);
+    for (const c of v.weightedClusters.clusters)
+      if (isRecord(c) && typeof c.name === "string") c.name = rename(c.name);
   }
   for (const [k, x] of Object.entries(v)) if (k !== "typedPerFilterConfig") renameClusters(x, rename);
 }
@@ -156,7 +173,8 @@ export function staticParts(
         if (tc["@type"] !== HCM) continue;
         const name = isRecord(tc.rds) ? String(tc.rds.routeConfigName) : "";
         const rc = routes.get(name);
-        if (!rc) throw new Error(`listener ${l.name} names route configuration ${name}, which is not emitted`);
+        if (!rc)
+          throw new Error(`listener ${l.name} names route configuration ${name}, which is not emitted`);
         const copy = structuredClone(rc);
         renameClusters(copy, rename);
         delete tc.rds;
@@ -215,10 +233,16 @@ export interface BatchResult {
 }
 
 /** Validates the non-empty waypoint outputs of `cases` in one bootstrap; bisects a rejected batch. */
-export async function validateBatch(cases: readonly EnvoyCase[], dir: string, maxRejected = 5): Promise<BatchResult> {
+export async function validateBatch(
+  cases: readonly EnvoyCase[],
+  dir: string,
+  maxRejected = 5,
+): Promise<BatchResult> {
   const result: BatchResult = { validations: 0, validated: 0, rejected: [] };
   const withListeners = cases.filter((c) =>
-    c.output.waypoints.some((w) => w.resources[TypeUrl.listener].length + w.resources[TypeUrl.cluster].length > 0),
+    c.output.waypoints.some(
+      (w) => w.resources[TypeUrl.listener].length + w.resources[TypeUrl.cluster].length > 0,
+    ),
   );
   result.validated = withListeners.length;
   const check = async (batch: readonly EnvoyCase[]): Promise<void> => {
