@@ -5,35 +5,16 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Bucket, createLogger, manifestKey, type ProxyRecord, type WaypointManifest } from "@waymark/api";
 import { connectBus, getJson, listKeys, openBucket } from "@waymark/bus";
-import { startStack } from "@waymark/devstack";
 import { TypeUrl } from "@waymark/envoy-proto";
-import { freePort, tempDir, waitFor } from "@waymark/testing";
-import { copyExample } from "../test/lib/example.ts";
+import { waitFor } from "@waymark/testing";
+import { GUIDE_WAYPOINT, startGuideStack } from "../test/lib/guide-stack.ts";
 import { summarize } from "./stats.ts";
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const n = Number(args[0] ?? 20);
-  const ports = { b2: await freePort(), b3: await freePort(), s2: await freePort(), s3: await freePort() };
-  const dir = copyExample({ httpbin2: ports.b2, httpbin3: ports.b3 });
-  const waypoint = { namespace: "httpbin", name: "kgateway-waypoint" };
-  const stack = await startStack({
-    sourceDir: dir,
-    logDir: tempDir("bench-propagation"),
-    waypoint,
-    waypointPort: 15088,
-    bindAddress: "127.0.0.1",
-    backends: [
-      { name: "httpbin2", port: ports.b2 },
-      { name: "httpbin3", port: ports.b3 },
-    ],
-    standin: {
-      identity: "spiffe://cluster.local/ns/httpbin/sa/client",
-      routes: [
-        { listenPort: ports.s2, vip: "10.96.0.12", port: 8000 },
-        { listenPort: ports.s3, vip: "10.96.0.13", port: 8000 },
-      ],
-    },
-  });
+  const guide = await startGuideStack("bench-propagation", { bindAddress: "127.0.0.1" });
+  const { stack, dir } = guide;
+  const waypoint = GUIDE_WAYPOINT;
   const nc = await connectBus({ servers: stack.nats.url, name: "bench", log: createLogger("bench") });
   try {
     const xds = await openBucket(nc, Bucket.xds);

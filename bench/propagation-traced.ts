@@ -4,11 +4,10 @@
 // WAYMARK_JAEGER is set (scripts/bootstrap-jaeger.sh), so the figures include tracing's cost.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startStack } from "@waymark/devstack";
 import { type HistogramFigures, histogramFromText, histogramQuantile } from "@waymark/telemetry";
-import { freePort, tempDir, waitFor } from "@waymark/testing";
-import { copyExample } from "../test/lib/example.ts";
-import { echoedHeaders, httpGet } from "../test/lib/http.ts";
+import { tempDir, waitFor } from "@waymark/testing";
+import { startGuideStack } from "../test/lib/guide-stack.ts";
+import { echoedHeaders } from "../test/lib/http.ts";
 import { type Jaeger, startJaeger } from "../test/lib/jaeger.ts";
 
 const ENVOYS = 2;
@@ -25,30 +24,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const jaeger: Jaeger | undefined = process.env["WAYMARK_JAEGER"]
     ? await startJaeger({ logDir })
     : undefined;
-  const ports = { b2: await freePort(), b3: await freePort(), s2: await freePort(), s3: await freePort() };
-  const dir = copyExample({ httpbin2: ports.b2, httpbin3: ports.b3 });
-  const stack = await startStack({
-    sourceDir: dir,
-    logDir,
-    waypoint: { namespace: "httpbin", name: "kgateway-waypoint" },
-    waypointPort: 15088,
-    bindAddress: `127.0.${10 + Math.floor(Math.random() * 200)}.${2 + Math.floor(Math.random() * 200)}`,
-    backends: [
-      { name: "httpbin2", port: ports.b2 },
-      { name: "httpbin3", port: ports.b3 },
-    ],
-    standin: {
-      identity: "spiffe://cluster.local/ns/httpbin/sa/client",
-      routes: [
-        { listenPort: ports.s2, vip: "10.96.0.12", port: 8000 },
-        { listenPort: ports.s3, vip: "10.96.0.13", port: 8000 },
-      ],
-    },
+  const guide = await startGuideStack("bench-propagation-traced", {
     xdsReplicas: 2,
     envoys: ENVOYS,
     ops: true,
     ...(jaeger ? { otlpEndpoint: jaeger.otlpEndpoint } : {}),
   });
+  const { stack, dir } = guide;
   const scrape = async () => {
     let h: HistogramFigures = { count: 0, sum: 0, buckets: {} };
     for (const url of stack.ops!.xds) {
@@ -69,8 +51,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     }
     await waitFor(
       "the last edit in traffic",
-      async () =>
-        echoedHeaders(await httpGet(ports.s3, "httpbin3:8000", "/get"))["App"]?.[0] === `httpbin3-${n - 1}`,
+      async () => echoedHeaders(await guide.request("httpbin3", "/get"))["App"]?.[0] === `httpbin3-${n - 1}`,
     );
     const after = await scrape();
     const h: HistogramFigures = {

@@ -6,9 +6,9 @@
 import { copyFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
-import { REPO_ROOT, startStack } from "@waymark/devstack";
-import { freePort, tempDir, waitFor } from "@waymark/testing";
-import { copyExample } from "../test/lib/example.ts";
+import { REPO_ROOT } from "@waymark/devstack";
+import { waitFor } from "@waymark/testing";
+import { startGuideStack } from "../test/lib/guide-stack.ts";
 import { percentile } from "./stats.ts";
 
 interface Sample {
@@ -85,45 +85,28 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const requests = Number(args[0] ?? 2000);
   const concurrency = Number(args[1] ?? 8);
   const rounds = Number(args[2] ?? 3);
-  const ports = { b2: await freePort(), b3: await freePort(), s2: await freePort(), s3: await freePort() };
-  const dir = copyExample({ httpbin2: ports.b2, httpbin3: ports.b3 });
+  const guide = await startGuideStack("bench-transformation", { bindAddress: "127.0.0.1" });
+  const { stack, dir } = guide;
+  const port = guide.standinPort("httpbin2");
   const policy = join(dir, "50-transformation.yaml");
-  const stack = await startStack({
-    sourceDir: dir,
-    logDir: tempDir("bench-transformation"),
-    waypoint: { namespace: "httpbin", name: "kgateway-waypoint" },
-    waypointPort: 15088,
-    bindAddress: "127.0.0.1",
-    backends: [
-      { name: "httpbin2", port: ports.b2 },
-      { name: "httpbin3", port: ports.b3 },
-    ],
-    standin: {
-      identity: "spiffe://cluster.local/ns/httpbin/sa/client",
-      routes: [
-        { listenPort: ports.s2, vip: "10.96.0.12", port: 8000 },
-        { listenPort: ports.s3, vip: "10.96.0.13", port: 8000 },
-      ],
-    },
-  });
   const agent = new Agent({ keepAlive: false });
   const applied = async (want: boolean) =>
     waitFor(
       `transformation ${want ? "on" : "off"}`,
-      async () => (await get(agent, ports.s2)).decoded === (want ? "ion test" : undefined),
+      async () => (await get(agent, port)).decoded === (want ? "ion test" : undefined),
       10_000,
       20,
     );
   try {
     const without: Sample[] = [];
     const withT: Sample[] = [];
-    await load(ports.s2, 500, concurrency, false); // warm-up
+    await load(port, 500, concurrency, false); // warm-up
     for (let i = 0; i < rounds; i++) {
-      without.push(await load(ports.s2, requests, concurrency, false));
+      without.push(await load(port, requests, concurrency, false));
       copyFileSync(join(REPO_ROOT, "examples", "transformation", "50-transformation.yaml"), policy);
       await applied(true);
-      if (i === 0) await load(ports.s2, 500, concurrency, true); // warm the Lua state
-      withT.push(await load(ports.s2, requests, concurrency, true));
+      if (i === 0) await load(port, 500, concurrency, true); // warm the Lua state
+      withT.push(await load(port, requests, concurrency, true));
       rmSync(policy);
       await applied(false);
     }

@@ -7,51 +7,28 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
-import { type Stack, startStack } from "@waymark/devstack";
-import { freePort, tempDir, waitFor } from "@waymark/testing";
-import { copyExample } from "../lib/example.ts";
-import { echoedHeaders, httpGet } from "../lib/http.ts";
-
-const WAYPOINT = { namespace: "httpbin", name: "kgateway-waypoint" };
+import type { Stack } from "@waymark/devstack";
+import { waitFor } from "@waymark/testing";
+import { type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
+import { echoedHeaders } from "../lib/http.ts";
 
 describe("standalone: the guide's header-control walkthrough", { timeout: 180_000 }, () => {
+  let guide: GuideStack;
   let stack: Stack;
   let dir: string;
   let nc: NatsConnection;
   let statusKv: KV;
   let proxiesKv: KV;
-  const port: Record<string, number> = {};
-  const get = (svc: string, headers: Record<string, string> = {}) =>
-    httpGet(port[`standin-${svc}`]!, `${svc}:8000`, "/get", headers);
+  const get = (svc: GuideService, headers: Record<string, string> = {}) =>
+    guide.request(svc, "/get", { headers });
 
   before(async () => {
-    for (const k of ["httpbin2", "httpbin3", "standin-httpbin2", "standin-httpbin3"])
-      port[k] = await freePort();
-    dir = copyExample({ httpbin2: port["httpbin2"]!, httpbin3: port["httpbin3"]! });
-    const logDir = tempDir("e2e-standalone");
-    stack = await startStack({
-      sourceDir: dir,
-      logDir,
-      waypoint: WAYPOINT,
-      waypointPort: 15088,
-      bindAddress: `127.0.${10 + Math.floor(Math.random() * 200)}.${2 + Math.floor(Math.random() * 200)}`,
-      backends: [
-        { name: "httpbin2", port: port["httpbin2"]! },
-        { name: "httpbin3", port: port["httpbin3"]! },
-      ],
-      standin: {
-        identity: "spiffe://cluster.local/ns/httpbin/sa/client",
-        routes: [
-          { listenPort: port["standin-httpbin2"]!, vip: "10.96.0.12", port: 8000 },
-          { listenPort: port["standin-httpbin3"]!, vip: "10.96.0.13", port: 8000 },
-        ],
-      },
-      xdsReplicas: 2,
-    });
+    guide = await startGuideStack("e2e-standalone", { xdsReplicas: 2 });
+    ({ stack, dir } = guide);
     nc = await connectBus({ servers: stack.nats.url, name: "e2e", log: createLogger("e2e") });
     statusKv = await openBucket(nc, Bucket.status);
     proxiesKv = await openBucket(nc, Bucket.proxies);
-    console.log(`logs: ${logDir}`);
+    console.log(`logs: ${guide.logDir}`);
   });
 
   after(async () => {
@@ -152,7 +129,7 @@ describe("standalone: the guide's header-control walkthrough", { timeout: 180_00
     });
     assert.ok(resolved);
     await waitFor("500 for the missing backend's share", async () => {
-      const r = await httpGet(port["standin-httpbin3"]!, "httpbin3:8000", "/nowhere");
+      const r = await guide.request("httpbin3", "/nowhere");
       return r.status === 500;
     });
     // Everything else still answers as before.

@@ -8,11 +8,11 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { ProxyRecord } from "@waymark/api";
-import { type Stack, startStack } from "@waymark/devstack";
+import type { Stack } from "@waymark/devstack";
 import { histogramFromText, valueFromText } from "@waymark/telemetry";
-import { freePort, tempDir, waitFor } from "@waymark/testing";
-import { copyExample } from "../lib/example.ts";
-import { echoedHeaders, httpGet } from "../lib/http.ts";
+import { tempDir, waitFor } from "@waymark/testing";
+import { type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
+import { echoedHeaders } from "../lib/http.ts";
 import {
   type Jaeger,
   type JaegerSpan,
@@ -22,8 +22,9 @@ import {
   tag,
 } from "../lib/jaeger.ts";
 
-const WAYPOINT = { namespace: "httpbin", name: "kgateway-waypoint" };
 const ENVOYS = 2;
+/** RE2 program size these test Envoys allow; `/x{40}` needs more. */
+const STRICT_RE2_PROGRAM_SIZE = 20;
 
 /** The trace that holds the watcher's change of one object, observed after `since` (ms). */
 async function changeTrace(jaeger: Jaeger, object: string, since: number): Promise<JaegerTrace> {
@@ -54,39 +55,23 @@ const end = (s: JaegerSpan) => s.startTime + s.duration;
 
 describe("tracing: every change reaches every proxy, in one trace", { timeout: 180_000 }, () => {
   let jaeger: Jaeger;
+  let guide: GuideStack;
   let stack: Stack;
   let dir: string;
-  const port: Record<string, number> = {};
 
   before(async () => {
-    const logDir = tempDir("e2e-tracing");
-    console.log(`logs: ${logDir}`);
-    jaeger = await startJaeger({ logDir });
-    for (const k of ["httpbin2", "httpbin3", "standin-httpbin2", "standin-httpbin3"])
-      port[k] = await freePort();
-    dir = copyExample({ httpbin2: port["httpbin2"]!, httpbin3: port["httpbin3"]! });
-    stack = await startStack({
-      sourceDir: dir,
-      logDir,
-      waypoint: WAYPOINT,
-      waypointPort: 15088,
-      bindAddress: `127.0.${10 + Math.floor(Math.random() * 200)}.${2 + Math.floor(Math.random() * 200)}`,
-      backends: [
-        { name: "httpbin2", port: port["httpbin2"]! },
-        { name: "httpbin3", port: port["httpbin3"]! },
-      ],
-      standin: {
-        identity: "spiffe://cluster.local/ns/httpbin/sa/client",
-        routes: [
-          { listenPort: port["standin-httpbin2"]!, vip: "10.96.0.12", port: 8000 },
-          { listenPort: port["standin-httpbin3"]!, vip: "10.96.0.13", port: 8000 },
-        ],
-      },
+    jaeger = await startJaeger({ logDir: tempDir("e2e-tracing-jaeger") });
+    guide = await startGuideStack("e2e-tracing", {
       xdsReplicas: 2,
       envoys: ENVOYS,
       otlpEndpoint: jaeger.otlpEndpoint,
       ops: true,
+      // Proxies stricter than the translator assumes (as after an Envoy upgrade that lowered a limit):
+      // the one way left for a well-formed, validated route to be rejected by Envoy.
+      envoyRuntime: { "re2.max_program_size.error_level": STRICT_RE2_PROGRAM_SIZE },
     });
+    ({ stack, dir } = guide);
+    console.log(`logs: ${guide.logDir}`);
   });
 
   after(async () => {
@@ -140,9 +125,7 @@ describe("tracing: every change reaches every proxy, in one trace", { timeout: 1
     writeFileSync(file, readFileSync(file, "utf8").replace("value: httpbin3", "value: httpbin3-traced"));
     await waitFor(
       "the change in traffic",
-      async () =>
-        echoedHeaders(await httpGet(port["standin-httpbin3"]!, "httpbin3:8000", "/get"))["App"]?.[0] ===
-        "httpbin3-traced",
+      async () => echoedHeaders(await guide.request("httpbin3", "/get"))["App"]?.[0] === "httpbin3-traced",
       10_000,
       20,
     );
@@ -209,9 +192,9 @@ describe("tracing: every change reaches every proxy, in one trace", { timeout: 1
   });
 
   test("a change Envoy rejects: the push spans end in ERROR with Envoy's error_detail", async () => {
-    // The translator accepts this regex (valid RE2, and the route is well-formed), but it compiles to
-    // an RE2 program larger than Envoy's default limit (re2.max_program_size.error_level = 100), so
-    // Envoy rejects the route configuration at runtime: a NACK.
+    // The translator accepts this regex (valid RE2, well within the program size it allows), but it
+    // compiles to an RE2 program larger than these Envoys' stricter limit, so they reject the route
+    // configuration at runtime: a NACK.
     const file = join(dir, "50-nack.yaml");
     const t0 = Date.now();
     writeFileSync(
@@ -223,7 +206,7 @@ describe("tracing: every change reaches every proxy, in one trace", { timeout: 1
         "spec:",
         '  parentRefs: [{group: "", kind: Service, name: httpbin2}]',
         "  rules:",
-        "  - matches: [{path: {type: RegularExpression, value: '/x{500}'}}]",
+        "  - matches: [{path: {type: RegularExpression, value: '/x{40}'}}]",
         "    backendRefs: [{name: httpbin2, port: 8000}]",
         "",
       ].join("\n"),

@@ -4,60 +4,17 @@
 // body, an invalid template's status (the route keeps working), and that Envoy never NACKs.
 import assert from "node:assert/strict";
 import { copyFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
-import { REPO_ROOT, type Stack, startStack } from "@waymark/devstack";
-import { freePort, tempDir, waitFor } from "@waymark/testing";
-import { copyExample } from "../lib/example.ts";
-import type { HttpResult } from "../lib/http.ts";
+import { REPO_ROOT, type Stack } from "@waymark/devstack";
+import { waitFor } from "@waymark/testing";
+import { type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
+import type { HttpResult, RequestOptions } from "../lib/http.ts";
 
-const WAYPOINT = { namespace: "httpbin", name: "kgateway-waypoint" };
 const GUIDE_POLICY = join(REPO_ROOT, "examples", "transformation", "50-transformation.yaml");
 const ENV_NAME = "WAYMARK_E2E_TRANSFORMATION_ENV";
-
-function send(
-  port: number,
-  host: string,
-  path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path,
-        method: opts.method ?? "GET",
-        headers: {
-          host,
-          "user-agent": "curl/8.7.1",
-          accept: "*/*",
-          ...(body ? { "content-length": String(body.length) } : {}),
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(5000, () => req.destroy(new Error("request timed out")));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 function policyYaml(name: string, route: string, transformation: unknown): string {
   return `${JSON.stringify({
@@ -74,43 +31,23 @@ function policyYaml(name: string, route: string, transformation: unknown): strin
 const echoed = (r: HttpResult) => (JSON.parse(r.body) as { headers: Record<string, string[]> }).headers;
 
 describe("standalone: TrafficPolicy transformations through Envoy", { timeout: 180_000 }, () => {
+  let guide: GuideStack;
   let stack: Stack;
   let dir: string;
   let nc: NatsConnection;
   let statusKv: KV;
   let proxiesKv: KV;
-  const port: Record<string, number> = {};
-  const to = (svc: string, path: string, opts?: Parameters<typeof send>[3]) =>
-    send(port[`standin-${svc}`]!, `${svc}:8000`, path, opts);
+  const to = (svc: GuideService, path: string, opts?: RequestOptions) => guide.request(svc, path, opts);
 
   before(async () => {
-    for (const k of ["httpbin2", "httpbin3", "standin-httpbin2", "standin-httpbin3"])
-      port[k] = await freePort();
-    dir = copyExample({ httpbin2: port["httpbin2"]!, httpbin3: port["httpbin3"]! });
+    // Set before Envoy starts: the env() template function reads Envoy's environment.
     process.env[ENV_NAME] = "from-envoy-env";
-    const logDir = tempDir("e2e-transformation");
-    stack = await startStack({
-      sourceDir: dir,
-      logDir,
-      waypoint: WAYPOINT,
-      waypointPort: 15088,
-      bindAddress: `127.0.${10 + Math.floor(Math.random() * 200)}.${2 + Math.floor(Math.random() * 200)}`,
-      backends: [
-        { name: "httpbin2", port: port["httpbin2"]! },
-        { name: "httpbin3", port: port["httpbin3"]! },
-      ],
-      standin: {
-        identity: "spiffe://cluster.local/ns/httpbin/sa/client",
-        routes: [
-          { listenPort: port["standin-httpbin2"]!, vip: "10.96.0.12", port: 8000 },
-          { listenPort: port["standin-httpbin3"]!, vip: "10.96.0.13", port: 8000 },
-        ],
-      },
-    });
+    guide = await startGuideStack("e2e-transformation");
+    ({ stack, dir } = guide);
     nc = await connectBus({ servers: stack.nats.url, name: "e2e", log: createLogger("e2e") });
     statusKv = await openBucket(nc, Bucket.status);
     proxiesKv = await openBucket(nc, Bucket.proxies);
-    console.log(`logs: ${logDir}`);
+    console.log(`logs: ${guide.logDir}`);
   });
 
   after(async () => {

@@ -8,15 +8,28 @@ export interface HttpResult {
   body: string;
 }
 
-export function httpGet(port: number, host: string, path: string, headers: Record<string, string> = {}) {
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export function httpRequest(port: number, host: string, path: string, opts: RequestOptions = {}) {
   return new Promise<HttpResult>((resolve, reject) => {
+    const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
     const req = request(
       {
         host: "127.0.0.1",
         port,
         path,
-        method: "GET",
-        headers: { host, "user-agent": "curl/8.7.1", accept: "*/*", ...headers },
+        method: opts.method ?? "GET",
+        headers: {
+          host,
+          "user-agent": "curl/8.7.1",
+          accept: "*/*",
+          ...(body ? { "content-length": String(body.length) } : {}),
+          ...opts.headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -33,8 +46,12 @@ export function httpGet(port: number, host: string, path: string, headers: Recor
     );
     req.setTimeout(5000, () => req.destroy(new Error("request timed out")));
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
+}
+
+export function httpGet(port: number, host: string, path: string, headers: Record<string, string> = {}) {
+  return httpRequest(port, host, path, { headers });
 }
 
 /** go-httpbin's /get and /headers echo request headers as `{"headers": {"Name": ["v", ...]}}`. */

@@ -47,6 +47,11 @@ export interface StackOptions {
   debounceQuietMs?: number;
   /** Waypoint Envoys to start (default 1); they share the listener address (SO_REUSEPORT). */
   envoys?: number;
+  /**
+   * Runtime values layered over the Envoys' bootstrap (a last static layer): to run proxies that
+   * differ from what the control plane expects, e.g. a stricter limit, as after a proxy upgrade.
+   */
+  envoyRuntime?: Record<string, unknown>;
   /** OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) the services export traces to. */
   otlpEndpoint?: string;
   /** Serve /metrics, /healthz, /readyz from every service on free ports (see Stack.ops). */
@@ -188,6 +193,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         xds: xdsPorts.map((port) => ({ host: "127.0.0.1", port })),
         ...(adminPort ? { admin: { address: "127.0.0.1", port: adminPort } } : {}),
       });
+      if (o.envoyRuntime) withRuntimeLayer(bootstrap, o.envoyRuntime);
       const envoy = await startEnvoy({
         name: i === 0 ? "envoy-waypoint" : `envoy-waypoint-${i}`,
         bootstrap,
@@ -246,4 +252,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     for (const s of started.reverse()) await s.stop().catch(() => {});
     throw e;
   }
+}
+
+/** Appends a static runtime layer to a bootstrap (later layers win over earlier ones). */
+function withRuntimeLayer(bootstrap: Record<string, unknown>, values: Record<string, unknown>): void {
+  const runtime = (bootstrap["layered_runtime"] ?? { layers: [] }) as { layers: unknown[] };
+  runtime.layers = [...runtime.layers, { name: "devstack-overrides", static_layer: values }];
+  bootstrap["layered_runtime"] = runtime;
 }
