@@ -12,14 +12,22 @@ const suites: Record<string, string[]> = {
   e2e: ["test/e2e/**/*.test.ts"],
   conformance: ["test/conformance/**/*.test.ts"],
   deploy: ["test/deploy/**/*.test.ts"],
+  // Short mode; `pnpm test:chaos` runs the long one (CHAOS_CHANGES=1000).
+  chaos: ["test/chaos/**/*.test.ts"],
 };
 const which = process.argv[2] ?? "all";
 const patterns =
   which === "all"
-    ? [...suites["unit"]!, ...suites["e2e"]!, ...suites["conformance"]!, ...suites["deploy"]!]
+    ? [
+        ...suites["unit"]!,
+        ...suites["e2e"]!,
+        ...suites["conformance"]!,
+        ...suites["deploy"]!,
+        ...suites["chaos"]!,
+      ]
     : suites[which];
 if (!patterns) {
-  console.error(`usage: node scripts/test.ts [unit|e2e|conformance|deploy|all]`);
+  console.error(`usage: node scripts/test.ts [unit|e2e|conformance|deploy|chaos|all]`);
   process.exit(2);
 }
 ensureToolchain();
@@ -27,7 +35,8 @@ if (which !== "unit") ensureJaeger();
 if (which === "all" || which === "conformance") ensureConformance();
 // The chart (deploy: lint, goldens, Dockerfiles; e2e: the chart's configuration as processes).
 if (which !== "unit" && which !== "conformance") ensureHelm();
-if (which === "all" || which === "deploy" || which === "e2e") ensureKube();
+// The test cluster: watcher tests (unit), the kubernetes e2e tests, chaos, the chart's dry run.
+if (which !== "conformance") ensureKube();
 // The tests against a test cluster that send traffic to its pods run in their own network namespace
 // whose loopback holds the pods' addresses (scripts/pod-network.sh); the rest run as they are. They
 // skip only when asked to (WAYMARK_SKIP_KUBE=1).

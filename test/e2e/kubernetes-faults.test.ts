@@ -139,8 +139,9 @@ describe("kubernetes faults: API server restart, watch expiry, watcher killed", 
     const before410 = (watcherLog().match(/watch expired \(410\)/g) ?? []).length;
     const etcd = async (path: string, body: unknown) => {
       const r = await fetch(`${s.cluster.etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
-      assert.ok(r.ok, `etcd ${path}: ${r.status} ${await r.text()}`);
-      return (await r.json()) as { header: { revision: string }; deleted?: string };
+      const text = await r.text();
+      assert.ok(r.ok, `etcd ${path}: ${r.status} ${text}`);
+      return JSON.parse(text) as { header: { revision: string }; deleted?: string };
     };
     // While the API server is down, burst-3 is deleted in etcd (an event no watch delivers) and etcd
     // is compacted past every resourceVersion the watcher holds: its watches resume with 410.
@@ -190,9 +191,11 @@ describe("kubernetes faults: API server restart, watch expiry, watcher killed", 
       final.set(`burst-${i}`, undefined);
     }
     assert.equal(script.length, 50);
-    const burst = s.sh(script.join("\n"));
+    let burstDone = false;
+    const burst = s.sh(script.join("\n")).finally(() => (burstDone = true));
     const old = s.procs.watcher;
     await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(burstDone, false, "the watcher is killed while the burst runs");
     old.child.kill("SIGKILL");
     await old.exited;
     await new Promise((r) => setTimeout(r, 1000));
@@ -208,7 +211,9 @@ describe("kubernetes faults: API server restart, watch expiry, watcher killed", 
     await waitFor(
       "every burst route Accepted",
       async () => {
-        const list = JSON.parse(await s.cluster.kubectl(["-n", "httpbin", "get", "httproute", "-o", "json"])) as {
+        const list = JSON.parse(
+          await s.cluster.kubectl(["-n", "httpbin", "get", "httproute", "-o", "json"]),
+        ) as {
           items: Array<{
             metadata: { name: string };
             status?: { parents?: Array<{ conditions: Array<{ type: string; status: string }> }> };

@@ -78,7 +78,9 @@ export async function mirrorDiff(cluster: KubeCluster, nc: NatsConnection): Prom
   for (const [k, o] of want) {
     if (!have.has(k)) diff.push(`missing in wm-objects: ${k}`);
     else if (!isDeepStrictEqual(have.get(k), o))
-      diff.push(`differs: ${k}\n  cluster:    ${JSON.stringify(o)}\n  wm-objects: ${JSON.stringify(have.get(k))}`);
+      diff.push(
+        `differs: ${k}\n  cluster:    ${JSON.stringify(o)}\n  wm-objects: ${JSON.stringify(have.get(k))}`,
+      );
   }
   for (const k of have.keys()) if (!want.has(k)) diff.push(`not in the cluster: ${k}`);
   return diff;

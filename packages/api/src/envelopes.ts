@@ -53,6 +53,13 @@ export interface ProxyTypeState {
   nackedVersion?: string;
   nackedAt?: string;
   nackMessage?: string;
+  /**
+   * Why the xds-server could not send this type's latest version (e.g. too large); present until a
+   * response of this type is sent again.
+   */
+  sendError?: string;
+  sendErrorVersion?: string;
+  sendErrorAt?: string;
 }
 
 /** A wm-proxies entry: one proxy connected to one xds-server replica. */

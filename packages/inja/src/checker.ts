@@ -5,6 +5,7 @@
 import type { Expr, Node, Template } from "./ast.ts";
 import { type Position, TemplateError } from "./errors.ts";
 import { FUNCTIONS, isFunction, LOOP_PROPERTIES, NOT_AVAILABLE } from "./functions.ts";
+import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits, templateLimits } from "./limits.ts";
 
 export type Phase = "request" | "response";
 export type ParseAs = "AsString" | "AsJson" | "None";
@@ -12,6 +13,8 @@ export type ParseAs = "AsString" | "AsJson" | "None";
 export interface CheckOptions {
   phase: Phase;
   parseAs: ParseAs;
+  /** Size and nesting caps (DEFAULT_TEMPLATE_LIMITS for what is not given). */
+  limits?: Partial<TemplateLimits>;
 }
 
 export interface TemplateUses {
@@ -38,12 +41,13 @@ export function mergeUses(into: TemplateUses, from: TemplateUses): void {
   into.json ||= from.json;
 }
 
+/** Fixed caps, and the defaults of the configurable ones (see TemplateLimits). */
 export const LIMITS = Object.freeze({
-  exprHeight: 32,
+  exprHeight: DEFAULT_TEMPLATE_LIMITS.maxExpressionDepth,
   temps: 100,
-  loops: 16,
+  loops: DEFAULT_TEMPLATE_LIMITS.maxLoops,
   listItems: 64,
-  nodes: 4000,
+  nodes: DEFAULT_TEMPLATE_LIMITS.maxElements,
   branches: 24,
 });
 
@@ -60,13 +64,20 @@ class Checker {
   private loops = 0;
   private nodes = 0;
   private readonly options: CheckOptions;
+  private readonly limits: Readonly<TemplateLimits>;
   constructor(options: CheckOptions) {
     this.options = options;
+    this.limits = templateLimits(options.limits);
   }
 
   private count(pos: Position): void {
-    if (++this.nodes > LIMITS.nodes) {
-      throw new TemplateError("limit", pos, `template is too large (more than ${LIMITS.nodes} elements)`);
+    if (++this.nodes > this.limits.maxElements) {
+      throw new TemplateError(
+        "limit",
+        pos,
+        `template is too large (more than ${this.limits.maxElements} elements)`,
+        "maxElements",
+      );
     }
   }
 
@@ -94,8 +105,13 @@ class Checker {
           if (n.otherwise) this.body(n.otherwise, scope);
           break;
         case "for": {
-          if (++this.loops > LIMITS.loops) {
-            throw new TemplateError("limit", n.pos, `more than ${LIMITS.loops} for loops in one template`);
+          if (++this.loops > this.limits.maxLoops) {
+            throw new TemplateError(
+              "limit",
+              n.pos,
+              `more than ${this.limits.maxLoops} for loops in one template`,
+              "maxLoops",
+            );
           }
           if (isFunction(n.variable)) {
             throw new TemplateError(
@@ -116,8 +132,13 @@ class Checker {
   expr(e: Expr, scope: Scope): number {
     this.count(e.pos);
     const height = 1 + this.children(e, scope);
-    if (height > LIMITS.exprHeight) {
-      throw new TemplateError("limit", e.pos, `expression nested more than ${LIMITS.exprHeight} levels deep`);
+    if (height > this.limits.maxExpressionDepth) {
+      throw new TemplateError(
+        "limit",
+        e.pos,
+        `expression nested more than ${this.limits.maxExpressionDepth} levels deep`,
+        "maxExpressionDepth",
+      );
     }
     return height;
   }

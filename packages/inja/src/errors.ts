@@ -1,5 +1,6 @@
 // Template errors: a stable code, and the line and column (1-based) in the template where the problem
 // is, so a TrafficPolicy status can point at it.
+import type { TemplateLimits } from "./limits.ts";
 
 export interface Position {
   line: number;
@@ -22,12 +23,15 @@ export class TemplateError extends Error {
   readonly column: number;
   /** The message without the position prefix. */
   readonly detail: string;
-  constructor(code: TemplateErrorCode, pos: Position, detail: string) {
+  /** For code "limit": the TemplateLimits setting that was exceeded, when it is one. */
+  readonly limit: keyof TemplateLimits | undefined;
+  constructor(code: TemplateErrorCode, pos: Position, detail: string, limit?: keyof TemplateLimits) {
     super(`line ${pos.line}, column ${pos.column}: ${detail}`);
     this.name = "TemplateError";
     this.code = code;
     this.line = pos.line;
     this.column = pos.column;
     this.detail = detail;
+    this.limit = limit;
   }
 }

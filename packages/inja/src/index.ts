@@ -31,6 +31,7 @@ export {
   type Value,
 } from "./evaluator.ts";
 export { FUNCTIONS, type FunctionSpec, NOT_AVAILABLE } from "./functions.ts";
+export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits, templateLimits } from "./limits.ts";
 export { luaTemplateFunction } from "./lua/codegen.ts";
 export { luaByteString, luaBytes, luaNumber, luaString } from "./lua/literal.ts";
 export { parse } from "./parser.ts";
@@ -53,7 +54,7 @@ export interface CompiledTemplate {
 
 /** Parses, checks and compiles one template; throws TemplateError with line and column. */
 export function compileTemplate(source: string, options: CheckOptions): CompiledTemplate {
-  const ast = parse(source);
+  const ast = parse(source, options.limits);
   const uses = check(ast, options);
   return { source, ast, uses, lua: luaTemplateFunction(ast) };
 }

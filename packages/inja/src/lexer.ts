@@ -2,6 +2,7 @@
 // line and column. Whitespace control: a "-" just inside a delimiter ({{- x -}}) strips the
 // whitespace on that side of the tag. As in MiniJinja, a single trailing newline is dropped.
 import { type Position, TemplateError } from "./errors.ts";
+import { DEFAULT_TEMPLATE_LIMITS } from "./limits.ts";
 
 export type TokenType = "name" | "string" | "number" | "op" | "end";
 
@@ -44,8 +45,6 @@ const OPERATORS = [
   "|",
   "=",
 ];
-
-const MAX_TEMPLATE_LENGTH = 65536;
 
 class Cursor {
   readonly src: string;
@@ -175,12 +174,13 @@ function readTag(
   }
 }
 
-export function lex(source: string): Piece[] {
-  if (source.length > MAX_TEMPLATE_LENGTH) {
+export function lex(source: string, maxLength: number = DEFAULT_TEMPLATE_LIMITS.maxLength): Piece[] {
+  if (source.length > maxLength) {
     throw new TemplateError(
       "limit",
       { line: 1, column: 1 },
-      `template is longer than ${MAX_TEMPLATE_LENGTH} characters`,
+      `template is longer than ${maxLength} characters (it has ${source.length})`,
+      "maxLength",
     );
   }
   const src = source.endsWith("\r\n")

@@ -6,9 +6,7 @@
 import type { BinaryOp, Expr, IfBranch, Node, Template } from "./ast.ts";
 import { type Position, TemplateError } from "./errors.ts";
 import { lex, type Token } from "./lexer.ts";
-
-const MAX_DEPTH = 32;
-const MAX_BLOCK_DEPTH = 16;
+import { type TemplateLimits, templateLimits } from "./limits.ts";
 
 const UNSUPPORTED_STATEMENTS: Record<string, string> = {
   set: "variable assignment ({% set %})",
@@ -84,13 +82,20 @@ const COMPARISON = new Set(["==", "!=", "<", "<=", ">", ">="]);
 class ExprParser {
   private readonly ts: TokenStream;
   private depth = 0;
-  constructor(ts: TokenStream) {
+  private readonly maxDepth: number;
+  constructor(ts: TokenStream, maxDepth: number) {
     this.ts = ts;
+    this.maxDepth = maxDepth;
   }
 
   private enter(pos: Position): void {
-    if (++this.depth > MAX_DEPTH) {
-      throw new TemplateError("limit", pos, `expression nested more than ${MAX_DEPTH} levels deep`);
+    if (++this.depth > this.maxDepth) {
+      throw new TemplateError(
+        "limit",
+        pos,
+        `expression nested more than ${this.maxDepth} levels deep`,
+        "maxExpressionDepth",
+      );
     }
   }
 
@@ -374,12 +379,16 @@ function statementName(piece: { pos: Position; tokens: Token[] }): Token {
   return first;
 }
 
-export function parse(source: string): Template {
+export function parse(source: string, limits?: Partial<TemplateLimits>): Template {
+  const { maxLength, maxExpressionDepth, maxBlockDepth } = templateLimits(limits);
+  const expression = (ts: TokenStream) => new ExprParser(ts, maxExpressionDepth);
+  const tooDeep = (pos: Position) =>
+    new TemplateError("limit", pos, `blocks nested more than ${maxBlockDepth} levels deep`, "maxBlockDepth");
   const root: Frame = { kind: "root", pos: { line: 1, column: 1 }, body: [] };
   const stack: Frame[] = [root];
   const top = () => stack[stack.length - 1] as Frame;
 
-  for (const piece of lex(source)) {
+  for (const piece of lex(source, maxLength)) {
     if (piece.kind === "text") {
       top().body.push({ kind: "text", pos: piece.pos, value: piece.value });
       continue;
@@ -387,7 +396,7 @@ export function parse(source: string): Template {
     const ts = new TokenStream(piece.tokens);
     if (piece.kind === "output") {
       if (ts.peek().type === "end") throw new TemplateError("syntax", piece.pos, "empty expression");
-      const expr = new ExprParser(ts).parse();
+      const expr = expression(ts).parse();
       ts.expectEnd();
       top().body.push({ kind: "output", pos: piece.pos, expr });
       continue;
@@ -397,13 +406,12 @@ export function parse(source: string): Template {
     const frame = top();
     switch (name.value) {
       case "if": {
-        const test = new ExprParser(ts).parse();
+        const test = expression(ts).parse();
         ts.expectEnd();
         const branch: IfBranch = { pos: piece.pos, test, body: [] };
         const node: Node = { kind: "if", pos: piece.pos, branches: [branch], otherwise: undefined };
         frame.body.push(node);
-        if (stack.length > MAX_BLOCK_DEPTH)
-          throw new TemplateError("limit", piece.pos, "blocks nested too deeply");
+        if (stack.length > maxBlockDepth) throw tooDeep(piece.pos);
         stack.push({ kind: "if", pos: piece.pos, body: branch.body, node });
         break;
       }
@@ -417,7 +425,7 @@ export function parse(source: string): Template {
           if (node.kind !== "if")
             throw new TemplateError("syntax", piece.pos, "{% elif %} inside a for block");
           if (node.otherwise) throw new TemplateError("syntax", piece.pos, "{% elif %} after {% else %}");
-          const test = new ExprParser(ts).parse();
+          const test = expression(ts).parse();
           ts.expectEnd();
           const branch: IfBranch = { pos: piece.pos, test, body: [] };
           node.branches.push(branch);
@@ -471,7 +479,7 @@ export function parse(source: string): Template {
           throw new TemplateError("syntax", v.pos, '"loop" is reserved inside for loops');
         if (!ts.isName("in")) throw unexpected(ts.peek(), 'expected "in"');
         ts.next();
-        const iterable = new ExprParser(ts).parseNoIf();
+        const iterable = expression(ts).parseNoIf();
         if (ts.isName("if"))
           throw new TemplateError(
             "unsupported",
@@ -490,8 +498,7 @@ export function parse(source: string): Template {
           otherwise: undefined,
         };
         frame.body.push(node);
-        if (stack.length > MAX_BLOCK_DEPTH)
-          throw new TemplateError("limit", piece.pos, "blocks nested too deeply");
+        if (stack.length > maxBlockDepth) throw tooDeep(piece.pos);
         stack.push({ kind: "for", pos: piece.pos, body: node.body, node });
         break;
       }

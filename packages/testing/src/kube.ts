@@ -55,8 +55,11 @@ export interface KubeCluster {
   serviceAccountKubeconfig(namespace: string, name: string, audience?: string): Promise<string>;
   /** A token for a ServiceAccount with the given audience. */
   token(namespace: string, name: string, audience: string): Promise<string>;
-  /** Stops and starts kube-apiserver (same flags, same port); whileDown runs while it is stopped. */
-  restartApiserver(downMs?: number, whileDown?: () => Promise<void>): Promise<void>;
+  /**
+   * Stops (SIGTERM, or SIGKILL with `kill`) and starts kube-apiserver (same flags, same port);
+   * whileDown runs while it is stopped.
+   */
+  restartApiserver(downMs?: number, whileDown?: () => Promise<void>, o?: { kill?: boolean }): Promise<void>;
   /** Starting time of each part, ms. */
   timings: Record<string, number>;
   stop(): Promise<void>;
@@ -417,13 +420,16 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
         );
         return file;
       },
-      async restartApiserver(downMs = 0, whileDown) {
-        await apiserver.stop(5000);
+      async restartApiserver(downMs = 0, whileDown, ro = {}) {
+        await (ro.kill ? apiserver.kill() : apiserver.stop(5000));
         procs.splice(procs.indexOf(apiserver), 1);
         if (downMs) await new Promise((r) => setTimeout(r, downMs));
-        await whileDown?.();
-        launchApiserver();
-        await waitReady();
+        try {
+          await whileDown?.();
+        } finally {
+          launchApiserver();
+          await waitReady();
+        }
       },
       timings,
       stop: stopAll,

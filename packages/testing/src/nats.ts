@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import {
@@ -22,17 +22,30 @@ export interface NatsServer {
 }
 
 /** A real nats-server with JetStream on file storage, on a free loopback port. */
-export async function startNats(opts: { logDir?: string; port?: number } = {}): Promise<NatsServer> {
+export async function startNats(
+  opts: {
+    logDir?: string;
+    port?: number;
+    /** nats-server configuration file text (e.g. `max_payload: 65536`); command-line flags win. */
+    config?: string;
+  } = {},
+): Promise<NatsServer> {
   const bin = requireEnv("WAYMARK_NATS_SERVER", BOOTSTRAP_HINT);
   const logDir = opts.logDir ?? tempDir("nats");
   const port = opts.port ?? (await freePort());
   const storeDir = join(logDir, "jetstream");
   mkdirSync(storeDir, { recursive: true });
+  const configArgs: string[] = [];
+  if (opts.config !== undefined) {
+    const file = join(logDir, "nats-server.conf");
+    writeFileSync(file, opts.config);
+    configArgs.push("-c", file);
+  }
   const launch = () =>
     startProcess({
       name: "nats-server",
       command: bin,
-      args: ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port)],
+      args: [...configArgs, "-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port)],
       logDir,
     });
   const url = `nats://127.0.0.1:${port}`;

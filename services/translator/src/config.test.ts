@@ -73,3 +73,38 @@ test("leader election settings", () => {
   assert.throws(() => loadConfig({ WAYMARK_LEADER_ELECTION: "yes" }), ConfigError);
   assert.throws(() => loadConfig({ WAYMARK_LEADER_TTL_MS: "500" }), ConfigError);
 });
+
+test("limits: routes per waypoint and template caps", () => {
+  const none = loadConfig({});
+  assert.equal(none.maxRoutesPerWaypoint, undefined); // the translation's default (5000) applies
+  assert.equal(none.templateLimits, undefined);
+  const c = loadConfig({
+    WAYMARK_MAX_ROUTES_PER_WAYPOINT: "20000",
+    WAYMARK_TEMPLATE_MAX_LENGTH: "131072",
+    WAYMARK_TEMPLATE_MAX_BLOCK_DEPTH: "8",
+  });
+  assert.equal(c.maxRoutesPerWaypoint, 20000);
+  assert.deepEqual(c.templateLimits, {
+    maxLength: 131072,
+    maxExpressionDepth: 32,
+    maxBlockDepth: 8,
+    maxLoops: 16,
+    maxElements: 4000,
+  });
+  assert.ok(Object.isFrozen(c.templateLimits));
+  for (const [name, value] of [
+    ["WAYMARK_MAX_ROUTES_PER_WAYPOINT", "0"],
+    ["WAYMARK_MAX_ROUTES_PER_WAYPOINT", "many"],
+    ["WAYMARK_MAX_ROUTES_PER_WAYPOINT", "1.5"],
+    ["WAYMARK_TEMPLATE_MAX_LENGTH", "-1"],
+    ["WAYMARK_TEMPLATE_MAX_EXPRESSION_DEPTH", "1000"],
+    ["WAYMARK_TEMPLATE_MAX_LOOPS", "x"],
+    ["WAYMARK_TEMPLATE_MAX_ELEMENTS", "0"],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes(name),
+      `${name}=${value}`,
+    );
+  }
+});

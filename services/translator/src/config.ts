@@ -3,6 +3,8 @@
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { ConfigError } from "@waymark/api";
+import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from "@waymark/inja";
+import { MAX_ROUTES_ENV, TEMPLATE_LIMIT_ENV } from "./translate/limits.ts";
 
 export interface TranslatorConfig {
   /** NATS server URLs (comma-separated in the environment). */
@@ -25,6 +27,10 @@ export interface TranslatorConfig {
   leaderTtlMs: number;
   /** This replica's name in the lease (default host-pid; the chart sets the pod name). */
   leaderId: string;
+  /** HTTPRoutes programmed per waypoint (WAYMARK_MAX_ROUTES_PER_WAYPOINT, default 5000). */
+  maxRoutesPerWaypoint?: number;
+  /** TrafficPolicy template caps (WAYMARK_TEMPLATE_MAX_*); the inja defaults for those not set. */
+  templateLimits?: Readonly<TemplateLimits>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -47,6 +53,37 @@ function millis(env: Env, name: string, fallback: number, min: number): number {
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`${name}=${raw}: must be at least ${min}`);
   return n;
+}
+
+/** A positive whole number within [1, max]; undefined when the variable is not set. */
+function count(env: Env, name: string, max: number): number | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected a whole number from 1 to ${max}`);
+  return n;
+}
+
+/** The largest value each template limit may be set to. */
+const TEMPLATE_LIMIT_MAX: Readonly<Record<keyof TemplateLimits, number>> = {
+  maxLength: 1 << 20,
+  maxExpressionDepth: 256,
+  maxBlockDepth: 64,
+  maxLoops: 256,
+  maxElements: 100_000,
+};
+
+function templateLimits(env: Env): Readonly<TemplateLimits> | undefined {
+  let set = false;
+  const limits: TemplateLimits = { ...DEFAULT_TEMPLATE_LIMITS };
+  for (const key of Object.keys(TEMPLATE_LIMIT_MAX) as Array<keyof TemplateLimits>) {
+    const n = count(env, TEMPLATE_LIMIT_ENV[key], TEMPLATE_LIMIT_MAX[key]);
+    if (n === undefined) continue;
+    limits[key] = n;
+    set = true;
+  }
+  return set ? Object.freeze(limits) : undefined;
 }
 
 function natsServers(env: Env): string[] {
@@ -104,6 +141,8 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
   }
   const leaderTtlMs = millis(env, "WAYMARK_LEADER_TTL_MS", 5000, 1000);
   const leaderId = str(env, "WAYMARK_LEADER_ID", `${hostname()}-${process.pid}`);
+  const maxRoutesPerWaypoint = count(env, MAX_ROUTES_ENV, 1_000_000);
+  const limits = templateLimits(env);
   return Object.freeze({
     natsServers: Object.freeze(natsServers(env)),
     controllerName,
@@ -115,5 +154,7 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
     leaderElection: election === "on",
     leaderTtlMs,
     leaderId,
+    ...(maxRoutesPerWaypoint === undefined ? {} : { maxRoutesPerWaypoint }),
+    ...(limits === undefined ? {} : { templateLimits: limits }),
   });
 }

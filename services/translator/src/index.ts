@@ -1,5 +1,7 @@
 // @waymark/translator: the service (config, starter) and the pure translation it runs.
 export { loadConfig, type TranslatorConfig } from "./config.ts";
+// How the service turns a translation into manifests (tests compute the expected manifest with it).
+export { buildSnapshots, type WaypointSnapshot } from "./service/build.ts";
 export {
   type BuildReport,
   startTranslator,

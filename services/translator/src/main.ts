@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       translate: (input, settings) => translate(input, settings, memo),
       infra: infraSettings,
       canPublish: () => election?.isLeader ?? true,
+      ...(nc.info?.max_payload ? { maxPayload: nc.info.max_payload } : {}),
     });
     translator.events.on("built", (r) => {
       duration.observe({ result: r.ok ? "ok" : "failed" }, r.durationMs / 1000);

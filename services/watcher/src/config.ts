@@ -8,7 +8,14 @@ export type SourceConfig = { type: "dir"; path: string } | KubeSourceConfig;
 export interface WatcherConfig {
   natsUrl: string;
   source: SourceConfig;
+  /**
+   * The largest object envelope (JSON bytes) published to wm-objects (WAYMARK_MAX_OBJECT_BYTES,
+   * default 1 MiB when absent); the NATS server's max_payload lowers it further when smaller.
+   */
+  maxObjectBytes?: number;
 }
+
+export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<WatcherConfig> {
   const natsUrl = env["WAYMARK_NATS_URL"]?.trim() || "nats://127.0.0.1:4222";
@@ -29,5 +36,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } else {
     throw new ConfigError(`WAYMARK_SOURCE must be dir:<path>, kube or kube:<kubeconfig>, got "${raw}"`);
   }
-  return Object.freeze({ natsUrl, source: Object.freeze(source) });
+  const rawMax = env["WAYMARK_MAX_OBJECT_BYTES"]?.trim();
+  let maxObjectBytes = DEFAULT_MAX_OBJECT_BYTES;
+  if (rawMax) {
+    maxObjectBytes = Number(rawMax);
+    // NATS itself allows at most 64 MiB per message.
+    if (!/^\d+$/.test(rawMax) || maxObjectBytes < 4096 || maxObjectBytes > 64 * 1024 * 1024) {
+      throw new ConfigError(
+        `WAYMARK_MAX_OBJECT_BYTES must be a whole number of bytes from 4096 to 67108864, got "${rawMax}"`,
+      );
+    }
+  }
+  return Object.freeze({ natsUrl, source: Object.freeze(source), maxObjectBytes });
 }

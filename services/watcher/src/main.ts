@@ -32,6 +32,19 @@ try {
     "Full listings of the source (initial sync and relists)",
     () => watcher.publisher.relists,
   );
+  total(
+    "waymark_watcher_objects_refused_too_large_total",
+    "Objects (or new versions of them) not published because they exceed the size limit",
+    () => watcher.publisher.refusedTooLarge,
+  );
+  new Gauge({
+    name: "waymark_watcher_objects_too_large",
+    help: "Objects whose current version is not published because it exceeds the size limit",
+    registers,
+    collect() {
+      this.set(watcher.publisher.tooLarge);
+    },
+  });
   new Gauge({
     name: "waymark_watcher_pending_writes",
     help: "Changes waiting to be written to NATS",

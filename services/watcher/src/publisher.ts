@@ -46,6 +46,20 @@ export interface PublisherOptions {
   now?: () => Date;
   /** Keys written at once. */
   concurrency?: number;
+  /**
+   * The largest envelope (JSON bytes) published; a larger object is not published, its previous
+   * version stays, and the problem is logged (and reported on its SourceFile for files).
+   */
+  maxObjectBytes?: number;
+}
+
+/** Room left in an envelope for the trace context added when it is written. */
+const TRACE_RESERVE = 256;
+
+interface TooLarge {
+  /** The source file it came from (`file:<rel>#<doc>` origins), for its SourceFile status. */
+  file: string | undefined;
+  problem: SourceProblem;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,9 +112,13 @@ export class Publisher implements SourceSink {
   #idleWaiters: Array<() => void> = [];
   #writes = 0;
   #relists = 0;
+  /** Objects refused for their size (key → why), and the problems each source file reported. */
+  readonly #tooLarge = new Map<string, TooLarge>();
+  readonly #sourceProblems = new Map<string, readonly SourceProblem[]>();
+  #refusedTooLarge = 0;
 
   constructor(opts: PublisherOptions) {
-    this.#o = { concurrency: 16, now: () => new Date(), ...opts };
+    this.#o = { concurrency: 16, now: () => new Date(), maxObjectBytes: Number.POSITIVE_INFINITY, ...opts };
   }
 
   /** Reads what the buckets hold now (retrying while NATS is unavailable). Call once, before the source starts. */
@@ -135,10 +153,14 @@ export class Publisher implements SourceSink {
   ): void {
     this.#relists++;
     const next = new Map<string, Entry<ObjectEnvelope>>();
+    const listed = new Set<string>();
     for (const { object, origin } of objects) {
       const key = objectKey(refOf(object));
-      next.set(key, this.#prepare(key, object, origin));
+      listed.add(key);
+      const entry = this.#prepare(key, object, origin);
+      if (entry) next.set(key, entry);
     }
+    for (const key of [...this.#tooLarge.keys()]) if (!listed.has(key)) this.#clearTooLarge(key);
     for (const [key, entry] of this.#desired) {
       if (!next.has(key) && opts.keep?.(entry.value.source)) next.set(key, entry);
     }
@@ -157,7 +179,7 @@ export class Publisher implements SourceSink {
   upsert(object: KubeObject, origin: string): void {
     const key = objectKey(refOf(object));
     const entry = this.#prepare(key, object, origin);
-    if (entry === this.#desired.get(key)) return;
+    if (!entry || entry === this.#desired.get(key)) return;
     this.#desired.set(key, entry);
     this.#dirty.add(key);
     this.#kick();
@@ -165,15 +187,33 @@ export class Publisher implements SourceSink {
 
   remove(ref: ObjectRef): void {
     const key = objectKey(ref);
+    this.#clearTooLarge(key);
     if (!this.#desired.delete(key)) return;
     this.#dirty.add(key);
     this.#kick();
   }
 
   reportSourceProblem(name: string, problems: readonly SourceProblem[]): void {
+    if (problems.length === 0) this.#sourceProblems.delete(name);
+    else this.#sourceProblems.set(name, problems);
+    this.#publishProblems(name);
+  }
+
+  clearSourceProblem(name: string): void {
+    this.#sourceProblems.delete(name);
+    this.#publishProblems(name);
+  }
+
+  /** The file's status: what the source reported about it, then the objects refused for their size. */
+  #publishProblems(name: string): void {
+    const problems = [...(this.#sourceProblems.get(name) ?? [])];
+    for (const t of this.#tooLarge.values()) if (t.file === name) problems.push(t.problem);
     const first = problems[0];
     if (!first) {
-      this.clearSourceProblem(name);
+      const key = sourceFileKey(name);
+      if (!this.#desiredProblems.delete(key)) return;
+      this.#dirtyProblems.add(key);
+      this.#kick();
       return;
     }
     const key = sourceFileKey(name);
@@ -197,13 +237,6 @@ export class Publisher implements SourceSink {
     this.#kick();
   }
 
-  clearSourceProblem(name: string): void {
-    const key = sourceFileKey(name);
-    if (!this.#desiredProblems.delete(key)) return;
-    this.#dirtyProblems.add(key);
-    this.#kick();
-  }
-
   /** Number of puts and deletes done so far (for logs and tests). */
   get writes(): number {
     return this.#writes;
@@ -212,6 +245,16 @@ export class Publisher implements SourceSink {
   /** Full listings (replaceAll) received so far: the initial one plus every relist. */
   get relists(): number {
     return this.#relists;
+  }
+
+  /** Objects not published now because they are larger than the limit. */
+  get tooLarge(): number {
+    return this.#tooLarge.size;
+  }
+
+  /** Times an object (or a new version of one) was refused for its size. */
+  get refusedTooLarge(): number {
+    return this.#refusedTooLarge;
   }
 
   /** Keys waiting to be written. */
@@ -239,14 +282,63 @@ export class Publisher implements SourceSink {
     this.#closed = true;
   }
 
-  /** The envelope to publish for this object; the current one when nothing changed. */
-  #prepare(key: string, object: KubeObject, origin: string): Entry<ObjectEnvelope> {
+  /**
+   * The envelope to publish for this object; the current one when nothing changed, or when the
+   * object is too large (then undefined if there is no current one: nothing is published).
+   */
+  #prepare(key: string, object: KubeObject, origin: string): Entry<ObjectEnvelope> | undefined {
     const current = this.#desired.get(key);
     let obj = trimObject(object);
     if (this.#o.stampMetadata) obj = stampStandalone(obj, current?.value.object, this.#o.now());
     const canon = objectCanon(obj, origin);
-    if (current && current.canon === canon) return current;
-    return { value: { object: obj, observedAt: this.#o.now().toISOString(), source: origin }, canon };
+    if (current && current.canon === canon) {
+      this.#clearTooLarge(key);
+      return current;
+    }
+    const value: ObjectEnvelope = { object: obj, observedAt: this.#o.now().toISOString(), source: origin };
+    const bytes = Buffer.byteLength(JSON.stringify(value)) + TRACE_RESERVE;
+    if (bytes > this.#o.maxObjectBytes) {
+      this.#refuseTooLarge(key, obj, origin, bytes, current !== undefined);
+      return current;
+    }
+    this.#clearTooLarge(key);
+    return { value, canon };
+  }
+
+  #refuseTooLarge(key: string, obj: KubeObject, origin: string, bytes: number, kept: boolean): void {
+    const limit = this.#o.maxObjectBytes;
+    const m = /^file:(.*)#[^#]*$/.exec(origin);
+    const file = m?.[1];
+    const meta = obj.metadata;
+    const what = `${obj.kind} ${meta.namespace ? `${meta.namespace}/` : ""}${meta.name}`;
+    const message =
+      `${file ? `${file}: ` : ""}${what} is ${bytes} bytes as published, over the limit of ${limit} bytes ` +
+      `(WAYMARK_MAX_OBJECT_BYTES, at most the NATS server's max_payload); it is not published` +
+      (kept ? ", and its previous version stays in force" : "");
+    const before = this.#tooLarge.get(key);
+    if (before?.problem.message === message) return;
+    this.#refusedTooLarge++;
+    this.#tooLarge.set(key, { file, problem: { reason: "ObjectTooLarge", message } });
+    this.#o.log.error("object too large; not published", {
+      key,
+      kind: obj.kind,
+      namespace: meta.namespace,
+      name: meta.name,
+      source: origin,
+      bytes,
+      limit,
+      keptPrevious: kept,
+    });
+    if (file) this.#publishProblems(file);
+    if (before?.file && before.file !== file) this.#publishProblems(before.file);
+  }
+
+  #clearTooLarge(key: string): void {
+    const before = this.#tooLarge.get(key);
+    if (!before) return;
+    this.#tooLarge.delete(key);
+    this.#o.log.info("object no longer too large", { key });
+    if (before.file) this.#publishProblems(before.file);
   }
 
   #kick(): void {

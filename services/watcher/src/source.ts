@@ -4,7 +4,8 @@ import type { KubeObject, ObjectRef } from "@waymark/api";
 import type { ProblemReason } from "./parse.ts";
 
 export interface SourceProblem {
-  reason: ProblemReason;
+  /** ObjectTooLarge: reported by the publisher, for an object over the size limit. */
+  reason: ProblemReason | "ObjectTooLarge";
   /** `<file>:<line>:<col>: <what>` */
   message: string;
 }

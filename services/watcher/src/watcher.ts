@@ -2,7 +2,7 @@
 import { hostname } from "node:os";
 import { Bucket, type Logger } from "@waymark/api";
 import { connectBus, type NatsConnection, openBucket, redactUrl } from "@waymark/bus";
-import type { WatcherConfig } from "./config.ts";
+import { DEFAULT_MAX_OBJECT_BYTES, type WatcherConfig } from "./config.ts";
 import { DirectorySource } from "./directory-source.ts";
 import { KubeClient } from "./kube/client.ts";
 import { fromKubeconfig, inCluster } from "./kube/connection.ts";
@@ -35,13 +35,35 @@ export function createSource(config: WatcherConfig, log: Logger): Source {
   }
 }
 
+/** Room in a NATS message for the KV put's subject and headers, besides the envelope. */
+const NATS_OVERHEAD = 1024;
+
+/** The configured object size limit, lowered to what the NATS server accepts in one message. */
+export function effectiveMaxObjectBytes(configured: number, nc: NatsConnection, log: Logger): number {
+  const serverMax = nc.info?.max_payload;
+  if (!serverMax || serverMax - NATS_OVERHEAD >= configured) return configured;
+  const limit = Math.max(0, serverMax - NATS_OVERHEAD);
+  log.warn("the NATS server's max_payload is below WAYMARK_MAX_OBJECT_BYTES; using it", {
+    configured,
+    maxPayload: serverMax,
+    limit,
+  });
+  return limit;
+}
+
 export async function startWatcher(config: WatcherConfig, log: Logger): Promise<RunningWatcher> {
   const source = createSource(config, log);
   const nc = await connectBus({ servers: config.natsUrl, name: `waymark-watcher/${hostname()}`, log });
   try {
     const objects = await openBucket(nc, Bucket.objects, log);
     const status = await openBucket(nc, Bucket.status, log);
-    const publisher = new Publisher({ objects, status, log, stampMetadata: source.needsMetadata });
+    const publisher = new Publisher({
+      objects,
+      status,
+      log,
+      stampMetadata: source.needsMetadata,
+      maxObjectBytes: effectiveMaxObjectBytes(config.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES, nc, log),
+    });
     await publisher.load();
     await source.start(publisher);
     let writeback: Writeback | undefined;

@@ -31,6 +31,7 @@ test("explicit values and bad values", () => {
       tokenAudience: "waymark",
       tokenIssuer: undefined,
       tokenSkewSeconds: 30,
+      maxSendBytes: 128 * 1024 * 1024,
     },
   );
   assert.equal(loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "0" }).proxyRecordTtlMs, 0);
@@ -57,6 +58,14 @@ test("proxy authentication settings", () => {
   assert.throws(() => loadConfig({ WAYMARK_XDS_AUTH: "jwt" }), /WAYMARK_XDS_AUTH/);
   assert.throws(() => loadConfig({ WAYMARK_XDS_TOKEN_SKEW_S: "-1" }), /SKEW/);
   assert.throws(() => loadConfig({ WAYMARK_XDS_TOKEN_AUDIENCE: "a b" }), /AUDIENCE/);
+});
+
+test("send limit", () => {
+  assert.equal(loadConfig({ WAYMARK_XDS_MAX_SEND_BYTES: "65536" }).maxSendBytes, 65536);
+  assert.equal(loadConfig({ WAYMARK_XDS_MAX_SEND_BYTES: "2147483647" }).maxSendBytes, 2 ** 31 - 1);
+  for (const bad of ["1024", "2147483648", "1MiB", "-5", "1e6"]) {
+    assert.throws(() => loadConfig({ WAYMARK_XDS_MAX_SEND_BYTES: bad }), /WAYMARK_XDS_MAX_SEND_BYTES/);
+  }
 });
 
 test("waypoint from node.cluster", () => {

@@ -2,6 +2,17 @@
 import { hostname } from "node:os";
 import { ConfigError } from "@waymark/api";
 
+/**
+ * The default largest xDS response (128 MiB). Envoy's gRPC client accepts messages of any size by
+ * default (EnvoyGrpc.max_receive_message_length unset = unlimited), but holds each one whole in
+ * memory: a bound keeps a runaway snapshot from costing every proxy that much at once.
+ */
+export const DEFAULT_MAX_SEND_BYTES = 128 * 1024 * 1024;
+/** 16 KiB: room for a few resources. */
+const MIN_SEND_BYTES = 16 * 1024;
+/** grpc-js takes the limit as a 32-bit signed integer. */
+const MAX_SEND_BYTES = 2 ** 31 - 1;
+
 export interface XdsServerConfig {
   readonly natsUrl: string;
   /** `host:port` the ADS server listens on (port 0 = any free port). */
@@ -24,6 +35,8 @@ export interface XdsServerConfig {
   readonly tokenIssuer: string | undefined;
   /** Clock skew tolerated on a token's exp and nbf (seconds). */
   readonly tokenSkewSeconds: number;
+  /** The largest xDS response sent to a proxy (bytes); a larger one is refused, logged and recorded. */
+  readonly maxSendBytes: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfig {
@@ -71,6 +84,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfi
       `WAYMARK_XDS_TOKEN_SKEW_S must be 0 to 600 seconds, got ${JSON.stringify(skewRaw)}`,
     );
   }
+  const sendRaw = env["WAYMARK_XDS_MAX_SEND_BYTES"]?.trim() || String(DEFAULT_MAX_SEND_BYTES);
+  const maxSendBytes = Number(sendRaw);
+  if (!/^\d+$/.test(sendRaw) || maxSendBytes < MIN_SEND_BYTES || maxSendBytes > MAX_SEND_BYTES) {
+    throw new ConfigError(
+      `WAYMARK_XDS_MAX_SEND_BYTES must be ${MIN_SEND_BYTES} to ${MAX_SEND_BYTES} bytes, got ${JSON.stringify(sendRaw)}`,
+    );
+  }
   return Object.freeze({
     natsUrl,
     address,
@@ -81,5 +101,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfi
     tokenAudience,
     tokenIssuer,
     tokenSkewSeconds: Number(skewRaw),
+    maxSendBytes,
   });
 }

@@ -173,3 +173,43 @@ test("push order CDS, EDS, LDS, RDS; only changed types; nothing without a snaps
     [RDS],
   );
 });
+
+test("a changed cluster whose endpoints did not change gets its endpoints re-sent (Envoy re-warms it)", () => {
+  const s = new DeltaSession(nonces());
+  const v1 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "1s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  const cds = s.onRequest(req(CDS), v1).responses[0];
+  s.onRequest(req(CDS, { nonce: cds!.nonce }), v1);
+  const eds = s.onRequest(req(EDS, { sub: ["a", "b"] }), v1).responses[0];
+  assert.deepEqual(decode(eds).names, ["a", "b"]);
+  s.onRequest(req(EDS, { sub: [], nonce: eds!.nonce }), v1);
+
+  // Cluster a changes (its timeout); no endpoints change. CDS carries a; EDS re-sends a's endpoints
+  // at the same version, and nothing for b.
+  const v2 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "2s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  assert.equal(v2.type(EDS).resources.get("a")?.hash, v1.type(EDS).resources.get("a")?.hash);
+  const out = s.onSnapshot(v2);
+  assert.equal(out.length, 2, "CDS then EDS");
+  assert.equal(out[0]?.typeUrl, CDS);
+  assert.deepEqual(decode(out[0]).names, ["a"]);
+  assert.equal(out[1]?.typeUrl, EDS);
+  const e = decode(out[1]);
+  assert.deepEqual(e.names, ["a"]);
+  assert.equal(e.versions["a"], v1.type(EDS).resources.get("a")?.hash);
+
+  // A snapshot where no cluster changes re-sends no endpoints.
+  const v3 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "2s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+    [LDS]: {},
+  });
+  assert.deepEqual(
+    s.onSnapshot(v3).map((o) => o.typeUrl),
+    [],
+  );
+});

@@ -2,7 +2,9 @@
 // responses to send. Resource versions are blob hashes, so a reconnecting client's
 // initial_resource_versions are compared directly and matching resources are not resent.
 // Subscription changes apply even when the nonce is stale. Names the client subscribed to that do not
-// exist are answered in removed_resources and remembered: they are pushed when they appear.
+// exist are answered in removed_resources and remembered: they are pushed when they appear. An update
+// larger than the send limit is split over several responses; one whose single resource does not fit
+// is not sent at all (takeRefusals), and the client keeps what it holds of that type.
 import { type DeltaDiscoveryRequest, TypeUrl } from "@waymark/envoy-proto";
 import {
   allowsLegacyWildcard,
@@ -10,6 +12,8 @@ import {
   type NonceSource,
   type Outgoing,
   pushOrder,
+  type Refusal,
+  type SessionOptions,
   type Step,
   type Verdict,
 } from "./protocol.ts";
@@ -31,6 +35,8 @@ interface TypeState {
   /** The first response is still owed (a fresh wildcard subscription gets one even if empty). */
   firstOwed: boolean;
   inFlight: Map<string, string>;
+  /** The version (and resource) of the last update refused as too large. */
+  refused?: string | undefined;
 }
 
 export type DeltaRequest = Pick<
@@ -47,8 +53,19 @@ export class DeltaSession {
   readonly #nonce: NonceSource;
   readonly #types = new Map<string, TypeState>();
 
-  constructor(nonce: NonceSource) {
+  readonly #maxBytes: number;
+  #refusals: Refusal[] = [];
+
+  constructor(nonce: NonceSource, opts: SessionOptions = {}) {
     this.#nonce = nonce;
+    this.#maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Updates refused as too large since the last call (the stream logs and records them). */
+  takeRefusals(): Refusal[] {
+    const r = this.#refusals;
+    this.#refusals = [];
+    return r;
   }
 
   get types(): string[] {
@@ -58,8 +75,10 @@ export class DeltaSession {
   onRequest(req: DeltaRequest, snap: Snapshot | undefined): Step {
     const t = req.typeUrl;
     let st = this.#types.get(t);
+    let reopened = false;
     if (!st) {
       const initial = Object.entries(req.initialResourceVersions ?? {});
+      reopened = initial.length > 0;
       st = {
         wildcard: req.resourceNamesSubscribe.length === 0 && allowsLegacyWildcard(t),
         subscribed: new Set(),
@@ -106,8 +125,13 @@ export class DeltaSession {
       st.client.delete(n);
       if (st.wildcard) st.reanswer.add(n);
     }
-    const out = snap ? this.#respond(t, st, snap) : undefined;
-    return { responses: out ? [out] : [], ...(verdict ? { verdict } : {}) };
+    const out = snap ? this.#respond(t, st, snap) : [];
+    // Reconnected holding exactly what it wants of the snapshot: nothing to send, and it holds it.
+    const holds =
+      reopened && snap && out.length === 0 && st.refused === undefined
+        ? { typeUrl: t, version: snap.type(t).version }
+        : undefined;
+    return { responses: out, ...(verdict ? { verdict } : {}), ...(holds ? { holds } : {}) };
   }
 
   /** Responses owed after the snapshot changed, in push order (CDS, EDS, LDS, RDS). */
@@ -122,33 +146,47 @@ export class DeltaSession {
       // initial fetch timeout, 15 s by default).
       if (t === TypeUrl.endpoint) for (const n of changedClusters) st.client.delete(n);
       const held = t === TypeUrl.cluster ? new Set(st.client.keys()) : undefined;
-      const r = this.#respond(t, st, snap);
-      if (r) out.push(r);
-      if (r && held) changedClusters = r.names.filter((n) => held.has(n));
+      const rs = this.#respond(t, st, snap);
+      out.push(...rs);
+      if (held) changedClusters = rs.flatMap((r) => r.names.filter((n) => held.has(n)));
     }
     return out;
   }
 
-  #respond(t: string, st: TypeState, snap: Snapshot): Outgoing | undefined {
+  #respond(t: string, st: TypeState, snap: Snapshot): Outgoing[] {
     const ts = snap.type(t);
     const send: ResourceEntry[] = [];
     const removed: string[] = [];
+    // What to restore if the response is refused as too large: the client then holds what it held.
+    const undo: Array<() => void> = [];
+    const setClient = (n: string, hash: string | undefined) => {
+      const before = st.client.get(n);
+      undo.push(() => (before === undefined ? st.client.delete(n) : st.client.set(n, before)));
+      if (hash === undefined) st.client.delete(n);
+      else st.client.set(n, hash);
+    };
+    const setMissing = (n: string, missing: boolean) => {
+      if (st.reportedMissing.has(n) === missing) return;
+      undo.push(() => (missing ? st.reportedMissing.delete(n) : st.reportedMissing.add(n)));
+      if (missing) st.reportedMissing.add(n);
+      else st.reportedMissing.delete(n);
+    };
     const interested = (n: string) => st.subscribed.has(n) || (st.wildcard && ts.resources.has(n));
     // Whatever the client holds that is gone or no longer wanted.
     for (const n of [...st.client.keys()]) {
       if (!interested(n) || !ts.resources.has(n)) {
-        st.client.delete(n);
+        setClient(n, undefined);
         removed.push(n);
-        if (st.subscribed.has(n)) st.reportedMissing.add(n);
+        if (st.subscribed.has(n)) setMissing(n, true);
       }
     }
     // Everything wanted that the client lacks or holds at another version.
     const consider = (e: ResourceEntry) => {
       if (st.client.get(e.name) !== e.hash) {
         send.push(e);
-        st.client.set(e.name, e.hash);
+        setClient(e.name, e.hash);
       }
-      st.reportedMissing.delete(e.name);
+      setMissing(e.name, false);
     };
     if (st.wildcard) for (const e of ts.resources.values()) consider(e);
     for (const n of st.subscribed) {
@@ -156,7 +194,7 @@ export class DeltaSession {
       if (e) {
         if (!st.wildcard) consider(e);
       } else if (!st.reportedMissing.has(n)) {
-        st.reportedMissing.add(n);
+        setMissing(n, true);
         if (!removed.includes(n)) removed.push(n);
       }
     }
@@ -164,28 +202,107 @@ export class DeltaSession {
     for (const n of st.reanswer) {
       if (!ts.resources.has(n) && !removed.includes(n)) removed.push(n);
     }
-    st.reanswer.clear();
     const first = st.firstOwed && st.wildcard;
-    st.firstOwed = false;
-    if (send.length === 0 && removed.length === 0 && !first) return undefined;
+    if (send.length === 0 && removed.length === 0 && !first) {
+      st.reanswer.clear();
+      st.firstOwed = false;
+      return [];
+    }
     send.sort((a, b) => byName(a.name, b.name));
     removed.sort(byName);
-    const nonce = this.#nonce();
-    st.inFlight.set(nonce, ts.version);
-    if (st.inFlight.size > MAX_IN_FLIGHT) st.inFlight.delete(st.inFlight.keys().next().value!);
-    return {
-      typeUrl: t,
-      version: ts.version,
-      nonce,
-      body: encodeDeltaResponse({
+    const parts = splitResponse(send, removed, this.#maxBytes, ts);
+    if ("refusal" in parts) {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      const key = `${ts.version}\u0000${parts.refusal.resource ?? ""}`;
+      this.#refusals.push({ ...parts.refusal, repeated: st.refused === key });
+      st.refused = key;
+      return [];
+    }
+    st.refused = undefined;
+    st.reanswer.clear();
+    st.firstOwed = false;
+    const out: Outgoing[] = [];
+    for (const part of parts.responses) {
+      const nonce = this.#nonce();
+      const body = encodeDeltaResponse({
         systemVersion: ts.version,
         typeUrl: t,
-        resources: send.map((e) => e.delta),
-        removed,
+        resources: part.send.map((e) => e.delta),
+        removed: part.removed,
         nonce,
-      }),
-      names: send.map((e) => e.name),
-      removed,
-    };
+      });
+      st.inFlight.set(nonce, ts.version);
+      if (st.inFlight.size > MAX_IN_FLIGHT) st.inFlight.delete(st.inFlight.keys().next().value!);
+      out.push({
+        typeUrl: t,
+        version: ts.version,
+        nonce,
+        body,
+        names: part.send.map((e) => e.name),
+        removed: part.removed,
+      });
+    }
+    return out;
   }
+}
+
+/** Room for a response's own fields (type URL, version, nonce) besides its resources. */
+const RESPONSE_OVERHEAD = 512;
+
+/** The bytes a length-delimited field of `n` bytes takes in a message (tag, length, value). */
+function fieldSize(n: number): number {
+  let v = 1;
+  for (let x = n; x >= 0x80; x = Math.floor(x / 128)) v++;
+  return 1 + v + n;
+}
+
+interface Part {
+  send: ResourceEntry[];
+  removed: string[];
+}
+
+/**
+ * Splits one type's delta update into responses of at most maxBytes each: Envoy applies each delta
+ * response on its own, so several responses of one type are as good as one. Resources go first, in
+ * name order; removals go last, so a replacement arrives before what it replaces goes away. A single
+ * resource larger than a response refuses the whole update.
+ */
+function splitResponse(
+  send: readonly ResourceEntry[],
+  removed: readonly string[],
+  maxBytes: number,
+  ts: { typeUrl: string; version: string },
+): { responses: Part[] } | { refusal: Omit<Refusal, "repeated"> } {
+  const room = maxBytes - RESPONSE_OVERHEAD - ts.typeUrl.length - ts.version.length;
+  const parts: Part[] = [{ send: [], removed: [] }];
+  let used = 0;
+  const fit = (size: number): boolean => {
+    if (used + size <= room) {
+      used += size;
+      return true;
+    }
+    if (used === 0) return false;
+    parts.push({ send: [], removed: [] });
+    used = size;
+    return size <= room;
+  };
+  for (const e of send) {
+    const size = fieldSize(e.delta.length);
+    if (!fit(size)) {
+      return {
+        refusal: { typeUrl: ts.typeUrl, version: ts.version, bytes: size, limit: maxBytes, resource: e.name },
+      };
+    }
+    parts.at(-1)!.send.push(e);
+  }
+  for (const n of removed) {
+    const size = fieldSize(Buffer.byteLength(n));
+    if (!fit(size)) {
+      return {
+        refusal: { typeUrl: ts.typeUrl, version: ts.version, bytes: size, limit: maxBytes, resource: n },
+      };
+    }
+    parts.at(-1)!.removed.push(n);
+  }
+  return { responses: parts };
 }

@@ -28,6 +28,7 @@ export class XdsMetrics {
   readonly ackLatency: Histogram<"type">;
   readonly connected: Gauge<"protocol">;
   readonly authRejections: Counter<"reason">;
+  readonly tooLarge: Counter<"type">;
 
   /** `registry`: the service's; a private one (without process metrics) when absent. */
   constructor(registry?: Registry) {
@@ -69,6 +70,12 @@ export class XdsMetrics {
       name: "waymark_xds_auth_rejections_total",
       help: "ADS streams refused: no valid proxy token (the TokenProblem), or another waypoint's (forbidden)",
       labelNames: ["reason"],
+      registers,
+    });
+    this.tooLarge = new Counter({
+      name: "waymark_xds_responses_too_large_total",
+      help: "Responses not sent because they exceed the send limit (WAYMARK_XDS_MAX_SEND_BYTES), by type",
+      labelNames: ["type"],
       registers,
     });
     const self = this;

@@ -27,8 +27,34 @@ export interface Verdict {
 export interface Step {
   responses: Outgoing[];
   verdict?: Verdict;
+  /**
+   * The proxy opened this type already holding the snapshot's version (it reconnected, perhaps from
+   * another replica), so nothing is sent: its record must still say it holds that version.
+   */
+  holds?: { typeUrl: string; version: string };
   /** True when the request was ignored (SotW: stale nonce). */
   ignored?: boolean;
+}
+
+/**
+ * A response that was not sent because it would exceed the stream's send limit. The client keeps what
+ * it holds of that type; the session sends again once the snapshot changes.
+ */
+export interface Refusal {
+  typeUrl: string;
+  version: string;
+  /** The size the response would have had (or, with `resource`, that resource's share of it). */
+  bytes: number;
+  limit: number;
+  /** The resource that alone does not fit (delta); undefined = the response as a whole (SotW). */
+  resource?: string;
+  /** The same version was already refused on this stream (log it once). */
+  repeated: boolean;
+}
+
+export interface SessionOptions {
+  /** The largest response (encoded DiscoveryResponse / DeltaDiscoveryResponse) to send, in bytes. */
+  maxBytes?: number;
 }
 
 /** Produces a fresh, stream-unique nonce for each response. */

@@ -103,6 +103,18 @@ export class ProxyTracker {
     this.#update(streamId, typeUrl, (s, at) => {
       s.sentVersion = version;
       s.sentAt = at;
+      delete s.sendError;
+      delete s.sendErrorVersion;
+      delete s.sendErrorAt;
+    });
+  }
+
+  /** A response of this type was too large to send: the proxy stays at what it holds. */
+  refused(streamId: string, typeUrl: string, version: string, message: string): void {
+    this.#update(streamId, typeUrl, (s, at) => {
+      s.sendError = message;
+      s.sendErrorVersion = version;
+      s.sendErrorAt = at;
     });
   }
 

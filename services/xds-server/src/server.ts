@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@waymark/api";
 import { adsService } from "@waymark/envoy-proto";
 import type { TokenAuthenticator } from "./auth/authenticator.ts";
+import { DEFAULT_MAX_SEND_BYTES } from "./config.ts";
 import { XdsMetrics } from "./metrics.ts";
 import type { ProxyTracker } from "./proxies.ts";
 import { PushQueue } from "./push-queue.ts";
@@ -19,6 +20,8 @@ export interface AdsServerOptions {
   metrics?: XdsMetrics;
   /** Verifies proxy tokens; undefined = every proxy may fetch any waypoint (standalone). */
   auth?: TokenAuthenticator;
+  /** The largest response sent (bytes); default DEFAULT_MAX_SEND_BYTES. */
+  maxSendBytes?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -27,7 +30,8 @@ export function grpcServerOptions(o: AdsServerOptions): grpc.ServerOptions {
   return {
     // A delta reconnect echoes every name and version the proxy holds.
     "grpc.max_receive_message_length": 32 * MiB,
-    "grpc.max_send_message_length": -1,
+    // The streams refuse larger responses themselves (logged and recorded): this is a backstop.
+    "grpc.max_send_message_length": o.maxSendBytes ?? DEFAULT_MAX_SEND_BYTES,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     ...(o.maxConnectionAgeMs > 0
@@ -67,6 +71,7 @@ export class AdsServer {
         metrics,
         replica,
         auth: opts.auth,
+        maxSendBytes: opts.maxSendBytes ?? DEFAULT_MAX_SEND_BYTES,
         attach: (st, key) => {
           let set = this.#byKey.get(key);
           if (!set) {

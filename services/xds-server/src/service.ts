@@ -79,6 +79,7 @@ export async function startXdsServer(
       replica: config.replica,
       metrics,
       ...(auth ? { auth } : {}),
+      ...(config.maxSendBytes !== undefined ? { maxSendBytes: config.maxSendBytes } : {}),
     });
     const port = await ads.bind(config.address);
     log.info("ads listening", { address: config.address, port, replica: config.replica });

@@ -180,3 +180,53 @@ test("snapshot push: only changed, requested types, in CDS, EDS, LDS, RDS order;
   const nonces = new Set([...s.onSnapshot(snapshotOf(wp, basic()))].map((o) => o.nonce));
   assert.equal(nonces.size, 4, "a fresh nonce per response");
 });
+
+test("a changed cluster whose endpoints did not change gets its endpoints re-sent (Envoy re-warms it)", () => {
+  const s = new SotwSession(node());
+  const v1 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "1s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  const c1 = s.onRequest(req(CDS), v1).responses[0]!;
+  s.onRequest(req(CDS, { version: c1.version, nonce: c1.nonce }), v1);
+  const e1 = s.onRequest(req(EDS, { names: ["a", "b"] }), v1).responses[0]!;
+  s.onRequest(req(EDS, { names: ["a", "b"], version: e1.version, nonce: e1.nonce }), v1);
+
+  // Cluster a changes; no endpoints do: CDS, then EDS again at the same version.
+  const v2 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "2s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  assert.equal(v2.type(EDS).version, v1.type(EDS).version);
+  const out = s.onSnapshot(v2);
+  assert.deepEqual(
+    out.map((o) => o.typeUrl),
+    [CDS, EDS],
+  );
+  assert.equal(out[1]!.version, e1.version);
+  assert.equal(decode(out[1]!).resources.length, 2);
+
+  // A CDS change that only adds a cluster re-sends no endpoints (Envoy asks for the new ones).
+  const v3 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "2s"), b: cluster("b", "1s"), c: cluster("c", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  assert.deepEqual(
+    s.onSnapshot(v3).map((o) => o.typeUrl),
+    [CDS],
+  );
+  // Nothing changed: nothing sent.
+  assert.deepEqual(s.onSnapshot(v3), []);
+
+  // The same when the changed CDS goes out in answer to a request (one that arrives before the push).
+  const v4 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "3s"), b: cluster("b", "1s"), c: cluster("c", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  const step = s.onRequest(req(CDS), v4);
+  assert.deepEqual(
+    step.responses.map((o) => o.typeUrl),
+    [CDS, EDS],
+  );
+  assert.deepEqual(s.onSnapshot(v4), [], "nothing left owed");
+});

@@ -3,10 +3,19 @@
 // not the type's last one is stale and ignored; ACK/NACK is read from the request answering the last
 // nonce (NACK = error_detail set); a NACKed version is never re-sent, only a newer one; LDS/CDS
 // responses carry the full set, RDS/EDS the subscribed names; respond only when the client lacks
-// something (a reconnecting client that echoes the current version is sent nothing).
-import type { DiscoveryRequest } from "@waymark/envoy-proto";
-import { allowsLegacyWildcard, type NonceSource, type Outgoing, pushOrder, type Step } from "./protocol.ts";
-import type { Snapshot } from "./snapshot.ts";
+// something (a reconnecting client that echoes the current version is sent nothing). A response larger
+// than the send limit is not sent (takeRefusals): the client keeps what it holds of that type.
+import { type DiscoveryRequest, TypeUrl } from "@waymark/envoy-proto";
+import {
+  allowsLegacyWildcard,
+  type NonceSource,
+  type Outgoing,
+  pushOrder,
+  type Refusal,
+  type SessionOptions,
+  type Step,
+} from "./protocol.ts";
+import type { Snapshot, TypeSnapshot } from "./snapshot.ts";
 import { withSotwNonce } from "./wire.ts";
 
 interface TypeState {
@@ -21,6 +30,10 @@ interface TypeState {
   /** Nonce and version of the last response sent for this type. */
   nonce?: string;
   sentVersion?: string;
+  /** Send even if the client holds this version (EDS after a cluster it covers changed). */
+  resend?: boolean;
+  /** The version and names of the last response refused as too large. */
+  refused?: string | undefined;
 }
 
 export type SotwRequest = Pick<
@@ -31,9 +44,22 @@ export type SotwRequest = Pick<
 export class SotwSession {
   readonly #nonce: NonceSource;
   readonly #types = new Map<string, TypeState>();
+  /** The clusters (name → hash) of the last CDS response sent. */
+  #clusters: ReadonlyMap<string, string> | undefined;
 
-  constructor(nonce: NonceSource) {
+  readonly #maxBytes: number;
+  #refusals: Refusal[] = [];
+
+  constructor(nonce: NonceSource, opts: SessionOptions = {}) {
     this.#nonce = nonce;
+    this.#maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Responses refused as too large since the last call (the stream logs and records them). */
+  takeRefusals(): Refusal[] {
+    const r = this.#refusals;
+    this.#refusals = [];
+    return r;
   }
 
   /** The types this stream has asked for. */
@@ -47,7 +73,9 @@ export class SotwSession {
     const star = names.length !== req.resourceNames.length;
     let st = this.#types.get(t);
     let verdict: Step["verdict"];
+    let reopened = false;
     if (!st) {
+      reopened = req.versionInfo !== "";
       // First request of this type on this stream. A non-empty version_info is what the client kept
       // from an earlier stream (maybe another replica): it already holds the names it asks for.
       const wildcard = star || (req.resourceNames.length === 0 && allowsLegacyWildcard(t));
@@ -81,7 +109,19 @@ export class SotwSession {
       st.names = new Set(names);
     }
     const out = snap ? this.#respond(t, st, snap) : undefined;
-    return verdict ? { responses: out ? [out] : [], verdict } : { responses: out ? [out] : [] };
+    // Reconnected already holding this version: nothing to send, and it holds it.
+    const holds =
+      reopened && snap && !out && st.refused === undefined
+        ? { typeUrl: t, version: snap.type(t).version }
+        : undefined;
+    const responses = out ? [out] : [];
+    // A CDS response that changed clusters is followed by their endpoints (see onSnapshot).
+    const eds = this.#types.get(TypeUrl.endpoint);
+    if (out && t === TypeUrl.cluster && eds?.resend && snap) {
+      const e = this.#respond(TypeUrl.endpoint, eds, snap);
+      if (e) responses.push(e);
+    }
+    return { responses, ...(verdict ? { verdict } : {}), ...(holds ? { holds } : {}) };
   }
 
   /** Responses owed after the snapshot changed, in push order (CDS, EDS, LDS, RDS). */
@@ -95,33 +135,73 @@ export class SotwSession {
     return out;
   }
 
+  /**
+   * Envoy re-warms a changed cluster and waits for its endpoints without asking for them again (it
+   * already holds their version): the next EDS response must go out even at the same version, else
+   * the cluster warms only after the initial fetch timeout (15 s by default).
+   */
+  #clustersSent(ts: TypeSnapshot): void {
+    const before = this.#clusters;
+    this.#clusters = new Map([...ts.resources.values()].map((e) => [e.name, e.hash]));
+    if (!before) return;
+    const eds = this.#types.get(TypeUrl.endpoint);
+    if (!eds) return;
+    for (const e of ts.resources.values()) {
+      const old = before.get(e.name);
+      if (old !== undefined && old !== e.hash) {
+        eds.resend = true;
+        return;
+      }
+    }
+  }
+
   #respond(t: string, st: TypeState, snap: Snapshot): Outgoing | undefined {
     const ts = snap.type(t);
     let body: Uint8Array;
     let sent: string[];
+    let knownNames: Set<string> | "all";
+    const resend = st.resend === true;
     if (st.wildcard) {
-      if (st.knownVersion === ts.version && st.knownNames === "all") return undefined;
+      if (!resend && st.knownVersion === ts.version && st.knownNames === "all") return undefined;
       body = ts.fullBody;
       sent = [...ts.resources.keys()];
-      st.knownNames = "all";
+      knownNames = "all";
     } else {
       sent = [...st.names].filter((n) => ts.resources.has(n)).sort();
       const known = st.knownNames;
-      if (st.knownVersion === ts.version && (known === "all" || sent.every((n) => known.has(n)))) {
+      if (!resend && st.knownVersion === ts.version && (known === "all" || sent.every((n) => known.has(n)))) {
         return undefined;
       }
       body = ts.partialBody(sent);
-      st.knownNames = new Set(sent);
+      knownNames = new Set(sent);
     }
     const nonce = this.#nonce();
+    const message = withSotwNonce(body, nonce);
+    if (message.length > this.#maxBytes) {
+      // Not sent: the client keeps what it holds; a later snapshot is tried again.
+      const key = `${ts.version}\u0000${sent.join("\u0000")}`;
+      this.#refusals.push({
+        typeUrl: t,
+        version: ts.version,
+        bytes: message.length,
+        limit: this.#maxBytes,
+        repeated: st.refused === key,
+      });
+      st.refused = key;
+      return undefined;
+    }
+    st.refused = undefined;
+    st.knownNames = knownNames;
     st.knownVersion = ts.version;
     st.sentVersion = ts.version;
     st.nonce = nonce;
+    st.resend = false;
+    if (t === TypeUrl.cluster) this.#clustersSent(ts);
     return {
       typeUrl: t,
       version: ts.version,
       nonce,
-      body: withSotwNonce(body, nonce),
+      body: message,
       names: sent,
       removed: [],
     };

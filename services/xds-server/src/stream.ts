@@ -8,7 +8,7 @@ import type { TokenAuthenticator } from "./auth/authenticator.ts";
 import { refusal } from "./auth/identity.ts";
 import { TokenError } from "./auth/jwt.ts";
 import { DeltaSession } from "./delta.ts";
-import type { XdsMetrics } from "./metrics.ts";
+import { shortType, type XdsMetrics } from "./metrics.ts";
 import type { Outgoing, Step } from "./protocol.ts";
 import type { ProxyTracker } from "./proxies.ts";
 import type { Pushable, PushQueue } from "./push-queue.ts";
@@ -30,6 +30,8 @@ export interface StreamDeps {
   replica: string;
   /** Verifies each stream's proxy token and its waypoint; undefined = no authentication. */
   auth?: TokenAuthenticator | undefined;
+  /** The largest response to send (bytes); a larger one is refused, logged and recorded. */
+  maxSendBytes?: number | undefined;
   /** Called once the stream's waypoint (manifest key) is known. */
   attach(stream: AdsStream, key: string): void;
   /** Called once when the stream ends. */
@@ -61,8 +63,9 @@ export class AdsStream implements Pushable {
     this.#deps = deps;
     let n = 0;
     const nonce = () => `${id}-${++n}`;
-    if (protocol === "sotw") this.#sotw = new SotwSession(nonce);
-    else this.#delta = new DeltaSession(nonce);
+    const limits = deps.maxSendBytes !== undefined ? { maxBytes: deps.maxSendBytes } : {};
+    if (protocol === "sotw") this.#sotw = new SotwSession(nonce, limits);
+    else this.#delta = new DeltaSession(nonce, limits);
     this.#log = deps.log.child({ stream: id, protocol });
     call.on("data", (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
       try {
@@ -103,6 +106,7 @@ export class AdsStream implements Pushable {
     this.#dirty = false;
     const snap = this.#deps.store.get(this.#key);
     this.#send(this.#sotw ? this.#sotw.onSnapshot(snap) : this.#delta!.onSnapshot(snap), snap);
+    this.#refused();
   }
 
   /** Ends the stream with OK (the proxy reconnects, e.g. to another replica). */
@@ -169,7 +173,34 @@ export class AdsStream implements Pushable {
         });
       }
     }
+    // A proxy that reconnected holding the current version is recorded as holding it (as ACKed):
+    // no response goes out, so no ACK would ever say so.
+    if (step.holds) this.#deps.tracker.verdict(this.id, { kind: "ack", ...step.holds, nonce: "" });
     this.#send(step.responses, snap);
+    this.#refused();
+  }
+
+  /** Reports responses the session refused as too large: logged, counted, recorded in wm-proxies. */
+  #refused(): void {
+    for (const r of (this.#sotw ?? this.#delta)!.takeRefusals()) {
+      const what = r.resource
+        ? `resource ${r.resource} takes ${r.bytes} bytes`
+        : `the response would be ${r.bytes} bytes`;
+      const message = `${what}, more than the xds-server's send limit of ${r.limit} bytes (WAYMARK_XDS_MAX_SEND_BYTES); the proxy keeps its last good configuration of this type`;
+      if (r.repeated) {
+        this.#log.debug("response too large; not sent", { type: r.typeUrl, version: r.version });
+        continue;
+      }
+      this.#deps.metrics.tooLarge.inc({ type: shortType(r.typeUrl) });
+      this.#deps.tracker.refused(this.id, r.typeUrl, r.version, message);
+      this.#log.warn("response too large; not sent", {
+        type: r.typeUrl,
+        version: r.version,
+        bytes: r.bytes,
+        limit: r.limit,
+        ...(r.resource ? { resource: r.resource } : {}),
+      });
+    }
   }
 
   /**

@@ -2,6 +2,7 @@
 // xds-server), and its admin/readiness endpoints. Pure; the waypoint Deployment and the standalone
 // demo and tests all use this one function, so a test Envoy boots exactly as a deployed one would.
 import type { WaypointRef } from "@waymark/api";
+import { waypointRuntime } from "../translate/limits.ts";
 
 export interface BootstrapOptions {
   waypoint: WaypointRef;
@@ -95,6 +96,8 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
         socket_address: { address: o.admin?.address ?? "127.0.0.1", port_value: o.admin?.port ?? 19000 },
       },
     },
+    // Raises Envoy's RE2 program-size limit to the one the translator enforces.
+    layered_runtime: waypointRuntime(),
   };
   return bootstrap;
 }

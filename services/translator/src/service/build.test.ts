@@ -74,3 +74,27 @@ test("the encode cache gives the same result and re-encodes changed resources", 
   assert.notEqual(b?.version, c?.version);
   assert.equal(c?.version, fresh?.version);
 });
+
+test("a resource or manifest larger than a NATS message fails its waypoint alone", () => {
+  const big = cluster("big", { metadata: { filterMetadata: { pad: { text: "x".repeat(5000) } } } });
+  const { snapshots, failures } = buildSnapshots(
+    output(waypoint("a", [cluster("c1")]), waypoint("b", [big])),
+    new EncodeCache(),
+    { maxValueBytes: 4096 },
+  );
+  assert.deepEqual(
+    snapshots.map((s) => s.waypoint.namespace),
+    ["a"],
+  );
+  assert.equal(failures.length, 1);
+  assert.equal(failures[0]?.resource, "big");
+  assert.match(
+    String(failures[0]?.error),
+    /encodes to \d+ bytes, more than a NATS message holds \(4096 bytes/,
+  );
+  // Many small resources: each fits, the manifest does not.
+  const many = Array.from({ length: 200 }, (_, i) => cluster(`cluster-with-a-long-name-${i}`));
+  const m = buildSnapshots(output(waypoint("c", many)), new EncodeCache(), { maxValueBytes: 8192 });
+  assert.equal(m.snapshots.length, 0);
+  assert.match(String(m.failures[0]?.error), /manifest would be about \d+ bytes/);
+});

@@ -83,7 +83,14 @@ export class EncodeCache {
   }
 }
 
-function buildWaypoint(w: WaypointOutput, cache: EncodeCache): WaypointSnapshot | WaypointFailure {
+/** Room in a NATS message for the subject and headers of a KV put, besides the value. */
+export const NATS_PUT_OVERHEAD = 1024;
+
+function buildWaypoint(
+  w: WaypointOutput,
+  cache: EncodeCache,
+  maxValueBytes: number,
+): WaypointSnapshot | WaypointFailure {
   const key = manifestKey(w.waypoint);
   const blobs = new Map<string, Uint8Array>();
   const versions: Record<string, string> = {};
@@ -110,6 +117,17 @@ function buildWaypoint(w: WaypointOutput, cache: EncodeCache): WaypointSnapshot 
       }
       try {
         const e = cache.encode(key, typeUrl, r.name, r.json);
+        if (e.bytes.length > maxValueBytes) {
+          return {
+            waypoint: w.waypoint,
+            key,
+            typeUrl,
+            resource: r.name,
+            error: new SnapshotError(
+              `resource ${r.name} encodes to ${e.bytes.length} bytes, more than a NATS message holds (${maxValueBytes} bytes: the server's max_payload less ${NATS_PUT_OVERHEAD}); the waypoint keeps its last good snapshot`,
+            ),
+          };
+        }
         byName.set(r.name, e.hash);
         blobs.set(e.hash, e.bytes);
       } catch (error) {
@@ -120,15 +138,31 @@ function buildWaypoint(w: WaypointOutput, cache: EncodeCache): WaypointSnapshot 
     resources[typeUrl] = Object.fromEntries(sorted);
     versions[typeUrl] = versionOf(byName);
   }
-  return { waypoint: w.waypoint, key, version: versionOf(versions), versions, resources, blobs };
+  const snapshot = { waypoint: w.waypoint, key, version: versionOf(versions), versions, resources, blobs };
+  // The manifest names every resource: it must fit in one message too (a generous estimate).
+  const manifestBytes = Buffer.byteLength(JSON.stringify({ resources, versions })) + 2048;
+  if (manifestBytes > maxValueBytes) {
+    return {
+      waypoint: w.waypoint,
+      key,
+      error: new SnapshotError(
+        `the waypoint's manifest would be about ${manifestBytes} bytes, more than a NATS message holds (${maxValueBytes} bytes); the waypoint keeps its last good snapshot`,
+      ),
+    };
+  }
+  return snapshot;
 }
 
 /** Encodes every waypoint of a translation; a waypoint with a bad resource fails alone. */
-export function buildSnapshots(output: TranslationOutput, cache = new EncodeCache()): BuildResult {
+export function buildSnapshots(
+  output: TranslationOutput,
+  cache = new EncodeCache(),
+  opts: { maxValueBytes?: number } = {},
+): BuildResult {
   const snapshots: WaypointSnapshot[] = [];
   const failures: WaypointFailure[] = [];
   for (const w of output.waypoints) {
-    const r = buildWaypoint(w, cache);
+    const r = buildWaypoint(w, cache, opts.maxValueBytes ?? Number.POSITIVE_INFINITY);
     if ("blobs" in r) snapshots.push(r);
     else failures.push(r);
   }

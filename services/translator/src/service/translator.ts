@@ -8,7 +8,8 @@ import { asParent, endSpan, linkTo, logIds, SpanKind, startSpan } from "@waymark
 import type { TranslatorConfig } from "../config.ts";
 import type { InfraSettings } from "../infra/objects.ts";
 import type { TranslationInput, TranslationOutput, TranslatorSettings } from "../translate/types.ts";
-import { buildSnapshots, EncodeCache } from "./build.ts";
+import { buildSnapshots, EncodeCache, NATS_PUT_OVERHEAD } from "./build.ts";
+import { withBuildFailures } from "./build-status.ts";
 import { createDebouncer } from "./debounce.ts";
 import { MalformedEntryError, ObjectIndex } from "./object-index.ts";
 import { Publisher, type PublishReport } from "./publisher.ts";
@@ -36,6 +37,11 @@ export interface TranslatorOptions {
   sweepIntervalMs?: number;
   /** False while this replica is not the elected leader: nothing is written then (default: always). */
   canPublish?: () => boolean;
+  /**
+   * The NATS server's max_payload: a waypoint with a resource (or manifest) that cannot fit in one
+   * message fails alone and keeps its last good snapshot, instead of failing every publish.
+   */
+  maxPayload?: number;
 }
 
 export interface BuildReport {
@@ -83,6 +89,10 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
     waypointClassName: o.config.waypointClassName,
     bindAddress: o.config.bindAddress,
     ...(o.infra ? { infra: o.infra } : {}),
+    ...(o.config.maxRoutesPerWaypoint === undefined
+      ? {}
+      : { maxRoutesPerWaypoint: o.config.maxRoutesPerWaypoint }),
+    ...(o.config.templateLimits === undefined ? {} : { templateLimits: o.config.templateLimits }),
   };
   const events = new EventEmitter<TranslatorEvents>();
   const index = new ObjectIndex();
@@ -158,7 +168,11 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
         report.error = err;
         return;
       }
-      const { snapshots, failures } = buildSnapshots(output, cache);
+      const { snapshots, failures } = buildSnapshots(
+        output,
+        cache,
+        o.maxPayload ? { maxValueBytes: o.maxPayload - NATS_PUT_OVERHEAD } : {},
+      );
       for (const f of failures) {
         log.error("cannot build waypoint snapshot; its last good snapshot stays published", {
           waypoint: waypointId(f.waypoint),
@@ -178,7 +192,7 @@ export async function startTranslator(o: TranslatorOptions): Promise<Translator>
           {
             snapshots,
             keep: new Set(failures.map((f) => f.key)),
-            statuses: output.statuses,
+            statuses: withBuildFailures(output.statuses, failures),
             ...(output.infra ? { infra: output.infra } : {}),
             observedAt,
             parent: asParent(span),

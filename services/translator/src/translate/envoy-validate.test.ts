@@ -14,6 +14,8 @@ import { TypeUrl } from "@waymark/envoy-proto";
 import { caseNames, loadCase } from "./golden-cases.ts";
 import { isRecord } from "./guards.ts";
 import { translate, type WaypointOutput } from "./index.ts";
+import { RE2_MAX_PROGRAM_SIZE, waypointRuntime } from "./limits.ts";
+import { re2ProgramSizeBound } from "./matches.ts";
 
 const run = promisify(execFile);
 const envoy = process.env.WAYMARK_ENVOY;
@@ -50,7 +52,8 @@ function staticBootstrap(w: WaypointOutput): JsonObject {
     assert.ok(cla, `cluster ${c.name} has no ClusterLoadAssignment`);
     return { ...rest, type: "STATIC", loadAssignment: structuredClone(cla) };
   });
-  return { staticResources: { listeners, clusters } };
+  // The same runtime layer as a waypoint's bootstrap (RE2 program-size limit).
+  return { staticResources: { listeners, clusters }, layeredRuntime: waypointRuntime() };
 }
 
 async function validate(file: string): Promise<string | undefined> {
@@ -78,6 +81,33 @@ test("the harness is honest: Envoy rejects a route to a missing cluster and an i
   const regex = join(dir, "broken-regex.json");
   writeFileSync(regex, text.replace('"match":{"prefix":"/"}', '"match":{"safeRegex":{"regex":"(?=x)"}}'));
   assert.notEqual(await validate(regex), undefined, "Envoy accepted a lookahead regex");
+});
+
+test("the RE2 limit: the translator's bound and the bootstrap's runtime layer agree with Envoy", async () => {
+  const c = loadCase("header-control");
+  const w = translate(c.input, c.settings).waypoints[0];
+  assert.ok(w);
+  const text = JSON.stringify(staticBootstrap(w));
+  // An ordinary path regex well over Envoy's default limit (100), under ours.
+  const ordinary = `^/(${Array.from({ length: 12 }, (_, i) => `v${i}/(users|orders|items)`).join("|")})/[a-z0-9-]+$`;
+  const bound = re2ProgramSizeBound(ordinary);
+  assert.ok(bound > 100 && bound <= RE2_MAX_PROGRAM_SIZE, `bound ${bound}`);
+  const withRegex = (t: string, regex: string) =>
+    t.replace('"match":{"prefix":"/"}', `"match":{"safeRegex":{"regex":${JSON.stringify(regex)}}}`);
+  const accepted = join(dir, "re2-ordinary.json");
+  writeFileSync(accepted, withRegex(text, ordinary));
+  assert.equal(await validate(accepted), undefined);
+  // Without the runtime layer, Envoy's default refuses it: the layer is what makes it work.
+  const { layeredRuntime: _, ...plain } = JSON.parse(withRegex(text, ordinary)) as Record<string, unknown>;
+  const refused = join(dir, "re2-default-limit.json");
+  writeFileSync(refused, JSON.stringify(plain));
+  assert.match((await validate(refused)) ?? "accepted", /program size/i);
+  // A regex the translator refuses for its size is one Envoy refuses too, even with the layer.
+  const huge = "^/[a-z]{600}[0-9]{600}$";
+  assert.ok(re2ProgramSizeBound(huge) > RE2_MAX_PROGRAM_SIZE);
+  const tooBig = join(dir, "re2-huge.json");
+  writeFileSync(tooBig, withRegex(text, huge));
+  assert.match((await validate(tooBig)) ?? "accepted", /program size/i);
 });
 
 for (const name of caseNames()) {

@@ -6,10 +6,12 @@ import { waypointInfra } from "../infra/objects.ts";
 import { enrol } from "./enrolment.ts";
 import { ourWaypoints, type WaypointInfo, waypointClassIsOurs } from "./gateways.ts";
 import { compareStrings, int } from "./guards.ts";
+import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "./limits.ts";
 import type { TranslationMemo } from "./memo.ts";
 import { indexObjects, nsName } from "./objects.ts";
 import { resolveParents } from "./parents.ts";
 import { PolicyTranslation } from "./policies/index.ts";
+import { routesOverLimit, withLimit } from "./route-limit.ts";
 import { type CompiledRoute, compileRoute } from "./routes.ts";
 import { gatewayClassStatus, gatewayStatus, routeStatus } from "./status.ts";
 import type { ObjectStatus, TranslationInput, TranslationOutput, TranslatorSettings } from "./types.ts";
@@ -46,7 +48,7 @@ export function translate(
   const serviceRoutes = new Map<string, CompiledRoute[]>();
   const attached = new Map<string, Set<string>>(waypoints.map((w) => [w.key, new Set()]));
 
-  for (const route of index.httpRoutes) {
+  const works = index.httpRoutes.map((route) => {
     let work = memo?.route(route);
     if (!work) {
       const compiled = compileRoute(route, index);
@@ -54,7 +56,19 @@ export function translate(
       work = { compiled, parents, status: undefined };
       memo?.rememberRoute(route, work);
     }
-    const { compiled, parents } = work;
+    return { route, work };
+  });
+  // Routes beyond a waypoint's limit: for each, the waypoints whose limit it is over.
+  const overLimit = routesOverLimit(
+    works.map((w) => w.work),
+    settings.maxRoutesPerWaypoint ?? DEFAULT_MAX_ROUTES_PER_WAYPOINT,
+  );
+
+  for (const { route, work } of works) {
+    const { compiled } = work;
+    const over = overLimit.get(compiled);
+    // Not cached: whether a route is over the limit depends on the other routes.
+    const parents = over ? work.parents.map((p) => withLimit(p, over)) : work.parents;
     policies.route(compiled);
     if (parents.length === 0) continue;
     compiled.servicePorts.clear();
@@ -79,8 +93,13 @@ export function translate(
         serviceRoutes.set(key, list);
       }
     }
-    work.status ??= routeStatus(compiled, parents, settings);
-    statuses.push({ ref: refOf(route), generation: compiled.generation, status: work.status });
+    let status: Record<string, unknown>;
+    if (over) status = routeStatus(compiled, parents, settings);
+    else {
+      work.status ??= routeStatus(compiled, parents, settings);
+      status = work.status;
+    }
+    statuses.push({ ref: refOf(route), generation: compiled.generation, status });
   }
 
   const outputs = waypoints.map((w: WaypointInfo) => {

@@ -4,6 +4,7 @@
 // the whole route configuration.
 import type { JsonObject } from "@waymark/envoy-proto";
 import { isRecord, records, str } from "./guards.ts";
+import { RE2_MAX_PROGRAM_SIZE } from "./limits.ts";
 import type { PathMatchType } from "./precedence.ts";
 
 /** The Gateway API's header-name pattern (an RFC 7230 token). */
@@ -68,8 +69,8 @@ export function checkRegex(regex: string): string | undefined {
 
 const RE2_LETTER_ESCAPES = new Set([..."afnrtvdDsSwWbBAzCpPQ"]);
 
-/** Envoy's default limit on a regex's compiled RE2 program (runtime re2.max_program_size.error_level). */
-export const MAX_REGEX_PROGRAM_SIZE = 100;
+/** The largest RE2 program a waypoint accepts (its bootstrap sets runtime re2.max_program_size.error_level). */
+export const MAX_REGEX_PROGRAM_SIZE = RE2_MAX_PROGRAM_SIZE;
 
 /**
  * An upper bound on the size of the RE2 program of a regex (RE2 itself often compiles smaller): one

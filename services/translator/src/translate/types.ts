@@ -2,6 +2,7 @@
 // status of every object considered out. No clocks, no I/O, deterministic output.
 import type { Condition, KubeObject, ObjectRef, WaypointRef } from "@waymark/api";
 import type { JsonObject, TypeUrl } from "@waymark/envoy-proto";
+import type { TemplateLimits } from "@waymark/inja";
 import type { InfraSettings } from "../infra/objects.ts";
 
 export interface TranslatorSettings {
@@ -19,6 +20,13 @@ export interface TranslatorSettings {
    * output includes each waypoint's Kubernetes objects (`infra`); when absent, only xDS and status.
    */
   infra?: InfraSettings;
+  /**
+   * The most HTTPRoutes one waypoint programs (default DEFAULT_MAX_ROUTES_PER_WAYPOINT); the newest
+   * beyond it are not programmed and their status says so.
+   */
+  maxRoutesPerWaypoint?: number;
+  /** Caps on TrafficPolicy templates (defaults: DEFAULT_TEMPLATE_LIMITS of @waymark/inja). */
+  templateLimits?: Partial<TemplateLimits>;
 }
 
 export const DEFAULT_SETTINGS: TranslatorSettings = {

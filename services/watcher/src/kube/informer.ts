@@ -9,7 +9,8 @@
 //   again periodically.
 import type { KubeObject, Logger } from "@waymark/api";
 import { KubeApiError, type KubeClient, type WatchEvent } from "./client.ts";
-import { apiVersionOf, collectionPath, type ResourceInfo } from "./resources.ts";
+import { applyWatchEvent, listFailureAction, stampObject, watchFailureAction } from "./informer-events.ts";
+import { collectionPath, type ResourceInfo } from "./resources.ts";
 
 export interface InformerHandlers {
   /** A complete list (the first, and every relist): the kind holds exactly these objects now. */
@@ -42,17 +43,18 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class Informer {
   readonly #o: Required<Omit<InformerOptions, "idleMs">> & { idleMs: number | undefined };
   readonly #stop = new AbortController();
-  readonly #apiVersion: string;
   #rv = "";
   #listed = false;
   #firstList: { promise: Promise<void>; resolve: () => void };
   #running: Promise<void> | undefined;
   /** Lists done (1 + relists), for logs and tests. */
   lists = 0;
+  /** Watches started, and watches restarted because they were silent too long, for logs and tests. */
+  watches = 0;
+  idleRestarts = 0;
 
   constructor(o: InformerOptions) {
     this.#o = { watchTimeoutSec: 300, pageSize: 500, ...o, idleMs: o.idleMs };
-    this.#apiVersion = apiVersionOf(o.resource);
     let resolve!: () => void;
     this.#firstList = { promise: new Promise<void>((r) => (resolve = r)), resolve };
   }
@@ -73,10 +75,6 @@ export class Informer {
     await this.#running;
   }
 
-  #stamp(o: Record<string, unknown>): KubeObject {
-    return { ...o, apiVersion: this.#apiVersion, kind: this.#o.resource.kind } as KubeObject;
-  }
-
   async #list(): Promise<{ items: KubeObject[]; rv: string }> {
     const items: KubeObject[] = [];
     let cont: string | undefined;
@@ -86,7 +84,7 @@ export class Informer {
         metadata?: { resourceVersion?: string; continue?: string };
         items?: Record<string, unknown>[];
       }>("GET", collectionPath(this.#o.resource), { query: { limit: this.#o.pageSize, continue: cont } });
-      for (const i of page.items ?? []) items.push(this.#stamp(i));
+      for (const i of page.items ?? []) items.push(stampObject(i, this.#o.resource));
       rv = page.metadata?.resourceVersion ?? "";
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -116,7 +114,7 @@ export class Informer {
           backoff = 250;
         } catch (err) {
           if (signal.aborted) break;
-          if (err instanceof KubeApiError && err.status === 404) {
+          if (listFailureAction(err) === "empty") {
             // The kind is not served (CRD missing): empty until it appears.
             if (!this.#listed)
               log.warn("kind not served by the API server; treating as empty", { kind: resource.kind });
@@ -134,19 +132,18 @@ export class Informer {
         backoff = 250;
       } catch (err) {
         if (signal.aborted) break;
-        if (
-          err instanceof KubeApiError &&
-          (err.status === 410 || err.reason === "Expired" || err.reason === "Gone")
-        ) {
+        const action = watchFailureAction(err);
+        if (action === "relist") {
           log.info("watch expired (410); relisting", { kind: resource.kind, resourceVersion: this.#rv });
           needList = true;
           continue;
         }
-        if (err instanceof KubeApiError && err.reason === "Idle") {
+        if (action === "restart") {
+          this.idleRestarts++;
           log.warn("watch silent too long; restarting it", { kind: resource.kind });
           continue;
         }
-        if (err instanceof KubeApiError && err.status === 404) needList = true;
+        if (action === "retry-relist") needList = true;
         await failed("watch", err);
       }
     }
@@ -178,29 +175,17 @@ export class Informer {
         ctl.abort();
       }, idleMs);
     };
+    this.watches++;
     try {
       await client.watch(
         collectionPath(resource),
         { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: timeout },
         (e: WatchEvent) => {
           poke();
-          if (e.type === "ERROR") {
-            const st = e.object as { code?: number; reason?: string; message?: string };
-            throw new KubeApiError(
-              st.code ?? 500,
-              st.reason ?? "",
-              `watch ${resource.kind}: ${st.message ?? "error"}`,
-            );
-          }
-          const rv = (e.object["metadata"] as { resourceVersion?: string } | undefined)?.resourceVersion;
-          if (e.type === "BOOKMARK") {
-            if (rv) this.#rv = rv;
-            return;
-          }
-          const o = this.#stamp(e.object);
-          if (e.type === "DELETED") handlers.onDelete(o);
-          else handlers.onUpsert(o);
-          if (rv) this.#rv = rv;
+          const step = applyWatchEvent(this.#rv, e, resource);
+          if (step.change?.type === "delete") handlers.onDelete(step.change.object);
+          else if (step.change) handlers.onUpsert(step.change.object);
+          this.#rv = step.rv;
         },
         ctl.signal,
       );

@@ -10,6 +10,12 @@ export interface ResourceInfo {
   namespaced: boolean;
   /** Waymark writes this kind's status (server-side apply on the status subresource). */
   statusWriter?: boolean;
+  /**
+   * The status list this kind shares with other controllers, one entry per controllerName (route
+   * parents, policy ancestors). The CRDs make it atomic: an apply replaces it whole, so Waymark
+   * applies the other controllers' entries along with its own.
+   */
+  sharedStatusList?: string;
 }
 
 /** The kinds the watcher informs on (mirrored into wm-objects). */
@@ -37,6 +43,7 @@ export const WATCHED: readonly ResourceInfo[] = [
     plural: "httproutes",
     namespaced: true,
     statusWriter: true,
+    sharedStatusList: "parents",
   },
   {
     group: GATEWAY_GROUP,
@@ -61,6 +68,7 @@ export const WATCHED: readonly ResourceInfo[] = [
     plural: "trafficpolicies",
     namespaced: true,
     statusWriter: true,
+    sharedStatusList: "ancestors",
   },
 ];
 

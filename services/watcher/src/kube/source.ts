@@ -7,6 +7,7 @@ import { type KubeObject, type Logger, objectKey, refOf } from "@waymark/api";
 import type { Source, SourceSink } from "../source.ts";
 import type { KubeClient } from "./client.ts";
 import { Informer } from "./informer.ts";
+import { diffList } from "./informer-events.ts";
 import { type ResourceInfo, WATCHED } from "./resources.ts";
 
 export const KUBE_ORIGIN = "kube";
@@ -123,18 +124,17 @@ export class KubeSource implements Source {
     this.#o.log.info("initial listing published", { objects: all.length });
   }
 
+  /** A (re)list of one kind: what went during the gap is removed, what changed is handed on, the rest not. */
   #onList(r: ResourceInfo, kindMap: Map<string, KubeObject>, items: KubeObject[]): void {
-    const next = new Map(items.map((o) => [objectKey(refOf(o)), o]));
-    const gone = [...kindMap.keys()].filter((k) => !next.has(k));
-    const removed = gone.map((k) => kindMap.get(k) as KubeObject);
+    const { next, removed, changed } = diffList(kindMap, items);
     kindMap.clear();
     for (const [k, o] of next) kindMap.set(k, o);
     if (!this.#initial && this.#sink) {
       for (const o of removed) this.#sink.remove(refOf(o));
-      for (const o of items) this.#sink.upsert(publishedForm(o, r), KUBE_ORIGIN);
+      for (const o of changed) this.#sink.upsert(publishedForm(o, r), KUBE_ORIGIN);
     }
     for (const o of removed) this.#emit(objectKey(refOf(o)), undefined);
-    for (const [k, o] of next) this.#emit(k, o);
+    for (const o of changed) this.#emit(objectKey(refOf(o)), o);
   }
 
   async stop(): Promise<void> {

@@ -52,6 +52,9 @@ export async function startWriteback(o: WritebackOptions): Promise<Writeback> {
     status: o.status,
     log,
     fieldManager,
+    controllerNames: classes
+      .map((c) => (c.spec as { controllerName?: unknown } | undefined)?.controllerName)
+      .filter((n): n is string => typeof n === "string"),
   });
   const infra = new InfraWriter({ client: o.client, infra: o.infra, log, fieldManager });
   await Promise.all([status.start(), infra.start()]);

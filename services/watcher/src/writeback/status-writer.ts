@@ -2,14 +2,17 @@
 // server-side apply on the status subresource with Waymark's field manager. A write happens when the
 // computed status differs from the object's live status, so a restart or a repeated entry writes
 // nothing; a status the translator no longer computes is withdrawn (an apply without it removes the
-// fields Waymark owned). Only the leader writes; every replica follows the buckets.
+// fields Waymark owned). A route's parents and a policy's ancestors are shared with other controllers:
+// their entries are kept (status-merge.ts), and such a write carries the resourceVersion it was
+// computed from, so an entry another controller writes meanwhile is not lost (409: computed again).
+// Only the leader writes; every replica follows the buckets.
 import { type KubeObject, type Logger, refOf, type StatusEntry } from "@waymark/api";
 import { type KV, type Watch, watchBucket } from "@waymark/bus";
 import { APPLY_PATCH, KubeApiError, type KubeClient } from "../kube/client.ts";
 import { findResource, refPath, WATCHED } from "../kube/resources.ts";
 import type { KubeSource } from "../kube/source.ts";
-import { canonicalJson } from "../metadata.ts";
 import { KeyedQueue } from "./queue.ts";
+import { mergedStatus, statusCanon, withdrawnStatus } from "./status-merge.ts";
 
 export interface StatusWriterOptions {
   client: KubeClient;
@@ -17,6 +20,8 @@ export interface StatusWriterOptions {
   status: KV;
   log: Logger;
   fieldManager: string;
+  /** Our GatewayClasses' controllerName(s): the entries of shared status lists that are ours. */
+  controllerNames?: readonly string[];
 }
 
 function managesStatus(o: KubeObject, manager: string): boolean {
@@ -88,20 +93,30 @@ export class StatusWriter {
     if (!res?.statusWriter) return;
     const want = this.#desired.get(key);
     const liveRv = live.metadata.resourceVersion ?? "";
+    const list = res.sharedStatusList;
+    const names = this.#o.controllerNames ?? [];
     let body: Record<string, unknown>;
+    let canon = "";
     if (want) {
       if (want.ref.name !== ref.name || want.ref.kind !== ref.kind) return;
-      const canon = canonicalJson(want.status);
-      if (canonicalJson(live.status ?? {}) === canon) return;
+      const status = mergedStatus(live.status, want.status, list, names);
+      canon = statusCanon(status, list);
+      if (statusCanon(live.status, list) === canon) return;
       const last = this.#applied.get(key);
       if (last && last.rv === liveRv && last.canon === canon) return; // applied; the server normalised it
-      body = { status: want.status };
+      body = { status };
+    } else if (list) {
+      const status = withdrawnStatus(live.status, list, names);
+      if (!status) return;
+      body = { status };
     } else {
       if (!managesStatus(live, this.#o.fieldManager)) return;
       body = {};
     }
     const metadata: Record<string, unknown> = { name: ref.name };
     if (res.namespaced) metadata["namespace"] = ref.namespace;
+    // Other controllers' entries are in the body: only over the version they were read from.
+    if (list && liveRv) metadata["resourceVersion"] = liveRv;
     try {
       const out = await this.#o.client.request<KubeObject>("PATCH", `${refPath(res, ref)}/status`, {
         body: { apiVersion: live.apiVersion, kind: live.kind, metadata, ...body },
@@ -109,13 +124,11 @@ export class StatusWriter {
         query: { fieldManager: this.#o.fieldManager, force: true },
       });
       this.writes++;
-      this.#applied.set(key, {
-        rv: out.metadata?.resourceVersion ?? "",
-        canon: want ? canonicalJson(want.status) : "",
-      });
+      this.#applied.set(key, { rv: out.metadata?.resourceVersion ?? "", canon });
       this.#o.log.debug("status written", { key, generation: want?.generation });
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return; // deleted meanwhile
+      // Changed meanwhile: its watch event queues the key again, and the retry recomputes.
       throw err;
     }
   }

@@ -10,6 +10,7 @@ import type { KubeObject } from "@waymark/api";
 import { encodeResource, type JsonObject, TypeUrl } from "@waymark/envoy-proto";
 import { isRecord } from "../guards.ts";
 import { type TranslationOutput, type TranslatorSettings, translate, type WaypointOutput } from "../index.ts";
+import { waypointRuntime } from "../limits.ts";
 
 const run = promisify(execFile);
 
@@ -259,7 +260,10 @@ export async function validateBatch(
       });
     }
     const file = join(dir, `batch-${batch[0]?.id}-${batch.length}.json`);
-    writeFileSync(file, JSON.stringify({ staticResources: { listeners, clusters } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ staticResources: { listeners, clusters }, layeredRuntime: waypointRuntime() }),
+    );
     result.validations++;
     const rejected = await envoyValidate(file);
     if (rejected === undefined) return;

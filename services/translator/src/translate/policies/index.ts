@@ -32,7 +32,7 @@ export interface PolicyFeature<C> {
   /** HTTP filters (before the router) in every connection manager of a waypoint using the feature. */
   httpFilters: readonly JsonObject[];
   /** Reads and validates the field of one policy; errors make the policy Invalid. */
-  read(value: unknown): FeatureRead<C>;
+  read(value: unknown, settings: TranslatorSettings): FeatureRead<C>;
   /** typed_per_filter_config entries where `config` is in force ({} when it does nothing). */
   perFilterConfig(config: C): Record<string, JsonObject>;
 }
@@ -43,7 +43,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [transformationFeatur
 const FEATURE_FIELDS = new Set(FEATURES.map((f) => f.field));
 const ATTACHMENT_FIELDS = new Set(["targetRefs", "targetSelectors"]);
 
-function readPolicy(p: Parameters<typeof policyInfo>[0]): PolicyInfo {
+function readPolicy(p: Parameters<typeof policyInfo>[0], settings: TranslatorSettings): PolicyInfo {
   const errors: string[] = [];
   const ignored: string[] = [];
   const features = new Map<string, unknown>();
@@ -56,7 +56,7 @@ function readPolicy(p: Parameters<typeof policyInfo>[0]): PolicyInfo {
   }
   for (const f of FEATURES) {
     if (spec[f.field] === undefined) continue;
-    const r = f.read(spec[f.field]);
+    const r = f.read(spec[f.field], settings);
     if (r.ok) features.set(f.field, r.value);
     else errors.push(...r.errors);
   }
@@ -81,7 +81,7 @@ export class PolicyTranslation {
 
   constructor(index: ObjectIndex, settings: TranslatorSettings) {
     this.settings = settings;
-    this.policies = index.trafficPolicies.map((p) => readPolicy(p)).sort(comparePriority);
+    this.policies = index.trafficPolicies.map((p) => readPolicy(p, settings)).sort(comparePriority);
   }
 
   private perFilter(p: PolicyInfo, feature: PolicyFeature<unknown>): Record<string, JsonObject> {

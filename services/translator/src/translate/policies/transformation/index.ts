@@ -19,7 +19,7 @@ export const transformationFeature: PolicyFeature<Transformation> = {
       typedConfig: { "@type": `${T}envoy.extensions.filters.http.lua.v3.Lua`, statPrefix: "transformation" },
     },
   ],
-  read: readTransformation,
+  read: (value, settings) => readTransformation(value, settings.templateLimits),
   perFilterConfig(config: Transformation): Record<string, JsonObject> {
     const chunk = transformationChunk(config);
     if (chunk === undefined) return {};

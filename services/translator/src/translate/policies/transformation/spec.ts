@@ -6,10 +6,12 @@ import {
   mergeUses,
   type ParseAs,
   type Phase,
+  type TemplateLimits,
   type TemplateUses,
   tryCompileTemplate,
 } from "@waymark/inja";
 import { arr, isRecord, str } from "../../guards.ts";
+import { TEMPLATE_LIMIT_ENV } from "../../limits.ts";
 
 /** Namespace of dynamicMetadata entries that do not name one (envoy-gloo's transformation filter). */
 export const DEFAULT_METADATA_NAMESPACE = "io.solo.transformation";
@@ -85,6 +87,7 @@ function readSide(
   phase: Phase,
   path: string,
   errors: string[],
+  limits: Partial<TemplateLimits> | undefined,
 ): SideTransformation | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isRecord(value)) {
@@ -112,9 +115,12 @@ function readSide(
   }
   const uses = emptyUses();
   const compile = (source: string, where: string): CompiledTemplate | undefined => {
-    const r = tryCompileTemplate(source, { phase, parseAs });
+    const r = tryCompileTemplate(source, limits ? { phase, parseAs, limits } : { phase, parseAs });
     if (!r.ok) {
-      errors.push(`${where}: ${r.error.message}`);
+      // A size or nesting cap that is a setting: say which one.
+      const limit = r.error.limit;
+      const setting = limit ? ` (limit set by the translator's ${TEMPLATE_LIMIT_ENV[limit]})` : "";
+      errors.push(`${where}: ${r.error.message}${setting}`);
       return undefined;
     }
     mergeUses(uses, r.template.uses);
@@ -189,14 +195,14 @@ function readSide(
 }
 
 /** Reads and compiles spec.transformation; all problems are reported, not only the first. */
-export function readTransformation(value: unknown): ReadResult {
+export function readTransformation(value: unknown, limits?: Partial<TemplateLimits>): ReadResult {
   const errors: string[] = [];
   if (!isRecord(value)) return { ok: false, errors: ["transformation: must be an object"] };
   for (const k of Object.keys(value)) {
     if (k !== "request" && k !== "response") errors.push(`transformation.${k}: unknown field`);
   }
-  const request = readSide(value.request, "request", "transformation.request", errors);
-  const response = readSide(value.response, "response", "transformation.response", errors);
+  const request = readSide(value.request, "request", "transformation.request", errors, limits);
+  const response = readSide(value.response, "response", "transformation.response", errors, limits);
   if (errors.length) return { ok: false, errors };
   return { ok: true, value: { request, response } };
 }

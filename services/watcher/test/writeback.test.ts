@@ -1,0 +1,487 @@
+// The status and infra writers against a real API server (etcd + kube-apiserver with the Gateway API
+// CRDs, no workloads) and a real NATS: the writers follow wm-status / wm-infra and write with
+// server-side apply. They skip writes that change nothing (no new resourceVersion, no new managedFields
+// time), withdraw what the translator no longer computes (only Waymark's fields), never touch other
+// controllers' entries of a route's status, and apply, re-apply and delete a waypoint's objects.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import {
+  Bucket,
+  createLogger,
+  type InfraEntry,
+  infraKey,
+  type KubeObject,
+  type ObjectRef,
+  objectKey,
+  type StatusEntry,
+} from "@waymark/api";
+import { connectBus, type KV, type NatsConnection, openBucket, putJson } from "@waymark/bus";
+import {
+  type KubeCluster,
+  type NatsServer,
+  startKubeCluster,
+  startNats,
+  tempDir,
+  waitFor,
+} from "@waymark/testing";
+import { KubeApiError, KubeClient } from "../src/kube/client.ts";
+import { fromKubeconfig } from "../src/kube/connection.ts";
+import { KubeSource } from "../src/kube/source.ts";
+import type { SourceSink } from "../src/source.ts";
+import { APPLIED_HASH, InfraWriter } from "../src/writeback/infra-writer.ts";
+import { StatusWriter } from "../src/writeback/status-writer.ts";
+
+const skip = process.env["WAYMARK_SKIP_KUBE"] === "1" ? "WAYMARK_SKIP_KUBE=1" : false;
+const CONTROLLER = "waymark.dev/waymark";
+const FIELD_MANAGER = "waymark";
+const NS = "wb";
+
+const log = createLogger("writeback-test", {}, (line) => {
+  if (process.env["WATCHER_TEST_LOGS"]) process.stderr.write(line);
+});
+
+const noSink: SourceSink = {
+  replaceAll() {},
+  upsert() {},
+  remove() {},
+  reportSourceProblem() {},
+  clearSourceProblem() {},
+};
+
+interface Live {
+  metadata: {
+    resourceVersion: string;
+    uid: string;
+    annotations?: Record<string, string>;
+    managedFields?: Array<{ manager: string; operation: string; subresource?: string; time: string }>;
+  };
+  status?: {
+    parents?: Array<{ controllerName: string; parentRef: { name: string }; conditions: Condition[] }>;
+    conditions?: Condition[];
+  };
+  data?: Record<string, string>;
+}
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+const T0 = "2025-01-01T00:00:00Z";
+const cond = (type: string, ok: boolean, reason: string, generation = 1): Condition => ({
+  type,
+  status: ok ? "True" : "False",
+  reason,
+  message: `${type} ${reason}`,
+  lastTransitionTime: T0,
+  observedGeneration: generation,
+});
+const routeRef = (name: string): ObjectRef => ({
+  group: "gateway.networking.k8s.io",
+  kind: "HTTPRoute",
+  namespace: NS,
+  name,
+});
+const parent = (controllerName: string, service: string, conditions: Condition[]) => ({
+  parentRef: { group: "", kind: "Service", name: service, namespace: NS },
+  controllerName,
+  conditions,
+});
+const entry = (ref: ObjectRef, status: Record<string, unknown>): StatusEntry => ({
+  ref,
+  generation: 1,
+  status,
+  computedAt: new Date().toISOString(),
+});
+
+describe("status and infra writers on a real API server", { timeout: 90_000, skip }, () => {
+  let cluster: KubeCluster;
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let statusKv: KV;
+  let infraKv: KV;
+  let source: KubeSource;
+  const stops: Array<() => Promise<void>> = [];
+  const client = () => {
+    const c = new KubeClient(fromKubeconfig(cluster.adminKubeconfig));
+    stops.push(async () => c.close());
+    return c;
+  };
+  const kubectl = (args: string[], input?: string) =>
+    cluster.kubectl(args, input === undefined ? {} : { input });
+  const apply = (o: unknown) => kubectl(["apply", "-f", "-"], JSON.stringify(o));
+  const get = async (kind: string, name: string): Promise<Live> =>
+    JSON.parse(await kubectl(["-n", NS, "get", kind, name, "--show-managed-fields", "-o", "json"])) as Live;
+  const exists = async (kind: string, name: string): Promise<boolean> =>
+    (await kubectl(["-n", NS, "get", kind, name, "--ignore-not-found", "-o", "name"])).trim() !== "";
+  /** Another controller writes status by server-side apply with its own field manager. */
+  const foreignStatus = async (plural: string, name: string, body: Record<string, unknown>) => {
+    const c = client();
+    await c.request("PATCH", `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/${plural}/${name}/status`, {
+      body: { apiVersion: "gateway.networking.k8s.io/v1", metadata: { name, namespace: NS }, ...body },
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager: "other-controller", force: true },
+    });
+  };
+  const ourStatusTime = (o: Live) =>
+    o.metadata.managedFields?.find((f) => f.manager === FIELD_MANAGER && f.subresource === "status")?.time;
+  const route = (name: string, service: string) =>
+    apply({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name, namespace: NS },
+      spec: {
+        parentRefs: [{ group: "", kind: "Service", name: service }],
+        rules: [{ backendRefs: [{ name: service, port: 8000 }] }],
+      },
+    });
+  const startStatusWriter = async () => {
+    const w = new StatusWriter({
+      client: client(),
+      source,
+      status: statusKv,
+      log,
+      fieldManager: FIELD_MANAGER,
+      controllerNames: [CONTROLLER],
+    });
+    await w.start();
+    w.setLeading(true);
+    stops.push(() => w.stop());
+    return w;
+  };
+
+  before(async () => {
+    const logDir = tempDir("watcher-writeback");
+    [cluster, nats] = await Promise.all([
+      startKubeCluster({ logDir, workloads: false }),
+      startNats({ logDir }),
+    ]);
+    nc = await connectBus({ servers: nats.url, name: "writeback-test", log });
+    statusKv = await openBucket(nc, Bucket.status);
+    infraKv = await openBucket(nc, Bucket.infra);
+    await kubectl(["create", "namespace", NS]);
+    // Every kind Waymark watches; TrafficPolicy is not served here (its CRD is not installed): empty.
+    source = new KubeSource({ client: client(), log });
+    await source.start(noSink);
+  });
+  after(async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+    await source?.stop();
+    await nc?.close();
+    await nats?.stop();
+    await cluster?.stop();
+  });
+
+  test("status: written once, not again for the same status (even by a new writer), once per change", async () => {
+    await route("r1", "svc1");
+    await route("r2", "svc2");
+    const w = await startStatusWriter();
+    const k1 = objectKey(routeRef("r1"));
+    const k2 = objectKey(routeRef("r2"));
+    const ours = (ok: boolean) => ({
+      parents: [
+        parent(CONTROLLER, "svc1", [
+          cond("Accepted", true, "Accepted"),
+          cond("ResolvedRefs", ok, ok ? "ResolvedRefs" : "BackendNotFound"),
+        ]),
+      ],
+    });
+    await putJson(statusKv, k1, entry(routeRef("r1"), ours(true)));
+    await waitFor(
+      "r1 status written",
+      async () => (await get("httproute", "r1")).status?.parents?.length === 1,
+    );
+    await w.idle();
+    assert.equal(w.writes, 1);
+    const first = await get("httproute", "r1");
+    assert.deepEqual(first.status, ours(true));
+    const firstTime = ourStatusTime(first);
+    assert.ok(firstTime, "the status is managed by Waymark's field manager");
+
+    // The same status again (a new wm-status revision), then a status for r2: r2 is written, r1 not.
+    await new Promise((r) => setTimeout(r, 1100)); // a write now would show in managedFields' time
+    await putJson(statusKv, k1, entry(routeRef("r1"), ours(true)));
+    await putJson(
+      statusKv,
+      k2,
+      entry(routeRef("r2"), { parents: [parent(CONTROLLER, "svc2", [cond("Accepted", true, "Accepted")])] }),
+    );
+    await waitFor("r2 status written", async () => (await get("httproute", "r2")).status !== undefined);
+    await w.idle();
+    assert.equal(w.writes, 2, "only r2 was written");
+    const again = await get("httproute", "r1");
+    assert.equal(again.metadata.resourceVersion, first.metadata.resourceVersion);
+    assert.equal(ourStatusTime(again), firstTime);
+
+    // A restarted writer (nothing remembered) finds every live status as wanted: no write at all.
+    await w.stop();
+    const w2 = await startStatusWriter();
+    await new Promise((r) => setTimeout(r, 300));
+    await w2.idle();
+    assert.equal(w2.writes, 0);
+    assert.equal((await get("httproute", "r1")).metadata.resourceVersion, first.metadata.resourceVersion);
+
+    // A changed condition: exactly one write.
+    await putJson(statusKv, k1, entry(routeRef("r1"), ours(false)));
+    await waitFor(
+      "r1 ResolvedRefs False",
+      async () =>
+        (await get("httproute", "r1")).status?.parents?.[0]?.conditions.find((c) => c.type === "ResolvedRefs")
+          ?.reason === "BackendNotFound",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await w2.idle();
+    assert.equal(w2.writes, 1);
+    const changed = await get("httproute", "r1");
+    assert.notEqual(changed.metadata.resourceVersion, first.metadata.resourceVersion);
+    assert.deepEqual(changed.status, ours(false));
+    await w2.stop();
+  });
+
+  test("status: other controllers' route parents stay; withdrawing removes only ours", async () => {
+    await route("shared", "svc3");
+    const key = objectKey(routeRef("shared"));
+    const foreign = parent("example.com/other-mesh", "svc3", [
+      cond("Accepted", false, "NotAllowedByListeners"),
+    ]);
+    await foreignStatus("httproutes", "shared", { kind: "HTTPRoute", status: { parents: [foreign] } });
+    await waitFor("the writer's source saw the foreign status", () => {
+      const o = source.get(key) as Live | undefined;
+      return o?.status?.parents?.length === 1;
+    });
+    const w = await startStatusWriter();
+    const mine = parent(CONTROLLER, "svc3", [cond("Accepted", true, "Accepted")]);
+    await putJson(statusKv, key, entry(routeRef("shared"), { parents: [mine] }));
+    await waitFor("our parent entry written", async () =>
+      (await get("httproute", "shared")).status?.parents?.some((p) => p.controllerName === CONTROLLER),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await w.idle();
+    const both = await get("httproute", "shared");
+    assert.deepEqual(
+      both.status?.parents?.map((p) => p.controllerName).sort(),
+      ["example.com/other-mesh", CONTROLLER].sort(),
+      "both controllers' entries are there",
+    );
+    assert.deepEqual(
+      both.status?.parents?.find((p) => p.controllerName !== CONTROLLER),
+      foreign,
+      "the other controller's entry is untouched",
+    );
+    const writes = w.writes;
+    assert.equal(writes, 1);
+    // The writer sends the version it read along with the other controller's entry: an apply over a
+    // version that is no longer current is refused, so an entry written meanwhile is never lost.
+    await assert.rejects(
+      client().request(
+        "PATCH",
+        `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes/shared/status`,
+        {
+          body: {
+            apiVersion: "gateway.networking.k8s.io/v1",
+            kind: "HTTPRoute",
+            metadata: { name: "shared", namespace: NS, resourceVersion: "1" },
+            status: { parents: [mine] },
+          },
+          contentType: "application/apply-patch+yaml",
+          query: { fieldManager: FIELD_MANAGER, force: true },
+        },
+      ),
+      (err: unknown) => err instanceof KubeApiError && err.status === 409,
+    );
+
+    // The same status again: nothing to write although the live list holds another entry too.
+    await putJson(statusKv, key, entry(routeRef("shared"), { parents: [mine] }));
+    await new Promise((r) => setTimeout(r, 500));
+    await w.idle();
+    assert.equal(w.writes, writes);
+    assert.equal((await get("httproute", "shared")).metadata.resourceVersion, both.metadata.resourceVersion);
+
+    // The translator no longer computes a status for the route: ours goes, theirs stays.
+    await statusKv.delete(key);
+    await waitFor(
+      "our parent entry withdrawn",
+      async () =>
+        !(await get("httproute", "shared")).status?.parents?.some((p) => p.controllerName === CONTROLLER),
+    );
+    assert.deepEqual((await get("httproute", "shared")).status?.parents, [foreign]);
+    await w.stop();
+  });
+
+  test("status: a withdrawn Gateway status loses only the fields Waymark wrote", async () => {
+    await apply({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "gw", namespace: NS },
+      spec: {
+        gatewayClassName: "kgateway-waypoint",
+        listeners: [{ name: "proxy", port: 15088, protocol: "istio.io/PROXY" }],
+      },
+    });
+    const ref: ObjectRef = { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: NS, name: "gw" };
+    const key = objectKey(ref);
+    const other = cond("example.com/Audited", true, "Audited");
+    await foreignStatus("gateways", "gw", { kind: "Gateway", status: { conditions: [other] } });
+    const w = await startStatusWriter();
+    await putJson(
+      statusKv,
+      key,
+      entry(ref, {
+        conditions: [cond("Accepted", true, "Accepted"), cond("Programmed", true, "Programmed")],
+      }),
+    );
+    const types = async () =>
+      ((await get("gateway", "gw")).status?.conditions ?? []).map((c) => c.type).sort();
+    await waitFor(
+      "our conditions written",
+      async () =>
+        JSON.stringify(await types()) === JSON.stringify(["Accepted", "Programmed", other.type].sort()),
+    );
+    await statusKv.delete(key);
+    await waitFor(
+      "our conditions withdrawn",
+      async () => JSON.stringify(await types()) === JSON.stringify([other.type]),
+    );
+    const live = await get("gateway", "gw");
+    assert.deepEqual(live.status?.conditions, [other]);
+    assert.equal(ourStatusTime(live), undefined, "Waymark owns no status field any more");
+    const writes = w.writes;
+    // Withdrawn once: no further writes for it.
+    await new Promise((r) => setTimeout(r, 500));
+    await w.idle();
+    assert.equal(w.writes, writes);
+    await w.stop();
+  });
+
+  test("infra: applied, skipped when unchanged, re-created when deleted by hand, deleted when its entry goes", async () => {
+    await apply({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "wp", namespace: NS },
+      spec: {
+        gatewayClassName: "kgateway-waypoint",
+        listeners: [{ name: "proxy", port: 15088, protocol: "istio.io/PROXY" }],
+      },
+    });
+    const gw = await get("gateway", "wp");
+    const owner = {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      name: "wp",
+      uid: gw.metadata.uid,
+      controller: true,
+    };
+    const labels = { "gateway.networking.k8s.io/gateway-name": "wp" };
+    const meta = (name: string) => ({ name, namespace: NS, labels, ownerReferences: [owner] });
+    const objects = (bootstrap: string): KubeObject[] => [
+      { apiVersion: "v1", kind: "ServiceAccount", metadata: meta("wp") },
+      { apiVersion: "v1", kind: "ConfigMap", metadata: meta("wp"), data: { "envoy.yaml": bootstrap } },
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta("wp"),
+        spec: {
+          selector: labels,
+          ports: [
+            { name: "proxy", port: 15088, protocol: "TCP" },
+            { name: "mesh", port: 15008, protocol: "TCP" },
+          ],
+        },
+      },
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: meta("wp"),
+        spec: {
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: "wp",
+              containers: [{ name: "envoy", image: "envoyproxy/envoy:v1.40.0" }],
+            },
+          },
+        },
+      },
+    ];
+    const infraEntry = (name: string, objs: KubeObject[]): InfraEntry => ({
+      waypoint: { namespace: NS, name },
+      objects: objs,
+      hash: String(objs.length),
+      computedAt: new Date().toISOString(),
+    });
+    const KINDS = ["serviceaccount", "configmap", "service", "deployment"];
+    const versions = async () => {
+      const out: Record<string, string> = {};
+      for (const k of KINDS) out[k] = (await get(k, "wp")).metadata.resourceVersion;
+      return out;
+    };
+
+    const w = new InfraWriter({
+      client: client(),
+      infra: infraKv,
+      log,
+      fieldManager: FIELD_MANAGER,
+      resyncMs: 400,
+    });
+    stops.push(() => w.stop());
+    await w.start();
+    w.setLeading(true);
+    await putJson(infraKv, infraKey({ namespace: NS, name: "wp" }), infraEntry("wp", objects("v1")));
+    await waitFor("four objects applied", () => w.writes === 4);
+    for (const k of KINDS) {
+      const o = await get(k, "wp");
+      assert.match(o.metadata.annotations?.[APPLIED_HASH] ?? "", /^[0-9a-f]{16}$/, `${k} carries the hash`);
+      assert.ok(
+        o.metadata.managedFields?.some((f) => f.manager === FIELD_MANAGER && f.operation === "Apply"),
+        `${k} applied with Waymark's field manager`,
+      );
+    }
+    const v1 = await versions();
+
+    // The same entry again (and periodic re-checks): nothing written.
+    await putJson(infraKv, infraKey({ namespace: NS, name: "wp" }), infraEntry("wp", objects("v1")));
+    await new Promise((r) => setTimeout(r, 1000)); // two re-checks
+    await w.idle();
+    assert.equal(w.writes, 4);
+    assert.deepEqual(await versions(), v1);
+
+    // One object changed: only it is applied.
+    await putJson(infraKv, infraKey({ namespace: NS, name: "wp" }), infraEntry("wp", objects("v2")));
+    await waitFor(
+      "the ConfigMap updated",
+      async () => (await get("configmap", "wp")).data?.["envoy.yaml"] === "v2",
+    );
+    await w.idle();
+    assert.equal(w.writes, 5);
+    const v2 = await versions();
+    for (const k of KINDS) if (k !== "configmap") assert.equal(v2[k], v1[k], `${k} not written again`);
+
+    // Deleted by hand: the next re-check brings it back.
+    await kubectl(["-n", NS, "delete", "configmap", "wp"]);
+    await waitFor("the ConfigMap re-created", () => exists("configmap", "wp"));
+    assert.equal((await get("configmap", "wp")).data?.["envoy.yaml"], "v2");
+    await w.idle();
+    assert.equal(w.writes, 6);
+
+    // Another waypoint's entry, then wp's entry goes: wp's objects are deleted, the other's stay.
+    await putJson(
+      infraKv,
+      infraKey({ namespace: NS, name: "wp2" }),
+      infraEntry("wp2", [
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "wp2", namespace: NS } },
+      ]),
+    );
+    await waitFor("wp2 applied", () => exists("serviceaccount", "wp2"));
+    await infraKv.delete(infraKey({ namespace: NS, name: "wp" }));
+    await waitFor("wp's objects deleted", async () => {
+      for (const k of KINDS) if (await exists(k, "wp")) return false;
+      return true;
+    });
+    assert.equal(w.deletes, 4);
+    assert.ok(await exists("serviceaccount", "wp2"));
+  });
+});

@@ -1,0 +1,153 @@
+// A changed cluster whose endpoints did not change, with a real Envoy over SotW and over delta ADS.
+// Envoy re-warms a changed EDS cluster and waits for its endpoints; if the server sends none, the
+// cluster stays warming until the initial fetch timeout (15 s by default). The change must be active
+// well within a second in both protocols.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Bucket, createLogger, type ProxyRecord, proxyKey } from "@waymark/api";
+import { connectBus, getJson, type KV, type NatsConnection, openBucket } from "@waymark/bus";
+import {
+  type EnvoyProc,
+  freePort,
+  type Httpbin,
+  type NatsServer,
+  startEnvoy,
+  startHttpbin,
+  startNats,
+  tempDir,
+  waitFor,
+} from "@waymark/testing";
+import { startXdsServer, type XdsServer } from "../src/index.ts";
+import { basic, CDS, EDS, LDS, publish, RDS } from "./fixtures.ts";
+
+const log = createLogger("xds-server-rewarm-test", {}, () => {});
+const logDir = tempDir("xds-rewarm");
+let nats: NatsServer;
+let nc: NatsConnection;
+let xds: KV;
+let proxies: KV;
+let server: XdsServer;
+let httpbin: Httpbin;
+const envoys: EnvoyProc[] = [];
+
+function bootstrap(
+  apiType: "GRPC" | "DELTA_GRPC",
+  nodeId: string,
+  waypoint: { namespace: string; name: string },
+  xdsPort: number,
+) {
+  return {
+    node: { id: nodeId, cluster: `${waypoint.name}.${waypoint.namespace}` },
+    dynamic_resources: {
+      ads_config: {
+        api_type: apiType,
+        transport_api_version: "V3",
+        set_node_on_first_message_only: true,
+        grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }],
+      },
+      cds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
+      lds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: "xds",
+          type: "STATIC",
+          connect_timeout: "1s",
+          typed_extension_protocol_options: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+          load_assignment: {
+            cluster_name: "xds",
+            endpoints: [
+              {
+                lb_endpoints: [
+                  {
+                    endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: xdsPort } } },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+before(async () => {
+  nats = await startNats({ logDir });
+  nc = await connectBus({ servers: nats.url, name: "test", log });
+  [xds, proxies] = await Promise.all([openBucket(nc, Bucket.xds), openBucket(nc, Bucket.proxies)]);
+  httpbin = await startHttpbin({ name: "httpbin", logDir });
+  server = await startXdsServer({ natsUrl: nats.url, address: "127.0.0.1:0", replica: "rewarm" }, log, {
+    proxyFlushMs: 20,
+  });
+});
+
+after(async () => {
+  await Promise.all(envoys.map((e) => e.stop()));
+  await server?.stop();
+  await httpbin?.stop();
+  await nc?.close();
+  await nats?.stop();
+});
+
+/** The connect timeout of the active (warmed) cluster `backend`, from Envoy's config dump. */
+async function activeTimeout(envoy: EnvoyProc): Promise<string | undefined> {
+  const dump = JSON.parse(await envoy.admin("/config_dump?resource=dynamic_active_clusters")) as {
+    configs?: Array<{ cluster?: { name?: string; connect_timeout?: string } }>;
+  };
+  return dump.configs?.find((c) => c.cluster?.name === "backend")?.cluster?.connect_timeout;
+}
+
+for (const [protocol, apiType] of [
+  ["sotw", "GRPC"],
+  ["delta", "DELTA_GRPC"],
+] as const) {
+  test(`${protocol}: a cluster change with unchanged endpoints is active in well under a second`, async () => {
+    const waypoint = { namespace: `rewarm-${protocol}`, name: "waypoint" };
+    const nodeId = `waypoint-0.rewarm-${protocol}`;
+    const port = await freePort();
+    const record = () => getJson<ProxyRecord>(proxies, proxyKey("rewarm", nodeId));
+    const v1 = await publish(xds, waypoint, basic({ port, upstreamPort: httpbin.port, timeout: "1s" }));
+    const envoy = await startEnvoy({
+      name: `envoy-${protocol}`,
+      bootstrap: bootstrap(apiType, nodeId, waypoint, server.port),
+      logDir,
+    });
+    envoys.push(envoy);
+    await waitFor(
+      "every type acked",
+      async () => {
+        const r = await record();
+        return r && [CDS, EDS, LDS, RDS].every((t) => r.types[t]?.ackedVersion === v1.manifest.versions[t]);
+      },
+      20_000,
+    );
+    assert.equal(await waitFor("cluster active", () => activeTimeout(envoy)), "1s");
+    await waitFor("serving", async () => (await fetch(`http://127.0.0.1:${port}/status/418`)).status === 418);
+    const before = await envoy.stats("cluster_manager");
+
+    // The cluster's connect timeout changes; its endpoints do not.
+    const started = performance.now();
+    const v2 = await publish(xds, waypoint, basic({ port, upstreamPort: httpbin.port, timeout: "2s" }));
+    assert.equal(v2.manifest.versions[EDS], v1.manifest.versions[EDS], "endpoints unchanged");
+    assert.notEqual(v2.manifest.versions[CDS], v1.manifest.versions[CDS]);
+    await waitFor("new cluster active", async () => (await activeTimeout(envoy)) === "2s", 20_000, 10);
+    const elapsed = performance.now() - started;
+    const stats = await envoy.stats("cluster_manager");
+    assert.equal(stats.get("cluster_manager.warming_clusters"), 0);
+    assert.equal(
+      stats.get("cluster_manager.cluster_modified"),
+      (before.get("cluster_manager.cluster_modified") ?? 0) + 1,
+    );
+    log.info("rewarm", { protocol, ms: Math.round(elapsed) });
+    process.stdout.write(`# ${protocol}: cluster change active after ${Math.round(elapsed)} ms\n`);
+    assert.ok(elapsed < 1000, `the changed cluster became active after ${Math.round(elapsed)} ms`);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/status/418`)).status, 418, "still routes");
+  });
+}
