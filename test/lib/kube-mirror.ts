@@ -60,7 +60,7 @@ export async function mirroredObjects(nc: NatsConnection): Promise<Map<string, u
   const out = new Map<string, unknown>();
   for (const key of await listKeys(kv)) {
     const e = await kv.get(key);
-    if (!e || e.operation !== "PUT") continue;
+    if (e?.operation !== "PUT") continue;
     const env = e.json<ObjectEnvelope>();
     if (env.source !== "kube") continue;
     const o = env.object as unknown as Obj;
