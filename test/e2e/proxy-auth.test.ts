@@ -338,10 +338,14 @@ describe("proxy authentication with tokens from a real API server", {
       decodeURIComponent(bad.e.proc.log().match(/config stream to xds_cluster closed: .*/)?.[0] ?? ""),
       /closed: 7, .*may only fetch waypoint other\/kgateway-waypoint, not httpbin\/kgateway-waypoint/,
     );
-    assert.equal(
-      (await bad.e.stats("control_plane.connected_state")).get("control_plane.connected_state"),
-      0,
-    );
+    // It keeps retrying (each new stream counts as connected until the server refuses it, so
+    // control_plane.connected_state flickers), but it never applied a single update.
+    const updates = await bad.e.stats("update_success");
+    const served = await good.e.stats("update_success");
+    for (const name of ["cluster_manager.cds.update_success", "listener_manager.lds.update_success"]) {
+      assert.ok((served.get(name) ?? 0) > 0, `${name} counts on the served Envoy`);
+      assert.equal(updates.get(name) ?? 0, 0, `${name} on a refused Envoy`);
+    }
 
     // A forged token (the real claims, our signature) is refused as well: UNAUTHENTICATED.
     const [h, p] = (await token("httpbin", "kgateway-waypoint")).split(".") as [string, string];
