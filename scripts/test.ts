@@ -3,7 +3,8 @@
 // mesh conformance tests through Waymark and Envoy), `deploy` (the Helm chart, its server-side dry run
 // and the Dockerfiles), or all of them (default).
 import { spawnSync } from "node:child_process";
-import { globSync } from "node:fs";
+import { existsSync, globSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureConformance, ensureHelm, ensureJaeger, ensureKube, ensureToolchain } from "./lib/toolchain.ts";
 
@@ -47,17 +48,31 @@ const runs = [
   { files: files.filter(inPodNetwork), wrap: [join(import.meta.dirname, "pod-network.sh")] },
 ].filter((r) => r.files.length > 0);
 let status = 0;
-for (const run of runs) {
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const tapDir = mkdtempSync(join(tmpdir(), "waymark-test-"));
+for (const [i, run] of runs.entries()) {
+  // spec to the terminal, TAP to a file: its summary lines are summed over the runs below.
+  const tap = join(tapDir, `run-${i}.tap`);
   const [command, ...args] = [
     ...run.wrap,
     process.execPath,
     "--test",
     "--test-concurrency=2",
     "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=tap",
+    `--test-reporter-destination=${tap}`,
     "--disable-warning=ExperimentalWarning",
     ...run.files,
   ];
   const r = spawnSync(command!, args, { stdio: "inherit" });
   if (r.status !== 0) status = r.status ?? 1;
+  const text = existsSync(tap) ? readFileSync(tap, "utf8") : "";
+  const count = (what: string) => Number(new RegExp(`^# ${what} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+  totals.passed += count("pass");
+  totals.failed += count("fail") + count("cancelled");
+  totals.skipped += count("skipped");
 }
+if (totals.failed === 0 && status !== 0) totals.failed = 1; // a run that died before its summary
+console.log(`\ntotal: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(status);
