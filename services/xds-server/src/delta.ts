@@ -9,11 +9,10 @@ import { type DeltaDiscoveryRequest, TypeUrl } from "@waymark/envoy-proto";
 import {
   allowsLegacyWildcard,
   byName,
-  type NonceSource,
   type Outgoing,
   pushOrder,
   type Refusal,
-  type SessionOptions,
+  Session,
   type Step,
   type Verdict,
 } from "./protocol.ts";
@@ -49,32 +48,10 @@ export type DeltaRequest = Pick<
   | "errorDetail"
 >;
 
-export class DeltaSession {
-  readonly #nonce: NonceSource;
-  readonly #types = new Map<string, TypeState>();
-
-  readonly #maxBytes: number;
-  #refusals: Refusal[] = [];
-
-  constructor(nonce: NonceSource, opts: SessionOptions = {}) {
-    this.#nonce = nonce;
-    this.#maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
-  }
-
-  /** Updates refused as too large since the last call (the stream logs and records them). */
-  takeRefusals(): Refusal[] {
-    const r = this.#refusals;
-    this.#refusals = [];
-    return r;
-  }
-
-  get types(): string[] {
-    return [...this.#types.keys()];
-  }
-
+export class DeltaSession extends Session<TypeState> {
   onRequest(req: DeltaRequest, snap: Snapshot | undefined): Step {
     const t = req.typeUrl;
-    let st = this.#types.get(t);
+    let st = this.typeStates.get(t);
     let reopened = false;
     if (!st) {
       const initial = Object.entries(req.initialResourceVersions ?? {});
@@ -88,7 +65,7 @@ export class DeltaSession {
         firstOwed: initial.length === 0,
         inFlight: new Map(),
       };
-      this.#types.set(t, st);
+      this.typeStates.set(t, st);
     }
     let verdict: Verdict | undefined;
     const sentVersion = req.responseNonce ? st.inFlight.get(req.responseNonce) : undefined;
@@ -139,8 +116,8 @@ export class DeltaSession {
     if (!snap) return [];
     const out: Outgoing[] = [];
     let changedClusters: readonly string[] = [];
-    for (const t of pushOrder(this.#types.keys())) {
-      const st = this.#types.get(t)!;
+    for (const t of pushOrder(this.typeStates.keys())) {
+      const st = this.typeStates.get(t)!;
       // Envoy re-warms a changed cluster and waits for its endpoints, without asking for them again:
       // send them again even when they did not change (else the cluster warms only after the
       // initial fetch timeout, 15 s by default).
@@ -210,11 +187,11 @@ export class DeltaSession {
     }
     send.sort((a, b) => byName(a.name, b.name));
     removed.sort(byName);
-    const parts = splitResponse(send, removed, this.#maxBytes, ts);
+    const parts = splitResponse(send, removed, this.maxBytes, ts);
     if ("refusal" in parts) {
       for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
       const key = `${ts.version}\u0000${parts.refusal.resource ?? ""}`;
-      this.#refusals.push({ ...parts.refusal, repeated: st.refused === key });
+      this.refusals.push({ ...parts.refusal, repeated: st.refused === key });
       st.refused = key;
       return [];
     }
@@ -223,7 +200,7 @@ export class DeltaSession {
     st.firstOwed = false;
     const out: Outgoing[] = [];
     for (const part of parts.responses) {
-      const nonce = this.#nonce();
+      const nonce = this.nonce();
       const body = encodeDeltaResponse({
         systemVersion: ts.version,
         typeUrl: t,

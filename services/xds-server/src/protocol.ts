@@ -60,6 +60,31 @@ export interface SessionOptions {
 /** Produces a fresh, stream-unique nonce for each response. */
 export type NonceSource = () => string;
 
+/** What the SotW and delta sessions share: the nonce source, per-type state, the send limit. */
+export abstract class Session<TypeState> {
+  protected readonly nonce: NonceSource;
+  protected readonly typeStates = new Map<string, TypeState>();
+  protected readonly maxBytes: number;
+  protected refusals: Refusal[] = [];
+
+  constructor(nonce: NonceSource, opts: SessionOptions = {}) {
+    this.nonce = nonce;
+    this.maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Responses refused as too large since the last call (the stream logs and records them). */
+  takeRefusals(): Refusal[] {
+    const r = this.refusals;
+    this.refusals = [];
+    return r;
+  }
+
+  /** The types this stream has asked for. */
+  get types(): string[] {
+    return [...this.typeStates.keys()];
+  }
+}
+
 /** Types for which an empty first subscription means "everything" (legacy wildcard). */
 export function allowsLegacyWildcard(typeUrl: string): boolean {
   return typeUrl === TypeUrl.cluster || typeUrl === TypeUrl.listener;

@@ -8,11 +8,9 @@
 import { type DiscoveryRequest, TypeUrl } from "@waymark/envoy-proto";
 import {
   allowsLegacyWildcard,
-  type NonceSource,
   type Outgoing,
   pushOrder,
-  type Refusal,
-  type SessionOptions,
+  Session,
   type Step,
 } from "./protocol.ts";
 import type { Snapshot, TypeSnapshot } from "./snapshot.ts";
@@ -41,37 +39,15 @@ export type SotwRequest = Pick<
   "typeUrl" | "versionInfo" | "resourceNames" | "responseNonce" | "errorDetail"
 >;
 
-export class SotwSession {
-  readonly #nonce: NonceSource;
-  readonly #types = new Map<string, TypeState>();
+export class SotwSession extends Session<TypeState> {
   /** The clusters (name → hash) of the last CDS response sent. */
   #clusters: ReadonlyMap<string, string> | undefined;
-
-  readonly #maxBytes: number;
-  #refusals: Refusal[] = [];
-
-  constructor(nonce: NonceSource, opts: SessionOptions = {}) {
-    this.#nonce = nonce;
-    this.#maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
-  }
-
-  /** Responses refused as too large since the last call (the stream logs and records them). */
-  takeRefusals(): Refusal[] {
-    const r = this.#refusals;
-    this.#refusals = [];
-    return r;
-  }
-
-  /** The types this stream has asked for. */
-  get types(): string[] {
-    return [...this.#types.keys()];
-  }
 
   onRequest(req: SotwRequest, snap: Snapshot | undefined): Step {
     const t = req.typeUrl;
     const names = req.resourceNames.filter((n) => n !== "*");
     const star = names.length !== req.resourceNames.length;
-    let st = this.#types.get(t);
+    let st = this.typeStates.get(t);
     let verdict: Step["verdict"];
     let reopened = false;
     if (!st) {
@@ -86,7 +62,7 @@ export class SotwSession {
         knownVersion: req.versionInfo,
         knownNames: req.versionInfo ? (wildcard ? "all" : new Set(names)) : new Set(),
       };
-      this.#types.set(t, st);
+      this.typeStates.set(t, st);
     } else {
       if (req.responseNonce && req.responseNonce !== st.nonce) return { responses: [], ignored: true };
       if (req.responseNonce && st.sentVersion !== undefined) {
@@ -116,7 +92,7 @@ export class SotwSession {
         : undefined;
     const responses = out ? [out] : [];
     // A CDS response that changed clusters is followed by their endpoints (see onSnapshot).
-    const eds = this.#types.get(TypeUrl.endpoint);
+    const eds = this.typeStates.get(TypeUrl.endpoint);
     if (out && t === TypeUrl.cluster && eds?.resend && snap) {
       const e = this.#respond(TypeUrl.endpoint, eds, snap);
       if (e) responses.push(e);
@@ -128,8 +104,8 @@ export class SotwSession {
   onSnapshot(snap: Snapshot | undefined): Outgoing[] {
     if (!snap) return [];
     const out: Outgoing[] = [];
-    for (const t of pushOrder(this.#types.keys())) {
-      const r = this.#respond(t, this.#types.get(t)!, snap);
+    for (const t of pushOrder(this.typeStates.keys())) {
+      const r = this.#respond(t, this.typeStates.get(t)!, snap);
       if (r) out.push(r);
     }
     return out;
@@ -144,7 +120,7 @@ export class SotwSession {
     const before = this.#clusters;
     this.#clusters = new Map([...ts.resources.values()].map((e) => [e.name, e.hash]));
     if (!before) return;
-    const eds = this.#types.get(TypeUrl.endpoint);
+    const eds = this.typeStates.get(TypeUrl.endpoint);
     if (!eds) return;
     for (const e of ts.resources.values()) {
       const old = before.get(e.name);
@@ -175,16 +151,16 @@ export class SotwSession {
       body = ts.partialBody(sent);
       knownNames = new Set(sent);
     }
-    const nonce = this.#nonce();
+    const nonce = this.nonce();
     const message = withSotwNonce(body, nonce);
-    if (message.length > this.#maxBytes) {
+    if (message.length > this.maxBytes) {
       // Not sent: the client keeps what it holds; a later snapshot is tried again.
       const key = `${ts.version}\u0000${sent.join("\u0000")}`;
-      this.#refusals.push({
+      this.refusals.push({
         typeUrl: t,
         version: ts.version,
         bytes: message.length,
-        limit: this.#maxBytes,
+        limit: this.maxBytes,
         repeated: st.refused === key,
       });
       st.refused = key;
