@@ -18,7 +18,7 @@ import {
   waitFor,
 } from "@waymark/testing";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
-import { basic, CDS, EDS, LDS, publish, RDS } from "./fixtures.ts";
+import { basic, CDS, EDS, envoyBootstrap, LDS, publish, RDS } from "./fixtures.ts";
 
 const log = createLogger("xds-server-rewarm-test", {}, () => {});
 const logDir = tempDir("xds-rewarm");
@@ -29,54 +29,6 @@ let proxies: KV;
 let server: XdsServer;
 let httpbin: Httpbin;
 const envoys: EnvoyProc[] = [];
-
-function bootstrap(
-  apiType: "GRPC" | "DELTA_GRPC",
-  nodeId: string,
-  waypoint: { namespace: string; name: string },
-  xdsPort: number,
-) {
-  return {
-    node: { id: nodeId, cluster: `${waypoint.name}.${waypoint.namespace}` },
-    dynamic_resources: {
-      ads_config: {
-        api_type: apiType,
-        transport_api_version: "V3",
-        set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }],
-      },
-      cds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
-      lds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: "xds",
-          type: "STATIC",
-          connect_timeout: "1s",
-          typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: "xds",
-            endpoints: [
-              {
-                lb_endpoints: [
-                  {
-                    endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: xdsPort } } },
-                  },
-                ],
-              },
-            ],
-          },
-        },
-      ],
-    },
-  };
-}
 
 before(async () => {
   nats = await startNats({ logDir });
@@ -116,7 +68,7 @@ for (const [protocol, apiType] of [
     const v1 = await publish(xds, waypoint, basic({ port, upstreamPort: httpbin.port, timeout: "1s" }));
     const envoy = await startEnvoy({
       name: `envoy-${protocol}`,
-      bootstrap: bootstrap(apiType, nodeId, waypoint, server.port),
+      bootstrap: envoyBootstrap(apiType, nodeId, waypoint, server.port),
       logDir,
     });
     envoys.push(envoy);

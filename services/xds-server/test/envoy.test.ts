@@ -17,7 +17,7 @@ import {
   waitFor,
 } from "@waymark/testing";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
-import { basic, CDS, EDS, LDS, listener, publish, RDS } from "./fixtures.ts";
+import { basic, CDS, EDS, envoyBootstrap, LDS, listener, publish, RDS } from "./fixtures.ts";
 
 const log = createLogger("xds-server-envoy-test", {}, () => {});
 const waypoint = { namespace: "smoke", name: "waypoint" };
@@ -32,49 +32,6 @@ let envoy: EnvoyProc;
 let httpbin: Httpbin;
 let listenPort: number;
 
-function bootstrap(xdsPort: number): Record<string, unknown> {
-  return {
-    node: { id: nodeId, cluster: `${waypoint.name}.${waypoint.namespace}` },
-    dynamic_resources: {
-      ads_config: {
-        api_type: "DELTA_GRPC",
-        transport_api_version: "V3",
-        set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }],
-      },
-      cds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
-      lds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: "xds",
-          type: "STATIC",
-          connect_timeout: "1s",
-          typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: "xds",
-            endpoints: [
-              {
-                lb_endpoints: [
-                  {
-                    endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: xdsPort } } },
-                  },
-                ],
-              },
-            ],
-          },
-        },
-      ],
-    },
-  };
-}
-
 before(async () => {
   nats = await startNats({ logDir });
   nc = await connectBus({ servers: nats.url, name: "test", log });
@@ -84,7 +41,11 @@ before(async () => {
   server = await startXdsServer({ natsUrl: nats.url, address: "127.0.0.1:0", replica: "smoke" }, log, {
     proxyFlushMs: 20,
   });
-  envoy = await startEnvoy({ name: "envoy", bootstrap: bootstrap(server.port), logDir });
+  envoy = await startEnvoy({
+    name: "envoy",
+    bootstrap: envoyBootstrap("DELTA_GRPC", nodeId, waypoint, server.port),
+    logDir,
+  });
 });
 
 after(async () => {

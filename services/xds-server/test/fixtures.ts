@@ -129,3 +129,52 @@ export function basic(
     [RDS]: { "main-routes": routes("main-routes", "backend", opts.prefix ?? "/") },
   };
 }
+
+/** A minimal Envoy bootstrap that takes everything from this xds-server over ADS (SotW or delta). */
+export function envoyBootstrap(
+  apiType: "GRPC" | "DELTA_GRPC",
+  nodeId: string,
+  waypoint: { namespace: string; name: string },
+  xdsPort: number,
+) {
+  return {
+    node: { id: nodeId, cluster: `${waypoint.name}.${waypoint.namespace}` },
+    dynamic_resources: {
+      ads_config: {
+        api_type: apiType,
+        transport_api_version: "V3",
+        set_node_on_first_message_only: true,
+        grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }],
+      },
+      cds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
+      lds_config: { ads: {}, resource_api_version: "V3", initial_fetch_timeout: "0s" },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: "xds",
+          type: "STATIC",
+          connect_timeout: "1s",
+          typed_extension_protocol_options: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+          load_assignment: {
+            cluster_name: "xds",
+            endpoints: [
+              {
+                lb_endpoints: [
+                  {
+                    endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: xdsPort } } },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
