@@ -6,13 +6,7 @@
 // something (a reconnecting client that echoes the current version is sent nothing). A response larger
 // than the send limit is not sent (takeRefusals): the client keeps what it holds of that type.
 import { type DiscoveryRequest, TypeUrl } from "@waymark/envoy-proto";
-import {
-  allowsLegacyWildcard,
-  type Outgoing,
-  pushOrder,
-  Session,
-  type Step,
-} from "./protocol.ts";
+import { allowsLegacyWildcard, type Outgoing, pushOrder, Session, type Step } from "./protocol.ts";
 import type { Snapshot, TypeSnapshot } from "./snapshot.ts";
 import { withSotwNonce } from "./wire.ts";
 
