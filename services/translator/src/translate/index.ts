@@ -120,13 +120,15 @@ export function translate(
     policies.waypoint(w, output);
     return output;
   });
-  statuses.push(...policies.statuses());
 
-  const keyed = statuses.map((s) => ({ key: objectKey(s.ref), s }));
-  keyed.sort((a, b) => compareStrings(a.key, b.key));
-  statuses.splice(0, statuses.length, ...keyed.map((k) => k.s));
-  for (const s of statuses) if (s.generation === undefined) delete s.generation;
-  const output: TranslationOutput = { waypoints: outputs, statuses };
+  for (const s of policies.statuses()) statuses.push(s);
+  // Sorted by object key, each key computed once.
+  const sorted = statuses
+    .map((s) => ({ key: objectKey(s.ref), s }))
+    .sort((a, b) => compareStrings(a.key, b.key))
+    .map((k) => k.s);
+  for (const s of sorted) if (s.generation === undefined) delete s.generation;
+  const output: TranslationOutput = { waypoints: outputs, statuses: sorted };
   const infraSettings = settings.infra;
   if (infraSettings) {
     output.infra = waypoints.map((w) => ({

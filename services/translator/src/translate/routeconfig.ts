@@ -30,22 +30,21 @@ function sortedServiceEntries(
   const consumerNamespaces = [
     ...new Set(routes.map((r) => r.namespace).filter((n) => n !== namespace)),
   ].sort();
+  // Appended one by one: a service may hold more entries than a spread argument list allows.
   for (const ns of consumerNamespaces) {
-    out.push(
-      ...routes
-        .filter((r) => r.namespace === ns)
-        .flatMap((r) => entriesForService(r, namespace))
-        .sort((a, b) => compareMatchRank(a.rank, b.rank))
-        .map((e) => e.json),
-      {
-        name: `${ns}/consumer-routes-no-match`,
-        match: { prefix: "/", filterState: [consumerGate(ns)] },
-        directResponse: { status: 404 },
-      },
-    );
+    const consumer = routes
+      .filter((r) => r.namespace === ns)
+      .flatMap((r) => entriesForService(r, namespace))
+      .sort((a, b) => compareMatchRank(a.rank, b.rank));
+    for (const e of consumer) out.push(e.json);
+    out.push({
+      name: `${ns}/consumer-routes-no-match`,
+      match: { prefix: "/", filterState: [consumerGate(ns)] },
+      directResponse: { status: 404 },
+    });
   }
   const producer = routes.filter((r) => r.namespace === namespace);
-  out.push(...sortedEntries(producer));
+  for (const e of sortedEntries(producer)) out.push(e);
   if (producer.length === 0 && fallbackCluster)
     out.push({ name: "default", match: { prefix: "/" }, route: { cluster: fallbackCluster } });
   return out;
