@@ -53,6 +53,8 @@ export class DirectorySource implements Source {
   #again = false;
   #stopped = false;
   #lastDuplicates = new Set<string>();
+  /** Whether the sink has had its first full listing. */
+  #listed = false;
 
   constructor(opts: DirectorySourceOptions) {
     this.#dir = opts.dir;
@@ -181,12 +183,16 @@ export class DirectorySource implements Source {
       this.#files.set(rel, this.#parse(rel, text, stampNow, state));
       changed.push(rel);
     }
+    let removed = 0;
     for (const rel of [...this.#files.keys()]) {
       if (present.has(rel)) continue;
+      removed++;
       this.#files.delete(rel);
       sink.clearSourceProblem(rel);
       this.#log.info("file removed", { file: rel });
     }
+    // A rescan or event that changed nothing: the sink already holds this listing.
+    if (this.#listed && changed.length === 0 && removed === 0) return;
     for (const rel of changed) {
       const problems = this.#files.get(rel)?.problems ?? [];
       if (problems.length > 0) {
@@ -208,6 +214,7 @@ export class DirectorySource implements Source {
     sink.replaceAll(combined.objects, {
       keep: (origin) => unread.some((prefix) => origin.startsWith(prefix)),
     });
+    this.#listed = true;
     if (changed.length > 0) {
       this.#log.info("source read", {
         changedFiles: changed,
