@@ -60,7 +60,13 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-const node = (script: string) => ["--disable-warning=ExperimentalWarning", join(REPO_ROOT, script)];
+/** Extra node flags for the services, e.g. WAYMARK_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const extraNodeArgs = (process.env["WAYMARK_BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
+const node = (script: string) => [
+  "--disable-warning=ExperimentalWarning",
+  ...extraNodeArgs,
+  join(REPO_ROOT, script),
+];
 
 export interface XdsReplica {
   proc: Proc;

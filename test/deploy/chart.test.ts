@@ -204,7 +204,7 @@ test("NATS users may publish only to their own buckets' subjects", () => {
     "$KV.wm-infra.>",
     "$KV.wm-leases.>",
   ]);
-  assert.deepEqual(kvWrites("xds-server"), ["$KV.wm-proxies.>"]);
+  assert.deepEqual(kvWrites("xds-server"), ["$KV.wm-proxies.>", "$KV.wm-replicas.>"]);
   assert.deepEqual(kvWrites("cli"), []);
   // The xds-server never touches wm-objects; the watcher never reads wm-xds.
   assert.equal(

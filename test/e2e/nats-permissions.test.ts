@@ -37,7 +37,7 @@ const MUST: Record<string, { write: string[]; read: string[] }> = {
     write: [Bucket.xds, Bucket.status, Bucket.infra, LEASES],
     read: [Bucket.objects],
   },
-  "xds-server": { write: [Bucket.proxies], read: [Bucket.xds, Bucket.issuer] },
+  "xds-server": { write: [Bucket.proxies, Bucket.replicas], read: [Bucket.xds, Bucket.issuer] },
   cli: { write: [], read: [...ALL, LEASES] },
 };
 

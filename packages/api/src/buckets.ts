@@ -10,6 +10,8 @@ export const Bucket = {
   infra: "wm-infra",
   /** xds-server → translator, CLI: one record per connected proxy. */
   proxies: "wm-proxies",
+  /** xds-server → xds-server, CLI: one heartbeat per live xds-server replica, keyed by replicaKey(). */
+  replicas: "wm-replicas",
   /** watcher → xds-server: the service-account token issuer and its public keys (key `kubernetes`). */
   issuer: "wm-issuer",
 } as const;

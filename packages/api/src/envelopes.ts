@@ -70,11 +70,25 @@ export interface ProxyRecord {
   protocol: "delta" | "sotw";
   connectedAt: string;
   updatedAt: string;
-  /** When the owning replica last rewrote the record (it does so well within ttlMs while connected). */
-  refreshedAt?: string;
-  /** A record not refreshed for this long is stale: its replica is gone (NATS also expires it). */
-  ttlMs?: number;
+  /**
+   * The owning replica's incarnation when it wrote the record: the record is current only while the
+   * replica's heartbeat in wm-replicas carries the same incarnation and is fresh.
+   */
+  incarnation: string;
   types: Record<string, ProxyTypeState>;
+}
+
+/**
+ * A wm-replicas entry: one xds-server replica's heartbeat, rewritten every ttlMs / 3. A replica whose
+ * heartbeat is older than ttlMs is gone: the live replicas delete its proxy records.
+ */
+export interface ReplicaHeartbeat {
+  replica: string;
+  /** New each time the replica starts, or finds that others took it for dead and removed its records. */
+  incarnation: string;
+  beatAt: string;
+  /** 0: the replica never expires (it writes one heartbeat at start). */
+  ttlMs: number;
 }
 
 export type { Condition };

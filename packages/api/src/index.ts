@@ -4,4 +4,5 @@ export * from "./errors.ts";
 export * from "./issuer.ts";
 export * from "./keys.ts";
 export * from "./kube.ts";
+export * from "./liveness.ts";
 export * from "./log.ts";

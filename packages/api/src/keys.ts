@@ -39,6 +39,11 @@ export function proxyKey(replica: string, nodeId: string): string {
   return `${esc(replica)}.${nodeId.replace(/[^-/_=A-Za-z0-9]/g, "_")}`;
 }
 
+/** wm-replicas key of a replica's heartbeat. */
+export function replicaKey(replica: string): string {
+  return esc(replica);
+}
+
 /** wm-infra key of a waypoint's desired Kubernetes objects. */
 export function infraKey(w: WaypointRef): string {
   return `${esc(w.namespace)}.${esc(w.name)}`;

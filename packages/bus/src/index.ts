@@ -98,6 +98,7 @@ const HISTORY: Record<Bucket, number> = {
   [Bucket.status]: 1,
   [Bucket.infra]: 1,
   [Bucket.proxies]: 1,
+  [Bucket.replicas]: 1,
   [Bucket.issuer]: 1,
 };
 

@@ -1,5 +1,11 @@
 // Pure renderers for the CLI: status entries as kubectl-like YAML, proxy records as a table.
-import { type ProxyRecord, refString, type StatusEntry } from "@waymark/api";
+import {
+  type ProxyRecord,
+  type ReplicaHeartbeat,
+  recordExpired,
+  refString,
+  type StatusEntry,
+} from "@waymark/api";
 import { stringify } from "yaml";
 
 export function renderStatuses(entries: StatusEntry[]): string {
@@ -27,21 +33,19 @@ export function formatAge(ms: number): string {
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ""}`;
 }
 
-/**
- * True when a record outlived its TTL: the replica that owns it stopped refreshing it (it was killed
- * or lost NATS). NATS removes such records itself; this covers the time until it does, and buckets
- * or servers without per-message TTLs.
- */
-export function isExpired(r: ProxyRecord, now: Date): boolean {
-  const at = Date.parse(r.refreshedAt ?? "");
-  return r.ttlMs !== undefined && r.ttlMs > 0 && !Number.isNaN(at) && now.getTime() - at > r.ttlMs;
-}
+/** Heartbeats by replica name. */
+export type Heartbeats = ReadonlyMap<string, ReplicaHeartbeat>;
 
-/** One row per proxy: like `istioctl proxy-status`, with the version each type holds. */
-export function renderProxies(records: ProxyRecord[], now: Date = new Date()): string {
+/**
+ * One row per proxy: like `istioctl proxy-status`, with the version each type holds. A record whose
+ * replica's heartbeat is gone or expired (the replica was killed or cut off from NATS) is EXPIRED:
+ * the live replicas delete such records; this covers the time until they do.
+ */
+export function renderProxies(records: ProxyRecord[], beats: Heartbeats, now: Date = new Date()): string {
+  const isExpired = (r: ProxyRecord) => recordExpired(r, beats.get(r.replica), now);
   const header = ["NAME", "WAYPOINT", "REPLICA", "PROTOCOL", "CDS", "EDS", "LDS", "RDS", "SEEN"];
   const rows = [...records]
-    .sort((a, b) => Number(isExpired(a, now)) - Number(isExpired(b, now)) || a.nodeId.localeCompare(b.nodeId))
+    .sort((a, b) => Number(isExpired(a)) - Number(isExpired(b)) || a.nodeId.localeCompare(b.nodeId))
     .map((r) => {
       const cell = (short: string) => {
         const url = Object.keys(SHORT).find((k) => SHORT[k] === short)!;
@@ -61,10 +65,10 @@ export function renderProxies(records: ProxyRecord[], now: Date = new Date()): s
         cell("EDS"),
         cell("LDS"),
         cell("RDS"),
-        seen(r, now),
+        seen(r, beats.get(r.replica), isExpired(r), now),
       ];
     });
-  const expired = records.filter((r) => isExpired(r, now)).length;
+  const expired = records.filter(isExpired).length;
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   return all
@@ -77,15 +81,15 @@ export function renderProxies(records: ProxyRecord[], now: Date = new Date()): s
     .join("\n")
     .concat(
       expired
-        ? `\n\n${expired} record(s) EXPIRED: their xds-server replica stopped refreshing them (killed or cut off from NATS); the proxies may have reconnected elsewhere.`
+        ? `\n\n${expired} record(s) EXPIRED: their xds-server replica stopped its heartbeat or restarted (killed or cut off from NATS); the proxies may have reconnected elsewhere.`
         : "",
     );
 }
 
-/** How long ago the owning replica last wrote the record; EXPIRED when past its TTL. */
-function seen(r: ProxyRecord, now: Date): string {
-  const at = Date.parse(r.refreshedAt ?? r.updatedAt);
-  if (Number.isNaN(at)) return "-";
+/** How long ago the owning replica last beat (or, without a heartbeat, last wrote the record). */
+function seen(r: ProxyRecord, h: ReplicaHeartbeat | undefined, expired: boolean, now: Date): string {
+  const at = Date.parse(h?.beatAt ?? r.updatedAt);
+  if (Number.isNaN(at)) return expired ? "EXPIRED" : "-";
   const age = formatAge(now.getTime() - at);
-  return isExpired(r, now) ? `EXPIRED ${age} ago` : `${age} ago`;
+  return expired ? `EXPIRED ${age} ago` : `${age} ago`;
 }

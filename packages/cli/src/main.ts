@@ -7,6 +7,7 @@ import {
   createLogger,
   manifestKey,
   type ProxyRecord,
+  type ReplicaHeartbeat,
   type StatusEntry,
   type WaypointManifest,
 } from "@waymark/api";
@@ -47,15 +48,21 @@ try {
       console.log(JSON.stringify(configDump(m, blobs), null, 2));
     }
   } else {
-    const kv = await openBucket(nc, cmd === "status" ? Bucket.status : Bucket.proxies);
-    const values = [];
-    for (const k of await listKeys(kv)) {
-      const v = await getJson<unknown>(kv, k);
-      if (v) values.push(v);
+    const all = async <T>(bucket: Bucket): Promise<T[]> => {
+      const kv = await openBucket(nc, bucket);
+      const values: T[] = [];
+      for (const k of await listKeys(kv)) {
+        const v = await getJson<T>(kv, k);
+        if (v) values.push(v);
+      }
+      return values;
+    };
+    if (cmd === "status") console.log(renderStatuses(await all<StatusEntry>(Bucket.status)));
+    else {
+      const beats = await all<ReplicaHeartbeat>(Bucket.replicas);
+      const records = await all<ProxyRecord>(Bucket.proxies);
+      console.log(renderProxies(records, new Map(beats.map((h) => [h.replica, h]))));
     }
-    console.log(
-      cmd === "status" ? renderStatuses(values as StatusEntry[]) : renderProxies(values as ProxyRecord[]),
-    );
   }
 } finally {
   await nc.close();

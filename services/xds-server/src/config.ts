@@ -21,7 +21,10 @@ export interface XdsServerConfig {
   readonly replica: string;
   /** Streams are ended after this age (with jitter) so proxies rebalance; 0 = never. */
   readonly maxConnectionAgeMs: number;
-  /** wm-proxies records expire this long after their replica last refreshed them (0 = never). */
+  /**
+   * A replica whose heartbeat (wm-replicas) is this old is gone, and the live replicas delete its
+   * wm-proxies records (0 = never).
+   */
   readonly proxyRecordTtlMs: number;
   /**
    * `kubernetes`: every ADS stream must carry a service-account token (`authorization: Bearer`),

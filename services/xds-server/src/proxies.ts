@@ -1,20 +1,16 @@
 // ACK/NACK tracking per connected proxy, mirrored to the wm-proxies bucket as one ProxyRecord per
 // (replica, node id). Changes are coalesced: a record is written at most once per flush interval, and
-// deleted when its stream ends.
+// deleted when its stream ends. Records are written only when they change: whether their replica is
+// alive is told by its heartbeat (replicas.ts), not by rewriting every record.
 import { type Logger, type ProxyRecord, type ProxyTypeState, proxyKey, type WaypointRef } from "@waymark/api";
 import type { KV } from "@waymark/bus";
 import type { Verdict } from "./protocol.ts";
-import type { RecordWriter } from "./proxy-records.ts";
 
 export interface ProxyTrackerOptions {
   replica: string;
   /** Coalescing window for writes (ms). */
   flushMs?: number;
   now?: () => Date;
-  /** Records are rewritten every ttlMs / 3 and are stale after ttlMs (0 = never refreshed). */
-  ttlMs?: number;
-  /** Where records go (default: plain puts to the bucket). */
-  writer?: RecordWriter;
 }
 
 interface Tracked {
@@ -36,9 +32,8 @@ export class ProxyTracker {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #stopped = false;
-  readonly #ttlMs: number;
-  readonly #writer: RecordWriter;
-  readonly #refresh: NodeJS.Timeout | undefined;
+  /** Stamped on every record written; see ReplicaHeartbeat. */
+  #incarnation = "";
 
   constructor(kv: KV, log: Logger, opts: ProxyTrackerOptions) {
     this.#kv = kv;
@@ -46,21 +41,16 @@ export class ProxyTracker {
     this.#replica = opts.replica;
     this.#flushMs = opts.flushMs ?? 100;
     this.#now = opts.now ?? (() => new Date());
-    this.#ttlMs = opts.ttlMs ?? 0;
-    this.#writer = opts.writer ?? {
-      ttl: false,
-      put: (k, json) => this.#kv.put(k, json),
-      delete: (k) => this.#kv.delete(k),
-    };
-    if (this.#ttlMs > 0) {
-      this.#refresh = setInterval(
-        () => {
-          for (const key of this.#owners.keys()) this.#mark(key);
-        },
-        Math.max(100, Math.floor(this.#ttlMs / 3)),
-      );
-      this.#refresh.unref();
-    }
+  }
+
+  /**
+   * Starts writing records under a new incarnation and rewrites every current one: after a restart,
+   * or after other replicas took this one for dead and deleted its records.
+   */
+  setIncarnation(incarnation: string): void {
+    if (incarnation === this.#incarnation) return;
+    this.#incarnation = incarnation;
+    for (const key of this.#owners.keys()) this.#mark(key);
   }
 
   /** Every proxy connected to this replica now (the debug endpoint). */
@@ -92,6 +82,7 @@ export class ProxyTracker {
         protocol,
         connectedAt: at,
         updatedAt: at,
+        incarnation: this.#incarnation,
         types: {},
       },
     });
@@ -162,7 +153,6 @@ export class ProxyTracker {
 
   /** Closes every stream's record (deleting it from the bucket) and writes the result. */
   async stop(): Promise<void> {
-    clearInterval(this.#refresh);
     for (const id of [...this.#streams.keys()]) this.close(id);
     await this.flush();
     this.#stopped = true;
@@ -198,11 +188,9 @@ export class ProxyTracker {
         const rec = owner ? this.#streams.get(owner)?.record : undefined;
         try {
           if (rec) {
-            const at = this.#now().toISOString();
-            const out: ProxyRecord = { ...rec, refreshedAt: at };
-            if (this.#ttlMs > 0) out.ttlMs = this.#ttlMs;
-            await this.#writer.put(key, JSON.stringify(out));
-          } else await this.#writer.delete(key);
+            rec.incarnation = this.#incarnation;
+            await this.#kv.put(key, JSON.stringify(rec));
+          } else await this.#kv.delete(key);
         } catch (err) {
           failed.push(key);
           this.#log.warn("cannot write proxy record; will retry", { key, err });

@@ -6,7 +6,7 @@ import { NatsKeySource } from "./auth/keys.ts";
 import type { XdsServerConfig } from "./config.ts";
 import { XdsMetrics } from "./metrics.ts";
 import { ProxyTracker } from "./proxies.ts";
-import { openRecordWriter } from "./proxy-records.ts";
+import { ReplicaLiveness } from "./replicas.ts";
 import { AdsServer } from "./server.ts";
 import { SnapshotStore } from "./snapshots.ts";
 
@@ -17,6 +17,7 @@ export interface XdsServer {
   store: SnapshotStore;
   ads: AdsServer;
   tracker: ProxyTracker;
+  liveness: ReplicaLiveness;
   /** Ends every stream, removes this replica's proxy records, closes NATS. */
   stop(): Promise<void>;
 }
@@ -38,20 +39,24 @@ export async function startXdsServer(
 ): Promise<XdsServer> {
   const nc = await connectBus({ servers: config.natsUrl, name: `xds-server/${config.replica}`, log });
   try {
-    const [xdsKv, proxiesKv] = await Promise.all([
+    const [xdsKv, proxiesKv, replicasKv] = await Promise.all([
       openBucket(nc, Bucket.xds, log),
       openBucket(nc, Bucket.proxies, log),
+      openBucket(nc, Bucket.replicas, log),
     ]);
     const store = new SnapshotStore(xdsKv, log);
     await store.start();
     log.info("snapshots loaded", { waypoints: store.size, blobs: store.blobCount });
-    const ttlMs = config.proxyRecordTtlMs ?? 30_000;
     const tracker = new ProxyTracker(proxiesKv, log, {
       replica: config.replica,
-      ttlMs,
-      writer: await openRecordWriter(nc, proxiesKv, ttlMs, log),
       ...(opts.proxyFlushMs !== undefined ? { flushMs: opts.proxyFlushMs } : {}),
     });
+    const liveness = new ReplicaLiveness(replicasKv, proxiesKv, log, {
+      replica: config.replica,
+      ttlMs: config.proxyRecordTtlMs ?? 30_000,
+      onIncarnation: (i) => tracker.setIncarnation(i),
+    });
+    await liveness.start();
     let keys: NatsKeySource | undefined;
     if (config.auth === "kubernetes") {
       keys = new NatsKeySource(await openBucket(nc, Bucket.issuer, log), log);
@@ -90,10 +95,12 @@ export async function startXdsServer(
       store,
       ads,
       tracker,
+      liveness,
       stop() {
         stopping ??= (async () => {
           await ads.stop();
           await tracker.stop();
+          await liveness.stop();
           store.stop();
           keys?.stop();
           await nc.drain().catch(() => nc.close());

@@ -1,12 +1,12 @@
 // The xds-server's observability against real NATS and real gRPC streams: push spans that end on the
 // proxy's ACK (ERROR with error_detail on NACK) as children of the translator's span, the metrics,
-// honest /readyz, the /debug/proxies endpoint, and wm-proxies records that expire when their replica
-// is killed with SIGKILL.
+// honest /readyz, the /debug/proxies endpoint, and wm-proxies records kept current by one heartbeat per
+// replica: removed by a live replica when their replica is cut off or killed with SIGKILL, rewritten
+// when a replica taken for dead comes back.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { jetstreamManager } from "@nats-io/jetstream";
 import {
   Bucket,
   blobKey,
@@ -14,6 +14,8 @@ import {
   manifestKey,
   type ProxyRecord,
   proxyKey,
+  type ReplicaHeartbeat,
+  replicaKey,
   type WaypointManifest,
 } from "@waymark/api";
 import { connectBus, getJson, type KV, type NatsConnection, openBucket } from "@waymark/bus";
@@ -37,6 +39,7 @@ let nats: NatsServer;
 let nc: NatsConnection;
 let xds: KV;
 let proxies: KV;
+let replicas: KV;
 let capture: SpanCapture;
 let server: XdsServer;
 
@@ -44,7 +47,11 @@ before(async () => {
   capture = captureSpans("waymark-xds-server");
   nats = await startNats();
   nc = await connectBus({ servers: nats.url, name: "test", log });
-  [xds, proxies] = await Promise.all([openBucket(nc, Bucket.xds), openBucket(nc, Bucket.proxies)]);
+  [xds, proxies, replicas] = await Promise.all([
+    openBucket(nc, Bucket.xds),
+    openBucket(nc, Bucket.proxies),
+    openBucket(nc, Bucket.replicas),
+  ]);
   server = await startXdsServer(
     { natsUrl: nats.url, address: "127.0.0.1:0", replica: "rep-t", maxConnectionAgeMs: 0 },
     log,
@@ -129,7 +136,9 @@ test("a push span per proxy and type: child of the manifest's span, ends on ACK;
 
 const MAIN = join(fileURLToPath(import.meta.url), "..", "..", "src", "main.ts");
 
-test("main: honest /readyz, /debug/proxies, metrics; records of a SIGKILLed replica expire", async () => {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut off or SIGKILLed are removed", async () => {
   const waypoint = { namespace: "doomed", name: "gw" };
   await publishTraced(waypoint, basic());
   const [xdsPort, opsPort] = [await freePort(), await freePort()];
@@ -156,8 +165,10 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a SIGKILLed repl
     s.ack(await s.next(5000, "CDS"));
     const key = proxyKey("doomed", "pod-d.doomed");
     const rec = await waitFor("record written", () => getJson<ProxyRecord>(proxies, key));
-    assert.equal(rec.ttlMs, 2000);
-    assert.ok(rec.refreshedAt);
+    const heartbeat = () => getJson<ReplicaHeartbeat>(replicas, replicaKey("doomed"));
+    const beat = await heartbeat();
+    assert.equal(beat?.ttlMs, 2000);
+    assert.equal(rec.incarnation, beat.incarnation, "the record carries its replica's incarnation");
     const dbg = (await (await fetch(`${ops}/debug/proxies`)).json()) as {
       replica: string;
       proxies: ProxyRecord[];
@@ -175,20 +186,36 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a SIGKILLed repl
     assert.ok(valueFromText(text, "waymark_xds_acks_total", { type: "CDS" }) >= 1);
     assert.match(text, /waymark_process_cpu_seconds_total/);
 
-    // The owner keeps the record alive past its TTL…
-    await new Promise((r) => setTimeout(r, 3000));
-    assert.ok(await getJson<ProxyRecord>(proxies, key), "record refreshed while the replica lives");
-    // …and NATS drops it once the owner is gone without a word.
+    // Past the TTL, an idle proxy's record is not rewritten: the replica's heartbeat keeps it current,
+    // and a live replica's look for dead ones leaves it be.
+    const revision = (await proxies.get(key))?.revision;
+    await sleep(3000);
+    await server.liveness.tick();
+    assert.equal((await proxies.get(key))?.revision, revision, "an idle proxy's record is not rewritten");
+    assert.ok(Date.parse((await heartbeat())!.beatAt) > Date.parse(beat.beatAt), "the heartbeat is");
+
+    // Cut off (stopped) past its TTL: a live replica removes its heartbeat and records…
+    const pid = proc.child.pid!;
+    process.kill(pid, "SIGSTOP");
+    await sleep(2600);
+    await server.liveness.tick();
+    assert.equal(await getJson(proxies, key), undefined, "the records of a replica gone silent are removed");
+    assert.equal(await heartbeat(), undefined);
+    // …and when it comes back, it finds out and rewrites them under a new incarnation.
+    process.kill(pid, "SIGCONT");
+    const back = await waitFor("records rewritten", async () => {
+      const r = await getJson<ProxyRecord>(proxies, key);
+      return r && r.incarnation !== rec.incarnation ? r : undefined;
+    });
+    assert.equal(back.incarnation, (await heartbeat())?.incarnation);
+    assert.ok(back.types[CDS]?.ackedVersion, "with what the proxy holds");
+
+    // Killed without a word: the next look of a live replica removes what it left.
     await proc.kill();
-    const gone = Date.now();
-    await waitFor(
-      "expired record",
-      async () => (await getJson<ProxyRecord>(proxies, key)) === undefined,
-      8000,
-    );
-    console.log(`record of the SIGKILLed replica expired after ${Date.now() - gone} ms (TTL 2000 ms)`);
-    const info = await (await jetstreamManager(nc)).streams.info(`KV_${Bucket.proxies}`);
-    assert.equal(info.config.allow_msg_ttl, true);
+    await sleep(2100);
+    await server.liveness.tick();
+    assert.equal(await getJson(proxies, key), undefined, "the records of a SIGKILLed replica are removed");
+    assert.equal(await heartbeat(), undefined);
   } finally {
     client.close();
     await proc.kill();
