@@ -26,6 +26,7 @@ test("explicit values and bad values", () => {
       address: "[::]:0",
       replica: "xds-0",
       maxConnectionAgeMs: 0,
+      keepaliveMs: 30_000,
       proxyRecordTtlMs: 30_000,
       auth: "none",
       tokenAudience: "waymark",
@@ -35,6 +36,8 @@ test("explicit values and bad values", () => {
     },
   );
   assert.equal(loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "0" }).proxyRecordTtlMs, 0);
+  assert.equal(loadConfig({ WAYMARK_XDS_KEEPALIVE_MS: "0" }).keepaliveMs, 0);
+  assert.throws(() => loadConfig({ WAYMARK_XDS_KEEPALIVE_MS: "999" }), /KEEPALIVE/);
   assert.throws(() => loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "500" }), /PROXY_RECORD_TTL/);
   assert.throws(() => loadConfig({ WAYMARK_PROXY_RECORD_TTL_MS: "1m" }), /PROXY_RECORD_TTL/);
   assert.throws(() => loadConfig({ WAYMARK_XDS_ADDRESS: "18000" }), ConfigError);

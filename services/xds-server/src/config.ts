@@ -21,6 +21,8 @@ export interface XdsServerConfig {
   readonly replica: string;
   /** Streams are ended after this age (with jitter) so proxies rebalance; 0 = never. */
   readonly maxConnectionAgeMs: number;
+  /** HTTP/2 PING to each connected proxy after this long, to find dead peers; 0 = never. */
+  readonly keepaliveMs: number;
   /**
    * A replica whose heartbeat (wm-replicas) is this old is gone, and the live replicas delete its
    * wm-proxies records (0 = never).
@@ -63,6 +65,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfi
       `WAYMARK_XDS_MAX_CONNECTION_AGE_MS must be a whole number of milliseconds, got ${JSON.stringify(ageRaw)}`,
     );
   }
+  const keepaliveRaw = env["WAYMARK_XDS_KEEPALIVE_MS"]?.trim() || "30000";
+  const keepaliveMs = Number(keepaliveRaw);
+  if (!/^\d+$/.test(keepaliveRaw) || (keepaliveMs > 0 && keepaliveMs < 1000)) {
+    throw new ConfigError(
+      `WAYMARK_XDS_KEEPALIVE_MS must be 0 (no pings) or at least 1000 ms, got ${JSON.stringify(keepaliveRaw)}`,
+    );
+  }
   const ttlRaw = env["WAYMARK_PROXY_RECORD_TTL_MS"] || "30000";
   const proxyRecordTtlMs = Number(ttlRaw);
   if (!/^\d+$/.test(ttlRaw) || (proxyRecordTtlMs > 0 && proxyRecordTtlMs < 1000)) {
@@ -99,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfi
     address,
     replica,
     maxConnectionAgeMs,
+    keepaliveMs,
     proxyRecordTtlMs,
     auth,
     tokenAudience,

@@ -14,6 +14,8 @@ import { type AdsCall, AdsStream, type Protocol } from "./stream.ts";
 export interface AdsServerOptions {
   /** Streams are ended after this age (±10% jitter by grpc-js) so proxies rebalance; 0 = never. */
   maxConnectionAgeMs: number;
+  /** HTTP/2 PING to each connection after this long (answer within 10 s or it is closed); 0 = never. */
+  keepaliveMs?: number;
   /** This replica's name (span attributes); default "xds". */
   replica?: string;
   /** Where pushes, ACKs, NACKs and propagation are counted (default: a private registry). */
@@ -32,8 +34,9 @@ export function grpcServerOptions(o: AdsServerOptions): grpc.ServerOptions {
     "grpc.max_receive_message_length": 32 * MiB,
     // The streams refuse larger responses themselves (logged and recorded): this is a backstop.
     "grpc.max_send_message_length": o.maxSendBytes ?? DEFAULT_MAX_SEND_BYTES,
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
+    ...((o.keepaliveMs ?? 30_000) > 0
+      ? { "grpc.keepalive_time_ms": o.keepaliveMs ?? 30_000, "grpc.keepalive_timeout_ms": 10_000 }
+      : {}),
     ...(o.maxConnectionAgeMs > 0
       ? { "grpc.max_connection_age_ms": o.maxConnectionAgeMs, "grpc.max_connection_age_grace_ms": 60_000 }
       : {}),

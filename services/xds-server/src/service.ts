@@ -81,6 +81,7 @@ export async function startXdsServer(
     metrics.countConnected(() => tracker.counts());
     const ads = new AdsServer(store, tracker, log, {
       maxConnectionAgeMs: config.maxConnectionAgeMs ?? 1_800_000,
+      ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
       replica: config.replica,
       metrics,
       ...(auth ? { auth } : {}),
