@@ -2,12 +2,13 @@
 // services as processes, two xds-server replicas, a real Envoy, go-httpbin backends and the ztunnel
 // stand-in. Checks what a user would check with curl, header by header.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
-import type { Stack } from "@waymark/devstack";
+import { REPO_ROOT, type Stack } from "@waymark/devstack";
 import { waitFor } from "@waymark/testing";
 import { type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
 import { echoedHeaders } from "../lib/http.ts";
@@ -73,6 +74,27 @@ describe("standalone: the guide's header-control walkthrough", { timeout: 180_00
       assert.equal(cond["Accepted"]?.status, "True");
       assert.equal(cond["ResolvedRefs"]?.status, "True");
     }
+  });
+
+  test("the README's CLI: proxy-status shows the Envoy SYNCED, status and config-dump answer", async () => {
+    const waymark = (...args: string[]) =>
+      execFileSync(process.execPath, [join(REPO_ROOT, "packages/cli/src/main.ts"), ...args], {
+        env: { ...process.env, WAYMARK_NATS_URL: stack.nats.url },
+        encoding: "utf8",
+      });
+    const [header, ...rows] = waymark("proxy-status").trim().split("\n");
+    assert.match(header!, /^NAME\s+WAYPOINT\s+REPLICA\s+PROTOCOL\s+CDS\s+EDS\s+LDS\s+RDS\s+SEEN$/);
+    assert.equal(rows.length, 1, `one connected Envoy:\n${rows.join("\n")}`);
+    assert.match(
+      rows[0]!,
+      /\shttpbin\/kgateway-waypoint\s+\S+\s+(delta|sotw)\s+SYNCED \w+\s+SYNCED \w+\s+SYNCED \w+\s+SYNCED \w+\s+\d+s ago$/,
+    );
+    assert.match(
+      waymark("status"),
+      /# HTTPRoute\.gateway\.networking\.k8s\.io httpbin\/httpbin2[^\n]*\n[\s\S]*?type: Accepted/,
+    );
+    const dump = JSON.parse(waymark("config-dump", "httpbin/kgateway-waypoint")) as Record<string, unknown>;
+    assert.match(JSON.stringify(dump), /"App"/);
   });
 
   test("editing a route file changes Envoy's behaviour without a restart", async () => {
