@@ -134,6 +134,8 @@ export function encodeResource(typeUrl: string, name: string, json: JsonObject):
   }
 }
 
+export { encodeRouteConfiguration, type RouteBytesCache } from "./route-splice.ts";
+
 /** Decodes a resource's bytes back to proto3 JSON (for config dumps, goldens and tests). */
 export function decodeResource(typeUrl: string, bytes: Uint8Array): JsonValue {
   const schema = schemaOf(typeUrl);

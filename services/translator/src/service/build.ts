@@ -2,7 +2,15 @@
 // and named by its hash, per-type versions over (name, hash) pairs, and a manifest version over the
 // per-type versions. Pure apart from CPU: the clock and all I/O stay with the caller.
 import { manifestKey, type TraceContext, type WaypointManifest, type WaypointRef } from "@waymark/api";
-import { contentHash, encodeResource, type JsonObject, PUSH_ORDER, versionOf } from "@waymark/envoy-proto";
+import {
+  contentHash,
+  encodeResource,
+  encodeRouteConfiguration,
+  type JsonObject,
+  PUSH_ORDER,
+  TypeUrl,
+  versionOf,
+} from "@waymark/envoy-proto";
 import type { TranslationOutput, WaypointOutput, XdsResource } from "../translate/types.ts";
 
 export interface WaypointSnapshot {
@@ -40,6 +48,7 @@ export class SnapshotError extends Error {
 }
 
 interface Encoded {
+  /** The JSON text encoded (RouteConfigurations: "", they are compared by hash). */
   json: string;
   hash: string;
   bytes: Uint8Array;
@@ -48,11 +57,14 @@ interface Encoded {
 /**
  * Remembers the last encoding of each (waypoint, type, name) so an unchanged resource is not encoded again: a
  * JSON string comparison is far cheaper than proto encoding. Holds only what the last build used.
+ * A changed RouteConfiguration re-encodes only its changed routes (see encodeRouteConfiguration).
  */
 export class EncodeCache {
   #current = new Map<string, Encoded>();
   #next = new Map<string, Encoded>();
   #byObject = new WeakMap<JsonObject, Encoded>();
+  /** Route JSON object → its bytes; entries go with the objects. */
+  #routes = new WeakMap<JsonObject, Uint8Array>();
 
   encode(scope: string, typeUrl: string, name: string, json: JsonObject): Encoded {
     const id = `${scope}\u0000${typeUrl}\u0000${name}`;
@@ -63,8 +75,16 @@ export class EncodeCache {
       this.#next.set(id, same);
       return same;
     }
-    const text = JSON.stringify(json);
     const seen = this.#next.get(id) ?? this.#current.get(id);
+    if (typeUrl === TypeUrl.route) {
+      const bytes = encodeRouteConfiguration(name, json, this.#routes);
+      const hash = contentHash(bytes);
+      const e = seen?.hash === hash ? seen : { json: "", hash, bytes };
+      this.#next.set(id, e);
+      this.#byObject.set(json, e);
+      return e;
+    }
+    const text = JSON.stringify(json);
     if (seen && seen.json === text) {
       this.#next.set(id, seen);
       return seen;

@@ -1,11 +1,18 @@
 // Golden tests: every case in services/translator/testdata goes through translate() and must equal its
 // output.yaml. UPDATE_GOLDEN=1 rewrites output.yaml instead (review the diff!). Every resource is also
-// encoded with the strict proto encoder, so a misspelt field fails here rather than in Envoy.
+// encoded with the strict proto encoder, so a misspelt field fails here rather than in Envoy, and each
+// RouteConfiguration spliced from its routes' bytes must decode to the same message as a whole encoding.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { encodeResource } from "@waymark/envoy-proto";
+import {
+  decodeResource,
+  encodeResource,
+  encodeRouteConfiguration,
+  type JsonObject,
+  TypeUrl,
+} from "@waymark/envoy-proto";
 import { parse } from "yaml";
 import { caseNames, goldenYaml, loadCase } from "./golden-cases.ts";
 import { translate } from "./index.ts";
@@ -23,8 +30,16 @@ for (const name of caseNames()) {
 
     for (const w of output.waypoints) {
       for (const [typeUrl, list] of Object.entries(w.resources)) {
-        for (const r of list)
-          assert.doesNotThrow(() => encodeResource(typeUrl, r.name, r.json), `${name}: ${r.name}`);
+        for (const r of list) {
+          const whole = encodeResource(typeUrl, r.name, r.json);
+          if (typeUrl !== TypeUrl.route) continue;
+          const spliced = encodeRouteConfiguration(r.name, r.json, new WeakMap<JsonObject, Uint8Array>());
+          assert.deepEqual(
+            decodeResource(typeUrl, spliced),
+            decodeResource(typeUrl, whole),
+            `${name}: ${r.name}`,
+          );
+        }
       }
     }
 
