@@ -5,9 +5,15 @@
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { isDeepStrictEqual, promisify } from "node:util";
 import type { KubeObject } from "@waymark/api";
-import { encodeResource, type JsonObject, TypeUrl } from "@waymark/envoy-proto";
+import {
+  decodeResource,
+  encodeResource,
+  encodeRouteConfiguration,
+  type JsonObject,
+  TypeUrl,
+} from "@waymark/envoy-proto";
 import { isRecord } from "../guards.ts";
 import { type TranslationOutput, type TranslatorSettings, translate, type WaypointOutput } from "../index.ts";
 import { waypointRuntime } from "../limits.ts";
@@ -122,7 +128,16 @@ export function checkCase(objects: ReadonlyMap<string, KubeObject>, settings = F
       for (const r of list) {
         resources++;
         try {
-          encodeResource(typeUrl, r.name, r.json);
+          const whole = encodeResource(typeUrl, r.name, r.json);
+          // What the translator publishes: a RouteConfiguration spliced from its routes' bytes.
+          if (
+            typeUrl === TypeUrl.route &&
+            !isDeepStrictEqual(
+              decodeResource(typeUrl, encodeRouteConfiguration(r.name, r.json, new WeakMap())),
+              decodeResource(typeUrl, whole),
+            )
+          )
+            problems.push(`${r.name}: the spliced encoding decodes differently from the whole one`);
         } catch (e) {
           problems.push(`${r.name} does not encode: ${e instanceof Error ? e.message : String(e)}`);
         }
