@@ -47,6 +47,10 @@ export function translate(
   const gatewayRoutes = new Map<string, CompiledRoute[]>(waypoints.map((w) => [w.key, []]));
   const serviceRoutes = new Map<string, CompiledRoute[]>();
   const attached = new Map<string, Set<string>>(waypoints.map((w) => [w.key, new Set()]));
+  /** Services some route applies to on selected ports only (the others: every route, every port). */
+  const portRestricted = new Set<string>();
+  /** Statuses with their objectKey (routes' keys are kept in their work). */
+  const keyed: Array<{ key: string; s: ObjectStatus }> = [];
 
   const works = index.httpRoutes.map((route) => {
     let work = memo?.route(route);
@@ -71,8 +75,11 @@ export function translate(
     const parents = over ? work.parents.map((p) => withLimit(p, over)) : work.parents;
     policies.route(compiled);
     if (parents.length === 0) continue;
-    compiled.servicePorts.clear();
-    const routeKey = nsName(compiled.namespace, compiled.name);
+    // The ports each Service parent selects follow from the parents alone: kept while they are the same.
+    const fillPorts = work.portsFrom !== parents;
+    if (fillPorts) compiled.servicePorts.clear();
+    work.name ??= nsName(compiled.namespace, compiled.name);
+    const routeKey = work.name;
     for (const p of parents) {
       if (p.rejected || !p.waypoint) continue;
       attached.get(p.waypoint.key)?.add(routeKey);
@@ -86,20 +93,28 @@ export function translate(
         const key = nsName(p.service.namespace, p.service.name);
         // Ports selected by parentRef port/sectionName; any parentRef without them means all ports.
         const ports = compiled.servicePorts;
-        if (!ports.has(key) || ports.get(key) !== undefined)
+        if (fillPorts && (!ports.has(key) || ports.get(key) !== undefined))
           ports.set(key, p.ports ? new Set([...(ports.get(key) ?? []), ...p.ports]) : undefined);
         const list = serviceRoutes.get(key) ?? [];
         if (list.at(-1) !== compiled) list.push(compiled);
         serviceRoutes.set(key, list);
       }
     }
+    if (fillPorts) {
+      work.portsFrom = parents;
+      work.restricted = [];
+      for (const [key, ports] of compiled.servicePorts) if (ports) work.restricted.push(key);
+    }
+    for (const key of work.restricted ?? []) portRestricted.add(key);
     let status: Record<string, unknown>;
     if (over) status = routeStatus(compiled, parents, settings);
     else {
       work.status ??= routeStatus(compiled, parents, settings);
       status = work.status;
     }
-    statuses.push({ ref: refOf(route), generation: compiled.generation, status });
+    work.ref ??= refOf(route);
+    work.key ??= objectKey(work.ref);
+    keyed.push({ key: work.key, s: { ref: work.ref, generation: compiled.generation, status } });
   }
 
   const outputs = waypoints.map((w: WaypointInfo) => {
@@ -112,7 +127,7 @@ export function translate(
     const output = buildWaypoint(
       w,
       enrolment.servicesOf.get(w.key) ?? [],
-      { gatewayRoutes: gatewayRoutes.get(w.key) ?? [], serviceRoutes },
+      { gatewayRoutes: gatewayRoutes.get(w.key) ?? [], serviceRoutes, portRestricted },
       index,
       settings,
       memo,
@@ -123,10 +138,8 @@ export function translate(
 
   for (const s of policies.statuses()) statuses.push(s);
   // Sorted by object key, each key computed once.
-  const sorted = statuses
-    .map((s) => ({ key: objectKey(s.ref), s }))
-    .sort((a, b) => compareStrings(a.key, b.key))
-    .map((k) => k.s);
+  for (const s of statuses) keyed.push({ key: objectKey(s.ref), s });
+  const sorted = keyed.sort((a, b) => compareStrings(a.key, b.key)).map((k) => k.s);
   for (const s of sorted) if (s.generation === undefined) delete s.generation;
   const output: TranslationOutput = { waypoints: outputs, statuses: sorted };
   const infraSettings = settings.infra;

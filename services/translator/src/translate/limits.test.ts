@@ -132,3 +132,34 @@ test("template limits: the exact TrafficPolicy status, with the default and with
   );
   assert.equal(raised?.status, "True");
 });
+
+test("routes per waypoint: a route back under the limit gets its parentRef port again (with a memo as without)", () => {
+  const objects = new Map(base.input.objects);
+  for (const k of [...objects.keys()]) if (k.includes(".HTTPRoute.")) objects.delete(k);
+  const serviceKey = [...objects.keys()].find((k) => k.endsWith(".Service.l.web"));
+  assert.ok(serviceKey);
+  const web = structuredClone(objects.get(serviceKey)) as KubeObject & { spec: Record<string, unknown> };
+  web.spec["ports"] = [
+    { name: "http", port: 80 },
+    { name: "http-alt", port: 81 },
+  ];
+  objects.set(serviceKey, web);
+  const add = (name: string, created: string) => {
+    const r = route(name, created, `/${name}`) as KubeObject & {
+      spec: { parentRefs: Array<Record<string, unknown>> };
+    };
+    r.spec.parentRefs[0]!["port"] = 80;
+    objects.set(`gateway_networking_k8s_io.HTTPRoute.l.${name}`, r);
+  };
+  add("a", "2026-01-01T00:00:00Z");
+  add("b", "2026-02-01T00:00:00Z");
+  const settings: TranslatorSettings = { ...base.settings, maxRoutesPerWaypoint: 1 };
+  const memo = new TranslationMemo();
+  translate({ objects }, settings, memo);
+  objects.delete("gateway_networking_k8s_io.HTTPRoute.l.a");
+  const out = translate({ objects }, settings, memo);
+  assert.equal(conditionOf(out, "HTTPRoute", "b")?.status, "True");
+  // "b" selects port 80 only: it is programmed there, and port 81 keeps its default route.
+  assert.deepEqual(programmed(out), ["/b"]);
+  assert.deepEqual(out, translate({ objects }, settings));
+});

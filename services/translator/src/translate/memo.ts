@@ -7,8 +7,9 @@
 // every object except HTTPRoutes and EndpointSlices (endpoints only feed load assignments, which are
 // rebuilt every time). While the world keeps its identity, a route object seen before gets back its
 // compiled form, parents and status; any change to the world drops them all.
-import type { KubeObject } from "@waymark/api";
+import type { KubeObject, ObjectRef } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
+import type { BackendTarget } from "./backends.ts";
 import type { ParentOutcome } from "./parents.ts";
 import type { CompiledRoute } from "./routes.ts";
 
@@ -16,6 +17,21 @@ export interface RouteWork {
   compiled: CompiledRoute;
   parents: ParentOutcome[];
   status: Record<string, unknown> | undefined;
+  /** The parents `compiled.servicePorts` was last filled from (skipped while they are the same). */
+  portsFrom?: readonly ParentOutcome[];
+  /** Service keys whose ports `compiled.servicePorts` restricts (filled with it). */
+  restricted?: string[];
+  /** `<namespace>/<name>` of the route. */
+  name?: string;
+  /** The route's reference and its objectKey, for its status entry. */
+  ref?: ObjectRef;
+  key?: string;
+}
+
+/** A route configuration and the backends its routes send to. */
+export interface BuiltRouteConfig {
+  json: JsonObject;
+  targets: readonly BackendTarget[];
 }
 
 const ROUTE_KEY = /^gateway_networking_k8s_io\.HTTPRoute\./;
@@ -27,7 +43,7 @@ export class TranslationMemo {
   #routes = new WeakMap<KubeObject, RouteWork>();
   #ids = new WeakMap<CompiledRoute, number>();
   #nextId = 1;
-  #routeConfigs = new Map<string, { key: string; json: JsonObject }>();
+  #routeConfigs = new Map<string, { key: string; built: BuiltRouteConfig }>();
   #usedRouteConfigs = new Set<string>();
 
   /** Starts a translation: keeps the per-route work only if the world is the same objects as before. */
@@ -73,13 +89,13 @@ export class TranslationMemo {
   }
 
   /** The route configuration built last time under the same name and key, else a new one. */
-  routeConfig(name: string, key: string, build: () => JsonObject): JsonObject {
+  routeConfig(name: string, key: string, build: () => BuiltRouteConfig): BuiltRouteConfig {
     this.#usedRouteConfigs.add(name);
     const seen = this.#routeConfigs.get(name);
-    if (seen?.key === key) return seen.json;
-    const json = build();
-    this.#routeConfigs.set(name, { key, json });
-    return json;
+    if (seen?.key === key) return seen.built;
+    const built = build();
+    this.#routeConfigs.set(name, { key, built });
+    return built;
   }
 
   /** Ends a translation: forgets route configurations it did not use. */

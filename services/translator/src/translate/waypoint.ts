@@ -7,7 +7,7 @@ import { buildCluster, buildLoadAssignment } from "./clusters.ts";
 import type { WaypointInfo } from "./gateways.ts";
 import { compareStrings } from "./guards.ts";
 import { buildListener, httpChain, tcpChain } from "./listener.ts";
-import type { TranslationMemo } from "./memo.ts";
+import type { BuiltRouteConfig, TranslationMemo } from "./memo.ts";
 import { chainName } from "./names.ts";
 import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
 import { isHttpPort, isTcpTransport } from "./protocol.ts";
@@ -20,6 +20,17 @@ export interface WaypointRoutes {
   gatewayRoutes: readonly CompiledRoute[];
   /** Service key → routes accepted with that Service as parent. */
   serviceRoutes: ReadonlyMap<string, readonly CompiledRoute[]>;
+  /** Service keys some route applies to on selected ports only (for the others every route applies). */
+  portRestricted?: ReadonlySet<string>;
+}
+
+/** Every backend the routes send to, once per cluster, in the order first seen. */
+function targetsOf(...lists: ReadonlyArray<readonly CompiledRoute[]>): BackendTarget[] {
+  const byCluster = new Map<string, BackendTarget>();
+  for (const list of lists)
+    for (const r of list)
+      for (const t of r.targets) if (!byCluster.has(t.cluster)) byCluster.set(t.cluster, t);
+  return [...byCluster.values()];
 }
 
 function emptyResources(): Record<TypeUrl, XdsResource[]> {
@@ -61,7 +72,10 @@ export function buildWaypoint(
     const ownRoutes = viaGateway.size ? own.filter((r) => !viaGateway.has(r)) : own;
     for (const port of service.ports) {
       if (!isTcpTransport(port)) continue;
-      const serviceRoutes = ownRoutes.filter((r) => appliesToPort(r, key, port.port));
+      const serviceRoutes =
+        routes.portRestricted && !routes.portRestricted.has(key)
+          ? ownRoutes
+          : ownRoutes.filter((r) => appliesToPort(r, key, port.port));
       const pairs = service.vips.map((ip) => `${ip}|${port.port}`);
       if (pairs.some((p) => claimed.has(p))) continue;
       for (const p of pairs) claimed.add(p);
@@ -71,28 +85,33 @@ export function buildWaypoint(
         const name = chainName("http", port.port, service.name, service.namespace);
         chains.push({ name, json: httpChain(name, service.vips, port.port) });
         const useRoutes = gatewayRoutes.length > 0 || serviceRoutes.length > 0;
-        const build = () =>
+        const build = (): BuiltRouteConfig =>
           useRoutes
-            ? routesRouteConfig(
-                name,
-                service.name,
-                service.namespace,
-                gatewayRoutes,
-                serviceRoutes,
-                target.cluster,
-              )
-            : defaultRouteConfig(name, service.name, service.namespace, port.port, target.cluster);
+            ? {
+                json: routesRouteConfig(
+                  name,
+                  service.name,
+                  service.namespace,
+                  gatewayRoutes,
+                  serviceRoutes,
+                  target.cluster,
+                ),
+                targets: targetsOf(gatewayRoutes, serviceRoutes),
+              }
+            : {
+                json: defaultRouteConfig(name, service.name, service.namespace, port.port, target.cluster),
+                targets: [],
+              };
         // The same compiled routes in the same order make the same route configuration.
-        const json = memo
+        const built = memo
           ? memo.routeConfig(
               name,
               `${target.cluster}|${gatewayRoutes.map((r) => memo.idOf(r)).join(",")}|${serviceRoutes.map((r) => memo.idOf(r)).join(",")}`,
               build,
             )
           : build();
-        if (useRoutes)
-          for (const r of [...gatewayRoutes, ...serviceRoutes]) for (const t of r.targets) addTarget(t);
-        resources[TypeUrl.route].push({ name, json });
+        for (const t of built.targets) addTarget(t);
+        resources[TypeUrl.route].push({ name, json: built.json });
       } else {
         const name = chainName("tcp", port.port, service.name, service.namespace);
         chains.push({ name, json: tcpChain(name, service.vips, port.port, target.cluster) });
