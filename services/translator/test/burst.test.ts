@@ -34,12 +34,17 @@ test("the initial load of many objects is a single build", async () => {
 test("a burst of 50 changes within the quiet period is one build", async () => {
   assert.ok(t);
   const buildsBefore = t.builds;
-  const started = Date.now();
   let rev = 0;
-  for (let i = 0; i < 50; i++)
+  let last = Date.now();
+  let longestGap = 0;
+  for (let i = 0; i < 50; i++) {
     rev = await putObject(env.objects, service("mesh", `s${i}`, "waypoint", [80, 81], `10.0.1.${i}`));
-  const burstMs = Date.now() - started;
-  assert.ok(burstMs < 1000, `the burst took ${burstMs} ms, longer than the quiet period`);
+    longestGap = Math.max(longestGap, Date.now() - last);
+    last = Date.now();
+  }
+  // The premise: no change came a whole quiet period after the one before it (a slow machine may
+  // stretch the burst, but only a gap that long may end it).
+  assert.ok(longestGap < 1000, `${longestGap} ms between two changes, longer than the quiet period`);
   const report = await buildIncluding(t, rev);
   assert.equal(report.ok, true);
   await sleep(1200);
