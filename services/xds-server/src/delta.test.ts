@@ -213,3 +213,46 @@ test("a changed cluster whose endpoints did not change gets its endpoints re-sen
     [],
   );
 });
+
+test("reconnecting with a cluster changed while away: its endpoints follow, whichever type the client asks for first", () => {
+  const v1 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "1s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  const v2 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "2s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  const held = (t: string) =>
+    Object.fromEntries([...v1.type(t).resources.values()].map((e) => [e.name, e.hash]));
+
+  // Clusters first: a comes back changed, and a's endpoints (same version) go with the EDS answer.
+  let s = new DeltaSession(nonces());
+  const cds = s.onRequest(req(CDS, { initial: held(CDS) }), v2).responses;
+  assert.deepEqual(
+    cds.map((o) => [o.typeUrl, decode(o).names]),
+    [[CDS, ["a"]]],
+  );
+  const eds = s.onRequest(req(EDS, { sub: ["a", "b"], initial: held(EDS) }), v2).responses;
+  assert.deepEqual(
+    eds.map((o) => [o.typeUrl, decode(o).names]),
+    [[EDS, ["a"]]],
+  );
+
+  // Endpoints first: nothing owed yet; the CDS answer then brings a's endpoints right after it.
+  s = new DeltaSession(nonces());
+  assert.deepEqual(s.onRequest(req(EDS, { sub: ["a", "b"], initial: held(EDS) }), v2).responses, []);
+  const both = s.onRequest(req(CDS, { initial: held(CDS) }), v2).responses;
+  assert.deepEqual(
+    both.map((o) => [o.typeUrl, decode(o).names]),
+    [
+      [CDS, ["a"]],
+      [EDS, ["a"]],
+    ],
+  );
+
+  // Reconnecting with every version current: nothing at all.
+  s = new DeltaSession(nonces());
+  assert.deepEqual(s.onRequest(req(CDS, { initial: held(CDS) }), v1).responses, []);
+  assert.deepEqual(s.onRequest(req(EDS, { sub: ["a", "b"], initial: held(EDS) }), v1).responses, []);
+});

@@ -49,6 +49,9 @@ export type DeltaRequest = Pick<
 >;
 
 export class DeltaSession extends Session<TypeState> {
+  /** Clusters answered changed before the client asked for endpoints: their endpoints are owed. */
+  #rewarm = new Set<string>();
+
   onRequest(req: DeltaRequest, snap: Snapshot | undefined): Step {
     const t = req.typeUrl;
     let st = this.typeStates.get(t);
@@ -66,6 +69,10 @@ export class DeltaSession extends Session<TypeState> {
         inFlight: new Map(),
       };
       this.typeStates.set(t, st);
+      if (t === TypeUrl.endpoint) {
+        for (const n of this.#rewarm) st.client.delete(n);
+        this.#rewarm.clear();
+      }
     }
     let verdict: Verdict | undefined;
     const sentVersion = req.responseNonce ? st.inFlight.get(req.responseNonce) : undefined;
@@ -102,7 +109,18 @@ export class DeltaSession extends Session<TypeState> {
       st.client.delete(n);
       if (st.wildcard) st.reanswer.add(n);
     }
+    const held = t === TypeUrl.cluster ? new Set(st.client.keys()) : undefined;
     const out = snap ? this.#respond(t, st, snap) : [];
+    // A reconnecting client answered with a cluster changed while it was away re-warms it, as after
+    // a push (see onSnapshot): its endpoints follow, now or as soon as it asks for endpoints.
+    if (held && snap) {
+      const changed = out.flatMap((r) => r.names.filter((n) => held.has(n)));
+      const eds = this.typeStates.get(TypeUrl.endpoint);
+      if (eds) {
+        for (const n of changed) eds.client.delete(n);
+        if (changed.length > 0) out.push(...this.#respond(TypeUrl.endpoint, eds, snap));
+      } else for (const n of changed) this.#rewarm.add(n);
+    }
     // Reconnected holding exactly what it wants of the snapshot: nothing to send, and it holds it.
     const holds =
       reopened && snap && out.length === 0 && st.refused === undefined

@@ -230,3 +230,41 @@ test("a changed cluster whose endpoints did not change gets its endpoints re-sen
   );
   assert.deepEqual(s.onSnapshot(v4), [], "nothing left owed");
 });
+
+test("reconnecting with another cluster version than the server's: endpoints follow, whichever type comes first", () => {
+  const v1 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "1s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  const v2 = snapshotOf(wp, {
+    [CDS]: { a: cluster("a", "2s"), b: cluster("b", "1s") },
+    [EDS]: { a: endpoints("a", 1), b: endpoints("b", 2) },
+  });
+  const held = (t: string) => v1.type(t).version;
+  const names = ["a", "b"];
+
+  // Clusters first: CDS goes out; the first EDS request is answered though it holds that version.
+  let s = new SotwSession(node());
+  assert.deepEqual(
+    s.onRequest(req(CDS, { version: held(CDS) }), v2).responses.map((o) => o.typeUrl),
+    [CDS],
+  );
+  const eds = s.onRequest(req(EDS, { names, version: held(EDS) }), v2).responses;
+  assert.deepEqual(
+    eds.map((o) => [o.typeUrl, o.version]),
+    [[EDS, v1.type(EDS).version]],
+  );
+
+  // Endpoints first: nothing yet; the CDS answer brings the endpoints right after it.
+  s = new SotwSession(node());
+  assert.deepEqual(s.onRequest(req(EDS, { names, version: held(EDS) }), v2).responses, []);
+  assert.deepEqual(
+    s.onRequest(req(CDS, { version: held(CDS) }), v2).responses.map((o) => o.typeUrl),
+    [CDS, EDS],
+  );
+
+  // Holding the server's versions already: nothing at all.
+  s = new SotwSession(node());
+  assert.deepEqual(s.onRequest(req(CDS, { version: held(CDS) }), v1).responses, []);
+  assert.deepEqual(s.onRequest(req(EDS, { names, version: held(EDS) }), v1).responses, []);
+});

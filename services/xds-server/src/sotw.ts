@@ -36,6 +36,8 @@ export type SotwRequest = Pick<
 export class SotwSession extends Session<TypeState> {
   /** The clusters (name → hash) of the last CDS response sent. */
   #clusters: ReadonlyMap<string, string> | undefined;
+  /** Clusters changed before the client asked for endpoints: its first EDS request is answered. */
+  #resendEndpoints = false;
 
   onRequest(req: SotwRequest, snap: Snapshot | undefined): Step {
     const t = req.typeUrl;
@@ -55,8 +57,10 @@ export class SotwSession extends Session<TypeState> {
         names: new Set(names),
         knownVersion: req.versionInfo,
         knownNames: req.versionInfo ? (wildcard ? "all" : new Set(names)) : new Set(),
+        ...(t === TypeUrl.endpoint && this.#resendEndpoints ? { resend: true } : {}),
       };
       this.typeStates.set(t, st);
+      if (t === TypeUrl.endpoint) this.#resendEndpoints = false;
     } else {
       if (req.responseNonce && req.responseNonce !== st.nonce) return { responses: [], ignored: true };
       if (req.responseNonce && st.sentVersion !== undefined) {
@@ -110,19 +114,21 @@ export class SotwSession extends Session<TypeState> {
    * already holds their version): the next EDS response must go out even at the same version, else
    * the cluster warms only after the initial fetch timeout (15 s by default).
    */
-  #clustersSent(ts: TypeSnapshot): void {
+  #clustersSent(ts: TypeSnapshot, heldVersion: string): void {
     const before = this.#clusters;
     this.#clusters = new Map([...ts.resources.values()].map((e) => [e.name, e.hash]));
-    if (!before) return;
+    // The first CDS response of a stream, to a client that held another version from an earlier
+    // stream: which clusters changed is unknown, so any may be re-warming.
+    const changed = before
+      ? [...ts.resources.values()].some((e) => {
+          const old = before.get(e.name);
+          return old !== undefined && old !== e.hash;
+        })
+      : heldVersion !== "" && heldVersion !== ts.version;
+    if (!changed) return;
     const eds = this.typeStates.get(TypeUrl.endpoint);
-    if (!eds) return;
-    for (const e of ts.resources.values()) {
-      const old = before.get(e.name);
-      if (old !== undefined && old !== e.hash) {
-        eds.resend = true;
-        return;
-      }
-    }
+    if (eds) eds.resend = true;
+    else this.#resendEndpoints = true;
   }
 
   #respond(t: string, st: TypeState, snap: Snapshot): Outgoing | undefined {
@@ -161,12 +167,13 @@ export class SotwSession extends Session<TypeState> {
       return undefined;
     }
     st.refused = undefined;
+    const heldVersion = st.knownVersion;
     st.knownNames = knownNames;
     st.knownVersion = ts.version;
     st.sentVersion = ts.version;
     st.nonce = nonce;
     st.resend = false;
-    if (t === TypeUrl.cluster) this.#clustersSent(ts);
+    if (t === TypeUrl.cluster) this.#clustersSent(ts, heldVersion);
     return {
       typeUrl: t,
       version: ts.version,

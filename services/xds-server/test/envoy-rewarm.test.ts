@@ -1,7 +1,8 @@
 // A changed cluster whose endpoints did not change, with a real Envoy over SotW and over delta ADS.
 // Envoy re-warms a changed EDS cluster and waits for its endpoints; if the server sends none, the
 // cluster stays warming until the initial fetch timeout (15 s by default). The change must be active
-// well within a second in both protocols.
+// well within a second in both protocols: when it is pushed, and when the proxy finds it on
+// reconnecting (to a restarted or another replica) after it changed while the proxy was away.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Bucket, createLogger, type ProxyRecord, proxyKey } from "@waymark/api";
@@ -101,5 +102,60 @@ for (const [protocol, apiType] of [
     process.stdout.write(`# ${protocol}: cluster change active after ${Math.round(elapsed)} ms\n`);
     assert.ok(elapsed < 1000, `the changed cluster became active after ${Math.round(elapsed)} ms`);
     assert.equal((await fetch(`http://127.0.0.1:${port}/status/418`)).status, 418, "still routes");
+  });
+}
+
+for (const [protocol, apiType] of [
+  ["sotw", "GRPC"],
+  ["delta", "DELTA_GRPC"],
+] as const) {
+  test(`${protocol}: a cluster changed while the proxy was away is active soon after it reconnects`, async () => {
+    const waypoint = { namespace: `rewarm-away-${protocol}`, name: "waypoint" };
+    const nodeId = `waypoint-0.rewarm-away-${protocol}`;
+    const [port, xdsPort] = [await freePort(), await freePort()];
+    const start = (replica: string) =>
+      startXdsServer({ natsUrl: nats.url, address: `127.0.0.1:${xdsPort}`, replica }, log, {
+        proxyFlushMs: 20,
+      });
+    const v1 = await publish(xds, waypoint, basic({ port, upstreamPort: httpbin.port, timeout: "1s" }));
+    let first: XdsServer | undefined = await start(`away-${protocol}-1`);
+    try {
+      const envoy = await startEnvoy({
+        name: `envoy-away-${protocol}`,
+        bootstrap: envoyBootstrap(apiType, nodeId, waypoint, xdsPort),
+        logDir,
+      });
+      envoys.push(envoy);
+      await waitFor("cluster active", async () => (await activeTimeout(envoy)) === "1s", 20_000);
+      const held = await waitFor("every type acked", async () => {
+        const r = await getJson<ProxyRecord>(proxies, proxyKey(`away-${protocol}-1`, nodeId));
+        return r && [CDS, EDS, LDS, RDS].every((t) => r.types[t]?.ackedVersion === v1.manifest.versions[t]);
+      });
+      assert.ok(held);
+
+      // The server goes; meanwhile the cluster's connect timeout changes, its endpoints do not.
+      await first.stop();
+      first = undefined;
+      const v2 = await publish(xds, waypoint, basic({ port, upstreamPort: httpbin.port, timeout: "2s" }));
+      assert.equal(v2.manifest.versions[EDS], v1.manifest.versions[EDS], "endpoints unchanged");
+      const second = await start(`away-${protocol}-2`);
+      try {
+        const reconnected = await waitFor(
+          "the proxy reconnects",
+          () => getJson<ProxyRecord>(proxies, proxyKey(`away-${protocol}-2`, nodeId)),
+          30_000,
+          10,
+        );
+        await waitFor("new cluster active", async () => (await activeTimeout(envoy)) === "2s", 20_000, 10);
+        const elapsed = Date.now() - Date.parse(reconnected.connectedAt);
+        process.stdout.write(`# ${protocol}: changed cluster active ${elapsed} ms after the reconnect\n`);
+        assert.ok(elapsed < 1000, `the changed cluster became active ${elapsed} ms after the reconnect`);
+        assert.equal((await fetch(`http://127.0.0.1:${port}/status/418`)).status, 418, "still routes");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first?.stop();
+    }
   });
 }
