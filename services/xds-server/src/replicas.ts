@@ -4,7 +4,9 @@
 // is older than its ttlMs is gone (kill -9, lost node, cut off from NATS), and any live replica deletes
 // its proxy records. A replica taken for dead that comes back finds its heartbeat changed under it: it
 // starts a new incarnation and rewrites its records, which a sweeper never deletes (it deletes only
-// records of the dead incarnation, and only at the revision it read).
+// records of the dead incarnation, and only at the revision it read). A replica judges another dead
+// only once it has itself beaten without a break for that replica's TTL: after an outage that cut
+// every replica off from NATS, all heartbeats are old, and none is a sign of death.
 import { randomUUID } from "node:crypto";
 import {
   heartbeatExpired,
@@ -36,6 +38,9 @@ export class ReplicaLiveness {
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   #stopped = false;
+  /** When this replica's last heartbeat was written, and since when it has beaten without a break. */
+  #lastBeat = 0;
+  #beatingSince = 0;
 
   constructor(replicas: KV, proxies: KV, log: Logger, o: ReplicaLivenessOptions) {
     this.#replicas = replicas;
@@ -50,18 +55,20 @@ export class ReplicaLiveness {
   }
 
   /**
-   * Writes the first heartbeat, then deletes what no live replica owns: records of replicas without a
-   * heartbeat or with an expired one, and this replica's own records from before its restart.
+   * Writes the first heartbeat, then deletes what no replica owns: records of replicas without a
+   * heartbeat, and this replica's own records from before its restart. (Replicas whose heartbeat
+   * expired are left to the ticks, once this one has beaten for their TTL.)
    */
   async start(): Promise<void> {
     this.#newIncarnation();
     this.#revision = await this.#replicas.put(this.#key, this.#value());
+    this.#beaten();
     const beats = await this.#heartbeats();
     const prefixes = new Set((await listKeys(this.#proxies)).map((k) => k.split(".")[0]!));
     for (const prefix of prefixes) {
       const h = beats.get(prefix);
-      if (prefix !== this.#key && h && !heartbeatExpired(h.value, this.#o.now())) continue;
-      await this.#sweep(prefix, h, prefix === this.#key ? this.#incarnation : undefined);
+      if (prefix === this.#key) await this.#sweep(prefix, undefined, this.#incarnation);
+      else if (!h) await this.#sweep(prefix, undefined);
     }
     if (this.#o.ttlMs > 0) {
       this.#timer = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.#o.ttlMs / 3)));
@@ -74,9 +81,12 @@ export class ReplicaLiveness {
     this.#ticking ??= (async () => {
       try {
         await this.#beat();
+        this.#beaten();
         const now = this.#o.now();
+        const beating = now.getTime() - this.#beatingSince;
         for (const [key, h] of await this.#heartbeats()) {
-          if (key !== this.#key && heartbeatExpired(h.value, now)) await this.#sweep(key, h);
+          if (key === this.#key || !heartbeatExpired(h.value, now) || beating < h.value.ttlMs) continue;
+          await this.#sweep(key, h);
         }
       } catch (err) {
         if (!this.#stopped) this.#log.warn("replica heartbeat failed; retrying", { err });
@@ -95,6 +105,15 @@ export class ReplicaLiveness {
     await this.#replicas.delete(this.#key, { previousSeq: this.#revision }).catch((err: unknown) => {
       this.#log.warn("cannot remove this replica's heartbeat", { err });
     });
+  }
+
+  /** Records a heartbeat written now; a gap longer than the TTL since the last one is a break. */
+  #beaten(): void {
+    const now = this.#o.now().getTime();
+    if (this.#lastBeat === 0 || (this.#o.ttlMs > 0 && now - this.#lastBeat > this.#o.ttlMs)) {
+      this.#beatingSince = now;
+    }
+    this.#lastBeat = now;
   }
 
   #newIncarnation(): void {
@@ -146,14 +165,14 @@ export class ReplicaLiveness {
     h: { revision: number; value: ReplicaHeartbeat } | undefined,
     keep?: string,
   ): Promise<void> {
-    if (h && prefix !== this.#key) {
+    if (h) {
       try {
         await this.#replicas.delete(prefix, { previousSeq: h.revision });
       } catch {
         return; // it beat again, or another replica is sweeping it
       }
     }
-    const dead = h && prefix !== this.#key ? h.value.incarnation : undefined;
+    const dead = h?.value.incarnation;
     let removed = 0;
     // wm-proxies keys are `<replicaKey>.<node>`.
     for (const key of await listKeys(this.#proxies, `${prefix}.>`)) {

@@ -58,35 +58,77 @@ const beat = (replica: string, incarnation: string, ageMs: number): ReplicaHeart
   ttlMs: 30_000,
 });
 
-test("a starting replica removes its own old records and those no live replica owns", async () => {
-  const put = (r: ProxyRecord) => putJson(proxies, proxyKey(r.replica, r.nodeId), r);
+const put = (r: ProxyRecord) => putJson(proxies, proxyKey(r.replica, r.nodeId), r);
+
+/** A liveness whose clock the test moves. */
+function replica(name: string, ttlMs: number) {
+  let offset = 0;
+  const incarnations: string[] = [];
+  const liveness = new ReplicaLiveness(replicas, proxies, log, {
+    replica: name,
+    ttlMs,
+    onIncarnation: (i) => incarnations.push(i),
+    now: () => new Date(Date.now() + offset),
+  });
+  const advance = (ms: number) => {
+    offset += ms;
+  };
+  return { liveness, incarnations, advance };
+}
+
+test("a starting replica removes its own old records and those of replicas without a heartbeat", async () => {
   await putJson(replicas, replicaKey("live"), beat("live", "L1", 1000));
   await putJson(replicas, replicaKey("dead"), beat("dead", "D1", 60_000));
   await put(record("live", "kept", "L1"));
-  await put(record("dead", "gone", "D1"));
+  await put(record("dead", "left-to-the-ticks", "D1"));
   await put(record("ghost", "no-heartbeat", "G1"));
   await put(record("legacy", "no-incarnation"));
   await put(record("me", "before-restart", "M0"));
 
-  const incarnations: string[] = [];
-  const me = new ReplicaLiveness(replicas, proxies, log, {
-    replica: "me",
-    ttlMs: 30_000,
-    onIncarnation: (i) => incarnations.push(i),
-  });
-  await me.start();
+  const me = replica("me", 30_000);
+  await me.liveness.start();
   try {
-    assert.deepEqual(await listKeys(proxies), [proxyKey("live", "kept")]);
-    assert.deepEqual((await listKeys(replicas)).sort(), [replicaKey("live"), replicaKey("me")]);
+    assert.deepEqual((await listKeys(proxies)).sort(), [
+      proxyKey("dead", "left-to-the-ticks"),
+      proxyKey("live", "kept"),
+    ]);
     const mine = await getJson<ReplicaHeartbeat>(replicas, replicaKey("me"));
-    assert.deepEqual(incarnations, [mine?.incarnation]);
+    assert.deepEqual(me.incarnations, [mine?.incarnation]);
     assert.notEqual(mine?.incarnation, "M0");
   } finally {
-    await me.stop();
+    await me.liveness.stop();
   }
   assert.equal(
     await getJson(replicas, replicaKey("me")),
     undefined,
     "a stopping replica removes its heartbeat",
   );
+  await deleteAll();
 });
+
+test("a replica judges another dead only after beating without a break for the other's TTL", async () => {
+  await putJson(replicas, replicaKey("quiet"), beat("quiet", "Q1", 0));
+  await put(record("quiet", "p1", "Q1"));
+  await put(record("quiet", "p2", "Q0")); // of an older incarnation: not the sweeper's to judge
+  const me = replica("judge", 60_000);
+  await me.liveness.start();
+  try {
+    // Both were cut off for 70 s (say NATS was down): "quiet" has not beaten yet, and neither had
+    // this one. Its own break means it cannot tell a dead replica from a late one.
+    me.advance(70_000);
+    await me.liveness.tick();
+    assert.equal((await listKeys(proxies)).length, 2, "nothing removed right after a break");
+    // 35 s of unbroken beats later (more than quiet's 30 s TTL), quiet is gone.
+    me.advance(35_000);
+    await me.liveness.tick();
+    assert.deepEqual(await listKeys(proxies), [proxyKey("quiet", "p2")]);
+    assert.equal(await getJson(replicas, replicaKey("quiet")), undefined);
+  } finally {
+    await me.liveness.stop();
+  }
+  await deleteAll();
+});
+
+async function deleteAll(): Promise<void> {
+  for (const kv of [proxies, replicas]) for (const k of await listKeys(kv)) await kv.delete(k);
+}
