@@ -50,6 +50,7 @@ export class ProxyTracker {
   setIncarnation(incarnation: string): void {
     if (incarnation === this.#incarnation) return;
     this.#incarnation = incarnation;
+    for (const t of this.#streams.values()) t.record.incarnation = incarnation;
     for (const key of this.#owners.keys()) this.#mark(key);
   }
 
@@ -188,7 +189,6 @@ export class ProxyTracker {
         const rec = owner ? this.#streams.get(owner)?.record : undefined;
         try {
           if (rec) {
-            rec.incarnation = this.#incarnation;
             await this.#kv.put(key, JSON.stringify(rec));
           } else await this.#kv.delete(key);
         } catch (err) {
