@@ -1,6 +1,7 @@
 // Scenario 3, idle proxies: memory per connected proxy (server RSS after P proxies synced, minus before,
 // over P) and the server's CPU while they idle, on Waymark's xds-server and go-control-plane.
 //   pnpm bench xds-idle proxies=5000 idleSeconds=30 workers=4
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   encodeSnapshot,
   LoadGen,
@@ -12,8 +13,6 @@ import {
 import { parseArgs } from "./lib/args.ts";
 import { CLUSTER } from "./lib/objects.ts";
 import { r2, SERVER_KINDS, startServers } from "./lib/targets.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function run(argv: string[]): Promise<Record<string, unknown>> {
   const a = parseArgs(argv, {

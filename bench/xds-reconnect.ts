@@ -3,6 +3,7 @@
 // (b) One route configuration changed while they were away: time from the storm until the last proxy
 //     ACKs the new version, and bytes sent. Waymark's replicas vs two go-control-plane instances.
 //   pnpm bench xds-reconnect proxies=5000 workers=4
+import { setTimeout as sleep } from "node:timers/promises";
 import { TypeUrl } from "@waymark/envoy-proto";
 import {
   encodeSnapshot,
@@ -14,8 +15,6 @@ import {
 import { parseArgs } from "./lib/args.ts";
 import { CLUSTER } from "./lib/objects.ts";
 import { r2, SERVER_KINDS, startServers } from "./lib/targets.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function run(argv: string[]): Promise<Record<string, unknown>> {
   const a = parseArgs(argv, { proxies: 200, protocol: "delta", workers: 2, servers: "both", settleMs: 2000 });

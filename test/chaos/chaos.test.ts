@@ -16,10 +16,12 @@
 //
 // Short mode (CI, `node scripts/test.ts chaos`): 100 changes. Long mode (`pnpm test:chaos`):
 // CHAOS_CHANGES=1000. CHAOS_ROUTES, CHAOS_DOWN_MS, CHAOS_SEED, CHAOS_REPORT (JSON output path).
+
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger } from "@waymark/api";
 import { connectBus, type NatsConnection } from "@waymark/bus";
 import { TypeUrl } from "@waymark/envoy-proto";
@@ -74,7 +76,6 @@ interface Fault {
   inject(t: KubeTarget): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const killService = (s: Service): Fault => ({
   name: s === "xds-1" ? "xds-server replica" : s,
   async inject(t) {

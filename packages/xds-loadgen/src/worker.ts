@@ -1,6 +1,7 @@
 // A load-generator worker process: runs its share of simulated proxies and answers the controller's
 // commands over IPC (child_process.fork). Decoded resources are shared by all proxies of the process.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import type { AwaitResult, Command, ConnectResult, Reply, Request, WorkerStats } from "./protocol.ts";
 import { addCounters, SimProxy } from "./proxy.ts";
 import { RefCache } from "./refs.ts";
@@ -27,8 +28,6 @@ function onVerdict(p: SimProxy, typeUrl: string, version: string, kind: "ack" | 
     if (done(w)) w.resolve();
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function connect(c: Extract<Command, { op: "connect" }>): Promise<ConnectResult> {
   for (const spec of c.proxies) {

@@ -133,4 +133,4 @@ export async function revisions(kv: KV, filter = ">"): Promise<Map<string, numbe
   return out;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { setTimeout as sleep } from "node:timers/promises";

@@ -1,6 +1,7 @@
 // The NATS side of the watcher: mirrors what the source reports into wm-objects (and source problems
 // into wm-status). It keeps what the bucket holds in memory, writes only what changed, and retries
 // until NATS takes it, so an outage delays changes but never loses them.
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   Bucket,
   type Condition,
@@ -61,8 +62,6 @@ interface TooLarge {
   file: string | undefined;
   problem: SourceProblem;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Objects are equal when their content and their origin file are (a document moving within a file is no change). */
 function objectCanon(object: KubeObject, origin: string): string {

@@ -3,9 +3,11 @@
 // honest /readyz, the /debug/proxies endpoint, and wm-proxies records kept current by one heartbeat per
 // replica: removed by a live replica when their replica is cut off or killed with SIGKILL, rewritten
 // when a replica taken for dead comes back.
+
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import {
   Bucket,
@@ -135,8 +137,6 @@ test("a push span per proxy and type: child of the manifest's span, ends on ACK;
 });
 
 const MAIN = join(fileURLToPath(import.meta.url), "..", "..", "src", "main.ts");
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut off or SIGKILLed are removed", async () => {
   const waypoint = { namespace: "doomed", name: "gw" };

@@ -2,8 +2,10 @@
 // the suite's mesh client would and compares with the suite's rules (3 consecutive successes within
 // 30 s, 1 s between failed attempts), then removes its manifests and waits until Envoy no longer has
 // its routes, so one test never sees another's configuration.
+
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { EnvoyProc } from "@waymark/testing";
 import { waitFor } from "@waymark/testing";
 import { stringify } from "yaml";
@@ -34,8 +36,6 @@ export interface Row {
   reason: string;
   ms: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Replaces `{{address <ns> <app>}}` (a pod IP in the suite) with our pod's. */
 function podAddresses(host: string, env: Env): string {
