@@ -49,7 +49,11 @@ export type DeltaRequest = Pick<
 >;
 
 export class DeltaSession extends Session<TypeState> {
-  /** Clusters answered changed before the client asked for endpoints: their endpoints are owed. */
+  /**
+   * Clusters sent changed, which Envoy re-warms, waiting for their endpoints without asking for them
+   * again: their endpoints are owed even when they did not change (else the cluster warms only after
+   * the initial fetch timeout, 15 s by default).
+   */
   #rewarm = new Set<string>();
 
   onRequest(req: DeltaRequest, snap: Snapshot | undefined): Step {
@@ -69,10 +73,7 @@ export class DeltaSession extends Session<TypeState> {
         inFlight: new Map(),
       };
       this.typeStates.set(t, st);
-      if (t === TypeUrl.endpoint) {
-        for (const n of this.#rewarm) st.client.delete(n);
-        this.#rewarm.clear();
-      }
+      if (t === TypeUrl.endpoint) this.#owe(st);
     }
     let verdict: Verdict | undefined;
     const sentVersion = req.responseNonce ? st.inFlight.get(req.responseNonce) : undefined;
@@ -111,15 +112,15 @@ export class DeltaSession extends Session<TypeState> {
     }
     const held = t === TypeUrl.cluster ? new Set(st.client.keys()) : undefined;
     const out = snap ? this.#respond(t, st, snap) : [];
-    // A reconnecting client answered with a cluster changed while it was away re-warms it, as after
-    // a push (see onSnapshot): its endpoints follow, now or as soon as it asks for endpoints.
+    // A changed cluster in answer to a request (a client reconnecting after it changed) is re-warmed
+    // as after a push: its endpoints follow now, or as soon as the client asks for endpoints.
     if (held && snap) {
-      const changed = out.flatMap((r) => r.names.filter((n) => held.has(n)));
+      this.#clustersSent(held, out);
       const eds = this.typeStates.get(TypeUrl.endpoint);
-      if (eds) {
-        for (const n of changed) eds.client.delete(n);
-        if (changed.length > 0) out.push(...this.#respond(TypeUrl.endpoint, eds, snap));
-      } else for (const n of changed) this.#rewarm.add(n);
+      if (eds && this.#rewarm.size > 0) {
+        this.#owe(eds);
+        out.push(...this.#respond(TypeUrl.endpoint, eds, snap));
+      }
     }
     // Reconnected holding exactly what it wants of the snapshot: nothing to send, and it holds it.
     const holds =
@@ -133,19 +134,26 @@ export class DeltaSession extends Session<TypeState> {
   onSnapshot(snap: Snapshot | undefined): Outgoing[] {
     if (!snap) return [];
     const out: Outgoing[] = [];
-    let changedClusters: readonly string[] = [];
     for (const t of pushOrder(this.typeStates.keys())) {
       const st = this.typeStates.get(t)!;
-      // Envoy re-warms a changed cluster and waits for its endpoints, without asking for them again:
-      // send them again even when they did not change (else the cluster warms only after the
-      // initial fetch timeout, 15 s by default).
-      if (t === TypeUrl.endpoint) for (const n of changedClusters) st.client.delete(n);
+      if (t === TypeUrl.endpoint) this.#owe(st);
       const held = t === TypeUrl.cluster ? new Set(st.client.keys()) : undefined;
       const rs = this.#respond(t, st, snap);
       out.push(...rs);
-      if (held) changedClusters = rs.flatMap((r) => r.names.filter((n) => held.has(n)));
+      if (held) this.#clustersSent(held, rs);
     }
     return out;
+  }
+
+  /** Remembers the clusters among those sent that the client held before (changed: re-warmed). */
+  #clustersSent(held: ReadonlySet<string>, sent: readonly Outgoing[]): void {
+    for (const r of sent) for (const n of r.names) if (held.has(n)) this.#rewarm.add(n);
+  }
+
+  /** Marks the owed endpoints as not held by the client, so the next EDS answer carries them. */
+  #owe(eds: TypeState): void {
+    for (const n of this.#rewarm) eds.client.delete(n);
+    this.#rewarm.clear();
   }
 
   #respond(t: string, st: TypeState, snap: Snapshot): Outgoing[] {
