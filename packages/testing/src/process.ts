@@ -2,7 +2,6 @@
 // and every child is killed when the test process exits.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -15,18 +14,7 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `waymark-${prefix}-`));
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; a race with other programs is possible but rare). */
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, host, () => {
-      const addr = s.address();
-      s.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freePort } from "./ports.ts";
 
 export async function waitFor<T>(
   what: string,
