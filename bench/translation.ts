@@ -35,11 +35,15 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
     }
     const inc: number[] = [];
     const translateOnly: number[] = [];
+    // Each change edits one route of the previous state, so each translation differs from the one
+    // before it in exactly one route (as when a user edits routes one after the other).
+    let current = map;
     for (let k = 1; k <= a.changes; k++) {
       const i = (k * 7919) % r;
       const changed = route(i, a.services, `c${k}`, 1 + k);
-      const next = new Map(map);
+      const next = new Map(current);
       next.set([...objectMap([changed]).keys()][0]!, changed);
+      current = next;
       const t0 = performance.now();
       const output = translate({ objects: next }, settings, memo);
       const t1 = performance.now();

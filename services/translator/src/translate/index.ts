@@ -9,8 +9,9 @@ import { compareStrings, int } from "./guards.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "./limits.ts";
 import type { TranslationMemo } from "./memo.ts";
 import { indexObjects, nsName } from "./objects.ts";
-import { resolveParents } from "./parents.ts";
+import { type ParentContext, resolveParents } from "./parents.ts";
 import { PolicyTranslation } from "./policies/index.ts";
+import { fillServicePorts, type RouteConfigPlan, translateRouteChange } from "./route-change.ts";
 import { routesOverLimit, withLimit } from "./route-limit.ts";
 import { type CompiledRoute, compileRoute } from "./routes.ts";
 import { gatewayClassStatus, gatewayStatus, routeStatus } from "./status.ts";
@@ -29,6 +30,11 @@ export function translate(
   settings: TranslatorSettings,
   memo?: TranslationMemo,
 ): TranslationOutput {
+  if (memo) {
+    const patched = translateRouteChange(input, settings, memo);
+    if (patched) return patched;
+    memo.last = undefined; // until this translation completes
+  }
   memo?.begin(input.objects, settings);
   const index = indexObjects(input.objects);
   const policies = new PolicyTranslation(index, settings);
@@ -43,6 +49,7 @@ export function translate(
   const waypoints = ourWaypoints(index, settings);
   const waypointByKey = new Map(waypoints.map((w) => [w.key, w]));
   const enrolment = enrol(index, waypoints);
+  const context: ParentContext = { index, waypoints: waypointByKey, enrolment };
 
   const gatewayRoutes = new Map<string, CompiledRoute[]>(waypoints.map((w) => [w.key, []]));
   const serviceRoutes = new Map<string, CompiledRoute[]>();
@@ -56,7 +63,7 @@ export function translate(
     let work = memo?.route(route);
     if (!work) {
       const compiled = compileRoute(route, index);
-      const parents = resolveParents(compiled, { index, waypoints: waypointByKey, enrolment });
+      const parents = resolveParents(compiled, context);
       work = { compiled, parents, status: undefined };
       memo?.rememberRoute(route, work);
     }
@@ -76,8 +83,7 @@ export function translate(
     policies.route(compiled);
     if (parents.length === 0) continue;
     // The ports each Service parent selects follow from the parents alone: kept while they are the same.
-    const fillPorts = work.portsFrom !== parents;
-    if (fillPorts) compiled.servicePorts.clear();
+    if (work.portsFrom !== parents) fillServicePorts(work, parents);
     work.name ??= nsName(compiled.namespace, compiled.name);
     const routeKey = work.name;
     for (const p of parents) {
@@ -91,19 +97,10 @@ export function translate(
         if (list && list.at(-1) !== compiled) list.push(compiled);
       } else if (p.service) {
         const key = nsName(p.service.namespace, p.service.name);
-        // Ports selected by parentRef port/sectionName; any parentRef without them means all ports.
-        const ports = compiled.servicePorts;
-        if (fillPorts && (!ports.has(key) || ports.get(key) !== undefined))
-          ports.set(key, p.ports ? new Set([...(ports.get(key) ?? []), ...p.ports]) : undefined);
         const list = serviceRoutes.get(key) ?? [];
         if (list.at(-1) !== compiled) list.push(compiled);
         serviceRoutes.set(key, list);
       }
-    }
-    if (fillPorts) {
-      work.portsFrom = parents;
-      work.restricted = [];
-      for (const [key, ports] of compiled.servicePorts) if (ports) work.restricted.push(key);
     }
     for (const key of work.restricted ?? []) portRestricted.add(key);
     let status: Record<string, unknown>;
@@ -117,6 +114,7 @@ export function translate(
     keyed.push({ key: work.key, s: { ref: work.ref, generation: compiled.generation, status } });
   }
 
+  const plans: RouteConfigPlan[][] = [];
   const outputs = waypoints.map((w: WaypointInfo) => {
     const addressService = index.service(w.ref.namespace, w.ref.name);
     statuses.push({
@@ -131,6 +129,7 @@ export function translate(
       index,
       settings,
       memo,
+      plans[plans.push([]) - 1],
     );
     policies.waypoint(w, output);
     return output;
@@ -159,6 +158,16 @@ export function translate(
       ),
     }));
   }
-  memo?.end();
+  if (memo) {
+    memo.end();
+    memo.last = {
+      objects: new Map(input.objects),
+      settings,
+      context,
+      plans,
+      output,
+      routeOnly: index.trafficPolicies.length === 0 && overLimit.size === 0,
+    };
+  }
   return output;
 }

@@ -5,6 +5,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeObject } from "@waymark/api";
+import fc from "fast-check";
+import { httpRoute, rule, world } from "./fuzz/arbitraries.ts";
+import { FUZZ_SETTINGS } from "./fuzz/harness.ts";
 import { caseNames, loadCase } from "./golden-cases.ts";
 import { TranslationMemo, translate } from "./index.ts";
 
@@ -16,6 +19,10 @@ function edits(objects: Map<string, KubeObject>): Array<Map<string, KubeObject>>
   let cur = new Map(objects);
   steps.push(cur);
   if (routeKey) {
+    const touched = structuredClone(objects.get(routeKey)!);
+    touched.metadata.generation = (touched.metadata.generation ?? 1) + 1;
+    cur = new Map(cur).set(routeKey, touched); // only the route changed: the fast path
+    steps.push(cur);
     const r = structuredClone(objects.get(routeKey)!) as KubeObject & { spec?: { rules?: unknown[] } };
     r.metadata.generation = (r.metadata.generation ?? 1) + 1;
     if (Array.isArray(r.spec?.rules)) r.spec.rules = [...r.spec.rules].reverse();
@@ -57,4 +64,121 @@ test("an unchanged route keeps its route configuration object (what lets encodin
     o.waypoints[0]!.resources["type.googleapis.com/envoy.config.route.v3.RouteConfiguration"];
   assert.ok(rds(first).length > 0);
   for (const [i, r] of rds(first).entries()) assert.equal(rds(again)[i]!.json, r.json, r.name);
+});
+
+/** One edit of a generated world: mostly to routes, the changes route-change.ts patches. */
+const edit = fc.record({
+  op: fc.constantFrom("rules", "rules", "rules", "generation", "replace", "delete", "restore", "service"),
+  pick: fc.nat(),
+  rules: fc.array(rule, { maxLength: 4 }),
+  route: httpRoute,
+});
+
+const routeKeys = (m: ReadonlyMap<string, KubeObject>) =>
+  [...m.keys()].filter((k) => k.includes(".HTTPRoute."));
+
+function applyEdit(
+  cur: Map<string, KubeObject>,
+  start: ReadonlyMap<string, KubeObject>,
+  e: typeof edit extends fc.Arbitrary<infer T> ? T : never,
+): Map<string, KubeObject> {
+  const next = new Map(cur);
+  const keys = e.op === "restore" ? routeKeys(start) : routeKeys(cur);
+  const key = keys[e.pick % Math.max(1, keys.length)];
+  if (e.op === "service") {
+    const services = [...cur.keys()].filter((k) => k.startsWith("core.Service."));
+    const k = services[e.pick % Math.max(1, services.length)];
+    if (k) next.set(k, structuredClone(cur.get(k)!));
+    return next;
+  }
+  if (!key) return next;
+  const r = structuredClone(cur.get(key) ?? start.get(key)!) as KubeObject & { spec?: unknown };
+  switch (e.op) {
+    case "rules":
+      if (r.spec && typeof r.spec === "object") (r.spec as Record<string, unknown>).rules = e.rules;
+      break;
+    case "generation":
+      r.metadata.generation = (Number(r.metadata.generation) || 1) + 1;
+      break;
+    case "replace":
+      next.set(key, { ...structuredClone(e.route), metadata: { ...e.route.metadata, ...r.metadata } });
+      return next;
+    case "delete":
+      next.delete(key);
+      return next;
+  }
+  next.set(key, r);
+  return next;
+}
+
+test("through generated sequences of edits, a translation with a memo equals one without", () => {
+  const memos: TranslationMemo[] = [];
+  fc.assert(
+    fc.property(
+      world,
+      fc.boolean(),
+      fc.array(edit, { minLength: 1, maxLength: 8 }),
+      (w, noPolicies, edits) => {
+        const start = new Map(w);
+        // Without TrafficPolicies the fast path can answer; with them it must not.
+        if (noPolicies) for (const k of start.keys()) if (k.includes(".TrafficPolicy.")) start.delete(k);
+        const memo = new TranslationMemo();
+        memos.push(memo);
+        let cur = start;
+        assert.deepEqual(
+          translate({ objects: cur }, FUZZ_SETTINGS, memo),
+          translate({ objects: cur }, FUZZ_SETTINGS),
+        );
+        for (const e of edits) {
+          cur = applyEdit(cur, start, e);
+          const withMemo = translate({ objects: cur }, FUZZ_SETTINGS, memo);
+          assert.deepEqual(withMemo, translate({ objects: cur }, FUZZ_SETTINGS), `after ${e.op}`);
+        }
+      },
+    ),
+    { numRuns: Number(process.env.FUZZ_CASES ?? 300), seed: Number(process.env.FUZZ_SEED ?? 20261126) },
+  );
+  // The property is only worth something if the fast path answered a good share of the edits.
+  const fast = memos.reduce((n, m) => n + m.fastPaths, 0);
+  assert.ok(fast >= 100, `the fast path answered ${fast} translations`);
+});
+
+test("a route change answered by the fast path, and one that needs a new cluster, which is not", () => {
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const other: KubeObject = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "other", namespace: "httpbin" },
+    spec: { clusterIP: "10.96.0.99", ports: [{ name: "http", port: 8000, appProtocol: "http" }] },
+  };
+  objects.set("core.Service.httpbin.other", other);
+  const memo = new TranslationMemo();
+  translate({ objects }, c.settings, memo);
+  const key = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
+  const route = structuredClone(objects.get(key)!) as KubeObject & {
+    spec: { rules: Array<Record<string, unknown>> };
+  };
+  route.metadata.generation = 2;
+  route.spec.rules[0]!.filters = [
+    { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "x-a", value: "b" }] } },
+  ];
+  const step1 = new Map(objects).set(key, route);
+  assert.deepEqual(
+    translate({ objects: step1 }, c.settings, memo),
+    translate({ objects: step1 }, c.settings),
+  );
+  assert.equal(memo.fastPaths, 1, "a new filter on a rule: the fast path");
+
+  const toOther = structuredClone(route);
+  toOther.spec.rules[0]!.backendRefs = [{ name: "other", port: 8000 }];
+  const step2 = new Map(step1).set(key, toOther);
+  const out = translate({ objects: step2 }, c.settings, memo);
+  assert.deepEqual(out, translate({ objects: step2 }, c.settings));
+  assert.equal(memo.fastPaths, 1, "a backend outside the waypoint's services: the whole translation");
+  const clusters = out.waypoints[0]!.resources["type.googleapis.com/envoy.config.cluster.v3.Cluster"];
+  assert.ok(
+    clusters.some((r) => r.name.includes("other")),
+    clusters.map((r) => r.name).join(),
+  );
 });

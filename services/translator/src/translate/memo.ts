@@ -7,10 +7,14 @@
 // every object except HTTPRoutes and EndpointSlices (endpoints only feed load assignments, which are
 // rebuilt every time). While the world keeps its identity, a route object seen before gets back its
 // compiled form, parents and status; any change to the world drops them all.
+//
+// The memo also keeps the last translation whole (`last`), for the fast path of route-change.ts: a
+// change to routes alone that keeps their attachment patches the last output instead.
 import type { KubeObject, ObjectRef } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
 import type { BackendTarget } from "./backends.ts";
 import type { ParentOutcome } from "./parents.ts";
+import type { LastTranslation } from "./route-change.ts";
 import type { CompiledRoute } from "./routes.ts";
 
 export interface RouteWork {
@@ -43,8 +47,13 @@ export class TranslationMemo {
   #routes = new WeakMap<KubeObject, RouteWork>();
   #ids = new WeakMap<CompiledRoute, number>();
   #nextId = 1;
-  #routeConfigs = new Map<string, { key: string; built: BuiltRouteConfig }>();
+  /** Name → the route configuration built last under that name, and its key (computed when needed). */
+  #routeConfigs = new Map<string, { key: string | (() => string); built: BuiltRouteConfig }>();
   #usedRouteConfigs = new Set<string>();
+  /** The last translation, kept by translate() (undefined until the first, or after a failed one). */
+  last: LastTranslation | undefined;
+  /** How many translations the fast path of route-change.ts answered. */
+  fastPaths = 0;
 
   /** Starts a translation: keeps the per-route work only if the world is the same objects as before. */
   begin(objects: ReadonlyMap<string, KubeObject>, settings: unknown): void {
@@ -88,10 +97,26 @@ export class TranslationMemo {
     return id;
   }
 
+  /** What makes a route configuration: its fallback cluster and its routes, in order. */
+  routeConfigKey(
+    cluster: string,
+    gatewayRoutes: readonly CompiledRoute[],
+    serviceRoutes: readonly CompiledRoute[],
+  ): string {
+    const ids = (rs: readonly CompiledRoute[]) => rs.map((r) => this.idOf(r)).join(",");
+    return `${cluster}|${ids(gatewayRoutes)}|${ids(serviceRoutes)}`;
+  }
+
+  /** Replaces the route configuration remembered under `name` (the fast path rebuilt it). */
+  setRouteConfig(name: string, key: () => string, built: BuiltRouteConfig): void {
+    this.#routeConfigs.set(name, { key, built });
+  }
+
   /** The route configuration built last time under the same name and key, else a new one. */
   routeConfig(name: string, key: string, build: () => BuiltRouteConfig): BuiltRouteConfig {
     this.#usedRouteConfigs.add(name);
     const seen = this.#routeConfigs.get(name);
+    if (seen && typeof seen.key === "function") seen.key = seen.key();
     if (seen?.key === key) return seen.built;
     const built = build();
     this.#routeConfigs.set(name, { key, built });

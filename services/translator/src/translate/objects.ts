@@ -78,6 +78,16 @@ function wellFormed(o: unknown): o is KubeObject {
   );
 }
 
+/** Whether indexObjects() lists `o` among the HTTPRoutes. */
+export function isIndexedRoute(o: unknown): o is HTTPRoute {
+  return (
+    wellFormed(o) &&
+    groupOf(o.apiVersion) === GATEWAY_GROUP &&
+    o.kind === "HTTPRoute" &&
+    !!o.metadata.namespace
+  );
+}
+
 export function readService(o: KubeObject): ServiceInfo {
   const spec = isRecord(o.spec) ? o.spec : {};
   const ipList = Array.isArray(spec.clusterIPs) ? spec.clusterIPs : [spec.clusterIP];

@@ -33,7 +33,7 @@ export interface ParentOutcome {
   rejected: Rejection | undefined;
 }
 
-interface Context {
+export interface ParentContext {
   index: ObjectIndex;
   waypoints: ReadonlyMap<string, WaypointInfo>;
   enrolment: Enrolment;
@@ -51,7 +51,7 @@ function echo(group: string, kind: string, namespace: string, name: string, ref:
 function gatewayParent(
   route: CompiledRoute,
   ref: Record<string, unknown>,
-  ctx: Context,
+  ctx: ParentContext,
 ): ParentOutcome | undefined {
   const name = str(ref.name) ?? "";
   const namespace = str(ref.namespace) || route.namespace;
@@ -97,7 +97,7 @@ function gatewayParent(
 function serviceParent(
   route: CompiledRoute,
   ref: Record<string, unknown>,
-  ctx: Context,
+  ctx: ParentContext,
   routeHasOtherParentOfOurs: boolean,
 ): ParentOutcome | undefined {
   const name = str(ref.name) ?? "";
@@ -168,7 +168,7 @@ function selectPorts(service: ServiceInfo, ref: Record<string, unknown>): Set<nu
 }
 
 /** The parents of ours of one route, in spec order, duplicates dropped. */
-export function resolveParents(route: CompiledRoute, ctx: Context): ParentOutcome[] {
+export function resolveParents(route: CompiledRoute, ctx: ParentContext): ParentOutcome[] {
   const spec = isRecord(route.route.spec) ? route.route.spec : {};
   const refs = records(spec.parentRefs);
   const classify = (ref: Record<string, unknown>) => {

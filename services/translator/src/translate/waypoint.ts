@@ -11,6 +11,7 @@ import type { BuiltRouteConfig, TranslationMemo } from "./memo.ts";
 import { chainName } from "./names.ts";
 import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
 import { isHttpPort, isTcpTransport } from "./protocol.ts";
+import type { RouteConfigPlan } from "./route-change.ts";
 import { defaultRouteConfig, routesRouteConfig } from "./routeconfig.ts";
 import { appliesToPort, type CompiledRoute } from "./routes.ts";
 import type { TranslatorSettings, WaypointOutput, XdsResource } from "./types.ts";
@@ -33,6 +34,21 @@ function targetsOf(...lists: ReadonlyArray<readonly CompiledRoute[]>): BackendTa
   return [...byCluster.values()];
 }
 
+/**
+ * The route configuration of a chain that has routes, and the backends they send to (`targets`
+ * when the caller knows they are the same as before).
+ */
+export function buildRoutesConfig(
+  plan: Omit<RouteConfigPlan, "built">,
+  targets?: readonly BackendTarget[],
+): BuiltRouteConfig {
+  const { name, service, cluster, gatewayRoutes, serviceRoutes } = plan;
+  return {
+    json: routesRouteConfig(name, service.name, service.namespace, gatewayRoutes, serviceRoutes, cluster),
+    targets: targets ?? targetsOf(gatewayRoutes, serviceRoutes),
+  };
+}
+
 function emptyResources(): Record<TypeUrl, XdsResource[]> {
   return Object.fromEntries(PUSH_ORDER.map((t) => [t, []])) as unknown as Record<TypeUrl, XdsResource[]>;
 }
@@ -48,6 +64,8 @@ export function buildWaypoint(
   index: ObjectIndex,
   settings: TranslatorSettings,
   memo?: TranslationMemo,
+  /** Filled with how each route configuration holding routes was made (with a memo only). */
+  plans?: RouteConfigPlan[],
 ): WaypointOutput {
   const resources = emptyResources();
   const inbound = waypoint.inbound;
@@ -85,31 +103,19 @@ export function buildWaypoint(
         const name = chainName("http", port.port, service.name, service.namespace);
         chains.push({ name, json: httpChain(name, service.vips, port.port) });
         const useRoutes = gatewayRoutes.length > 0 || serviceRoutes.length > 0;
+        const plan = { name, service, cluster: target.cluster, gatewayRoutes, serviceRoutes };
         const build = (): BuiltRouteConfig =>
           useRoutes
-            ? {
-                json: routesRouteConfig(
-                  name,
-                  service.name,
-                  service.namespace,
-                  gatewayRoutes,
-                  serviceRoutes,
-                  target.cluster,
-                ),
-                targets: targetsOf(gatewayRoutes, serviceRoutes),
-              }
+            ? buildRoutesConfig(plan)
             : {
                 json: defaultRouteConfig(name, service.name, service.namespace, port.port, target.cluster),
                 targets: [],
               };
         // The same compiled routes in the same order make the same route configuration.
         const built = memo
-          ? memo.routeConfig(
-              name,
-              `${target.cluster}|${gatewayRoutes.map((r) => memo.idOf(r)).join(",")}|${serviceRoutes.map((r) => memo.idOf(r)).join(",")}`,
-              build,
-            )
+          ? memo.routeConfig(name, memo.routeConfigKey(target.cluster, gatewayRoutes, serviceRoutes), build)
           : build();
+        if (plans && useRoutes) plans.push({ ...plan, built });
         for (const t of built.targets) addTarget(t);
         resources[TypeUrl.route].push({ name, json: built.json });
       } else {

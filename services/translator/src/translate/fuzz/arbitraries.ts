@@ -308,7 +308,7 @@ const duration: A<unknown> = odd(
   fc.constantFrom("1s", "500ms", "0s", "1h30m", "99999h", "1.5s", "10", "", "1m1m1m1m1m", "0ms"),
 );
 
-const rule: A<unknown> = odd(
+export const rule: A<unknown> = odd(
   fc.record(
     {
       name: odd(fc.constantFrom("one", "two", "")),
