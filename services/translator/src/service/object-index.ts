@@ -54,6 +54,11 @@ export const MAX_TRACED_CHANGES = 128;
 
 export class ObjectIndex {
   readonly #envelopes = new Map<string, ObjectEnvelope>();
+  /**
+   * The objects in key order, kept between builds: a changed object is replaced in place (a Map keeps
+   * a key's position), and only a key coming or going makes the next build sort again.
+   */
+  #sorted: Map<string, KubeObject> | undefined;
   #newestChange: number | undefined;
   /** Trace contexts of the changes since the last build, oldest first. */
   #traces: TraceContext[] = [];
@@ -76,6 +81,7 @@ export class ObjectIndex {
     this.#revision = Math.max(this.#revision, e.revision);
     if (e.operation !== "PUT") {
       if (!this.#envelopes.delete(e.key)) return "none";
+      this.#sorted = undefined;
       this.#noteChange(e.created.getTime());
       return "delete";
     }
@@ -83,9 +89,14 @@ export class ObjectIndex {
     try {
       env = parseEnvelope(e.key, e.value);
     } catch (err) {
-      if (this.#envelopes.delete(e.key)) this.#noteChange(e.created.getTime());
+      if (this.#envelopes.delete(e.key)) {
+        this.#sorted = undefined;
+        this.#noteChange(e.created.getTime());
+      }
       throw err;
     }
+    if (this.#sorted?.has(e.key)) this.#sorted.set(e.key, env.object);
+    else this.#sorted = undefined;
     this.#envelopes.set(e.key, env);
     this.#noteChange(Date.parse(env.observedAt));
     if (env.trace && typeof env.trace.traceparent === "string") {
@@ -105,8 +116,11 @@ export class ObjectIndex {
    * which changes arrived never leaks into the output.
    */
   objects(): Map<string, KubeObject> {
-    const keys = [...this.#envelopes.keys()].sort();
-    return new Map(keys.map((k) => [k, (this.#envelopes.get(k) as ObjectEnvelope).object]));
+    if (!this.#sorted) {
+      const keys = [...this.#envelopes.keys()].sort();
+      this.#sorted = new Map(keys.map((k) => [k, (this.#envelopes.get(k) as ObjectEnvelope).object]));
+    }
+    return new Map(this.#sorted); // the caller's own: later changes do not reach into it
   }
 
   /** The newest observation time among changes since the last call, and forgets it. */
