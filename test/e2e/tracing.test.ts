@@ -189,6 +189,12 @@ describe("tracing: every change reaches every proxy, in one trace", { timeout: 1
       observed += histogramFromText(x, "waymark_xds_propagation_seconds", { type: "RDS" }).count;
     }
     assert.ok(observed >= ENVOYS, `propagation observed for every Envoy (${observed})`);
+    // A header value edited: the translator redid only the changed route.
+    const t = await (await fetch(`${stack.ops!.translator}/metrics`)).text();
+    assert.ok(
+      valueFromText(t, "waymark_translator_translations_total", { path: "route-change" }) >= 1,
+      "the change took the route-change path",
+    );
   });
 
   test("a change Envoy rejects: the push spans end in ERROR with Envoy's error_detail", async () => {

@@ -33,7 +33,12 @@ async function main(): Promise<void> {
       config,
       log,
       buckets: { objects, xds, status, infra },
-      translate: (input, settings) => translate(input, settings, memo),
+      translate: (input, settings) => {
+        const fast = memo.fastPaths;
+        const output = translate(input, settings, memo);
+        translations.inc({ path: memo.fastPaths > fast ? "route-change" : "full" });
+        return output;
+      },
       infra: infraSettings,
       canPublish: () => election?.isLeader ?? true,
       ...(nc.info?.max_payload ? { maxPayload: nc.info.max_payload } : {}),
@@ -50,6 +55,12 @@ async function main(): Promise<void> {
     help: "One build: translate, encode, publish",
     labelNames: ["result"],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const translations = new Counter({
+    name: "waymark_translator_translations_total",
+    help: "Translations, by path: route-change (only changed routes redone) or full",
+    labelNames: ["path"],
     registers,
   });
   const manifests = new Counter({

@@ -122,6 +122,8 @@ export function translate(
       generation: w.generation,
       status: gatewayStatus(w, attached.get(w.key)?.size ?? 0, addressService),
     });
+    const waypointPlans: RouteConfigPlan[] = [];
+    plans.push(waypointPlans);
     const output = buildWaypoint(
       w,
       enrolment.servicesOf.get(w.key) ?? [],
@@ -129,7 +131,7 @@ export function translate(
       index,
       settings,
       memo,
-      plans[plans.push([]) - 1],
+      waypointPlans,
     );
     policies.waypoint(w, output);
     return output;
