@@ -34,9 +34,9 @@ async function main(): Promise<void> {
       log,
       buckets: { objects, xds, status, infra },
       translate: (input, settings) => {
-        const fast = memo.fastPaths;
+        const before = memo.incremental;
         const output = translate(input, settings, memo);
-        translations.inc({ path: memo.fastPaths > fast ? "route-change" : "full" });
+        translations.inc({ path: memo.incremental > before ? "incremental" : "full" });
         return output;
       },
       infra: infraSettings,
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   });
   const translations = new Counter({
     name: "waymark_translator_translations_total",
-    help: "Translations, by path: route-change (only changed routes redone) or full",
+    help: "Translations, by path: incremental (only changed routes and endpoints redone) or full",
     labelNames: ["path"],
     registers,
   });

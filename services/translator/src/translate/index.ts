@@ -6,12 +6,12 @@ import { waypointInfra } from "../infra/objects.ts";
 import { enrol } from "./enrolment.ts";
 import { ourWaypoints, type WaypointInfo, waypointClassIsOurs } from "./gateways.ts";
 import { compareStrings, int } from "./guards.ts";
+import { fillServicePorts, translateIncrementally, type WaypointRecord } from "./incremental.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "./limits.ts";
 import type { TranslationMemo } from "./memo.ts";
 import { indexObjects, nsName } from "./objects.ts";
 import { type ParentContext, resolveParents } from "./parents.ts";
 import { PolicyTranslation } from "./policies/index.ts";
-import { fillServicePorts, type RouteConfigPlan, translateRouteChange } from "./route-change.ts";
 import { routesOverLimit, withLimit } from "./route-limit.ts";
 import { type CompiledRoute, compileRoute } from "./routes.ts";
 import { gatewayClassStatus, gatewayStatus, routeStatus } from "./status.ts";
@@ -31,7 +31,7 @@ export function translate(
   memo?: TranslationMemo,
 ): TranslationOutput {
   if (memo) {
-    const patched = translateRouteChange(input, settings, memo);
+    const patched = translateIncrementally(input, settings, memo);
     if (patched) return patched;
     memo.last = undefined; // until this translation completes
   }
@@ -114,7 +114,7 @@ export function translate(
     keyed.push({ key: work.key, s: { ref: work.ref, generation: compiled.generation, status } });
   }
 
-  const plans: RouteConfigPlan[][] = [];
+  const records: WaypointRecord[] = [];
   const outputs = waypoints.map((w: WaypointInfo) => {
     const addressService = index.service(w.ref.namespace, w.ref.name);
     statuses.push({
@@ -122,8 +122,8 @@ export function translate(
       generation: w.generation,
       status: gatewayStatus(w, attached.get(w.key)?.size ?? 0, addressService),
     });
-    const waypointPlans: RouteConfigPlan[] = [];
-    plans.push(waypointPlans);
+    const record: WaypointRecord = { plans: [], targets: [] };
+    records.push(record);
     const output = buildWaypoint(
       w,
       enrolment.servicesOf.get(w.key) ?? [],
@@ -131,7 +131,7 @@ export function translate(
       index,
       settings,
       memo,
-      waypointPlans,
+      record,
     );
     policies.waypoint(w, output);
     return output;
@@ -166,7 +166,7 @@ export function translate(
       objects: new Map(input.objects),
       settings,
       context,
-      plans,
+      records,
       output,
       routeOnly: index.trafficPolicies.length === 0 && overLimit.size === 0,
     };

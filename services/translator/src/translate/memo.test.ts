@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeObject } from "@waymark/api";
 import fc from "fast-check";
-import { httpRoute, rule, world } from "./fuzz/arbitraries.ts";
+import { endpointSlice, httpRoute, rule, world } from "./fuzz/arbitraries.ts";
 import { FUZZ_SETTINGS } from "./fuzz/harness.ts";
 import { caseNames, loadCase } from "./golden-cases.ts";
 import { TranslationMemo, translate } from "./index.ts";
@@ -21,7 +21,7 @@ function edits(objects: Map<string, KubeObject>): Array<Map<string, KubeObject>>
   if (routeKey) {
     const touched = structuredClone(objects.get(routeKey)!);
     touched.metadata.generation = (touched.metadata.generation ?? 1) + 1;
-    cur = new Map(cur).set(routeKey, touched); // only the route changed: the fast path
+    cur = new Map(cur).set(routeKey, touched); // only the route changed: the incremental path
     steps.push(cur);
     const r = structuredClone(objects.get(routeKey)!) as KubeObject & { spec?: { rules?: unknown[] } };
     r.metadata.generation = (r.metadata.generation ?? 1) + 1;
@@ -66,12 +66,25 @@ test("an unchanged route keeps its route configuration object (what lets encodin
   for (const [i, r] of rds(first).entries()) assert.equal(rds(again)[i]!.json, r.json, r.name);
 });
 
-/** One edit of a generated world: mostly to routes, the changes route-change.ts patches. */
+/** One edit of a generated world: mostly to routes and EndpointSlices, the changes incremental.ts patches. */
 const edit = fc.record({
-  op: fc.constantFrom("rules", "rules", "rules", "generation", "replace", "delete", "restore", "service"),
+  op: fc.constantFrom(
+    "rules",
+    "rules",
+    "rules",
+    "generation",
+    "replace",
+    "delete",
+    "restore",
+    "service",
+    "endpoints",
+    "endpoints",
+    "relabel",
+  ),
   pick: fc.nat(),
   rules: fc.array(rule, { maxLength: 4 }),
   route: httpRoute,
+  slice: endpointSlice,
 });
 
 const routeKeys = (m: ReadonlyMap<string, KubeObject>) =>
@@ -89,6 +102,22 @@ function applyEdit(
     const services = [...cur.keys()].filter((k) => k.startsWith("core.Service."));
     const k = services[e.pick % Math.max(1, services.length)];
     if (k) next.set(k, structuredClone(cur.get(k)!));
+    return next;
+  }
+  if (e.op === "endpoints" || e.op === "relabel") {
+    // Another body under the same metadata; or the same slice filed under another Service.
+    const slices = [...cur.keys()].filter((k) => k.includes(".EndpointSlice."));
+    const k = slices[e.pick % Math.max(1, slices.length)];
+    if (!k) return next;
+    const old = cur.get(k)!;
+    const changed =
+      e.op === "endpoints"
+        ? { ...structuredClone(e.slice), metadata: structuredClone(old.metadata) }
+        : {
+            ...structuredClone(old),
+            metadata: { ...structuredClone(old.metadata), labels: e.slice.metadata.labels },
+          };
+    next.set(k, changed as KubeObject);
     return next;
   }
   if (!key) return next;
@@ -120,7 +149,7 @@ test("through generated sequences of edits, a translation with a memo equals one
       fc.array(edit, { minLength: 1, maxLength: 8 }),
       (w, noPolicies, edits) => {
         const start = new Map(w);
-        // Without TrafficPolicies the fast path can answer; with them it must not.
+        // Without TrafficPolicies the incremental path can answer a route change; with them it must not.
         if (noPolicies) for (const k of start.keys()) if (k.includes(".TrafficPolicy.")) start.delete(k);
         const memo = new TranslationMemo();
         memos.push(memo);
@@ -138,12 +167,12 @@ test("through generated sequences of edits, a translation with a memo equals one
     ),
     { numRuns: Number(process.env.FUZZ_CASES ?? 300), seed: Number(process.env.FUZZ_SEED ?? 20261126) },
   );
-  // The property is only worth something if the fast path answered a good share of the edits.
-  const fast = memos.reduce((n, m) => n + m.fastPaths, 0);
-  assert.ok(fast >= 100, `the fast path answered ${fast} translations`);
+  // The property is only worth something if the incremental path answered a good share of the edits.
+  const incremental = memos.reduce((n, m) => n + m.incremental, 0);
+  assert.ok(incremental >= 100, `the incremental path answered ${incremental} translations`);
 });
 
-test("a route change answered by the fast path, and one that needs a new cluster, which is not", () => {
+test("a route change answered by the incremental path, and one that needs a new cluster, which is not", () => {
   const c = loadCase("header-control");
   const objects = new Map(c.input.objects);
   const other: KubeObject = {
@@ -168,14 +197,14 @@ test("a route change answered by the fast path, and one that needs a new cluster
     translate({ objects: step1 }, c.settings, memo),
     translate({ objects: step1 }, c.settings),
   );
-  assert.equal(memo.fastPaths, 1, "a new filter on a rule: the fast path");
+  assert.equal(memo.incremental, 1, "a new filter on a rule: the incremental path");
 
   const toOther = structuredClone(route);
   toOther.spec.rules[0]!.backendRefs = [{ name: "other", port: 8000 }];
   const step2 = new Map(step1).set(key, toOther);
   const out = translate({ objects: step2 }, c.settings, memo);
   assert.deepEqual(out, translate({ objects: step2 }, c.settings));
-  assert.equal(memo.fastPaths, 1, "a backend outside the waypoint's services: the whole translation");
+  assert.equal(memo.incremental, 1, "a backend outside the waypoint's services: the whole translation");
   const clusters = out.waypoints[0]!.resources["type.googleapis.com/envoy.config.cluster.v3.Cluster"];
   assert.ok(
     clusters.some((r) => r.name.includes("other")),

@@ -8,13 +8,13 @@
 // rebuilt every time). While the world keeps its identity, a route object seen before gets back its
 // compiled form, parents and status; any change to the world drops them all.
 //
-// The memo also keeps the last translation whole (`last`), for the fast path of route-change.ts: a
-// change to routes alone that keeps their attachment patches the last output instead.
+// The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
+// keep their attachment, or to EndpointSlices, patches the last output instead.
 import type { KubeObject, ObjectRef } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
 import type { BackendTarget } from "./backends.ts";
+import type { LastTranslation } from "./incremental.ts";
 import type { ParentOutcome } from "./parents.ts";
-import type { LastTranslation } from "./route-change.ts";
 import type { CompiledRoute } from "./routes.ts";
 
 export interface RouteWork {
@@ -52,8 +52,8 @@ export class TranslationMemo {
   #usedRouteConfigs = new Set<string>();
   /** The last translation, kept by translate() (undefined until the first, or after a failed one). */
   last: LastTranslation | undefined;
-  /** How many translations the fast path of route-change.ts answered. */
-  fastPaths = 0;
+  /** How many translations incremental.ts answered. */
+  incremental = 0;
 
   /** Starts a translation: keeps the per-route work only if the world is the same objects as before. */
   begin(objects: ReadonlyMap<string, KubeObject>, settings: unknown): void {

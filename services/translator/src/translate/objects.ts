@@ -78,6 +78,19 @@ function wellFormed(o: unknown): o is KubeObject {
   );
 }
 
+/**
+ * For an EndpointSlice as indexObjects() files it: the `<ns>/<service>` it is filed under, or "" when
+ * it names no service (not filed). Undefined for anything that is not such an EndpointSlice.
+ */
+export function sliceServiceKey(o: unknown): string | undefined {
+  if (!wellFormed(o) || groupOf(o.apiVersion) !== DISCOVERY_GROUP || o.kind !== "EndpointSlice")
+    return undefined;
+  const ns = o.metadata.namespace;
+  if (!ns) return undefined;
+  const svc = stringMap(o.metadata.labels)[SERVICE_NAME_LABEL];
+  return svc ? nsName(ns, svc) : "";
+}
+
 /** Whether indexObjects() lists `o` among the HTTPRoutes. */
 export function isIndexedRoute(o: unknown): o is HTTPRoute {
   return (

@@ -6,12 +6,12 @@ import { type BackendTarget, serviceTarget } from "./backends.ts";
 import { buildCluster, buildLoadAssignment } from "./clusters.ts";
 import type { WaypointInfo } from "./gateways.ts";
 import { compareStrings } from "./guards.ts";
+import type { RouteConfigPlan, WaypointRecord } from "./incremental.ts";
 import { buildListener, httpChain, tcpChain } from "./listener.ts";
 import type { BuiltRouteConfig, TranslationMemo } from "./memo.ts";
 import { chainName } from "./names.ts";
 import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
 import { isHttpPort, isTcpTransport } from "./protocol.ts";
-import type { RouteConfigPlan } from "./route-change.ts";
 import { defaultRouteConfig, routesRouteConfig } from "./routeconfig.ts";
 import { appliesToPort, type CompiledRoute } from "./routes.ts";
 import type { TranslatorSettings, WaypointOutput, XdsResource } from "./types.ts";
@@ -64,8 +64,8 @@ export function buildWaypoint(
   index: ObjectIndex,
   settings: TranslatorSettings,
   memo?: TranslationMemo,
-  /** Filled with how each route configuration holding routes was made (with a memo only). */
-  plans?: RouteConfigPlan[],
+  /** Filled with how its route configurations and load assignments were made (with a memo only). */
+  record?: WaypointRecord,
 ): WaypointOutput {
   const resources = emptyResources();
   const inbound = waypoint.inbound;
@@ -115,7 +115,7 @@ export function buildWaypoint(
         const built = memo
           ? memo.routeConfig(name, memo.routeConfigKey(target.cluster, gatewayRoutes, serviceRoutes), build)
           : build();
-        if (plans && useRoutes) plans.push({ ...plan, built });
+        if (record && useRoutes) record.plans.push({ ...plan, built });
         for (const t of built.targets) addTarget(t);
         resources[TypeUrl.route].push({ name, json: built.json });
       } else {
@@ -135,6 +135,7 @@ export function buildWaypoint(
     );
     resources[TypeUrl.listener].push({ name: String(json.name), json });
   }
+  if (record) record.targets = [...targets.values()];
   for (const target of targets.values()) {
     resources[TypeUrl.cluster].push({ name: target.cluster, json: buildCluster(target) });
     resources[TypeUrl.endpoint].push({ name: target.cluster, json: buildLoadAssignment(target, index) });

@@ -1,31 +1,40 @@
-// The fast path of a translation with a memo. Route churn is the common change: a header value, a
-// match, a backend weight. When the only objects changed since the memo's last translation are
-// HTTPRoutes that keep their attachment (the same parents, accepted or rejected alike, on the same
-// ports), the output is the last output with those routes' statuses and the route configurations
-// holding them rebuilt. Nothing else could come out different:
+// The incremental path of a translation with a memo. Most changes in a running mesh are small: a
+// route's header value, match or weight; a pod coming or going in an EndpointSlice. When the only
+// objects changed since the memo's last translation are
+//   - HTTPRoutes that keep their attachment (the same parents, accepted or rejected alike, on the same
+//     ports) and their backends, and
+//   - EndpointSlices that stay filed under the same Service,
+// the output is the last output with those routes' statuses, the route configurations holding them
+// and the changed services' load assignments rebuilt. Nothing else could come out different:
 //   - listeners follow the services alone;
-//   - clusters follow the backends, and a rebuilt route configuration must send to the same ones;
-//   - load assignments follow the backends and the EndpointSlices (none changed);
+//   - clusters follow the backends (the same ones);
 //   - Gateway statuses count the attached routes (the same ones);
 //   - TrafficPolicies and the route limit look across routes: with a policy, or a route over a limit,
-//     the fast path is not taken.
+//     a changed route takes the whole translation (a changed EndpointSlice still does not).
 // Anything else returns undefined, and translate() does the whole translation. memo.test.ts checks
 // that both give equal output through generated sequences of changes.
-import type { HTTPRoute, KubeObject } from "@waymark/api";
+import type { EndpointSlice, HTTPRoute, KubeObject } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
 import { TypeUrl } from "@waymark/envoy-proto";
 import type { BackendTarget } from "./backends.ts";
+import { buildLoadAssignment } from "./clusters.ts";
 import { compareStrings } from "./guards.ts";
 import type { BuiltRouteConfig, RouteWork, TranslationMemo } from "./memo.ts";
-import { isIndexedRoute, nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
+import { isIndexedRoute, nsName, type ObjectIndex, type ServiceInfo, sliceServiceKey } from "./objects.ts";
 import { type ParentContext, type ParentOutcome, resolveParents } from "./parents.ts";
 import { type CompiledRoute, compileRoute } from "./routes.ts";
 import { routeStatus } from "./status.ts";
-import type { ObjectStatus, TranslationInput, TranslationOutput, TranslatorSettings } from "./types.ts";
+import type {
+  ObjectStatus,
+  TranslationInput,
+  TranslationOutput,
+  TranslatorSettings,
+  WaypointOutput,
+} from "./types.ts";
 import { buildRoutesConfig } from "./waypoint.ts";
 
-/** Beyond this many changed routes, the whole translation is about as quick. */
-const MAX_CHANGED_ROUTES = 64;
+/** Beyond this many changed objects, the whole translation is about as quick. */
+const MAX_CHANGED_OBJECTS = 64;
 
 /** How one route configuration that holds routes was made. */
 export interface RouteConfigPlan {
@@ -38,16 +47,24 @@ export interface RouteConfigPlan {
   built: BuiltRouteConfig;
 }
 
+/** How one waypoint's output was made. */
+export interface WaypointRecord {
+  /** Its route configurations that hold routes. */
+  plans: RouteConfigPlan[];
+  /** Every backend it has a cluster and a load assignment for. */
+  targets: BackendTarget[];
+}
+
 /** What translate() keeps of its last translation. */
 export interface LastTranslation {
   /** A copy of the input's objects. */
   objects: Map<string, KubeObject>;
   settings: TranslatorSettings;
   context: ParentContext;
-  /** Per waypoint output (same order), its route configurations that hold routes. */
-  plans: RouteConfigPlan[][];
+  /** Per waypoint output, in the same order. */
+  records: WaypointRecord[];
   output: TranslationOutput;
-  /** False when a change to routes alone can still change more than they do (see the file comment). */
+  /** False when a change to a route can change more than it (see the file comment). */
   routeOnly: boolean;
 }
 
@@ -98,6 +115,13 @@ interface RouteChange {
   work: RouteWork;
 }
 
+interface SliceChange {
+  before: EndpointSlice;
+  after: EndpointSlice;
+  /** `<ns>/<service>` both are filed under ("": neither is filed, nothing to do). */
+  service: string;
+}
+
 /** The keys whose objects differ from the last translation's; undefined if any object came or went. */
 function changedKeys(last: LastTranslation, objects: ReadonlyMap<string, KubeObject>): string[] | undefined {
   if (objects.size !== last.objects.size) return undefined;
@@ -105,20 +129,19 @@ function changedKeys(last: LastTranslation, objects: ReadonlyMap<string, KubeObj
   for (const [key, o] of objects) {
     const before = last.objects.get(key);
     if (before === o) continue;
-    if (before === undefined || changed.length === MAX_CHANGED_ROUTES) return undefined;
+    if (before === undefined || changed.length === MAX_CHANGED_OBJECTS) return undefined;
     changed.push(key);
   }
   return changed;
 }
 
-/** The changed route's new work, if its attachment is the same as before. */
+/** The changed route's new work, if its attachment and backends are the same as before. */
 function recompile(
   last: LastTranslation,
   memo: TranslationMemo,
-  before: KubeObject,
-  after: KubeObject,
+  before: HTTPRoute,
+  after: HTTPRoute,
 ): RouteChange | undefined {
-  if (!isIndexedRoute(before) || !isIndexedRoute(after)) return undefined;
   if (before.metadata.namespace !== after.metadata.namespace || before.metadata.name !== after.metadata.name)
     return undefined;
   const old = memo.route(before);
@@ -126,6 +149,8 @@ function recompile(
   const at = routes.indexOf(before);
   if (!old || at < 0 || routes.lastIndexOf(before) !== at) return undefined;
   const compiled = compileRoute(after, last.context.index);
+  // Other backends: other clusters and load assignments.
+  if (!sameTargets(old.compiled.targets, compiled.targets)) return undefined;
   const parents = resolveParents(compiled, last.context);
   if (!sameAttachment(old.parents, parents)) return undefined;
   const work: RouteWork = { compiled, parents, status: undefined };
@@ -148,23 +173,60 @@ function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   return -1;
 }
 
+/** The index with the changed routes and EndpointSlices in place of the old ones. */
+function patchIndex(index: ObjectIndex, routes: readonly RouteChange[], slices: readonly SliceChange[]) {
+  const next = { ...index };
+  if (routes.length) {
+    const list = [...index.httpRoutes];
+    for (const c of routes) list[list.indexOf(c.before)] = c.after;
+    next.httpRoutes = list;
+  }
+  const filed = slices.filter((s) => s.service !== "");
+  if (filed.length) {
+    const bySlice = new Map(index.endpointSlices);
+    for (const s of filed) {
+      const list = [...(bySlice.get(s.service) ?? [])];
+      list[list.indexOf(s.before)] = s.after;
+      bySlice.set(s.service, list);
+    }
+    next.endpointSlices = bySlice;
+  }
+  return next;
+}
+
 /** The output for `input` patched from the memo's last translation, or undefined when it cannot be. */
-export function translateRouteChange(
+export function translateIncrementally(
   input: TranslationInput,
   settings: TranslatorSettings,
   memo: TranslationMemo,
 ): TranslationOutput | undefined {
   const last = memo.last;
-  if (!last?.routeOnly || last.settings !== settings) return undefined;
+  if (!last || last.settings !== settings) return undefined;
   const keys = changedKeys(last, input.objects);
   if (!keys) return undefined;
 
   const changes: RouteChange[] = [];
+  const slices: SliceChange[] = [];
   for (const key of keys) {
-    const c = recompile(last, memo, last.objects.get(key)!, input.objects.get(key)!);
-    if (!c) return undefined;
-    changes.push(c);
+    const before = last.objects.get(key)!;
+    const after = input.objects.get(key)!;
+    if (isIndexedRoute(before) && isIndexedRoute(after)) {
+      if (!last.routeOnly) return undefined;
+      const c = recompile(last, memo, before, after);
+      if (!c) return undefined;
+      changes.push(c);
+      continue;
+    }
+    const service = sliceServiceKey(before);
+    if (service === undefined || sliceServiceKey(after) !== service) return undefined;
+    if (before.metadata.name !== after.metadata.name) return undefined;
+    const slice = { before: before as EndpointSlice, after: after as EndpointSlice, service };
+    const filed = service ? (last.context.index.endpointSlices.get(service) ?? []) : [];
+    const at = filed.indexOf(slice.before);
+    if (service && (at < 0 || filed.lastIndexOf(slice.before) !== at)) return undefined;
+    slices.push(slice);
   }
+
   /** The list with each changed route's old compiled form replaced (a route is in a list once). */
   const swapped = (rs: readonly CompiledRoute[]) => {
     let out: CompiledRoute[] | undefined;
@@ -176,12 +238,8 @@ export function translateRouteChange(
     }
     return out;
   };
-  // Routes that send to the same backends as before leave every route configuration's backends alone.
-  const sameBackends = changes.every(({ old, work }) =>
-    sameTargets(old.compiled.targets, work.compiled.targets),
-  );
   const rebuilt = new Map<RouteConfigPlan, RouteConfigPlan>();
-  for (const plans of last.plans) {
+  for (const { plans } of changes.length ? last.records : []) {
     for (const plan of plans) {
       const gatewayRoutes = swapped(plan.gatewayRoutes);
       const serviceRoutes = swapped(plan.serviceRoutes);
@@ -191,10 +249,8 @@ export function translateRouteChange(
         gatewayRoutes: gatewayRoutes ?? plan.gatewayRoutes,
         serviceRoutes: serviceRoutes ?? plan.serviceRoutes,
       };
-      const built = buildRoutesConfig(next, sameBackends ? plan.built.targets : undefined);
-      // Other backends: other clusters and load assignments.
-      if (!sameTargets(plan.built.targets, built.targets)) return undefined;
-      rebuilt.set(plan, { ...next, built });
+      // Every changed route sends to the same backends as before: so do the route configurations.
+      rebuilt.set(plan, { ...next, built: buildRoutesConfig(next, plan.built.targets) });
     }
   }
   const statuses = [...last.output.statuses];
@@ -212,39 +268,62 @@ export function translateRouteChange(
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
-  const routesIndex = [...last.context.index.httpRoutes];
-  for (const c of changes) {
-    memo.rememberRoute(c.after, c.work);
-    routesIndex[routesIndex.indexOf(c.before)] = c.after;
-  }
+  for (const c of changes) memo.rememberRoute(c.after, c.work);
   for (const key of keys) last.objects.set(key, input.objects.get(key)!);
-  const index: ObjectIndex = { ...last.context.index, httpRoutes: routesIndex };
-  const waypoints = last.output.waypoints.map((out, i) => {
-    const plans = last.plans[i]!;
-    let touched = false;
-    for (const [j, plan] of plans.entries()) {
-      const next = rebuilt.get(plan);
-      if (!next) continue;
-      touched = true;
-      plans[j] = next;
-      const { cluster, gatewayRoutes, serviceRoutes } = next;
-      memo.setRouteConfig(
-        next.name,
-        () => memo.routeConfigKey(cluster, gatewayRoutes, serviceRoutes),
-        next.built,
-      );
-    }
-    if (!touched) return out;
-    const json = new Map(plans.map((p) => [p.name, p.built.json]));
-    const routes = out.resources[TypeUrl.route].map((r) => {
-      const j = json.get(r.name);
-      return j && j !== r.json ? { name: r.name, json: j } : r;
-    });
-    return { ...out, resources: { ...out.resources, [TypeUrl.route]: routes } };
-  });
+  const index = patchIndex(last.context.index, changes, slices);
+  const services = new Set(slices.map((s) => s.service).filter((s) => s !== ""));
+  const waypoints = last.output.waypoints.map((out, i) =>
+    patchWaypoint(out, last.records[i]!, { rebuilt, services, index, memo }),
+  );
   const output: TranslationOutput = { ...last.output, waypoints, statuses };
   last.context = { ...last.context, index };
   last.output = output;
-  memo.fastPaths++;
+  memo.incremental++;
   return output;
+}
+
+/** One waypoint's output with its rebuilt route configurations and the changed services' endpoints. */
+function patchWaypoint(
+  out: WaypointOutput,
+  record: WaypointRecord,
+  p: {
+    rebuilt: ReadonlyMap<RouteConfigPlan, RouteConfigPlan>;
+    services: ReadonlySet<string>;
+    index: ObjectIndex;
+    memo: TranslationMemo;
+  },
+): WaypointOutput {
+  let resources = out.resources;
+  const routes = new Map<string, BuiltRouteConfig["json"]>();
+  for (const [j, plan] of record.plans.entries()) {
+    const next = p.rebuilt.get(plan);
+    if (!next) continue;
+    record.plans[j] = next;
+    routes.set(next.name, next.built.json);
+    const { cluster, gatewayRoutes, serviceRoutes } = next;
+    p.memo.setRouteConfig(
+      next.name,
+      () => p.memo.routeConfigKey(cluster, gatewayRoutes, serviceRoutes),
+      next.built,
+    );
+  }
+  if (routes.size) {
+    const list = resources[TypeUrl.route].map((r) => {
+      const json = routes.get(r.name);
+      return json ? { name: r.name, json } : r;
+    });
+    resources = { ...resources, [TypeUrl.route]: list };
+  }
+  const endpoints = new Map<string, BuiltRouteConfig["json"]>();
+  for (const t of record.targets)
+    if (p.services.has(nsName(t.service.namespace, t.service.name)))
+      endpoints.set(t.cluster, buildLoadAssignment(t, p.index));
+  if (endpoints.size) {
+    const list = resources[TypeUrl.endpoint].map((r) => {
+      const json = endpoints.get(r.name);
+      return json ? { name: r.name, json } : r;
+    });
+    resources = { ...resources, [TypeUrl.endpoint]: list };
+  }
+  return resources === out.resources ? out : { ...out, resources };
 }
