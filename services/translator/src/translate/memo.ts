@@ -107,7 +107,7 @@ export class TranslationMemo {
     return `${cluster}|${ids(gatewayRoutes)}|${ids(serviceRoutes)}`;
   }
 
-  /** Replaces the route configuration remembered under `name` (the fast path rebuilt it). */
+  /** Replaces the route configuration remembered under `name` (incremental.ts rebuilt it). */
   setRouteConfig(name: string, key: () => string, built: BuiltRouteConfig): void {
     this.#routeConfigs.set(name, { key, built });
   }
