@@ -46,6 +46,8 @@ const rawAds = {
   DeltaAggregatedResources: { ...adsService.DeltaAggregatedResources, responseDeserialize: (b: Buffer) => b },
 };
 const ClientCtor = grpc.makeGenericClientConstructor(rawAds, "AggregatedDiscoveryService");
+/** Envoy's default HTTP/2 initial stream and connection window (Http2ProtocolOptions). */
+const ENVOY_HTTP2_WINDOW = 256 * 1024 * 1024;
 type RawClient = grpc.Client & Record<string, () => grpc.ClientDuplexStream<unknown, Buffer>>;
 
 /** Versions remembered per type for ACK times (older ones are dropped). */
@@ -136,6 +138,9 @@ export class SimProxy {
     // A unique channel option keeps grpc-js from sharing one connection among proxies.
     this.#client = new ClientCtor(target, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      // Envoy's HTTP/2 stream and connection windows default to 256 MiB, so a server never waits for
+      // its WINDOW_UPDATE in the middle of a response (Node's default is 64 KiB).
+      "grpc-node.flow_control_window": ENVOY_HTTP2_WINDOW,
       "grpc.use_local_subchannel_pool": 1,
       "waymark.loadgen.proxy": this.spec.id,
     }) as unknown as RawClient;

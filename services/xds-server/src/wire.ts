@@ -4,8 +4,6 @@
 // body shared by many proxies is encoded once (protobuf accepts fields in any order, so a per-stream
 // nonce field is simply appended).
 
-const utf8 = new TextEncoder();
-
 function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
@@ -24,28 +22,35 @@ function writeVarint(out: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
-/** One length-delimited field (wire type 2) per part: [field number, bytes]. Empty parts are kept. */
-export type Field = readonly [number, Uint8Array];
+/**
+ * One length-delimited field (wire type 2) per part: [field number, bytes or a string written as
+ * UTF-8]. Empty parts are kept.
+ */
+export type Field = readonly [number, Uint8Array | string];
 
 /** Concatenates length-delimited fields into one message. */
-export function encodeFields(fields: readonly Field[]): Uint8Array {
+export function encodeFields(fields: readonly Field[]): Buffer {
+  // Strings are written straight into the message: encoding each into its own array first cost a
+  // native allocation per string, several per response and stream.
+  const lengths = fields.map(([, v]) => (typeof v === "string" ? Buffer.byteLength(v, "utf8") : v.length));
   let size = 0;
-  for (const [no, bytes] of fields)
-    size += varintSize((no << 3) | 2) + varintSize(bytes.length) + bytes.length;
-  const out = new Uint8Array(size);
+  for (const [i, [no]] of fields.entries())
+    size += varintSize((no << 3) | 2) + varintSize(lengths[i]!) + lengths[i]!;
+  const out = Buffer.allocUnsafe(size); // every byte is written below
   let pos = 0;
-  for (const [no, bytes] of fields) {
+  for (const [i, [no, v]] of fields.entries()) {
     pos = writeVarint(out, pos, (no << 3) | 2);
-    pos = writeVarint(out, pos, bytes.length);
-    out.set(bytes, pos);
-    pos += bytes.length;
+    pos = writeVarint(out, pos, lengths[i]!);
+    if (typeof v === "string") out.write(v, pos, "utf8");
+    else out.set(v, pos);
+    pos += lengths[i]!;
   }
   return out;
 }
 
 /** A string field, omitted when empty (proto3 default). */
 function str(no: number, s: string): Field[] {
-  return s ? [[no, utf8.encode(s)]] : [];
+  return s ? [[no, s]] : [];
 }
 
 /** google.protobuf.Any { type_url = 1; value = 2 } around already-encoded message bytes. */
@@ -81,8 +86,7 @@ export function encodeDeltaResponse(r: {
     ...r.resources.map((b): Field => [2, b]),
     ...str(4, r.typeUrl),
     ...str(5, r.nonce),
-    ...r.removed.map((n): Field => [6, utf8.encode(n)]),
+    ...r.removed.map((n): Field => [6, n]),
   ];
-  const bytes = encodeFields(fields);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return encodeFields(fields);
 }
