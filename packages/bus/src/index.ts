@@ -214,3 +214,5 @@ export async function deleteBuckets(nc: NatsConnection): Promise<void> {
     }
   }
 }
+
+export { KvPutError, KvWriter } from "./kv-writer.ts";

@@ -1,7 +1,7 @@
 // Starting and stopping real programs for tests and the demo: each child's output goes to a log file,
 // and every child is killed when the test process exits.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -117,3 +117,21 @@ export function requireEnv(name: string, hint: string): string {
 }
 
 export const BOOTSTRAP_HINT = 'run `eval "$(scripts/bootstrap.sh)"` first (the README\'s test command does)';
+
+/**
+ * Stops a child with SIGSTOP and waits until every thread of it is stopped: the signal alone returns
+ * before the kernel has stopped a process busy on another core, which can still answer meanwhile.
+ */
+export async function pauseProcess(child: ChildProcess): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("the process has no pid");
+  child.kill("SIGSTOP");
+  const state = (task: string) =>
+    readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8").replace(/^.*\) /s, "")[0];
+  await waitFor(
+    `process ${pid} stopped`,
+    () => readdirSync(`/proc/${pid}/task`).every((t) => state(t) === "T"),
+    5000,
+    1,
+  );
+}

@@ -3,8 +3,13 @@
 // deleted when its stream ends. Records are written only when they change: whether their replica is
 // alive is told by its heartbeat (replicas.ts), not by rewriting every record.
 import { type Logger, type ProxyRecord, type ProxyTypeState, proxyKey, type WaypointRef } from "@waymark/api";
-import type { KV } from "@waymark/bus";
 import type { Verdict } from "./protocol.ts";
+
+/** Where records are written: the wm-proxies bucket (a KV bucket, or a faster writer for its puts). */
+export interface ProxyRecordStore {
+  put(key: string, value: string): Promise<unknown>;
+  delete(key: string): Promise<unknown>;
+}
 
 export interface ProxyTrackerOptions {
   replica: string;
@@ -19,7 +24,7 @@ interface Tracked {
 }
 
 export class ProxyTracker {
-  readonly #kv: KV;
+  readonly #kv: ProxyRecordStore;
   readonly #log: Logger;
   readonly #replica: string;
   readonly #flushMs: number;
@@ -35,7 +40,7 @@ export class ProxyTracker {
   /** Stamped on every record written; see ReplicaHeartbeat. */
   #incarnation = "";
 
-  constructor(kv: KV, log: Logger, opts: ProxyTrackerOptions) {
+  constructor(kv: ProxyRecordStore, log: Logger, opts: ProxyTrackerOptions) {
     this.#kv = kv;
     this.#log = log;
     this.#replica = opts.replica;

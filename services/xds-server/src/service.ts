@@ -1,6 +1,6 @@
 // Composition of one xds-server replica: NATS, the snapshot store, the proxy tracker, the ADS server.
 import { Bucket, type Logger } from "@waymark/api";
-import { connectBus, openBucket } from "@waymark/bus";
+import { connectBus, KvWriter, openBucket } from "@waymark/bus";
 import { TokenAuthenticator } from "./auth/authenticator.ts";
 import { NatsKeySource } from "./auth/keys.ts";
 import type { XdsServerConfig } from "./config.ts";
@@ -47,7 +47,13 @@ export async function startXdsServer(
     const store = new SnapshotStore(xdsKv, log);
     await store.start();
     log.info("snapshots loaded", { waypoints: store.size, blobs: store.blobCount });
-    const tracker = new ProxyTracker(proxiesKv, log, {
+    // Records are written on every ACK; puts go through a KvWriter, deletes through the bucket.
+    const writer = new KvWriter(nc, Bucket.proxies);
+    const records = {
+      put: (k: string, v: string) => writer.put(k, v),
+      delete: (k: string) => proxiesKv.delete(k),
+    };
+    const tracker = new ProxyTracker(records, log, {
       replica: config.replica,
       ...(opts.proxyFlushMs !== undefined ? { flushMs: opts.proxyFlushMs } : {}),
     });
@@ -101,6 +107,7 @@ export async function startXdsServer(
         stopping ??= (async () => {
           await ads.stop();
           await tracker.stop();
+          writer.close();
           await liveness.stop();
           store.stop();
           keys?.stop();
