@@ -9,19 +9,22 @@
 //   - listeners follow the services alone;
 //   - clusters follow the backends (the same ones);
 //   - Gateway statuses count the attached routes (the same ones);
-//   - TrafficPolicies and the route limit look across routes: with a policy, or a route over a limit,
-//     a changed route takes the whole translation (a changed EndpointSlice still does not).
+//   - TrafficPolicies on the waypoint's Gateway stay as they were on the rebuilt virtual hosts;
+//   - a TrafficPolicy that names or selects a changed route (before or after the change) would change
+//     its entries and its own status, and the route limit looks across routes: either sends a changed
+//     route through the whole translation (a changed EndpointSlice still does not).
 // Anything else returns undefined, and translate() does the whole translation. memo.test.ts checks
 // that both give equal output through generated sequences of changes.
 import type { EndpointSlice, HTTPRoute, KubeObject } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
-import { TypeUrl } from "@waymark/envoy-proto";
+import { type JsonObject, TypeUrl } from "@waymark/envoy-proto";
 import type { BackendTarget } from "./backends.ts";
 import { buildLoadAssignment } from "./clusters.ts";
 import { compareStrings } from "./guards.ts";
 import type { BuiltRouteConfig, RouteWork, TranslationMemo } from "./memo.ts";
 import { isIndexedRoute, nsName, type ObjectIndex, type ServiceInfo, sliceServiceKey } from "./objects.ts";
 import { type ParentContext, type ParentOutcome, resolveParents } from "./parents.ts";
+import type { PolicyTranslation } from "./policies/index.ts";
 import { type CompiledRoute, compileRoute } from "./routes.ts";
 import { routeStatus } from "./status.ts";
 import type {
@@ -64,6 +67,7 @@ export interface LastTranslation {
   /** Per waypoint output, in the same order. */
   records: WaypointRecord[];
   output: TranslationOutput;
+  policies: PolicyTranslation;
   /** False when a change to a route can change more than it (see the file comment). */
   routeOnly: boolean;
 }
@@ -144,6 +148,8 @@ function recompile(
 ): RouteChange | undefined {
   if (before.metadata.namespace !== after.metadata.namespace || before.metadata.name !== after.metadata.name)
     return undefined;
+  // A policy on the route: its per-filter config on the route's entries, and the policy's status.
+  if (last.policies.targetsRoute(before) || last.policies.targetsRoute(after)) return undefined;
   const old = memo.route(before);
   const routes = last.context.index.httpRoutes;
   const at = routes.indexOf(before);
@@ -157,6 +163,18 @@ function recompile(
   fillServicePorts(work, parents);
   if (parents.length > 0) work.status = routeStatus(compiled, parents, last.settings);
   return { before, after, old, work };
+}
+
+/**
+ * Carries the per-filter config the waypoint's Gateway-level policies put on the virtual hosts of a
+ * route configuration over to its rebuilt form (those policies did not change).
+ */
+function keepVirtualHostConfig(from: JsonObject, to: JsonObject): void {
+  const hosts = (j: JsonObject) => (Array.isArray(j.virtualHosts) ? (j.virtualHosts as JsonObject[]) : []);
+  const next = hosts(to);
+  for (const [i, vh] of hosts(from).entries())
+    if (vh.typedPerFilterConfig !== undefined && next[i])
+      next[i].typedPerFilterConfig = vh.typedPerFilterConfig;
 }
 
 /** The position of `key` in statuses sorted by objectKey, or -1. */
@@ -250,7 +268,9 @@ export function translateIncrementally(
         serviceRoutes: serviceRoutes ?? plan.serviceRoutes,
       };
       // Every changed route sends to the same backends as before: so do the route configurations.
-      rebuilt.set(plan, { ...next, built: buildRoutesConfig(next, plan.built.targets) });
+      const built = buildRoutesConfig(next, plan.built.targets);
+      keepVirtualHostConfig(plan.built.json, built.json);
+      rebuilt.set(plan, { ...next, built });
     }
   }
   const statuses = [...last.output.statuses];

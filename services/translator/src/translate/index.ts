@@ -168,7 +168,8 @@ export function translate(
       context,
       records,
       output,
-      routeOnly: index.trafficPolicies.length === 0 && overLimit.size === 0,
+      policies,
+      routeOnly: overLimit.size === 0,
     };
   }
   return output;

@@ -211,3 +211,61 @@ test("a route change answered by the incremental path, and one that needs a new 
     clusters.map((r) => r.name).join(),
   );
 });
+
+test("with TrafficPolicies: a route no policy names takes the incremental path; one a policy selected does not", () => {
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const policy = (name: string, target: Record<string, unknown>, header: string): KubeObject => ({
+    apiVersion: "gateway.kgateway.dev/v1alpha1",
+    kind: "TrafficPolicy",
+    metadata: { name, namespace: "httpbin", generation: 1 },
+    spec: { ...target, transformation: { response: { add: [{ name: header, value: "yes" }] } } },
+  });
+  const gw = { group: "gateway.networking.k8s.io", kind: "Gateway", name: "kgateway-waypoint" };
+  objects.set(
+    "gateway_kgateway_dev.TrafficPolicy.httpbin.on-gateway",
+    policy("on-gateway", { targetRefs: [gw] }, "x-waypoint"),
+  );
+  const gold = { group: "gateway.networking.k8s.io", kind: "HTTPRoute", matchLabels: { tier: "gold" } };
+  objects.set(
+    "gateway_kgateway_dev.TrafficPolicy.httpbin.on-gold",
+    policy("on-gold", { targetSelectors: [gold] }, "x-gold"),
+  );
+  const key = (name: string) => `gateway_networking_k8s_io.HTTPRoute.httpbin.${name}`;
+  const edited = (name: string, edit: (r: KubeObject) => void) => {
+    const r = structuredClone(objects.get(key(name))!);
+    r.metadata.generation = (r.metadata.generation ?? 1) + 1;
+    edit(r);
+    objects.set(key(name), r);
+    return new Map(objects);
+  };
+  const memo = new TranslationMemo();
+  const check = (step: Map<string, KubeObject>, why: string) =>
+    assert.deepEqual(
+      translate({ objects: step }, c.settings, memo),
+      translate({ objects: step }, c.settings),
+      why,
+    );
+
+  const start = edited("httpbin2", (r) => {
+    r.metadata.labels = { tier: "gold" };
+  });
+  check(start, "first translation");
+  check(
+    edited("httpbin3", () => {}),
+    "httpbin3 edited",
+  );
+  assert.equal(memo.incremental, 1, "httpbin3: no policy names it, so only the Gateway's applies");
+  check(
+    edited("httpbin2", () => {}),
+    "httpbin2 edited",
+  );
+  assert.equal(memo.incremental, 1, "httpbin2: selected by on-gold");
+  check(
+    edited("httpbin2", (r) => {
+      r.metadata.labels = {};
+    }),
+    "httpbin2 no longer gold",
+  );
+  assert.equal(memo.incremental, 1, "selected before the change: on-gold's status changes");
+});

@@ -3,7 +3,7 @@
 // typed_per_filter_config where it is in force. This module attaches policies to routes and
 // waypoints (attachment.ts), decorates the translated xDS, and computes every policy's status.
 // Adding a policy feature means adding a folder here and an entry in FEATURES.
-import { type ObjectRef, refOf } from "@waymark/api";
+import { type HTTPRoute, type ObjectRef, refOf } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
 import { TypeUrl } from "@waymark/envoy-proto";
 import type { WaypointInfo } from "../gateways.ts";
@@ -96,6 +96,16 @@ export class PolicyTranslation {
 
   private valid(): PolicyInfo[] {
     return this.policies.filter((p) => p.errors.length === 0);
+  }
+
+  /** Whether some policy, valid or not, names or selects the route (its status then depends on it). */
+  targetsRoute(route: HTTPRoute): boolean {
+    const labels = stringMap(route.metadata.labels);
+    return this.policies.some(
+      (p) =>
+        p.namespace === route.metadata.namespace &&
+        p.targets.some((t) => targetMatches(t, "HTTPRoute", route.metadata.name, labels)),
+    );
   }
 
   /** Puts the route-level policies' per-filter config on the route's entries. */
