@@ -4,7 +4,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import { type KubeObject, objectKey, refOf } from "@waymark/api";
+import { decodeResource, encodeResource, encodeRouteConfiguration, TypeUrl } from "@waymark/envoy-proto";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { isRecord } from "./guards.ts";
 import type { TranslationInput, TranslationOutput, TranslatorSettings } from "./types.ts";
@@ -67,4 +69,33 @@ export function goldenYaml(output: TranslationOutput): string {
     aliasDuplicateObjects: false,
     lineWidth: 0,
   });
+}
+
+/**
+ * What in an output does not encode with the strict proto encoder, and which RouteConfigurations
+ * spliced from their routes' bytes (as the translator publishes them) decode differently from a
+ * whole encoding.
+ */
+export function encodingProblems(output: TranslationOutput): string[] {
+  const problems: string[] = [];
+  for (const w of output.waypoints) {
+    for (const [typeUrl, list] of Object.entries(w.resources)) {
+      for (const r of list) {
+        try {
+          const whole = encodeResource(typeUrl, r.name, r.json);
+          if (
+            typeUrl === TypeUrl.route &&
+            !isDeepStrictEqual(
+              decodeResource(typeUrl, encodeRouteConfiguration(r.name, r.json, new WeakMap())),
+              decodeResource(typeUrl, whole),
+            )
+          )
+            problems.push(`${r.name}: the spliced encoding decodes differently from the whole one`);
+        } catch (e) {
+          problems.push(`${r.name} does not encode: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+  }
+  return problems;
 }

@@ -5,15 +5,10 @@
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isDeepStrictEqual, promisify } from "node:util";
+import { promisify } from "node:util";
 import type { KubeObject } from "@waymark/api";
-import {
-  decodeResource,
-  encodeResource,
-  encodeRouteConfiguration,
-  type JsonObject,
-  TypeUrl,
-} from "@waymark/envoy-proto";
+import { type JsonObject, TypeUrl } from "@waymark/envoy-proto";
+import { encodingProblems } from "../golden-cases.ts";
 import { isRecord } from "../guards.ts";
 import { type TranslationOutput, type TranslatorSettings, translate, type WaypointOutput } from "../index.ts";
 import { waypointRuntime } from "../limits.ts";
@@ -121,30 +116,9 @@ export function checkCase(objects: ReadonlyMap<string, KubeObject>, settings = F
       resources: 0,
     };
   }
-  const problems: string[] = [];
   let resources = 0;
-  for (const w of output.waypoints) {
-    for (const [typeUrl, list] of Object.entries(w.resources)) {
-      for (const r of list) {
-        resources++;
-        try {
-          const whole = encodeResource(typeUrl, r.name, r.json);
-          // What the translator publishes: a RouteConfiguration spliced from its routes' bytes.
-          if (
-            typeUrl === TypeUrl.route &&
-            !isDeepStrictEqual(
-              decodeResource(typeUrl, encodeRouteConfiguration(r.name, r.json, new WeakMap())),
-              decodeResource(typeUrl, whole),
-            )
-          )
-            problems.push(`${r.name}: the spliced encoding decodes differently from the whole one`);
-        } catch (e) {
-          problems.push(`${r.name} does not encode: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
-    }
-  }
-  problems.push(...statusProblems(objects, output));
+  for (const w of output.waypoints) for (const list of Object.values(w.resources)) resources += list.length;
+  const problems = [...encodingProblems(output), ...statusProblems(objects, output)];
   return { output, problems, resources };
 }
 
