@@ -115,6 +115,8 @@ const sameTargets = (a: readonly BackendTarget[], b: readonly BackendTarget[]) =
 interface RouteChange {
   before: HTTPRoute;
   after: HTTPRoute;
+  /** The route's position in the index's HTTPRoutes. */
+  at: number;
   old: RouteWork;
   work: RouteWork;
 }
@@ -124,6 +126,8 @@ interface SliceChange {
   after: EndpointSlice;
   /** `<ns>/<service>` both are filed under ("": neither is filed, nothing to do). */
   service: string;
+  /** The slice's position among the service's EndpointSlices in the index (-1 when not filed). */
+  at: number;
 }
 
 /** The keys whose objects differ from the last translation's; undefined if any object came or went. */
@@ -162,7 +166,7 @@ function recompile(
   const work: RouteWork = { compiled, parents, status: undefined };
   fillServicePorts(work, parents);
   if (parents.length > 0) work.status = routeStatus(compiled, parents, last.settings);
-  return { before, after, old, work };
+  return { before, after, at, old, work };
 }
 
 /**
@@ -196,7 +200,7 @@ function patchIndex(index: ObjectIndex, routes: readonly RouteChange[], slices: 
   const next = { ...index };
   if (routes.length) {
     const list = [...index.httpRoutes];
-    for (const c of routes) list[list.indexOf(c.before)] = c.after;
+    for (const c of routes) list[c.at] = c.after;
     next.httpRoutes = list;
   }
   const filed = slices.filter((s) => s.service !== "");
@@ -204,7 +208,7 @@ function patchIndex(index: ObjectIndex, routes: readonly RouteChange[], slices: 
     const bySlice = new Map(index.endpointSlices);
     for (const s of filed) {
       const list = [...(bySlice.get(s.service) ?? [])];
-      list[list.indexOf(s.before)] = s.after;
+      list[s.at] = s.after;
       bySlice.set(s.service, list);
     }
     next.endpointSlices = bySlice;
@@ -238,11 +242,10 @@ export function translateIncrementally(
     const service = sliceServiceKey(before);
     if (service === undefined || sliceServiceKey(after) !== service) return undefined;
     if (before.metadata.name !== after.metadata.name) return undefined;
-    const slice = { before: before as EndpointSlice, after: after as EndpointSlice, service };
     const filed = service ? (last.context.index.endpointSlices.get(service) ?? []) : [];
-    const at = filed.indexOf(slice.before);
-    if (service && (at < 0 || filed.lastIndexOf(slice.before) !== at)) return undefined;
-    slices.push(slice);
+    const at = filed.indexOf(before as EndpointSlice);
+    if (service && (at < 0 || filed.lastIndexOf(before as EndpointSlice) !== at)) return undefined;
+    slices.push({ before: before as EndpointSlice, after: after as EndpointSlice, service, at });
   }
 
   /** The list with each changed route's old compiled form replaced (a route is in a list once). */
@@ -314,7 +317,7 @@ function patchWaypoint(
   },
 ): WaypointOutput {
   let resources = out.resources;
-  const routes = new Map<string, BuiltRouteConfig["json"]>();
+  const routes = new Map<string, JsonObject>();
   for (const [j, plan] of record.plans.entries()) {
     const next = p.rebuilt.get(plan);
     if (!next) continue;
@@ -327,23 +330,17 @@ function patchWaypoint(
       next.built,
     );
   }
-  if (routes.size) {
-    const list = resources[TypeUrl.route].map((r) => {
-      const json = routes.get(r.name);
-      return json ? { name: r.name, json } : r;
-    });
-    resources = { ...resources, [TypeUrl.route]: list };
-  }
-  const endpoints = new Map<string, BuiltRouteConfig["json"]>();
+  const endpoints = new Map<string, JsonObject>();
   for (const t of record.targets)
     if (p.services.has(nsName(t.service.namespace, t.service.name)))
       endpoints.set(t.cluster, buildLoadAssignment(t, p.index));
-  if (endpoints.size) {
-    const list = resources[TypeUrl.endpoint].map((r) => {
-      const json = endpoints.get(r.name);
-      return json ? { name: r.name, json } : r;
+  /** The resources of one type with those named in `json` replaced. */
+  const replaced = (type: TypeUrl, json: ReadonlyMap<string, JsonObject>) =>
+    resources[type].map((r) => {
+      const j = json.get(r.name);
+      return j ? { name: r.name, json: j } : r;
     });
-    resources = { ...resources, [TypeUrl.endpoint]: list };
-  }
+  if (routes.size) resources = { ...resources, [TypeUrl.route]: replaced(TypeUrl.route, routes) };
+  if (endpoints.size) resources = { ...resources, [TypeUrl.endpoint]: replaced(TypeUrl.endpoint, endpoints) };
   return resources === out.resources ? out : { ...out, resources };
 }

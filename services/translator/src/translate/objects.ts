@@ -155,10 +155,9 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
       else if (o.kind === "Namespace") namespaceLabels.set(o.metadata.name, stringMap(o.metadata.labels));
     } else if (group === KGATEWAY_GROUP && o.kind === "TrafficPolicy" && ns) {
       trafficPolicies.push(o as TrafficPolicy);
-    } else if (group === DISCOVERY_GROUP && o.kind === "EndpointSlice" && ns) {
-      const svc = stringMap(o.metadata.labels)[SERVICE_NAME_LABEL];
-      if (!svc) continue;
-      const key = nsName(ns, svc);
+    } else if (group === DISCOVERY_GROUP && o.kind === "EndpointSlice") {
+      const key = sliceServiceKey(o);
+      if (!key) continue;
       const list = endpointSlices.get(key) ?? [];
       list.push(o as EndpointSlice);
       endpointSlices.set(key, list);
