@@ -58,8 +58,7 @@ export class KvWriter {
         this.#pending.delete(id);
         return reject(err instanceof Error ? err : new KvPutError(subject, String(err)));
       }
-      this.#sweep ??= setInterval(() => this.#expire(), Math.min(this.#timeoutMs, 1000));
-      this.#sweep.unref();
+      this.#sweep ??= setInterval(() => this.#expire(), Math.min(this.#timeoutMs, 1000)).unref();
     });
   }
 

@@ -31,7 +31,15 @@ import {
   traceContextOf,
   valueFromText,
 } from "@waymark/telemetry";
-import { freePort, type NatsServer, startNats, startProcess, tempDir, waitFor } from "@waymark/testing";
+import {
+  freePort,
+  type NatsServer,
+  pauseProcess,
+  startNats,
+  startProcess,
+  tempDir,
+  waitFor,
+} from "@waymark/testing";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
 import { AdsClient } from "./ads-client.ts";
 import { basic, build, CDS, type Resources } from "./fixtures.ts";
@@ -196,7 +204,7 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut of
 
     // Cut off (stopped) past its TTL: a live replica removes its heartbeat and records…
     const pid = proc.child.pid!;
-    process.kill(pid, "SIGSTOP");
+    await pauseProcess(proc.child);
     await sleep(2600);
     await server.liveness.tick();
     assert.equal(await getJson(proxies, key), undefined, "the records of a replica gone silent are removed");
