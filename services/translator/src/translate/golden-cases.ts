@@ -1,6 +1,16 @@
 // Test support (not part of the translation): loading the golden cases of services/translator/testdata.
-// Each case directory holds input.yaml (multi-document Kubernetes YAML), output.yaml (the expected
-// {waypoints, statuses}) and optionally settings.yaml (overrides of the test settings).
+// Each case directory holds its input: input.yaml (multi-document Kubernetes YAML) and optionally
+// settings.yaml (overrides of the test settings). Its expected output is split into one file per part,
+// so that a reviewer reads one diff per xDS type (see TYPE_FILES):
+//   listeners.yaml, routes.yaml, clusters.yaml, endpoints.yaml — one per xDS type. Each lists every
+//     waypoint of the output, in the output's order, as {waypoint, resources}: that waypoint's
+//     resources of the type, sorted by name. A waypoint with none has `resources: []` (it still gets an
+//     empty set of that type), and a case with no waypoint at all has `[]`: the four files are always
+//     there, so a change that adds the first route shows as a diff of routes.yaml, not as a new file.
+//   status.yaml — the statuses, as in the output (sorted by object key); `[]` when there are none.
+//   infra.yaml — the waypoints' Kubernetes objects; only in a case whose settings.yaml sets `infra`
+//     (the output has them only then).
+// Together they hold the whole output and nothing else (outputFromGoldenFiles puts it back together).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,13 +72,89 @@ export function loadCase(name: string): GoldenCase {
   };
 }
 
-/** The golden form of an output: plain data, as YAML with sorted keys. */
-export function goldenYaml(output: TranslationOutput): string {
-  return stringify(JSON.parse(JSON.stringify(output)), {
+/** The golden file of each xDS type. */
+export const TYPE_FILES = {
+  "listeners.yaml": TypeUrl.listener,
+  "routes.yaml": TypeUrl.route,
+  "clusters.yaml": TypeUrl.cluster,
+  "endpoints.yaml": TypeUrl.endpoint,
+} as const;
+const STATUS_FILE = "status.yaml";
+const INFRA_FILE = "infra.yaml";
+/** The YAML files of a case directory that are its input; every other one is a golden file. */
+const INPUT_FILES = new Set(["input.yaml", "settings.yaml"]);
+
+type Waypoint = TranslationOutput["waypoints"][number];
+
+/** One entry of a type file: a waypoint and its resources of that type. */
+interface TypeFileEntry {
+  waypoint: Waypoint["waypoint"];
+  resources: Waypoint["resources"][TypeUrl];
+}
+
+/** Plain data as golden YAML: sorted keys, no aliases, no folding. */
+function goldenYaml(value: unknown): string {
+  return stringify(JSON.parse(JSON.stringify(value)), {
     sortMapEntries: true,
     aliasDuplicateObjects: false,
     lineWidth: 0,
   });
+}
+
+/** The golden files of an output: file name → YAML text. */
+export function goldenFiles(output: TranslationOutput): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const [file, typeUrl] of Object.entries(TYPE_FILES)) {
+    const entries: TypeFileEntry[] = output.waypoints.map((w) => ({
+      waypoint: w.waypoint,
+      resources: w.resources[typeUrl],
+    }));
+    files.set(file, goldenYaml(entries));
+  }
+  files.set(STATUS_FILE, goldenYaml(output.statuses));
+  if (output.infra !== undefined) files.set(INFRA_FILE, goldenYaml(output.infra));
+  return files;
+}
+
+/**
+ * The output that parsed golden files (file name → parsed YAML) describe: the inverse of goldenFiles,
+ * which the golden test uses to check that the files hold the whole output. Throws when the type files
+ * do not list the same waypoints.
+ */
+export function outputFromGoldenFiles(files: ReadonlyMap<string, unknown>): TranslationOutput {
+  const perType = Object.entries(TYPE_FILES).map(([file, typeUrl]) => {
+    const entries = files.get(file);
+    if (!Array.isArray(entries)) throw new Error(`${file} is not a list`);
+    return { file, typeUrl, entries: entries as TypeFileEntry[] };
+  });
+  const first = perType[0];
+  if (!first) throw new Error("no type files");
+  const waypoints = first.entries.map((e, i): Waypoint => {
+    const resources = {} as Waypoint["resources"];
+    for (const { file, typeUrl, entries } of perType) {
+      const entry = entries[i];
+      if (!entry || !isDeepStrictEqual(entry.waypoint, e.waypoint))
+        throw new Error(`${file} and ${first.file} do not list the same waypoints`);
+      resources[typeUrl] = entry.resources;
+    }
+    return { resources, waypoint: e.waypoint };
+  });
+  for (const { file, entries } of perType)
+    if (entries.length !== waypoints.length)
+      throw new Error(`${file} and ${first.file} do not list the same waypoints`);
+  const output: TranslationOutput = {
+    statuses: files.get(STATUS_FILE) as TranslationOutput["statuses"],
+    waypoints,
+  };
+  if (files.has(INFRA_FILE)) output.infra = files.get(INFRA_FILE) as TranslationOutput["infra"];
+  return output;
+}
+
+/** The golden files (by name) a case directory holds now: its YAML files that are not its input. */
+export function goldenFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml") && !INPUT_FILES.has(f))
+    .sort();
 }
 
 /**
