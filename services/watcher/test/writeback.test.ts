@@ -356,6 +356,93 @@ describe("status and infra writers on a real API server", { timeout: 90_000, ski
     await w.stop();
   });
 
+  test("status: a restarted writer leaves a Gateway and a GatewayClass alone when another controller wrote beside us", async () => {
+    const gwRef: ObjectRef = {
+      group: "gateway.networking.k8s.io",
+      kind: "Gateway",
+      namespace: NS,
+      name: "gw-shared",
+    };
+    const classRef: ObjectRef = {
+      group: "gateway.networking.k8s.io",
+      kind: "GatewayClass",
+      namespace: "",
+      name: "wb-shared",
+    };
+    await apply({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GatewayClass",
+      metadata: { name: classRef.name },
+      spec: { controllerName: CONTROLLER },
+    });
+    await apply({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: gwRef.name, namespace: NS },
+      spec: {
+        gatewayClassName: classRef.name,
+        listeners: [{ name: "proxy", port: 15088, protocol: "istio.io/PROXY" }],
+      },
+    });
+    // Another controller's condition on each, written by its own field manager.
+    const other = cond("example.com/Audited", true, "Audited");
+    await foreignStatus("gateways", gwRef.name, { kind: "Gateway", status: { conditions: [other] } });
+    const c = client();
+    await c.request("PATCH", `/apis/gateway.networking.k8s.io/v1/gatewayclasses/${classRef.name}/status`, {
+      body: {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "GatewayClass",
+        metadata: { name: classRef.name },
+        status: { conditions: [other] },
+      },
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager: "other-controller", force: true },
+    });
+    const ours = { conditions: [cond("Accepted", true, "Accepted")] };
+    const w = await startStatusWriter();
+    await putJson(statusKv, objectKey(gwRef), entry(gwRef, ours));
+    await putJson(statusKv, objectKey(classRef), entry(classRef, ours));
+    // Until the writer's own view holds both controllers' conditions on both objects.
+    const both = (ref: ObjectRef) => {
+      const types = ((source.get(objectKey(ref)) as Live | undefined)?.status?.conditions ?? []).map(
+        (x) => x.type,
+      );
+      return types.includes("Accepted") && types.includes(other.type);
+    };
+    await waitFor(
+      "both conditions on both objects, as the source sees them",
+      () => both(gwRef) && both(classRef),
+    );
+    await w.idle();
+    assert.equal(w.writes, 2);
+    const rvs = async () => [
+      (await get("gateway", gwRef.name)).metadata.resourceVersion,
+      JSON.parse(await kubectl(["get", "gatewayclass", classRef.name, "-o", "json"])).metadata
+        .resourceVersion,
+    ];
+    const before = await rvs();
+    await w.stop();
+
+    // A restart: nothing remembered, the other controller's condition in the live status. No apply.
+    const w2 = await startStatusWriter();
+    await w2.idle();
+    assert.equal(w2.writes, 0, "no apply for what is not ours");
+    assert.deepEqual(await rvs(), before);
+    // A change of ours is still written, and the other controller's condition stays.
+    await putJson(
+      statusKv,
+      objectKey(gwRef),
+      entry(gwRef, { conditions: [cond("Accepted", false, "Invalid")] }),
+    );
+    await waitFor("our changed condition written", async () =>
+      (await get("gateway", gwRef.name)).status?.conditions?.some((x) => x.reason === "Invalid"),
+    );
+    await w2.idle();
+    assert.equal(w2.writes, 1);
+    assert.ok((await get("gateway", gwRef.name)).status?.conditions?.some((x) => x.type === other.type));
+    await w2.stop();
+  });
+
   test("infra: applied, skipped when unchanged, re-created when deleted by hand, deleted when its entry goes", async () => {
     await apply({
       apiVersion: "gateway.networking.k8s.io/v1",

@@ -11,6 +11,7 @@ import { type KV, type Watch, watchBucket } from "@waymark/bus";
 import { APPLY_PATCH, KubeApiError, type KubeClient } from "../kube/client.ts";
 import { findResource, refPath, WATCHED } from "../kube/resources.ts";
 import type { KubeSource } from "../kube/source.ts";
+import { ownedStatus } from "./owned-fields.ts";
 import { KeyedQueue } from "./queue.ts";
 import { mergedStatus, statusCanon, withdrawnStatus } from "./status-merge.ts";
 
@@ -28,6 +29,14 @@ function managesStatus(o: KubeObject, manager: string): boolean {
   const mf = (o.metadata as { managedFields?: Array<{ manager?: string; subresource?: string }> })
     .managedFields;
   return Array.isArray(mf) && mf.some((f) => f.manager === manager && f.subresource === "status");
+}
+
+/** The live status as far as `manager` owns it, the shared list (if any) taken whole from the live. */
+function comparableStatus(live: KubeObject, manager: string, list: string | undefined): unknown {
+  const owned = ownedStatus(live, manager);
+  if (owned === undefined) return live.status;
+  const shared = list ? (live.status as Record<string, unknown> | undefined)?.[list] : undefined;
+  return shared === undefined ? owned : { ...(owned as Record<string, unknown>), [list as string]: shared };
 }
 
 export class StatusWriter {
@@ -102,6 +111,9 @@ export class StatusWriter {
       const status = mergedStatus(live.status, want.status, list, names);
       canon = statusCanon(status, list);
       if (statusCanon(live.status, list) === canon) return;
+      // What another controller wrote beside ours (a condition of its own on a Gateway, say) is not
+      // ours to compare: only the fields our manager owns, with the shared list whole (it is merged).
+      if (statusCanon(comparableStatus(live, this.#o.fieldManager, list), list) === canon) return;
       const last = this.#applied.get(key);
       if (last && last.rv === liveRv && last.canon === canon) return; // applied; the server normalised it
       body = { status };
