@@ -19,6 +19,7 @@ export type ErrorCode =
   | "source-unavailable"
   | "kube-api"
   | "issuer-keys"
+  | "infra-unknown-kind"
   // NATS.
   | "nats-connect"
   | "kv-put-failed"
@@ -78,6 +79,12 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
     meaning:
       "the API server's service-account issuer documents are not usable (no issuer, or no RSA/EC public key)",
     fix: "Check that the API server serves /.well-known/openid-configuration and /openid/v1/jwks (service-account issuer discovery) and that the watcher may read them.",
+  },
+  "infra-unknown-kind": {
+    source: "watcher",
+    meaning:
+      "the wm-infra bucket holds an object of a kind the watcher does not write to Kubernetes (a translator of another Waymark version wrote it)",
+    fix: "Run the watcher and the translator of the same Waymark version.",
   },
   "nats-connect": {
     source: "every service and the waymark CLI, at start-up",
