@@ -163,7 +163,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   "token-malformed": {
     source: "xds-server",
     meaning: "a proxy's bearer token is missing or is not a Kubernetes service-account JWT",
-    fix: "Give the waypoint proxy a projected service-account token with the xds-server's audience and send it as `authorization: Bearer <token>` (the chart's waypoint deployment does).",
+    fix: "Give the waypoint proxy a projected service-account token with the xds-server's audience and send it as `authorization: Bearer <token>` (the waypoint deployments Waymark writes do).",
   },
   "token-unsupported-algorithm": {
     source: "xds-server",
@@ -184,7 +184,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   "token-wrong-issuer": {
     source: "xds-server",
     meaning: "a proxy's token, or the published keys, belong to another issuer than the configured one",
-    fix: "Use a token of this cluster, or set the xds-server's expected issuer to the cluster's service-account issuer.",
+    fix: "Use a token of this cluster, or set WAYMARK_XDS_TOKEN_ISSUER on the xds-server to the cluster's service-account issuer (or unset it).",
   },
   "token-wrong-audience": {
     source: "xds-server",
