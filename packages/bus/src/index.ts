@@ -4,7 +4,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Bucket, ConfigError, type Logger } from "@waymark/api";
+import { Bucket, ConfigError, type Logger, WaymarkError } from "@waymark/api";
 
 export type { KV, KvEntry } from "@nats-io/kv";
 export type { NatsConnection } from "@nats-io/transport-node";
@@ -73,15 +73,25 @@ export function redactUrl(url: string): string {
 export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
   const { servers, user, pass } = splitCredentials(opts.servers);
   const tls = opts.tls ?? natsTlsFromEnv();
-  const nc = await connect({
-    servers,
-    ...(user === undefined ? {} : { user, pass }),
-    ...(tls ? { tls } : {}),
-    name: opts.name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    waitOnFirstConnect: true,
-  });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      ...(user === undefined ? {} : { user, pass }),
+      ...(tls ? { tls } : {}),
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      waitOnFirstConnect: true,
+    });
+  } catch (err) {
+    // Only a refusal ends the first connect (it waits for a server that is down): say what to check.
+    throw new WaymarkError(
+      "nats-connect",
+      `cannot connect to NATS at ${servers.map(redactUrl).join(", ")}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {

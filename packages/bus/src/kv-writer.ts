@@ -5,13 +5,13 @@
 // CPU. Here one inbox subscription receives every ack, and one timer expires the puts that got none.
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { createInbox } from "@nats-io/transport-node";
+import { WaymarkError } from "@waymark/api";
 
 /** A put that failed: JetStream refused it, nothing answered, or no ack came in time. */
-export class KvPutError extends Error {
-  readonly code = "kv-put-failed";
+export class KvPutError extends WaymarkError {
   readonly subject: string;
   constructor(subject: string, message: string) {
-    super(`put ${subject}: ${message}`);
+    super("kv-put-failed", `put ${subject}: ${message}`);
     this.name = "KvPutError";
     this.subject = subject;
   }

@@ -5,6 +5,7 @@ import {
   Bucket,
   blobKey,
   createLogger,
+  describeError,
   manifestKey,
   type ProxyRecord,
   type ReplicaHeartbeat,
@@ -25,10 +26,14 @@ if (!(cmd === "status" || cmd === "proxy-status" || (cmd === "config-dump" && ta
   console.error(cmd === "config-dump" ? `config-dump needs <namespace>/<gateway>\n${usage}` : usage);
   process.exit(2);
 }
+// A failure prints one line that says what to fix (a WaymarkError's hint), not a stack trace.
 const nc = await connectBus({
   servers: process.env["WAYMARK_NATS_URL"] ?? "nats://127.0.0.1:4222",
   name: "waymark-cli",
   log: createLogger("cli"),
+}).catch((err: unknown) => {
+  console.error(`waymark: ${describeError(err)}`);
+  process.exit(1);
 });
 let code = 0;
 try {
@@ -37,7 +42,9 @@ try {
     const kv = await openBucket(nc, Bucket.xds);
     const m = await getJson<WaypointManifest>(kv, manifestKey(waypoint));
     if (!m) {
-      console.error(`no configuration for waypoint ${waypoint.namespace}/${waypoint.name} in ${Bucket.xds}`);
+      console.error(
+        `no configuration for waypoint ${waypoint.namespace}/${waypoint.name} in ${Bucket.xds}. Check the name with \`waymark status\`: the translator writes one for each Gateway of class kgateway-waypoint.`,
+      );
       code = 1;
     } else {
       const blobs = new Map<string, Uint8Array | undefined>();
@@ -64,6 +71,9 @@ try {
       console.log(renderProxies(records, new Map(beats.map((h) => [h.replica, h]))));
     }
   }
+} catch (err) {
+  console.error(`waymark: ${describeError(err)}`);
+  code = 1;
 } finally {
   await nc.close();
 }

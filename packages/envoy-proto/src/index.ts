@@ -10,6 +10,7 @@ import {
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
+import { WaymarkError } from "@waymark/api";
 import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
@@ -102,12 +103,11 @@ export const registry = createRegistry(
 );
 
 /** Thrown when a resource's JSON does not match its proto (unknown field, wrong type, unknown @type). */
-export class EncodeError extends Error {
-  readonly code = "invalid-resource";
+export class EncodeError extends WaymarkError {
   readonly typeUrl: string;
   readonly resourceName: string;
   constructor(typeUrl: string, resourceName: string, message: string) {
-    super(`${typeUrl} ${resourceName}: ${message}`);
+    super("invalid-resource", `${typeUrl} ${resourceName}: ${message}`);
     this.name = "EncodeError";
     this.typeUrl = typeUrl;
     this.resourceName = resourceName;

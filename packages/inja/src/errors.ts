@@ -1,5 +1,6 @@
 // Template errors: a stable code, and the line and column (1-based) in the template where the problem
 // is, so a TrafficPolicy status can point at it.
+import { WaymarkError } from "@waymark/api";
 import type { TemplateLimits } from "./limits.ts";
 
 export interface Position {
@@ -7,6 +8,7 @@ export interface Position {
   column: number;
 }
 
+/** The kind of template problem; the error's code is `template-<kind>`. */
 export type TemplateErrorCode =
   | "syntax"
   | "unterminated"
@@ -17,18 +19,19 @@ export type TemplateErrorCode =
   | "unavailable"
   | "limit";
 
-export class TemplateError extends Error {
-  readonly code: TemplateErrorCode;
+export class TemplateError extends WaymarkError {
+  declare readonly code: `template-${TemplateErrorCode}`;
+  readonly kind: TemplateErrorCode;
   readonly line: number;
   readonly column: number;
   /** The message without the position prefix. */
   readonly detail: string;
   /** For code "limit": the TemplateLimits setting that was exceeded, when it is one. */
   readonly limit: keyof TemplateLimits | undefined;
-  constructor(code: TemplateErrorCode, pos: Position, detail: string, limit?: keyof TemplateLimits) {
-    super(`line ${pos.line}, column ${pos.column}: ${detail}`);
+  constructor(kind: TemplateErrorCode, pos: Position, detail: string, limit?: keyof TemplateLimits) {
+    super(`template-${kind}`, `line ${pos.line}, column ${pos.column}: ${detail}`);
     this.name = "TemplateError";
-    this.code = code;
+    this.kind = kind;
     this.line = pos.line;
     this.column = pos.column;
     this.detail = detail;

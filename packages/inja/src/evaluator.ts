@@ -1,11 +1,17 @@
 // Reference evaluator: renders a checked template in TypeScript with the same semantics as the
 // generated Lua, for tests (differential checks against the Lua VM) and for tools. Strings are byte
 // strings (one char per byte, 0-255), as in Lua: substring and base64 work on bytes.
+import { WaymarkError } from "@waymark/api";
 import type { Expr, Node, Template } from "./ast.ts";
 
 export type Value = string | number | boolean | null | undefined | Value[] | Map<string, Value>;
 
-export class RenderError extends Error {}
+export class RenderError extends WaymarkError {
+  constructor(message: string) {
+    super("template-render", message);
+    this.name = "RenderError";
+  }
+}
 
 export interface EvalContext {
   /** Headers of the message being transformed: lower-cased name → values (byte strings). */

@@ -44,7 +44,7 @@ test("template length: the default and a setting, exact message", () => {
 test("block nesting (render depth): the default and a setting", () => {
   accepted(nestedIfs(16));
   const e = refusal(nestedIfs(17));
-  assert.equal(e.code, "limit");
+  assert.equal(e.code, "template-limit");
   assert.equal(e.limit, "maxBlockDepth");
   assert.equal(e.detail, "blocks nested more than 16 levels deep");
   accepted(nestedIfs(3), { maxBlockDepth: 3 });
@@ -73,6 +73,6 @@ test("loops per template and elements per template", () => {
 
 test("fixed caps name no setting", () => {
   const e = refusal(`{{ [${Array.from({ length: 65 }, (_, i) => i).join(",")}] }}`);
-  assert.equal(e.code, "limit");
+  assert.equal(e.code, "template-limit");
   assert.equal(e.limit, undefined);
 });

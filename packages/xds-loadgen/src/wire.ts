@@ -4,12 +4,13 @@
 // DeltaDiscoveryResponse: system_version_info 1, resources 2 (Resource), type_url 4, nonce 5,
 // removed_resources 6. Resource: version 1, resource 2 (Any), name 3. Any: type_url 1, value 2.
 
+import { WaymarkError } from "@waymark/api";
+
 const utf8 = new TextDecoder();
 
-export class WireError extends Error {
-  readonly code = "wire-error";
+export class WireError extends WaymarkError {
   constructor(message: string) {
-    super(message);
+    super("wire-error", message);
     this.name = "WireError";
   }
 }

@@ -1,5 +1,5 @@
 // CLI: node packages/ztunnel-standin/src/main.ts --waypoint 127.0.0.1:15088 --identity <spiffe-id> --route <listen>=<vip:port>
-import { createLogger } from "@waymark/api";
+import { createLogger, describeError } from "@waymark/api";
 import { parseArgs, USAGE } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { startStandin } from "./index.ts";
@@ -21,7 +21,7 @@ try {
   process.once("SIGINT", () => shutdown("SIGINT"));
 } catch (err) {
   if (err instanceof UsageError) {
-    process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
+    process.stderr.write(`error: ${describeError(err)}\n\n${USAGE}\n`);
     process.exit(2);
   }
   log.error("cannot start", { err });

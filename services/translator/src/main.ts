@@ -1,7 +1,7 @@
 // The translator process: wiring only. Reads its configuration, connects to NATS, opens the buckets,
 // runs the service until SIGTERM/SIGINT, then stops gracefully (the current build finishes first).
 import { hostname } from "node:os";
-import { Bucket, ConfigError, createLogger } from "@waymark/api";
+import { Bucket, ConfigError, createLogger, describeError, isWaymarkError } from "@waymark/api";
 import { connectBus, openBucket } from "@waymark/bus";
 import { Counter, Gauge, Histogram, startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  log.error(err instanceof ConfigError ? "invalid configuration" : "translator failed to start", { err });
+  // A WaymarkError (a bad setting, ...) is the user's to fix: the line says what to do.
+  log.error(isWaymarkError(err) ? describeError(err) : "translator failed to start", { err });
   process.exit(err instanceof ConfigError ? 2 : 1);
 });

@@ -3,7 +3,7 @@
 // nats-server with max_payload 16 KiB), and a resource that does not encode.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Bucket, type Condition, manifestKey, objectKey, type StatusEntry } from "@waymark/api";
+import { Bucket, type Condition, ERROR_CODES, manifestKey, objectKey, type StatusEntry } from "@waymark/api";
 import { connectBus, getJson, type KV, type NatsConnection, openBucket } from "@waymark/bus";
 import { type NatsServer, startNats } from "@waymark/testing";
 import { startTranslator, type Translator } from "../src/service/translator.ts";
@@ -75,6 +75,11 @@ test("a resource too large for NATS: Programmed=False naming it, its size and th
     c?.message ?? "",
     /^The waypoint's configuration could not be built, so it keeps serving the last configuration that was: Listener main: resource main encodes to \d+ bytes, more than a NATS message holds \(15360 bytes: the server's max_payload less 1024\)/,
   );
+  assert.match(
+    c?.message ?? "",
+    /last good snapshot\. Raise the NATS server's max_payload, or attach fewer/,
+    "says what to fix",
+  );
   assert.ok(c?.lastTransitionTime, "stamped like any condition");
   assert.equal(await manifestVersion("big"), good, "the last good snapshot stays");
   assert.equal(await programmed("other"), undefined, "the other waypoint is untouched");
@@ -98,4 +103,5 @@ test("a resource that does not encode: the same condition, with the encoder's er
     c?.message ?? "",
     /could not be built.*: Cluster outbound\|80\|\|svc\.app\.svc\.cluster\.local: .*noSuchField/,
   );
+  assert.ok(c?.message?.endsWith(ERROR_CODES["invalid-resource"].fix), `says what to fix: ${c?.message}`);
 });

@@ -1,5 +1,5 @@
 // The watcher process: configuration from the environment, then run until SIGTERM/SIGINT.
-import { createLogger, WaymarkError } from "@waymark/api";
+import { createLogger, describeError, isWaymarkError } from "@waymark/api";
 import { Counter, Gauge, startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
 import { startWatcher } from "./watcher.ts";
@@ -74,6 +74,7 @@ try {
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
 } catch (err) {
-  log.error(err instanceof WaymarkError ? err.message : "watcher failed to start", { err });
+  // A WaymarkError (a bad setting, an unreadable source, ...) is the user's to fix: the line says what to do.
+  log.error(isWaymarkError(err) ? describeError(err) : "watcher failed to start", { err });
   process.exit(1);
 }

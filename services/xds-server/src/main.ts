@@ -1,5 +1,5 @@
 // xds-server entry point: configuration, start, graceful shutdown on SIGTERM / SIGINT.
-import { createLogger } from "@waymark/api";
+import { createLogger, describeError, isWaymarkError } from "@waymark/api";
 import { startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
 import { XdsMetrics } from "./metrics.ts";
@@ -40,6 +40,7 @@ try {
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
 } catch (err) {
-  log.error("xds-server failed to start", { err });
+  // A WaymarkError (a bad setting, ...) is the user's to fix: the line says what to do.
+  log.error(isWaymarkError(err) ? describeError(err) : "xds-server failed to start", { err });
   process.exit(1);
 }

@@ -2,7 +2,7 @@
 // responses, and reports what it sent and what the proxy said to the tracker.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type Logger, manifestKey } from "@waymark/api";
+import { describeError, type Logger, manifestKey } from "@waymark/api";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "@waymark/envoy-proto";
 import type { TokenAuthenticator } from "./auth/authenticator.ts";
 import { refusal } from "./auth/identity.ts";
@@ -219,7 +219,7 @@ export class AdsStream implements Pushable {
       this.#deps.metrics.authRejections.inc({ reason: err.problem });
       this.#fail(
         GrpcStatus.UNAUTHENTICATED,
-        `proxy ${this.#nodeId} for waypoint ${waypoint.namespace}/${waypoint.name}: ${err.message}`,
+        `proxy ${this.#nodeId} for waypoint ${waypoint.namespace}/${waypoint.name}: ${describeError(err)}`,
       );
       return false;
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ERROR_CODES } from "@waymark/api";
 import { TypeUrl } from "@waymark/envoy-proto";
 import type { ObjectStatus } from "../translate/types.ts";
 import { SnapshotError } from "./build.ts";
@@ -46,6 +47,10 @@ test("the failed waypoint's Programmed becomes False/Invalid in place; nothing e
   );
   assert.equal(conds[1]!["observedGeneration"], 3);
   assert.match(String(conds[1]!["message"]), /RouteConfiguration r1: resource r1 encodes to 2000000 bytes/);
+  assert.ok(
+    String(conds[1]!["message"]).endsWith(`holds. ${ERROR_CODES["invalid-snapshot"].fix}`),
+    "says what to fix",
+  );
   assert.deepEqual(out[0]!.status["listeners"], []);
   assert.deepEqual(withBuildFailures(statuses, []), statuses);
 });

@@ -1,14 +1,14 @@
 // A waypoint whose snapshot could not be built (a resource too large for NATS, an encoding error, ...)
 // keeps its last good snapshot. The translation computed its Gateway's status before the build, so the
 // service amends it here: Programmed=False, reason Invalid, with the cause.
-import { type Condition, GATEWAY_GROUP } from "@waymark/api";
+import { type Condition, describeError, GATEWAY_GROUP } from "@waymark/api";
 import { boundedMessage } from "../translate/status.ts";
 import type { ObjectStatus } from "../translate/types.ts";
 import type { WaypointFailure } from "./build.ts";
 
-/** The text of a build failure, naming the resource when there is one. */
+/** The text of a build failure, naming the resource when there is one, and what to fix. */
 export function failureMessage(f: WaypointFailure): string {
-  const cause = f.error instanceof Error ? f.error.message : String(f.error);
+  const cause = describeError(f.error);
   const kind = f.typeUrl ? `${f.typeUrl.slice(f.typeUrl.lastIndexOf(".") + 1)} ` : "";
   const where = f.resource ? `${kind}${f.resource}: ` : "";
   return `The waypoint's configuration could not be built, so it keeps serving the last configuration that was: ${where}${cause}`;

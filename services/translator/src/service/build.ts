@@ -1,7 +1,13 @@
 // Turns a translation into content-addressed snapshots: every resource encoded once to protobuf bytes
 // and named by its hash, per-type versions over (name, hash) pairs, and a manifest version over the
 // per-type versions. Pure apart from CPU: the clock and all I/O stay with the caller.
-import { manifestKey, type TraceContext, type WaypointManifest, type WaypointRef } from "@waymark/api";
+import {
+  manifestKey,
+  type TraceContext,
+  WaymarkError,
+  type WaypointManifest,
+  type WaypointRef,
+} from "@waymark/api";
 import {
   contentHash,
   encodeResource,
@@ -39,13 +45,15 @@ export interface BuildResult {
 }
 
 /** Thrown for a snapshot that breaks an xDS invariant (e.g. two resources of one type with one name). */
-export class SnapshotError extends Error {
-  readonly code = "invalid-snapshot";
-  constructor(message: string) {
-    super(message);
+export class SnapshotError extends WaymarkError {
+  constructor(message: string, fix?: string) {
+    super("invalid-snapshot", message, fix === undefined ? undefined : { fix });
     this.name = "SnapshotError";
   }
 }
+
+const TOO_LARGE_FIX =
+  "Raise the NATS server's max_payload, or attach fewer or smaller routes and policies to this waypoint.";
 
 interface Encoded {
   /** The JSON text encoded (RouteConfigurations: "", they are compared by hash). */
@@ -132,7 +140,10 @@ function buildWaypoint(
           key,
           typeUrl,
           resource: r.name,
-          error: new SnapshotError(`duplicate resource name ${r.name}`),
+          error: new SnapshotError(
+            `duplicate resource name ${r.name}`,
+            "Report it as a Waymark bug with the objects attached to this waypoint: translation should never name two resources alike.",
+          ),
         };
       }
       try {
@@ -145,6 +156,7 @@ function buildWaypoint(
             resource: r.name,
             error: new SnapshotError(
               `resource ${r.name} encodes to ${e.bytes.length} bytes, more than a NATS message holds (${maxValueBytes} bytes: the server's max_payload less ${NATS_PUT_OVERHEAD}); the waypoint keeps its last good snapshot`,
+              TOO_LARGE_FIX,
             ),
           };
         }
@@ -167,6 +179,7 @@ function buildWaypoint(
       key,
       error: new SnapshotError(
         `the waypoint's manifest would be about ${manifestBytes} bytes, more than a NATS message holds (${maxValueBytes} bytes); the waypoint keeps its last good snapshot`,
+        TOO_LARGE_FIX,
       ),
     };
   }

@@ -1,16 +1,22 @@
 // The translator's in-memory mirror of wm-objects: objectKey → envelope. It also remembers the newest
 // observation time among the changes since the last build, for propagation latency.
-import { type KubeObject, type ObjectEnvelope, objectKey, refOf, type TraceContext } from "@waymark/api";
+import {
+  type KubeObject,
+  type ObjectEnvelope,
+  objectKey,
+  refOf,
+  type TraceContext,
+  WaymarkError,
+} from "@waymark/api";
 import type { KvEntry } from "@waymark/bus";
 
 export type IndexChange = "put" | "delete" | "none";
 
 /** Why an entry could not be indexed. */
-export class MalformedEntryError extends Error {
-  readonly code = "malformed-entry";
+export class MalformedEntryError extends WaymarkError {
   readonly key: string;
   constructor(key: string, message: string) {
-    super(`wm-objects ${key}: ${message}`);
+    super("malformed-entry", `wm-objects ${key}: ${message}`);
     this.name = "MalformedEntryError";
     this.key = key;
   }

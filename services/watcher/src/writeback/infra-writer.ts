@@ -4,7 +4,7 @@
 // hash of what was applied; an object whose live hash matches is not written again. Only the leader
 // writes; it re-checks every waypoint periodically, so an object deleted by hand comes back.
 import { createHash } from "node:crypto";
-import type { InfraEntry, KubeObject, Logger } from "@waymark/api";
+import { type InfraEntry, type KubeObject, type Logger, WaymarkError } from "@waymark/api";
 import { type KV, type Watch, watchBucket } from "@waymark/bus";
 import { APPLY_PATCH, KubeApiError, type KubeClient } from "../kube/client.ts";
 import { findResource, INFRA, objectPath } from "../kube/resources.ts";
@@ -98,7 +98,11 @@ export class InfraWriter {
     const slash = o.apiVersion.indexOf("/");
     const group = slash < 0 ? "" : o.apiVersion.slice(0, slash);
     const res = findResource(INFRA, group, o.kind);
-    if (!res) throw new Error(`wm-infra holds a ${o.kind} of ${o.apiVersion}, which Waymark does not manage`);
+    if (!res)
+      throw new WaymarkError(
+        "infra-unknown-kind",
+        `wm-infra holds a ${o.kind} of ${o.apiVersion}, which Waymark does not manage`,
+      );
     return objectPath(res, o.metadata.namespace ?? "", o.metadata.name);
   }
 
