@@ -195,7 +195,7 @@ describe("the chart's configuration, as separate processes", { timeout: 180_000 
       name: "ztunnel-standin",
       command: process.execPath,
       args: [
-        join(REPO_ROOT, "packages", "ztunnel-standin", "src", "main.ts"),
+        join(REPO_ROOT, "tools", "ztunnel-standin", "src", "main.ts"),
         ...[
           "--waypoint",
           `${bindAddress}:15088`,

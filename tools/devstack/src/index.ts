@@ -168,7 +168,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     started.push({ stop: async () => void (await Promise.all(allServices().map((p) => p.stop()))) });
 
     const standinArgs = [
-      join(REPO_ROOT, "packages", "ztunnel-standin", "src", "main.ts"),
+      join(REPO_ROOT, "tools", "ztunnel-standin", "src", "main.ts"),
       "--waypoint",
       `${o.bindAddress}:${o.waypointPort}`,
       "--identity",
