@@ -26,7 +26,7 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
-import { renderBootstrap } from "@waymark/translator/bootstrap";
+import { renderBootstrap } from "@waymark/waypoint";
 import { copyExample } from "../lib/example.ts";
 import { find, NAMESPACE, type Obj, parseObjects, RELEASE, renderChart } from "../lib/helm.ts";
 import { echoedHeaders, httpGet } from "../lib/http.ts";

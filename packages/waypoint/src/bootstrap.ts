@@ -2,7 +2,8 @@
 // xds-server), and its admin/readiness endpoints. Pure; the waypoint Deployment and the standalone
 // demo and tests all use this one function, so a test Envoy boots exactly as a deployed one would.
 import type { WaypointRef } from "@waymark/api";
-import { waypointRuntime } from "../translate/limits.ts";
+import { waypointNodeCluster } from "./node-cluster.ts";
+import { waypointRuntime } from "./runtime.ts";
 
 export interface BootstrapOptions {
   waypoint: WaypointRef;
@@ -28,18 +29,6 @@ export interface BootstrapOptions {
 
 /** Name of the generic secret holding the xDS token. */
 export const XDS_TOKEN_SECRET = "xds-token";
-
-/** node.cluster: the xds-server maps a proxy to its waypoint by this. */
-export function waypointNodeCluster(w: WaypointRef): string {
-  return `${w.name}.${w.namespace}`;
-}
-
-/** Inverse of waypointNodeCluster; undefined when the string is not of that form. */
-export function parseNodeCluster(cluster: string): WaypointRef | undefined {
-  const i = cluster.lastIndexOf(".");
-  if (i <= 0 || i === cluster.length - 1) return undefined;
-  return { name: cluster.slice(0, i), namespace: cluster.slice(i + 1) };
-}
 
 export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
   const { waypoint: w } = o;

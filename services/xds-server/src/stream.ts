@@ -4,6 +4,7 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Logger, manifestKey } from "@waymark/api";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "@waymark/envoy-proto";
+import { parseNodeCluster } from "@waymark/waypoint";
 import type { TokenAuthenticator } from "./auth/authenticator.ts";
 import { refusal } from "./auth/identity.ts";
 import { TokenError } from "./auth/jwt.ts";
@@ -16,7 +17,6 @@ import { PushTrace } from "./push-trace.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { SnapshotStore } from "./snapshots.ts";
 import { SotwSession } from "./sotw.ts";
-import { waypointOfCluster } from "./waypoint.ts";
 
 export type Protocol = "sotw" | "delta";
 
@@ -124,7 +124,7 @@ export class AdsStream implements Pushable {
     if (this.#closed) return;
     if (!this.#key) {
       const cluster = req.node?.cluster ?? "";
-      const waypoint = waypointOfCluster(cluster);
+      const waypoint = parseNodeCluster(cluster);
       if (!waypoint) {
         this.#fail(
           GrpcStatus.INVALID_ARGUMENT,

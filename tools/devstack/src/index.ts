@@ -16,7 +16,7 @@ import {
   startProcess,
   waitFor,
 } from "@waymark/testing";
-import { renderBootstrap } from "@waymark/translator/bootstrap";
+import { renderBootstrap } from "@waymark/waypoint";
 
 export const REPO_ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
 
