@@ -27,10 +27,10 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
+import { AdsClient, deltaResources, type StreamInit } from "@waymark/testing/ads-client";
+import { basic, publish } from "@waymark/testing/xds-fixtures";
 import { renderBootstrap, renderTokenSds, waypointNodeCluster } from "@waymark/waypoint";
 import { startXdsServer, XdsMetrics, type XdsServer } from "@waymark/xds-server";
-import { AdsClient, deltaResources, type StreamInit } from "@waymark/xds-server/ads-client";
-import { basic, publish } from "@waymark/xds-server/fixtures";
 import { DEPLOY, kubeSkip, REPO_ROOT } from "../lib/kube-stack.ts";
 
 const log = createLogger("e2e-proxy-auth", {}, () => {});
