@@ -2,8 +2,8 @@
 // hash and shared across waypoints, dropped once no snapshot refers to them), and publishes a
 // waypoint's snapshot only once all its blobs are in memory.
 import { blobKey, type Logger, MANIFEST_PREFIX, type WaypointManifest } from "@waymark/api";
-import { type KV, type KvEntry, type Watch, watchBucket } from "@waymark/bus";
-import { Blob, buildSnapshot, manifestHashes, type Snapshot } from "./snapshot.ts";
+import { type KV, type KvEntry, manifestHashes, type Watch, watchBucket } from "@waymark/bus";
+import { Blob, buildSnapshot, type Snapshot } from "./snapshot.ts";
 
 export type SnapshotListener = (key: string, snapshot: Snapshot | undefined) => void;
 

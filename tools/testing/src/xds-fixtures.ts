@@ -1,8 +1,8 @@
 // xDS test fixtures: small real Envoy resources, encoded like the translator does (encodeResource, one
 // blob per content hash), and manifests over them, written to wm-xds or built in memory; and a minimal
 // Envoy bootstrap that takes them over ADS. For the xds-server's tests and the end-to-end suites.
-import { blobKey, manifestKey, type WaypointManifest, type WaypointRef } from "@waymark/api";
-import type { KV } from "@waymark/bus";
+import type { WaypointManifest, WaypointRef } from "@waymark/api";
+import { buckets, type KV, putValue } from "@waymark/bus";
 import { contentHash, encodeResource, type JsonObject, TypeUrl, versionOf } from "@waymark/envoy-proto";
 import { waypointNodeCluster } from "@waymark/waypoint";
 
@@ -108,8 +108,10 @@ export function build(waypoint: WaypointRef, resources: Resources): Built {
 /** Writes the blobs, then the manifest, to wm-xds (as the translator does). */
 export async function publish(kv: KV, waypoint: WaypointRef, resources: Resources): Promise<Built> {
   const b = build(waypoint, resources);
-  await Promise.all([...b.blobs].map(([h, bytes]) => kv.put(blobKey(h), bytes)));
-  await kv.put(manifestKey(waypoint), JSON.stringify(b.manifest));
+  await Promise.all(
+    [...b.blobs].map(([h, bytes]) => putValue(kv, buckets.blobs, buckets.blobs.key(h), bytes)),
+  );
+  await putValue(kv, buckets.manifests, buckets.manifests.key(waypoint), b.manifest);
   return b;
 }
 
