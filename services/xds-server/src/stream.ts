@@ -2,7 +2,8 @@
 // responses, and reports what it sent and what the proxy said to the tracker.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type Logger, manifestKey } from "@waymark/api";
+import type { Logger } from "@waymark/api";
+import { buckets } from "@waymark/bus";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "@waymark/envoy-proto";
 import { parseNodeCluster } from "@waymark/waypoint";
 import type { TokenAuthenticator } from "./auth/authenticator.ts";
@@ -136,7 +137,7 @@ export class AdsStream implements Pushable {
       }
       this.#nodeId = req.node?.id || `unnamed-${this.id}`;
       if (this.#deps.auth && !this.#authorize(waypoint)) return;
-      this.#key = manifestKey(waypoint);
+      this.#key = buckets.manifests.key(waypoint);
       this.#log = this.#log.child({ node: this.#nodeId, waypoint: `${waypoint.namespace}/${waypoint.name}` });
       this.#deps.tracker.open(this.id, this.#nodeId, waypoint, this.protocol);
       this.#trace = new PushTrace(
