@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The Waymark translator image. Build from the repository root:
 #   docker build -f deploy/docker/translator.Dockerfile -t <registry>/translator:<tag> .
-# It holds only the translator service, the workspace packages it depends on (api, bus, envoy-proto, telemetry, inja) and their
+# It holds only the translator service, the workspace packages it depends on (api, bus, envoy-proto, telemetry, inja, waypoint) and their
 # production dependencies. Node 24 runs the TypeScript sources directly (type stripping): no build step.
 ARG NODE_IMAGE=node:24.21.0-slim
 
@@ -14,6 +14,7 @@ COPY packages/api/package.json packages/api/
 COPY packages/bus/package.json packages/bus/
 COPY packages/envoy-proto/package.json packages/envoy-proto/
 COPY packages/telemetry/package.json packages/telemetry/
+COPY packages/waypoint/package.json packages/waypoint/
 COPY packages/inja/package.json packages/inja/
 COPY services/translator/package.json services/translator/
 
@@ -30,6 +31,7 @@ RUN pnpm install --frozen-lockfile --prod --filter "@waymark/translator..."
 COPY packages/api/src packages/api/src
 COPY packages/bus/src packages/bus/src
 COPY packages/telemetry/src packages/telemetry/src
+COPY packages/waypoint/src packages/waypoint/src
 COPY packages/inja/src packages/inja/src
 COPY --from=proto /src/packages/envoy-proto/src packages/envoy-proto/src
 COPY services/translator/src services/translator/src

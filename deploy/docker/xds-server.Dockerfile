@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The Waymark xds-server image. Build from the repository root:
 #   docker build -f deploy/docker/xds-server.Dockerfile -t <registry>/xds-server:<tag> .
-# It holds only the xds-server service, the workspace packages it depends on (api, bus, envoy-proto, telemetry) and their
+# It holds only the xds-server service, the workspace packages it depends on (api, bus, envoy-proto, telemetry, waypoint) and their
 # production dependencies. Node 24 runs the TypeScript sources directly (type stripping): no build step.
 ARG NODE_IMAGE=node:24.21.0-slim
 
@@ -14,6 +14,7 @@ COPY packages/api/package.json packages/api/
 COPY packages/bus/package.json packages/bus/
 COPY packages/envoy-proto/package.json packages/envoy-proto/
 COPY packages/telemetry/package.json packages/telemetry/
+COPY packages/waypoint/package.json packages/waypoint/
 COPY services/xds-server/package.json services/xds-server/
 
 # The Envoy protobuf code is generated, not committed: generate it with envoy-proto's dev tools (buf).
@@ -29,6 +30,7 @@ RUN pnpm install --frozen-lockfile --prod --filter "@waymark/xds-server..."
 COPY packages/api/src packages/api/src
 COPY packages/bus/src packages/bus/src
 COPY packages/telemetry/src packages/telemetry/src
+COPY packages/waypoint/src packages/waypoint/src
 COPY --from=proto /src/packages/envoy-proto/src packages/envoy-proto/src
 COPY services/xds-server/src services/xds-server/src
 RUN find packages services -name '*.test.ts' -delete

@@ -26,6 +26,7 @@ import { createLogger } from "@waymark/api";
 import { connectBus, type NatsConnection } from "@waymark/bus";
 import { TypeUrl } from "@waymark/envoy-proto";
 import { tempDir, waitFor } from "@waymark/testing";
+import { waypointNodeCluster } from "@waymark/waypoint";
 import { type Expected, expectedManifest, proxyRecords, publishedManifest } from "../lib/chaos/expected.ts";
 import { type Change, checkProxy, MARKER, type ProxyVerdict, SourceHistory } from "../lib/chaos/history.ts";
 import {
@@ -219,7 +220,7 @@ describe(`chaos: ${CHANGES} route changes, each part of Waymark killed and resta
     for (let i = 0; i < 4; i++) {
       const r = new RecordingProxy({
         id: `chaos-recorder-${i}`,
-        cluster: `${WAYPOINT.name}.${WAYPOINT.namespace}`,
+        cluster: waypointNodeCluster(WAYPOINT),
         protocol: i % 2 === 0 ? "delta" : "sotw",
         targets: t.xdsTargets,
         first: Math.floor(i / 2),

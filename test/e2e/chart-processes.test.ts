@@ -26,7 +26,7 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
-import { renderBootstrap } from "@waymark/translator/bootstrap";
+import { renderBootstrap } from "@waymark/waypoint";
 import { copyExample } from "../lib/example.ts";
 import { find, NAMESPACE, type Obj, parseObjects, RELEASE, renderChart } from "../lib/helm.ts";
 import { echoedHeaders, httpGet } from "../lib/http.ts";
@@ -195,7 +195,7 @@ describe("the chart's configuration, as separate processes", { timeout: 180_000 
       name: "ztunnel-standin",
       command: process.execPath,
       args: [
-        join(REPO_ROOT, "packages", "ztunnel-standin", "src", "main.ts"),
+        join(REPO_ROOT, "tools", "ztunnel-standin", "src", "main.ts"),
         ...[
           "--waypoint",
           `${bindAddress}:15088`,

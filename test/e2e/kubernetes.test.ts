@@ -267,7 +267,7 @@ describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_00
         name: "ztunnel-standin",
         command: process.execPath,
         args: [
-          `${REPO_ROOT}/packages/ztunnel-standin/src/main.ts`,
+          `${REPO_ROOT}/tools/ztunnel-standin/src/main.ts`,
           "--waypoint",
           `${s.bindAddress}:15088`,
           "--identity",

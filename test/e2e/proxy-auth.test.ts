@@ -27,10 +27,10 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
-import { renderBootstrap, renderTokenSds } from "@waymark/translator/bootstrap";
+import { AdsClient, deltaResources, type StreamInit } from "@waymark/testing/ads-client";
+import { basic, publish } from "@waymark/testing/xds-fixtures";
+import { renderBootstrap, renderTokenSds, waypointNodeCluster } from "@waymark/waypoint";
 import { startXdsServer, XdsMetrics, type XdsServer } from "@waymark/xds-server";
-import { AdsClient, deltaResources, type StreamInit } from "@waymark/xds-server/ads-client";
-import { basic, publish } from "@waymark/xds-server/fixtures";
 import { DEPLOY, kubeSkip, REPO_ROOT } from "../lib/kube-stack.ts";
 
 const log = createLogger("e2e-proxy-auth", {}, () => {});
@@ -71,7 +71,7 @@ describe("proxy authentication with tokens from a real API server", {
     const s = client.delta(init);
     s.send({
       typeUrl: TypeUrl.cluster,
-      node: { id: `proxy.${waypoint.namespace}`, cluster: `${waypoint.name}.${waypoint.namespace}` },
+      node: { id: `proxy.${waypoint.namespace}`, cluster: waypointNodeCluster(waypoint) },
     });
     const outcome = await Promise.race([
       s.next(5_000, "clusters").then((r) => ({ served: [...deltaResources(r).keys()] })),

@@ -10,7 +10,7 @@ import { after, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { adsService } from "@waymark/envoy-proto";
 import { startEnvoy, tempDir, waitFor } from "@waymark/testing";
-import { renderBootstrap, renderTokenSds } from "@waymark/translator/bootstrap";
+import { renderBootstrap, renderTokenSds } from "@waymark/waypoint";
 
 /** Lays out a token directory as the kubelet does: `..<ts>/token`, `..data` → it, `token` → `..data/token`. */
 function kubeletTokenDir(dir: string, first: string): (next: string) => void {

@@ -5,9 +5,11 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Bucket, ConfigError, type Logger, WaymarkError } from "@waymark/api";
+import { type BucketEntries, bucketHistory } from "./buckets.ts";
 
 export type { KV, KvEntry } from "@nats-io/kv";
 export type { NatsConnection } from "@nats-io/transport-node";
+export * from "./buckets.ts";
 
 export interface BusOptions {
   servers: string | string[];
@@ -102,16 +104,6 @@ export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
   return nc;
 }
 
-const HISTORY: Record<Bucket, number> = {
-  [Bucket.objects]: 5,
-  [Bucket.xds]: 1,
-  [Bucket.status]: 1,
-  [Bucket.infra]: 1,
-  [Bucket.proxies]: 1,
-  [Bucket.replicas]: 1,
-  [Bucket.issuer]: 1,
-};
-
 /**
  * Opens (creating if missing) one of Waymark's buckets, on file storage. Retries while NATS or
  * JetStream is not there yet (a restarting server), logging each failure.
@@ -119,7 +111,7 @@ const HISTORY: Record<Bucket, number> = {
 export async function openBucket(nc: NatsConnection, bucket: Bucket, log?: Logger): Promise<KV> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await new Kvm(nc).create(bucket, { history: HISTORY[bucket], storage: "file" });
+      return await new Kvm(nc).create(bucket, { history: bucketHistory[bucket], storage: "file" });
     } catch (err) {
       if (attempt >= 120 || nc.isClosed()) throw err;
       log?.warn("cannot open bucket yet; retrying", { bucket, attempt, err });
@@ -138,6 +130,27 @@ export async function getJson<T>(kv: KV, key: string): Promise<T | undefined> {
   const e = await kv.get(key);
   if (e?.operation !== "PUT") return undefined;
   return e.json<T>();
+}
+
+/** Reads one entry of a kind of the bus table: its value (JSON or bytes); undefined when absent or deleted. */
+export async function getValue<V, A extends readonly unknown[]>(
+  kv: KV,
+  entries: BucketEntries<V, A>,
+  key: string,
+): Promise<V | undefined> {
+  const e = await kv.get(key);
+  if (e?.operation !== "PUT") return undefined;
+  return entries.encoding === "json" ? e.json<V>() : (e.value as V);
+}
+
+/** Writes one entry of a kind of the bus table, encoded as the table says. */
+export function putValue<V, A extends readonly unknown[]>(
+  kv: KV,
+  entries: BucketEntries<V, A>,
+  key: string,
+  value: V,
+): Promise<number> {
+  return kv.put(key, entries.encoding === "json" ? enc.encode(JSON.stringify(value)) : (value as Uint8Array));
 }
 
 /** Every live key of a bucket under a filter. */

@@ -16,10 +16,6 @@ export interface ConfigDump {
   problems?: Record<string, string>;
 }
 
-export function manifestHashes(m: WaypointManifest): string[] {
-  return [...new Set(Object.values(m.resources).flatMap((byName) => Object.values(byName)))];
-}
-
 export function configDump(
   m: WaypointManifest,
   blobs: ReadonlyMap<string, Uint8Array | undefined>,

@@ -1,19 +1,17 @@
 // waymark: read Waymark's state from NATS. `waymark status` prints the status of every object;
 // `waymark proxy-status` lists connected proxies and the version each holds per xDS type;
 // `waymark config-dump <ns>/<gateway>` prints one waypoint's xDS resources as JSON.
+import { createLogger, describeError } from "@waymark/api";
 import {
-  Bucket,
-  blobKey,
-  createLogger,
-  describeError,
-  manifestKey,
-  type ProxyRecord,
-  type ReplicaHeartbeat,
-  type StatusEntry,
-  type WaypointManifest,
-} from "@waymark/api";
-import { connectBus, getJson, listKeys, openBucket } from "@waymark/bus";
-import { configDump, manifestHashes } from "./config-dump.ts";
+  type BucketEntries,
+  buckets,
+  connectBus,
+  getValue,
+  listKeys,
+  manifestHashes,
+  openBucket,
+} from "@waymark/bus";
+import { configDump } from "./config-dump.ts";
 import { renderProxies, renderStatuses } from "./format.ts";
 
 const usage = [
@@ -39,35 +37,33 @@ let code = 0;
 try {
   if (cmd === "config-dump") {
     const waypoint = { namespace: target![1]!, name: target![2]! };
-    const kv = await openBucket(nc, Bucket.xds);
-    const m = await getJson<WaypointManifest>(kv, manifestKey(waypoint));
+    const kv = await openBucket(nc, buckets.manifests.bucket);
+    const m = await getValue(kv, buckets.manifests, buckets.manifests.key(waypoint));
     if (!m) {
       console.error(
-        `no configuration for waypoint ${waypoint.namespace}/${waypoint.name} in ${Bucket.xds}. Check the name with \`waymark status\`: the translator writes one for each Gateway of class kgateway-waypoint.`,
+        `no configuration for waypoint ${waypoint.namespace}/${waypoint.name} in ${buckets.manifests.bucket}. Check the name with \`waymark status\`: the translator writes one for each Gateway of class kgateway-waypoint.`,
       );
       code = 1;
     } else {
       const blobs = new Map<string, Uint8Array | undefined>();
-      for (const h of manifestHashes(m)) {
-        const e = await kv.get(blobKey(h));
-        blobs.set(h, e?.operation === "PUT" ? e.value : undefined);
-      }
+      for (const h of manifestHashes(m))
+        blobs.set(h, await getValue(kv, buckets.blobs, buckets.blobs.key(h)));
       console.log(JSON.stringify(configDump(m, blobs), null, 2));
     }
   } else {
-    const all = async <T>(bucket: Bucket): Promise<T[]> => {
-      const kv = await openBucket(nc, bucket);
-      const values: T[] = [];
+    const all = async <V, A extends readonly unknown[]>(entries: BucketEntries<V, A>): Promise<V[]> => {
+      const kv = await openBucket(nc, entries.bucket);
+      const values: V[] = [];
       for (const k of await listKeys(kv)) {
-        const v = await getJson<T>(kv, k);
+        const v = await getValue(kv, entries, k);
         if (v) values.push(v);
       }
       return values;
     };
-    if (cmd === "status") console.log(renderStatuses(await all<StatusEntry>(Bucket.status)));
+    if (cmd === "status") console.log(renderStatuses(await all(buckets.status)));
     else {
-      const beats = await all<ReplicaHeartbeat>(Bucket.replicas);
-      const records = await all<ProxyRecord>(Bucket.proxies);
+      const beats = await all(buckets.replicas);
+      const records = await all(buckets.proxies);
       console.log(renderProxies(records, new Map(beats.map((h) => [h.replica, h]))));
     }
   }

@@ -3,34 +3,26 @@
 // until NATS takes it, so an outage delays changes but never loses them.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  Bucket,
   type Condition,
   type KubeObject,
   type Logger,
   type ObjectEnvelope,
   type ObjectRef,
-  objectKey,
   refOf,
   type StatusEntry,
 } from "@waymark/api";
-import { type KV, listKeys, putJson } from "@waymark/bus";
+import {
+  buckets,
+  type KV,
+  listKeys,
+  putJson,
+  SOURCE_FILE_FILTER,
+  sourceFileKey,
+  sourceFileRef,
+} from "@waymark/bus";
 import { endSpan, logIds, SpanKind, startSpan, traceContextOf } from "@waymark/telemetry";
 import { canonicalJson, stampStandalone, trimObject } from "./metadata.ts";
 import type { ReplaceOptions, SourceProblem, SourceSink } from "./source.ts";
-
-export const SOURCE_FILE_GROUP = "waymark.dev";
-export const SOURCE_FILE_KIND = "SourceFile";
-
-/** wm-status key of a source file's problems. Characters NATS keys do not allow become `_`. */
-export function sourceFileKey(name: string): string {
-  return objectKey({
-    group: SOURCE_FILE_GROUP,
-    kind: SOURCE_FILE_KIND,
-    namespace: "",
-    name: name.replace(/[^-/_=A-Za-z0-9.]/g, "_"),
-  });
-}
-const SOURCE_FILE_FILTER = `${SOURCE_FILE_GROUP.replaceAll(".", "_")}.${SOURCE_FILE_KIND}.>`;
 
 interface Entry<T> {
   value: T;
@@ -77,7 +69,7 @@ function problemCanon(c: Condition): string {
 function changeSpan(key: string, op: "put" | "delete", env: ObjectEnvelope) {
   const meta = env.object.metadata;
   const observed = Date.parse(env.observedAt);
-  return startSpan(`send ${Bucket.objects}`, {
+  return startSpan(`send ${buckets.objects.bucket}`, {
     kind: SpanKind.PRODUCER,
     parent: null,
     ...(op === "put" && !Number.isNaN(observed) ? { startTime: observed } : {}),
@@ -85,7 +77,7 @@ function changeSpan(key: string, op: "put" | "delete", env: ObjectEnvelope) {
       "messaging.system": "nats",
       "messaging.operation.name": "send",
       "messaging.operation.type": "send",
-      "messaging.destination.name": Bucket.objects,
+      "messaging.destination.name": buckets.objects.bucket,
       "messaging.message.id": key,
       "waymark.change.operation": op,
       "waymark.change.source": env.source,
@@ -154,7 +146,7 @@ export class Publisher implements SourceSink {
     const next = new Map<string, Entry<ObjectEnvelope>>();
     const listed = new Set<string>();
     for (const { object, origin } of objects) {
-      const key = objectKey(refOf(object));
+      const key = buckets.objects.key(refOf(object));
       listed.add(key);
       const entry = this.#prepare(key, object, origin);
       if (entry) next.set(key, entry);
@@ -176,7 +168,7 @@ export class Publisher implements SourceSink {
   }
 
   upsert(object: KubeObject, origin: string): void {
-    const key = objectKey(refOf(object));
+    const key = buckets.objects.key(refOf(object));
     const entry = this.#prepare(key, object, origin);
     if (!entry || entry === this.#desired.get(key)) return;
     this.#desired.set(key, entry);
@@ -185,7 +177,7 @@ export class Publisher implements SourceSink {
   }
 
   remove(ref: ObjectRef): void {
-    const key = objectKey(ref);
+    const key = buckets.objects.key(ref);
     this.#clearTooLarge(key);
     if (!this.#desired.delete(key)) return;
     this.#dirty.add(key);
@@ -227,7 +219,7 @@ export class Publisher implements SourceSink {
     const now = this.#o.now().toISOString();
     condition.lastTransitionTime = now;
     const value: StatusEntry = {
-      ref: { group: SOURCE_FILE_GROUP, kind: SOURCE_FILE_KIND, namespace: "", name },
+      ref: sourceFileRef(name),
       status: { conditions: [condition] },
       computedAt: now,
     };

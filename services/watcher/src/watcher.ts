@@ -1,7 +1,14 @@
 // Builds a running watcher from its configuration: NATS connection, buckets, publisher, source.
 import { hostname } from "node:os";
 import { Bucket, type Logger } from "@waymark/api";
-import { connectBus, type NatsConnection, openBucket, redactUrl } from "@waymark/bus";
+import {
+  connectBus,
+  maxValueBytes,
+  NATS_PUT_OVERHEAD,
+  type NatsConnection,
+  openBucket,
+  redactUrl,
+} from "@waymark/bus";
 import { DEFAULT_MAX_OBJECT_BYTES, type WatcherConfig } from "./config.ts";
 import { DirectorySource } from "./directory-source.ts";
 import { KubeClient } from "./kube/client.ts";
@@ -35,14 +42,11 @@ export function createSource(config: WatcherConfig, log: Logger): Source {
   }
 }
 
-/** Room in a NATS message for the KV put's subject and headers, besides the envelope. */
-const NATS_OVERHEAD = 1024;
-
 /** The configured object size limit, lowered to what the NATS server accepts in one message. */
 export function effectiveMaxObjectBytes(configured: number, nc: NatsConnection, log: Logger): number {
   const serverMax = nc.info?.max_payload;
-  if (!serverMax || serverMax - NATS_OVERHEAD >= configured) return configured;
-  const limit = Math.max(0, serverMax - NATS_OVERHEAD);
+  if (!serverMax || serverMax - NATS_PUT_OVERHEAD >= configured) return configured;
+  const limit = maxValueBytes(serverMax);
   log.warn("the NATS server's max_payload is below WAYMARK_MAX_OBJECT_BYTES; using it", {
     configured,
     maxPayload: serverMax,

@@ -13,9 +13,9 @@ import {
   objectKey,
   type StatusEntry,
 } from "@waymark/api";
-import { connectBus, type KV, type NatsConnection, openBucket } from "@waymark/bus";
+import { connectBus, type KV, type NatsConnection, openBucket, sourceFileKey } from "@waymark/bus";
 import { type NatsServer, startNats, tempDir, waitFor } from "@waymark/testing";
-import { Publisher, type RunningWatcher, sourceFileKey, startWatcher } from "../src/index.ts";
+import { Publisher, type RunningWatcher, startWatcher } from "../src/index.ts";
 
 const logs: Array<Record<string, unknown>> = [];
 const log = createLogger("watcher", {}, (line) => {

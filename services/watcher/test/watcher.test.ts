@@ -4,9 +4,16 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { Bucket, createLogger, type ObjectEnvelope, objectKey, type StatusEntry } from "@waymark/api";
-import { connectBus, deleteBuckets, type KV, type NatsConnection, openBucket } from "@waymark/bus";
+import {
+  connectBus,
+  deleteBuckets,
+  type KV,
+  type NatsConnection,
+  openBucket,
+  sourceFileKey,
+} from "@waymark/bus";
 import { type NatsServer, startNats, tempDir, waitFor } from "@waymark/testing";
-import { type RunningWatcher, sourceFileKey, startWatcher } from "../src/index.ts";
+import { type RunningWatcher, startWatcher } from "../src/index.ts";
 
 let nats: NatsServer;
 let nc: NatsConnection;

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError } from "@waymark/api";
 import { loadConfig } from "./config.ts";
-import { waypointOfCluster } from "./waypoint.ts";
 
 test("defaults", () => {
   const c = loadConfig({});
@@ -69,12 +68,4 @@ test("send limit", () => {
   for (const bad of ["1024", "2147483648", "1MiB", "-5", "1e6"]) {
     assert.throws(() => loadConfig({ WAYMARK_XDS_MAX_SEND_BYTES: bad }), /WAYMARK_XDS_MAX_SEND_BYTES/);
   }
-});
-
-test("waypoint from node.cluster", () => {
-  assert.deepEqual(waypointOfCluster("waypoint.default"), { name: "waypoint", namespace: "default" });
-  assert.deepEqual(waypointOfCluster("my.gw.ns1"), { name: "my.gw", namespace: "ns1" });
-  assert.equal(waypointOfCluster("nodot"), undefined);
-  assert.equal(waypointOfCluster(".ns"), undefined);
-  assert.equal(waypointOfCluster("gw."), undefined);
 });

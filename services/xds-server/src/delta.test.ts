@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DeltaDiscoveryResponseSchema, fromBinary } from "@waymark/envoy-proto";
-import { basic, CDS, cluster, EDS, endpoints, LDS, RDS, routes, snapshotOf } from "../test/fixtures.ts";
+import { basic, CDS, cluster, EDS, endpoints, LDS, RDS, routes } from "@waymark/testing/xds-fixtures";
+import { snapshotOf } from "../test/snapshot-of.ts";
 import { DeltaSession } from "./delta.ts";
 import type { Outgoing } from "./protocol.ts";
 

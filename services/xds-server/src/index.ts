@@ -9,4 +9,3 @@ export { type StartOptions, startXdsServer, type XdsServer } from "./service.ts"
 export { Snapshot } from "./snapshot.ts";
 export { SnapshotStore } from "./snapshots.ts";
 export { SotwSession } from "./sotw.ts";
-export { waypointOfCluster } from "./waypoint.ts";

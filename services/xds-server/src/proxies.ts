@@ -2,7 +2,8 @@
 // (replica, node id). Changes are coalesced: a record is written at most once per flush interval, and
 // deleted when its stream ends. Records are written only when they change: whether their replica is
 // alive is told by its heartbeat (replicas.ts), not by rewriting every record.
-import { type Logger, type ProxyRecord, type ProxyTypeState, proxyKey, type WaypointRef } from "@waymark/api";
+import type { Logger, ProxyRecord, ProxyTypeState, WaypointRef } from "@waymark/api";
+import { buckets } from "@waymark/bus";
 import type { Verdict } from "./protocol.ts";
 
 /** Where records are written: the wm-proxies bucket (a KV bucket, or a faster writer for its puts). */
@@ -64,7 +65,7 @@ export class ProxyTracker {
     const out: ProxyRecord[] = [];
     for (const [key, id] of this.#owners) {
       const r = this.#streams.get(id)?.record;
-      if (r && proxyKey(this.#replica, r.nodeId) === key) out.push(r);
+      if (r && buckets.proxies.key(this.#replica, r.nodeId) === key) out.push(r);
     }
     return out;
   }
@@ -77,7 +78,7 @@ export class ProxyTracker {
   }
 
   open(streamId: string, nodeId: string, waypoint: WaypointRef | null, protocol: "delta" | "sotw"): void {
-    const key = proxyKey(this.#replica, nodeId);
+    const key = buckets.proxies.key(this.#replica, nodeId);
     const at = this.#now().toISOString();
     this.#streams.set(streamId, {
       key,

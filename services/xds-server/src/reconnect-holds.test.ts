@@ -4,7 +4,8 @@
 // killed, the proxies that moved showed no CDS/EDS/LDS version until those types next changed).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CDS, cluster, EDS, endpoints, RDS, routes, snapshotOf } from "../test/fixtures.ts";
+import { CDS, cluster, EDS, endpoints, RDS, routes } from "@waymark/testing/xds-fixtures";
+import { snapshotOf } from "../test/snapshot-of.ts";
 import { DeltaSession } from "./delta.ts";
 import { SotwSession } from "./sotw.ts";
 

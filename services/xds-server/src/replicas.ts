@@ -8,14 +8,8 @@
 // only once it has itself beaten without a break for that replica's TTL: after an outage that cut
 // every replica off from NATS, all heartbeats are old, and none is a sign of death.
 import { randomUUID } from "node:crypto";
-import {
-  heartbeatExpired,
-  type Logger,
-  type ProxyRecord,
-  type ReplicaHeartbeat,
-  replicaKey,
-} from "@waymark/api";
-import { type KV, listKeys } from "@waymark/bus";
+import { heartbeatExpired, type Logger, type ProxyRecord, type ReplicaHeartbeat } from "@waymark/api";
+import { buckets, type KV, listKeys } from "@waymark/bus";
 
 export interface ReplicaLivenessOptions {
   replica: string;
@@ -47,7 +41,7 @@ export class ReplicaLiveness {
     this.#proxies = proxies;
     this.#log = log;
     this.#o = { now: () => new Date(), ...o };
-    this.#key = replicaKey(o.replica);
+    this.#key = buckets.replicas.key(o.replica);
   }
 
   get incarnation(): string {

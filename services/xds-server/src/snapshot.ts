@@ -117,13 +117,6 @@ export class Snapshot {
   }
 }
 
-/** Every blob hash a manifest names. */
-export function manifestHashes(m: WaypointManifest): Set<string> {
-  const out = new Set<string>();
-  for (const byName of Object.values(m.resources ?? {})) for (const h of Object.values(byName)) out.add(h);
-  return out;
-}
-
 /**
  * Builds a snapshot from a manifest whose blobs are all available. Entries unchanged since `previous`
  * (same type, name and hash) are reused, keeping their cached encodings.

@@ -1,9 +1,17 @@
 // The snapshot store: watches the manifests in wm-xds, loads the blobs each one names (cached by
 // hash and shared across waypoints, dropped once no snapshot refers to them), and publishes a
 // waypoint's snapshot only once all its blobs are in memory.
-import { blobKey, type Logger, MANIFEST_PREFIX, type WaypointManifest } from "@waymark/api";
-import { type KV, type KvEntry, type Watch, watchBucket } from "@waymark/bus";
-import { Blob, buildSnapshot, manifestHashes, type Snapshot } from "./snapshot.ts";
+import { type Logger, MANIFEST_PREFIX, type WaypointManifest } from "@waymark/api";
+import {
+  buckets,
+  type KV,
+  type KvEntry,
+  keyFilters,
+  manifestHashes,
+  type Watch,
+  watchBucket,
+} from "@waymark/bus";
+import { Blob, buildSnapshot, type Snapshot } from "./snapshot.ts";
 
 export type SnapshotListener = (key: string, snapshot: Snapshot | undefined) => void;
 
@@ -32,7 +40,7 @@ export class SnapshotStore {
   async start(): Promise<void> {
     this.#watch = watchBucket(
       this.#kv,
-      `${MANIFEST_PREFIX}>`,
+      keyFilters.manifests,
       { onEntry: (e) => this.#onEntry(e) },
       this.#log,
     );
@@ -118,7 +126,7 @@ export class SnapshotStore {
     for (let attempt = 0; missing.length > 0; attempt++) {
       for (let i = 0; i < missing.length; i += FETCH_BATCH) {
         const batch = missing.slice(i, i + FETCH_BATCH);
-        const entries = await Promise.all(batch.map((h) => this.#kv.get(blobKey(h))));
+        const entries = await Promise.all(batch.map((h) => this.#kv.get(buckets.blobs.key(h))));
         entries.forEach((e, j) => {
           if (e && e.operation === "PUT") fetched.set(batch[j]!, new Blob(batch[j]!, e.value));
         });

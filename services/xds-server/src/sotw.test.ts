@@ -11,8 +11,8 @@ import {
   listener,
   RDS,
   routes,
-  snapshotOf,
-} from "../test/fixtures.ts";
+} from "@waymark/testing/xds-fixtures";
+import { snapshotOf } from "../test/snapshot-of.ts";
 import type { Outgoing } from "./protocol.ts";
 import { SotwSession } from "./sotw.ts";
 

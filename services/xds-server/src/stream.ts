@@ -2,8 +2,10 @@
 // responses, and reports what it sent and what the proxy said to the tracker.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { describeError, type Logger, manifestKey } from "@waymark/api";
+import { describeError, type Logger } from "@waymark/api";
+import { buckets } from "@waymark/bus";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "@waymark/envoy-proto";
+import { parseNodeCluster } from "@waymark/waypoint";
 import type { TokenAuthenticator } from "./auth/authenticator.ts";
 import { refusal } from "./auth/identity.ts";
 import { TokenError } from "./auth/jwt.ts";
@@ -16,7 +18,6 @@ import { PushTrace } from "./push-trace.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { SnapshotStore } from "./snapshots.ts";
 import { SotwSession } from "./sotw.ts";
-import { waypointOfCluster } from "./waypoint.ts";
 
 export type Protocol = "sotw" | "delta";
 
@@ -124,7 +125,7 @@ export class AdsStream implements Pushable {
     if (this.#closed) return;
     if (!this.#key) {
       const cluster = req.node?.cluster ?? "";
-      const waypoint = waypointOfCluster(cluster);
+      const waypoint = parseNodeCluster(cluster);
       if (!waypoint) {
         this.#fail(
           GrpcStatus.INVALID_ARGUMENT,
@@ -136,7 +137,7 @@ export class AdsStream implements Pushable {
       }
       this.#nodeId = req.node?.id || `unnamed-${this.id}`;
       if (this.#deps.auth && !this.#authorize(waypoint)) return;
-      this.#key = manifestKey(waypoint);
+      this.#key = buckets.manifests.key(waypoint);
       this.#log = this.#log.child({ node: this.#nodeId, waypoint: `${waypoint.namespace}/${waypoint.name}` });
       this.#deps.tracker.open(this.id, this.#nodeId, waypoint, this.protocol);
       this.#trace = new PushTrace(

@@ -18,8 +18,8 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
+import { basic, CDS, EDS, envoyBootstrap, LDS, publish, RDS } from "@waymark/testing/xds-fixtures";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
-import { basic, CDS, EDS, envoyBootstrap, LDS, publish, RDS } from "./fixtures.ts";
 
 const log = createLogger("xds-server-rewarm-test", {}, () => {});
 const logDir = tempDir("xds-rewarm");

@@ -16,8 +16,8 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
+import { basic, CDS, EDS, envoyBootstrap, LDS, listener, publish, RDS } from "@waymark/testing/xds-fixtures";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
-import { basic, CDS, EDS, envoyBootstrap, LDS, listener, publish, RDS } from "./fixtures.ts";
 
 const log = createLogger("xds-server-envoy-test", {}, () => {});
 const waypoint = { namespace: "smoke", name: "waypoint" };

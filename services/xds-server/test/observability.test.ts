@@ -40,9 +40,9 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
+import { AdsClient } from "@waymark/testing/ads-client";
+import { basic, build, CDS, type Resources } from "@waymark/testing/xds-fixtures";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
-import { AdsClient } from "./ads-client.ts";
-import { basic, build, CDS, type Resources } from "./fixtures.ts";
 
 const log = createLogger("xds-observability-test", {}, () => {});
 let nats: NatsServer;

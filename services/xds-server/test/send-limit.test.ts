@@ -8,9 +8,9 @@ import { Bucket, createLogger, manifestKey, type ProxyRecord, proxyKey } from "@
 import { connectBus, getJson, type KV, type NatsConnection, openBucket } from "@waymark/bus";
 import { DeltaDiscoveryResponseSchema, type JsonObject, toBinary } from "@waymark/envoy-proto";
 import { type NatsServer, startNats, waitFor } from "@waymark/testing";
+import { AdsClient, deltaResources, sotwResources } from "@waymark/testing/ads-client";
+import { basic, CDS, cluster, LDS, listener, publish, type Resources } from "@waymark/testing/xds-fixtures";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
-import { AdsClient, deltaResources, sotwResources } from "./ads-client.ts";
-import { basic, CDS, cluster, LDS, listener, publish, type Resources } from "./fixtures.ts";
 
 const LIMIT = 64 * 1024;
 const log = createLogger("xds-server-send-limit-test", {}, () => {});

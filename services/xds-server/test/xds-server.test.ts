@@ -5,9 +5,19 @@ import { after, before, test } from "node:test";
 import { Bucket, createLogger, manifestKey, type ProxyRecord, proxyKey } from "@waymark/api";
 import { connectBus, getJson, type KV, type NatsConnection, openBucket } from "@waymark/bus";
 import { type NatsServer, startNats, waitFor } from "@waymark/testing";
+import { AdsClient, deltaResources, sotwResources } from "@waymark/testing/ads-client";
+import {
+  basic,
+  CDS,
+  cluster,
+  EDS,
+  endpoints,
+  LDS,
+  publish,
+  RDS,
+  routes,
+} from "@waymark/testing/xds-fixtures";
 import { startXdsServer, type XdsServer } from "../src/index.ts";
-import { AdsClient, deltaResources, sotwResources } from "./ads-client.ts";
-import { basic, CDS, cluster, EDS, endpoints, LDS, publish, RDS, routes } from "./fixtures.ts";
 
 const log = createLogger("xds-server-test", {}, () => {});
 let nats: NatsServer;

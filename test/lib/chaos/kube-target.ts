@@ -20,7 +20,7 @@ import {
   startNats,
   startProcess,
 } from "@waymark/testing";
-import { renderBootstrap } from "@waymark/translator/bootstrap";
+import { renderBootstrap } from "@waymark/waypoint";
 import { DEPLOY, REPO_ROOT } from "../kube-stack.ts";
 
 export const WAYPOINT: WaypointRef = { namespace: "httpbin", name: "kgateway-waypoint" };

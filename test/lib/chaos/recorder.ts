@@ -13,7 +13,7 @@ import {
   deltaResources,
   type SotwStream,
   sotwResources,
-} from "@waymark/xds-server/ads-client";
+} from "@waymark/testing/ads-client";
 import { MARKER, type Observation } from "./history.ts";
 
 export type Protocol = "delta" | "sotw";

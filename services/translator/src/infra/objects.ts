@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Gateway, KubeObject, OwnerReference, WaypointRef } from "@waymark/api";
 import { GATEWAY_GROUP } from "@waymark/api";
-import { renderBootstrap, renderTokenSds } from "./bootstrap.ts";
+import { renderBootstrap, renderTokenSds } from "@waymark/waypoint";
 
 export interface InfraSettings {
   /** Where the waypoint Envoys find the xds-server: a DNS name (a Service) or an IP, and a port. */

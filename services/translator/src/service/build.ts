@@ -8,6 +8,7 @@ import {
   type WaypointManifest,
   type WaypointRef,
 } from "@waymark/api";
+import { NATS_PUT_OVERHEAD } from "@waymark/bus";
 import {
   contentHash,
   encodeResource,
@@ -110,9 +111,6 @@ export class EncodeCache {
     this.#next = new Map();
   }
 }
-
-/** Room in a NATS message for the subject and headers of a KV put, besides the value. */
-export const NATS_PUT_OVERHEAD = 1024;
 
 function buildWaypoint(
   w: WaypointOutput,
@@ -220,9 +218,4 @@ export function manifestOf(
   if (observedAt !== undefined) m.observedAt = observedAt;
   if (trace) m.trace = trace;
   return m;
-}
-
-/** Every blob hash a manifest names. */
-export function hashesOf(m: Pick<WaypointManifest, "resources">): string[] {
-  return Object.values(m.resources).flatMap((byName) => Object.values(byName));
 }

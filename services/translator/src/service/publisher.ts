@@ -15,16 +15,13 @@ import {
   type WaypointManifest,
   waypointId,
 } from "@waymark/api";
-import { getJson, type KV, listKeys, putJson } from "@waymark/bus";
+import { getJson, isSourceFileKey, type KV, listKeys, manifestHashes, putJson } from "@waymark/bus";
 import { type Context, endSpan, logIds, SpanKind, startSpan, traceContextOf } from "@waymark/telemetry";
 import { infraHash } from "../infra/objects.ts";
 import type { ObjectStatus, WaypointInfra } from "../translate/types.ts";
 import { BlobCollector } from "./blob-gc.ts";
-import { hashesOf, manifestOf, type WaypointSnapshot } from "./build.ts";
+import { manifestOf, type WaypointSnapshot } from "./build.ts";
 import { sameStatus, stampStatus } from "./status.ts";
-
-/** wm-status keys the watcher owns (its own report on the source files it reads). */
-export const WATCHER_STATUS_PREFIX = "waymark_dev.SourceFile.";
 
 /** Parallel writes in flight at once. */
 const CONCURRENCY = 32;
@@ -109,7 +106,7 @@ export class Publisher {
     await inBatches(manifestKeys, async (k) => {
       this.#manifests.set(k, await this.#read<WaypointManifest>(this.#xds, Bucket.xds, k));
     });
-    const statusKeys = (await listKeys(this.#status)).filter((k) => !k.startsWith(WATCHER_STATUS_PREFIX));
+    const statusKeys = (await listKeys(this.#status)).filter((k) => !isSourceFileKey(k));
     await inBatches(statusKeys, async (k) => {
       this.#statuses.set(k, await this.#read<StatusEntry>(this.#status, Bucket.status, k));
     });
@@ -216,7 +213,7 @@ export class Publisher {
     const produced = new Map<string, StatusEntry>();
     for (const st of statuses) {
       const k = objectKey(st.ref);
-      if (k.startsWith(WATCHER_STATUS_PREFIX)) continue;
+      if (isSourceFileKey(k)) continue;
       const stored = this.#statuses.get(k) ?? undefined;
       // A translation memo returns the very same status object for an unchanged object: if that
       // object produced what is stored, there is nothing to stamp or compare.
@@ -281,7 +278,7 @@ export class Publisher {
 
   #updateGc(now: number): void {
     const referenced = new Set<string>();
-    for (const m of this.#manifests.values()) if (m) for (const h of hashesOf(m)) referenced.add(h);
+    for (const m of this.#manifests.values()) if (m) for (const h of manifestHashes(m)) referenced.add(h);
     this.#gc.update(this.#blobs, referenced, now);
   }
 

@@ -3,12 +3,12 @@
 // good snapshot: the last good one stays published and the service keeps running.
 import { EventEmitter } from "node:events";
 import { Bucket, type Logger, waypointId } from "@waymark/api";
-import { type KV, type Watch, watchBucket } from "@waymark/bus";
+import { type KV, NATS_PUT_OVERHEAD, type Watch, watchBucket } from "@waymark/bus";
 import { asParent, endSpan, linkTo, logIds, SpanKind, startSpan } from "@waymark/telemetry";
 import type { TranslatorConfig } from "../config.ts";
 import type { InfraSettings } from "../infra/objects.ts";
 import type { TranslationInput, TranslationOutput, TranslatorSettings } from "../translate/types.ts";
-import { buildSnapshots, EncodeCache, NATS_PUT_OVERHEAD } from "./build.ts";
+import { buildSnapshots, EncodeCache } from "./build.ts";
 import { withBuildFailures } from "./build-status.ts";
 import { createDebouncer } from "./debounce.ts";
 import { MalformedEntryError, ObjectIndex } from "./object-index.ts";

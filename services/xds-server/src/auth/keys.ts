@@ -1,7 +1,7 @@
 // The token issuer's public keys, as the watcher publishes them into wm-issuer: watched, so a key
 // rotation reaches every replica within moments, and held parsed for verification.
-import { ISSUER_KEY, type IssuerKeys, type Logger } from "@waymark/api";
-import { type KV, type Watch, watchBucket } from "@waymark/bus";
+import type { IssuerKeys, Logger } from "@waymark/api";
+import { buckets, type KV, type Watch, watchBucket } from "@waymark/bus";
 import { keysFromJwks, type VerifyKey } from "./jwt.ts";
 
 export interface IssuerKeySet {
@@ -40,7 +40,7 @@ export class NatsKeySource implements KeySource {
   async start(): Promise<void> {
     this.#watch = watchBucket(
       this.#kv,
-      ISSUER_KEY,
+      buckets.issuer.key(),
       {
         onEntry: (e) => {
           if (e.operation !== "PUT") {

@@ -1,4 +1,4 @@
-// CLI: node packages/ztunnel-standin/src/main.ts --waypoint 127.0.0.1:15088 --identity <spiffe-id> --route <listen>=<vip:port>
+// CLI: node tools/ztunnel-standin/src/main.ts --waypoint 127.0.0.1:15088 --identity <spiffe-id> --route <listen>=<vip:port>
 import { createLogger, describeError } from "@waymark/api";
 import { parseArgs, USAGE } from "./args.ts";
 import { UsageError } from "./errors.ts";

@@ -1,9 +1,10 @@
-// Test fixtures: small real Envoy resources, encoded like the translator does (encodeResource, one blob
-// per content hash), and manifests over them, written to wm-xds or built in memory.
-import { blobKey, manifestKey, type WaypointManifest, type WaypointRef } from "@waymark/api";
-import type { KV } from "@waymark/bus";
+// xDS test fixtures: small real Envoy resources, encoded like the translator does (encodeResource, one
+// blob per content hash), and manifests over them, written to wm-xds or built in memory; and a minimal
+// Envoy bootstrap that takes them over ADS. For the xds-server's tests and the end-to-end suites.
+import type { WaypointManifest, WaypointRef } from "@waymark/api";
+import { buckets, type KV, putValue } from "@waymark/bus";
 import { contentHash, encodeResource, type JsonObject, TypeUrl, versionOf } from "@waymark/envoy-proto";
-import { Blob, buildSnapshot, type Snapshot } from "../src/snapshot.ts";
+import { waypointNodeCluster } from "@waymark/waypoint";
 
 export const CDS = TypeUrl.cluster;
 export const EDS = TypeUrl.endpoint;
@@ -104,17 +105,13 @@ export function build(waypoint: WaypointRef, resources: Resources): Built {
   return { manifest, blobs, hashes };
 }
 
-/** An in-memory snapshot (for the pure protocol tests). */
-export function snapshotOf(waypoint: WaypointRef, resources: Resources, previous?: Snapshot): Snapshot {
-  const b = build(waypoint, resources);
-  return buildSnapshot(manifestKey(waypoint), b.manifest, (h) => new Blob(h, b.blobs.get(h)!), previous);
-}
-
 /** Writes the blobs, then the manifest, to wm-xds (as the translator does). */
 export async function publish(kv: KV, waypoint: WaypointRef, resources: Resources): Promise<Built> {
   const b = build(waypoint, resources);
-  await Promise.all([...b.blobs].map(([h, bytes]) => kv.put(blobKey(h), bytes)));
-  await kv.put(manifestKey(waypoint), JSON.stringify(b.manifest));
+  await Promise.all(
+    [...b.blobs].map(([h, bytes]) => putValue(kv, buckets.blobs, buckets.blobs.key(h), bytes)),
+  );
+  await putValue(kv, buckets.manifests, buckets.manifests.key(waypoint), b.manifest);
   return b;
 }
 
@@ -130,7 +127,7 @@ export function basic(
   };
 }
 
-/** A minimal Envoy bootstrap that takes everything from this xds-server over ADS (SotW or delta). */
+/** A minimal Envoy bootstrap that takes everything from an xds-server on xdsPort over ADS (SotW or delta). */
 export function envoyBootstrap(
   apiType: "GRPC" | "DELTA_GRPC",
   nodeId: string,
@@ -138,7 +135,7 @@ export function envoyBootstrap(
   xdsPort: number,
 ) {
   return {
-    node: { id: nodeId, cluster: `${waypoint.name}.${waypoint.namespace}` },
+    node: { id: nodeId, cluster: waypointNodeCluster(waypoint) },
     dynamic_resources: {
       ads_config: {
         api_type: apiType,

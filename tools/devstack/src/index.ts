@@ -16,7 +16,7 @@ import {
   startProcess,
   waitFor,
 } from "@waymark/testing";
-import { renderBootstrap } from "@waymark/translator/bootstrap";
+import { renderBootstrap } from "@waymark/waypoint";
 
 export const REPO_ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
 
@@ -168,7 +168,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     started.push({ stop: async () => void (await Promise.all(allServices().map((p) => p.stop()))) });
 
     const standinArgs = [
-      join(REPO_ROOT, "packages", "ztunnel-standin", "src", "main.ts"),
+      join(REPO_ROOT, "tools", "ztunnel-standin", "src", "main.ts"),
       "--waypoint",
       `${o.bindAddress}:${o.waypointPort}`,
       "--identity",
