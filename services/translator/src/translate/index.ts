@@ -3,22 +3,22 @@
 // user input never throws: it becomes a status condition and the object (or its bad part) is skipped.
 import { objectKey, refOf } from "@waymark/api";
 import { waypointInfra } from "../infra/objects.ts";
-import { enrol } from "./enrolment.ts";
-import { ourWaypoints, type WaypointInfo, waypointClassIsOurs } from "./gateways.ts";
-import { compareStrings, int } from "./guards.ts";
-import { fillServicePorts, translateIncrementally, type WaypointRecord } from "./incremental.ts";
+import { compareStrings, int } from "./input/guards.ts";
+import { indexObjects, nsName } from "./input/objects.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "./limits.ts";
-import type { TranslationMemo } from "./memo.ts";
-import { indexObjects, nsName } from "./objects.ts";
-import { type ParentContext, resolveParents } from "./parents.ts";
+import { fillServicePorts, translateIncrementally, type WaypointRecord } from "./memo/incremental.ts";
+import type { TranslationMemo } from "./memo/memo.ts";
 import { PolicyTranslation } from "./policies/index.ts";
-import { routesOverLimit, withLimit } from "./route-limit.ts";
-import { type CompiledRoute, compileRoute } from "./routes.ts";
-import { gatewayClassStatus, gatewayStatus, routeStatus } from "./status.ts";
+import { type CompiledRoute, compileRoute } from "./routes/compile.ts";
+import { type ParentContext, resolveParents } from "./routes/parents.ts";
+import { routesOverLimit, withLimit } from "./routes/route-limit.ts";
+import { gatewayClassStatus, gatewayStatus, routeStatus } from "./status/status.ts";
 import type { ObjectStatus, TranslationInput, TranslationOutput, TranslatorSettings } from "./types.ts";
-import { buildWaypoint } from "./waypoint.ts";
+import { enrol } from "./waypoints/enrolment.ts";
+import { ourWaypoints, type WaypointInfo, waypointClassIsOurs } from "./waypoints/gateways.ts";
+import { buildWaypoint } from "./xds/waypoint.ts";
 
-export { TranslationMemo } from "./memo.ts";
+export { TranslationMemo } from "./memo/memo.ts";
 export * from "./types.ts";
 
 /**

@@ -6,12 +6,12 @@
 import { type HTTPRoute, type ObjectRef, refOf } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
 import { TypeUrl } from "@waymark/envoy-proto";
-import type { WaypointInfo } from "../gateways.ts";
-import { isRecord, stringMap } from "../guards.ts";
-import { insertHttpFilters } from "../listener.ts";
-import { nsName, type ObjectIndex } from "../objects.ts";
-import type { CompiledRoute } from "../routes.ts";
+import { isRecord, stringMap } from "../input/guards.ts";
+import { nsName, type ObjectIndex } from "../input/objects.ts";
+import type { CompiledRoute } from "../routes/compile.ts";
 import type { ObjectStatus, TranslatorSettings, WaypointOutput } from "../types.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
+import { insertHttpFilters } from "../xds/listener.ts";
 import {
   type AncestorOutcome,
   comparePriority,

@@ -10,7 +10,7 @@ import {
   type TemplateUses,
   tryCompileTemplate,
 } from "@waymark/inja";
-import { arr, isRecord, str } from "../../guards.ts";
+import { arr, isRecord, str } from "../../input/guards.ts";
 import { TEMPLATE_LIMIT_ENV } from "../../limits.ts";
 
 /** Namespace of dynamicMetadata entries that do not name one (envoy-gloo's transformation filter). */

@@ -3,8 +3,8 @@
 // path_separated_prefix does exactly. Invalid matches are reported, never emitted: Envoy would reject
 // the whole route configuration.
 import type { JsonObject } from "@waymark/envoy-proto";
-import { isRecord, records, str } from "./guards.ts";
-import { RE2_MAX_PROGRAM_SIZE } from "./limits.ts";
+import { isRecord, records, str } from "../input/guards.ts";
+import { RE2_MAX_PROGRAM_SIZE } from "../limits.ts";
 import type { PathMatchType } from "./precedence.ts";
 
 /** The Gateway API's header-name pattern (an RFC 7230 token). */

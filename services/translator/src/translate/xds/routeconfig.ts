@@ -9,9 +9,9 @@
 // match. Clients of other namespaces see the producer routes, or, when the service has none, the
 // default route to the service itself, as if the consumer routes did not exist.
 import type { JsonObject } from "@waymark/envoy-proto";
-import { defaultVirtualHostName, routesVirtualHostName } from "./names.ts";
-import { compareMatchRank } from "./precedence.ts";
-import { type CompiledRoute, consumerGate, entriesForService } from "./routes.ts";
+import { defaultVirtualHostName, routesVirtualHostName } from "../input/names.ts";
+import { type CompiledRoute, consumerGate, entriesForService } from "../routes/compile.ts";
+import { compareMatchRank } from "../routes/precedence.ts";
 
 function sortedEntries(routes: readonly CompiledRoute[]): JsonObject[] {
   return routes

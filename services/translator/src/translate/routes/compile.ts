@@ -11,12 +11,12 @@
 // forwarded: a first entry with the same match takes that share (runtime_fraction) and answers 500.
 import type { HTTPRoute } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
+import { arr, int, isRecord, records, str } from "../input/guards.ts";
+import { routeEntryName } from "../input/names.ts";
+import type { ObjectIndex } from "../input/objects.ts";
 import { type BackendReason, type BackendTarget, isCoreGroup, resolveBackend } from "./backends.ts";
 import { type CompiledFilters, compileFilters, type RedirectSpec, type RewriteSpec } from "./filters.ts";
-import { arr, int, isRecord, records, str } from "./guards.ts";
 import { type CompiledMatch, compileMatch } from "./matches.ts";
-import { routeEntryName } from "./names.ts";
-import type { ObjectIndex } from "./objects.ts";
 import { type MatchRank, parseTimestamp } from "./precedence.ts";
 import { compileResilience } from "./resilience.ts";
 import { escapeRegex, redirectAction, rewriteFields } from "./rewrite.ts";

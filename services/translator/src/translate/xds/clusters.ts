@@ -2,10 +2,10 @@
 // Service's EndpointSlices.
 import { isIP } from "node:net";
 import type { JsonObject } from "@waymark/envoy-proto";
-import type { BackendTarget } from "./backends.ts";
-import { compareStrings, int, isRecord, records, str } from "./guards.ts";
-import { nsName, type ObjectIndex } from "./objects.ts";
-import { isHttp2Port, isHttpPort } from "./protocol.ts";
+import { compareStrings, int, isRecord, records, str } from "../input/guards.ts";
+import { nsName, type ObjectIndex } from "../input/objects.ts";
+import { isHttp2Port, isHttpPort } from "../input/protocol.ts";
+import type { BackendTarget } from "../routes/backends.ts";
 
 const HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 

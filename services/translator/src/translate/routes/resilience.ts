@@ -4,7 +4,7 @@
 //   retry {codes, attempts, backoff} → retryPolicy: retried on connection failures and resets, and on
 //   the listed status codes; attempts is the number of retries; backoff the base interval.
 import type { JsonObject } from "@waymark/envoy-proto";
-import { arr, int, isRecord, str } from "./guards.ts";
+import { arr, int, isRecord, str } from "../input/guards.ts";
 
 const DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };

@@ -2,19 +2,19 @@
 // a route configuration per HTTP chain, and a cluster + load assignment per service port sent to.
 import type { JsonObject } from "@waymark/envoy-proto";
 import { PUSH_ORDER, TypeUrl } from "@waymark/envoy-proto";
-import { type BackendTarget, serviceTarget } from "./backends.ts";
+import { compareStrings } from "../input/guards.ts";
+import { chainName } from "../input/names.ts";
+import { nsName, type ObjectIndex, type ServiceInfo } from "../input/objects.ts";
+import { isHttpPort, isTcpTransport } from "../input/protocol.ts";
+import type { RouteConfigPlan, WaypointRecord } from "../memo/incremental.ts";
+import type { BuiltRouteConfig, TranslationMemo } from "../memo/memo.ts";
+import { type BackendTarget, serviceTarget } from "../routes/backends.ts";
+import { appliesToPort, type CompiledRoute } from "../routes/compile.ts";
+import type { TranslatorSettings, WaypointOutput, XdsResource } from "../types.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
 import { buildCluster, buildLoadAssignment } from "./clusters.ts";
-import type { WaypointInfo } from "./gateways.ts";
-import { compareStrings } from "./guards.ts";
-import type { RouteConfigPlan, WaypointRecord } from "./incremental.ts";
 import { buildListener, httpChain, tcpChain } from "./listener.ts";
-import type { BuiltRouteConfig, TranslationMemo } from "./memo.ts";
-import { chainName } from "./names.ts";
-import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
-import { isHttpPort, isTcpTransport } from "./protocol.ts";
 import { defaultRouteConfig, routesRouteConfig } from "./routeconfig.ts";
-import { appliesToPort, type CompiledRoute } from "./routes.ts";
-import type { TranslatorSettings, WaypointOutput, XdsResource } from "./types.ts";
 
 export interface WaypointRoutes {
   /** Routes accepted with this waypoint's Gateway as parent. */

@@ -9,7 +9,7 @@ import {
   PEER_PRINCIPAL_METADATA_KEY,
   PEER_PRINCIPAL_TLV,
   PROXY_PROTOCOL_FILTER,
-} from "./names.ts";
+} from "../input/names.ts";
 
 const T = "type.googleapis.com/";
 const ADS = { ads: {}, resourceApiVersion: "V3" };

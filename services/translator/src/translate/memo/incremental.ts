@@ -18,23 +18,29 @@
 import type { EndpointSlice, HTTPRoute, KubeObject } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
 import { type JsonObject, TypeUrl } from "@waymark/envoy-proto";
-import type { BackendTarget } from "./backends.ts";
-import { buildLoadAssignment } from "./clusters.ts";
-import { compareStrings } from "./guards.ts";
-import type { BuiltRouteConfig, RouteWork, TranslationMemo } from "./memo.ts";
-import { isIndexedRoute, nsName, type ObjectIndex, type ServiceInfo, sliceServiceKey } from "./objects.ts";
-import { type ParentContext, type ParentOutcome, resolveParents } from "./parents.ts";
-import type { PolicyTranslation } from "./policies/index.ts";
-import { type CompiledRoute, compileRoute } from "./routes.ts";
-import { routeStatus } from "./status.ts";
+import { compareStrings } from "../input/guards.ts";
+import {
+  isIndexedRoute,
+  nsName,
+  type ObjectIndex,
+  type ServiceInfo,
+  sliceServiceKey,
+} from "../input/objects.ts";
+import type { PolicyTranslation } from "../policies/index.ts";
+import type { BackendTarget } from "../routes/backends.ts";
+import { type CompiledRoute, compileRoute } from "../routes/compile.ts";
+import { type ParentContext, type ParentOutcome, resolveParents } from "../routes/parents.ts";
+import { routeStatus } from "../status/status.ts";
 import type {
   ObjectStatus,
   TranslationInput,
   TranslationOutput,
   TranslatorSettings,
   WaypointOutput,
-} from "./types.ts";
-import { buildRoutesConfig } from "./waypoint.ts";
+} from "../types.ts";
+import { buildLoadAssignment } from "../xds/clusters.ts";
+import { buildRoutesConfig } from "../xds/waypoint.ts";
+import type { BuiltRouteConfig, RouteWork, TranslationMemo } from "./memo.ts";
 
 /** Beyond this many changed objects, the whole translation is about as quick. */
 const MAX_CHANGED_OBJECTS = 64;

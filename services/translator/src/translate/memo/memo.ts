@@ -12,10 +12,10 @@
 // keep their attachment, or to EndpointSlices, patches the last output instead.
 import type { KubeObject, ObjectRef } from "@waymark/api";
 import type { JsonObject } from "@waymark/envoy-proto";
-import type { BackendTarget } from "./backends.ts";
+import type { BackendTarget } from "../routes/backends.ts";
+import type { CompiledRoute } from "../routes/compile.ts";
+import type { ParentOutcome } from "../routes/parents.ts";
 import type { LastTranslation } from "./incremental.ts";
-import type { ParentOutcome } from "./parents.ts";
-import type { CompiledRoute } from "./routes.ts";
 
 export interface RouteWork {
   compiled: CompiledRoute;

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeObject } from "@waymark/api";
 import fc from "fast-check";
-import { endpointSlice, httpRoute, rule, world } from "./fuzz/arbitraries.ts";
-import { FUZZ_SETTINGS } from "./fuzz/harness.ts";
-import { caseNames, loadCase } from "./golden-cases.ts";
-import { TranslationMemo, translate } from "./index.ts";
+import { endpointSlice, httpRoute, rule, world } from "../fuzz/arbitraries.ts";
+import { FUZZ_SETTINGS } from "../fuzz/harness.ts";
+import { caseNames, loadCase } from "../golden-cases.ts";
+import { TranslationMemo, translate } from "../index.ts";
 
 function edits(objects: Map<string, KubeObject>): Array<Map<string, KubeObject>> {
   const steps: Array<Map<string, KubeObject>> = [];

@@ -4,7 +4,7 @@
 // types a place allows. Whatever cannot be applied is reported as a problem (the rule then answers
 // 500 rather than run without the filter the user asked for).
 import type { JsonObject } from "@waymark/envoy-proto";
-import { int, isRecord, records, str } from "./guards.ts";
+import { int, isRecord, records, str } from "../input/guards.ts";
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,256}$/;
 /** Gateway API: a header value is at most 4096 characters; Envoy refuses NUL, CR and LF in it. */
