@@ -17,19 +17,14 @@
 // that both give equal output through generated sequences of changes.
 import type { EndpointSlice, HTTPRoute, KubeObject } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
-import { type JsonObject, TypeUrl } from "@waymark/envoy-proto";
+import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
 import { compareStrings } from "../input/guards.ts";
-import {
-  isIndexedRoute,
-  nsName,
-  type ObjectIndex,
-  type ServiceInfo,
-  sliceServiceKey,
-} from "../input/objects.ts";
-import type { PolicyTranslation } from "../policies/index.ts";
+import { isIndexedRoute, nsName, type ObjectIndex, sliceServiceKey } from "../input/objects.ts";
+import type { RouteConfigIR, WaypointIR } from "../ir/types.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import { type CompiledRoute, compileRoute } from "../routes/compile.ts";
-import { type ParentContext, type ParentOutcome, resolveParents } from "../routes/parents.ts";
+import { type ParentOutcome, resolveParents } from "../routes/parents.ts";
+import { fillServicePorts, type RouteWork } from "../routes/stage.ts";
 import { routeStatus } from "../status/status.ts";
 import type {
   ObjectStatus,
@@ -38,61 +33,13 @@ import type {
   TranslatorSettings,
   WaypointOutput,
 } from "../types.ts";
-import { buildLoadAssignment } from "../xds/clusters.ts";
-import { buildRoutesConfig } from "../xds/waypoint.ts";
-import type { BuiltRouteConfig, RouteWork, TranslationMemo } from "./memo.ts";
+import { emitLoadAssignment } from "../xds/clusters.ts";
+import { resource } from "../xds/emit.ts";
+import { fillRouteConfigSlots, routeConfigOf } from "../xds/routeconfig.ts";
+import type { LastTranslation, TranslationMemo } from "./memo.ts";
 
 /** Beyond this many changed objects, the whole translation is about as quick. */
 const MAX_CHANGED_OBJECTS = 64;
-
-/** How one route configuration that holds routes was made. */
-export interface RouteConfigPlan {
-  name: string;
-  service: ServiceInfo;
-  /** The service port's cluster. */
-  cluster: string;
-  gatewayRoutes: readonly CompiledRoute[];
-  serviceRoutes: readonly CompiledRoute[];
-  built: BuiltRouteConfig;
-}
-
-/** How one waypoint's output was made. */
-export interface WaypointRecord {
-  /** Its route configurations that hold routes. */
-  plans: RouteConfigPlan[];
-  /** Every backend it has a cluster and a load assignment for. */
-  targets: BackendTarget[];
-}
-
-/** What translate() keeps of its last translation. */
-export interface LastTranslation {
-  /** A copy of the input's objects. */
-  objects: Map<string, KubeObject>;
-  settings: TranslatorSettings;
-  context: ParentContext;
-  /** Per waypoint output, in the same order. */
-  records: WaypointRecord[];
-  output: TranslationOutput;
-  policies: PolicyTranslation;
-  /** False when a change to a route can change more than it (see the file comment). */
-  routeOnly: boolean;
-}
-
-/** The ServicePorts a route's accepted Service parents select (undefined: every port); kept on its work. */
-export function fillServicePorts(work: RouteWork, parents: readonly ParentOutcome[]): void {
-  const ports = work.compiled.servicePorts;
-  ports.clear();
-  for (const p of parents) {
-    if (p.rejected || !p.waypoint || p.kind !== "Service" || !p.service) continue;
-    const key = nsName(p.service.namespace, p.service.name);
-    // Any parentRef to the Service without port or sectionName means all of its ports.
-    if (!ports.has(key) || ports.get(key) !== undefined)
-      ports.set(key, p.ports ? new Set([...(ports.get(key) ?? []), ...p.ports]) : undefined);
-  }
-  work.portsFrom = parents;
-  work.restricted = [];
-  for (const [key, selected] of ports) if (selected) work.restricted.push(key);
-}
 
 const sameSet = (a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined) =>
   a === b || (!!a && !!b && a.size === b.size && [...a].every((x) => b.has(x)));
@@ -175,18 +122,6 @@ function recompile(
   return { before, after, at, old, work };
 }
 
-/**
- * Carries the per-filter config the waypoint's Gateway-level policies put on the virtual hosts of a
- * route configuration over to its rebuilt form (those policies did not change).
- */
-function keepVirtualHostConfig(from: JsonObject, to: JsonObject): void {
-  const hosts = (j: JsonObject) => (Array.isArray(j.virtualHosts) ? (j.virtualHosts as JsonObject[]) : []);
-  const next = hosts(to);
-  for (const [i, vh] of hosts(from).entries())
-    if (vh.typedPerFilterConfig !== undefined && next[i])
-      next[i].typedPerFilterConfig = vh.typedPerFilterConfig;
-}
-
 /** The position of `key` in statuses sorted by objectKey, or -1. */
 function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   let lo = 0;
@@ -265,21 +200,21 @@ export function translateIncrementally(
     }
     return out;
   };
-  const rebuilt = new Map<RouteConfigPlan, RouteConfigPlan>();
-  for (const { plans } of changes.length ? last.records : []) {
-    for (const plan of plans) {
-      const gatewayRoutes = swapped(plan.gatewayRoutes);
-      const serviceRoutes = swapped(plan.serviceRoutes);
+  const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
+  for (const { routeConfigs } of changes.length ? last.irs : []) {
+    for (const rc of routeConfigs) {
+      if (!rc.hasRoutes) continue;
+      const gatewayRoutes = swapped(rc.gatewayRoutes);
+      const serviceRoutes = swapped(rc.serviceRoutes);
       if (!gatewayRoutes && !serviceRoutes) continue;
-      const next = {
-        ...plan,
-        gatewayRoutes: gatewayRoutes ?? plan.gatewayRoutes,
-        serviceRoutes: serviceRoutes ?? plan.serviceRoutes,
+      // Every changed route sends to the same backends as before: so do the route configurations
+      // (rc.targets stays), and the policy slots stay as the unchanged policies filled them.
+      const next: RouteConfigIR = {
+        ...rc,
+        gatewayRoutes: gatewayRoutes ?? rc.gatewayRoutes,
+        serviceRoutes: serviceRoutes ?? rc.serviceRoutes,
       };
-      // Every changed route sends to the same backends as before: so do the route configurations.
-      const built = buildRoutesConfig(next, plan.built.targets);
-      keepVirtualHostConfig(plan.built.json, built.json);
-      rebuilt.set(plan, { ...next, built });
+      rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
     }
   }
   const statuses = [...last.output.statuses];
@@ -302,7 +237,7 @@ export function translateIncrementally(
   const index = patchIndex(last.context.index, changes, slices);
   const services = new Set(slices.map((s) => s.service).filter((s) => s !== ""));
   const waypoints = last.output.waypoints.map((out, i) =>
-    patchWaypoint(out, last.records[i]!, { rebuilt, services, index, memo }),
+    patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo }),
   );
   const output: TranslationOutput = { ...last.output, waypoints, statuses };
   last.context = { ...last.context, index };
@@ -314,37 +249,40 @@ export function translateIncrementally(
 /** One waypoint's output with its rebuilt route configurations and the changed services' endpoints. */
 function patchWaypoint(
   out: WaypointOutput,
-  record: WaypointRecord,
+  ir: WaypointIR,
   p: {
-    rebuilt: ReadonlyMap<RouteConfigPlan, RouteConfigPlan>;
+    rebuilt: ReadonlyMap<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>;
     services: ReadonlySet<string>;
     index: ObjectIndex;
     memo: TranslationMemo;
   },
 ): WaypointOutput {
   let resources = out.resources;
-  const routes = new Map<string, JsonObject>();
-  for (const [j, plan] of record.plans.entries()) {
-    const next = p.rebuilt.get(plan);
+  const routes = new Map<string, RouteConfigurationJson>();
+  for (const [j, rc] of ir.routeConfigs.entries()) {
+    const next = p.rebuilt.get(rc);
     if (!next) continue;
-    record.plans[j] = next;
-    routes.set(next.name, next.built.json);
-    const { cluster, gatewayRoutes, serviceRoutes } = next;
+    ir.routeConfigs[j] = next.rc;
+    routes.set(rc.name, next.json);
+    const { cluster, gatewayRoutes, serviceRoutes } = next.rc;
     p.memo.setRouteConfig(
-      next.name,
+      rc.name,
       () => p.memo.routeConfigKey(cluster, gatewayRoutes, serviceRoutes),
-      next.built,
+      next.json,
     );
   }
-  const endpoints = new Map<string, JsonObject>();
-  for (const t of record.targets)
+  const endpoints = new Map<string, ReturnType<typeof emitLoadAssignment>>();
+  for (const t of ir.clusters)
     if (p.services.has(nsName(t.service.namespace, t.service.name)))
-      endpoints.set(t.cluster, buildLoadAssignment(t, p.index));
+      endpoints.set(t.cluster, emitLoadAssignment(t, p.index));
   /** The resources of one type with those named in `json` replaced. */
-  const replaced = (type: TypeUrl, json: ReadonlyMap<string, JsonObject>) =>
+  const replaced = (
+    type: TypeUrl,
+    json: ReadonlyMap<string, RouteConfigurationJson | ReturnType<typeof emitLoadAssignment>>,
+  ) =>
     resources[type].map((r) => {
       const j = json.get(r.name);
-      return j ? { name: r.name, json: j } : r;
+      return j ? resource(r.name, j) : r;
     });
   if (routes.size) resources = { ...resources, [TypeUrl.route]: replaced(TypeUrl.route, routes) };
   if (endpoints.size) resources = { ...resources, [TypeUrl.endpoint]: replaced(TypeUrl.endpoint, endpoints) };

@@ -4,7 +4,6 @@
 // parents there are not accepted. Routes already programmed are never displaced by a newer one.
 import { compareStrings } from "../input/guards.ts";
 import { MAX_ROUTES_ENV } from "../limits.ts";
-import type { RouteWork } from "../memo/memo.ts";
 import type { CompiledRoute } from "./compile.ts";
 import type { ParentOutcome, Rejection } from "./parents.ts";
 import { parseTimestamp } from "./precedence.ts";
@@ -12,7 +11,10 @@ import { parseTimestamp } from "./precedence.ts";
 /** For each route over a limit: waypoint key → why it is not accepted there. */
 export type OverLimit = Map<CompiledRoute, Map<string, Rejection>>;
 
-export function routesOverLimit(works: readonly RouteWork[], max: number): OverLimit {
+export function routesOverLimit(
+  works: ReadonlyArray<{ compiled: CompiledRoute; parents: readonly ParentOutcome[] }>,
+  max: number,
+): OverLimit {
   const perWaypoint = new Map<string, { label: string; routes: CompiledRoute[] }>();
   for (const { compiled, parents } of works) {
     for (const p of parents) {
