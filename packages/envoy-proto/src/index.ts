@@ -77,6 +77,7 @@ export type { TcpProxyJson } from "./gen/envoy/extensions/filters/network/tcp_pr
 export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_state_pb.js";
+export type { StringMatcherJson } from "./gen/envoy/type/matcher/v3/string_pb.js";
 export {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
