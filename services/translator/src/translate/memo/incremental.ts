@@ -1,21 +1,15 @@
 // The incremental path of a translation with a memo. Most changes in a running mesh are small: a
-// route's header value, match or weight; a pod coming or going in an EndpointSlice. When the only
-// objects changed since the memo's last translation are
-//   - HTTPRoutes that keep their attachment (the same parents, accepted or rejected alike, on the same
-//     ports) and their backends, and
-//   - EndpointSlices that stay filed under the same Service,
-// the output is the last output with those routes' statuses, the route configurations holding them
-// and the changed services' load assignments rebuilt. Nothing else could come out different:
-//   - listeners follow the services alone;
-//   - clusters follow the backends (the same ones);
-//   - Gateway statuses count the attached routes (the same ones);
-//   - TrafficPolicies on the waypoint's Gateway stay as they were on the rebuilt virtual hosts;
-//   - a TrafficPolicy that names or selects a changed route (before or after the change) would change
-//     its entries and its own status, and the route limit looks across routes: either sends a changed
-//     route through the whole translation (a changed EndpointSlice still does not).
-// Anything else returns undefined, and translate() does the whole translation. memo.test.ts checks
-// that both give equal output through generated sequences of changes.
-import type { EndpointSlice, HTTPRoute, KubeObject } from "@waymark/api";
+// route's header value, match or weight; a pod coming or going in an EndpointSlice; a policy edited
+// without effect on what it programs. When every object changed since the memo's last translation is
+//   - an HTTPRoute that keeps its attachment (the same parents, ports and backends) and that no
+//     TrafficPolicy names or selects (before or after), while no route is over a waypoint's limit;
+//   - an EndpointSlice that stays filed under the same Service; or
+//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did,
+// the last IR and output are patched: those routes' statuses and route configurations, those
+// services' load assignments, those policies' statuses. Anything else returns undefined, and
+// translate() does the whole translation. memo.test.ts checks that both give equal output through
+// generated sequences of changes.
+import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
 import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
 import { compareStrings } from "../input/guards.ts";
@@ -83,6 +77,15 @@ interface SliceChange {
   at: number;
 }
 
+interface PolicyChange {
+  before: TrafficPolicy;
+  after: TrafficPolicy;
+  /** Its new status entry (undefined: it has none), and its position among the statuses. */
+  status: ObjectStatus | undefined;
+  at: number;
+  commit: () => void;
+}
+
 /** The keys whose objects differ from the last translation's; undefined if any object came or went. */
 function changedKeys(last: LastTranslation, objects: ReadonlyMap<string, KubeObject>): string[] | undefined {
   if (objects.size !== last.objects.size) return undefined;
@@ -137,8 +140,18 @@ function statusAt(statuses: readonly ObjectStatus[], key: string): number {
 }
 
 /** The index with the changed routes and EndpointSlices in place of the old ones. */
-function patchIndex(index: ObjectIndex, routes: readonly RouteChange[], slices: readonly SliceChange[]) {
+function patchIndex(
+  index: ObjectIndex,
+  routes: readonly RouteChange[],
+  slices: readonly SliceChange[],
+  policies: readonly PolicyChange[],
+) {
   const next = { ...index };
+  if (policies.length) {
+    const list = [...index.trafficPolicies];
+    for (const p of policies) list[list.indexOf(p.before)] = p.after;
+    next.trafficPolicies = list;
+  }
   if (routes.length) {
     const list = [...index.httpRoutes];
     for (const c of routes) list[c.at] = c.after;
@@ -170,6 +183,7 @@ export function translateIncrementally(
 
   const changes: RouteChange[] = [];
   const slices: SliceChange[] = [];
+  const policies: PolicyChange[] = [];
   for (const key of keys) {
     const before = last.objects.get(key)!;
     const after = input.objects.get(key)!;
@@ -178,6 +192,15 @@ export function translateIncrementally(
       const c = recompile(last, memo, before, after);
       if (!c) return undefined;
       changes.push(c);
+      continue;
+    }
+    if (before.kind === "TrafficPolicy" && after.kind === "TrafficPolicy") {
+      // The policy's features say whether it programs anything else than before.
+      const r = last.policies.replacement(before as TrafficPolicy, after as TrafficPolicy);
+      if (!r) return undefined;
+      const at = statusAt(last.output.statuses, key);
+      if (at < 0 !== (r.status === undefined)) return undefined;
+      policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
       continue;
     }
     const service = sliceServiceKey(before);
@@ -232,9 +255,15 @@ export function translateIncrementally(
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
+  for (const p of policies) {
+    p.commit();
+    if (!p.status) continue;
+    if (p.status.generation === undefined) delete p.status.generation;
+    statuses[p.at] = p.status;
+  }
   for (const c of changes) memo.rememberRoute(c.after, c.work);
   for (const key of keys) last.objects.set(key, input.objects.get(key)!);
-  const index = patchIndex(last.context.index, changes, slices);
+  const index = patchIndex(last.context.index, changes, slices, policies);
   const services = new Set(slices.map((s) => s.service).filter((s) => s !== ""));
   const waypoints = last.output.waypoints.map((out, i) =>
     patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo }),

@@ -9,7 +9,9 @@
 // compiled form, parents and status; any change to the world drops them all.
 //
 // The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
-// keep their attachment, or to EndpointSlices, patches the last output instead.
+// keep their attachment, to EndpointSlices, or to policies whose features are equal, patches the last
+// IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
+// RouteConfigCache (xds/emit.ts).
 import type { KubeObject } from "@waymark/api";
 import type { RouteConfigurationJson } from "@waymark/envoy-proto";
 import type { WaypointIR } from "../ir/types.ts";

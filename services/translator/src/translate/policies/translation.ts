@@ -2,7 +2,7 @@
 // on a route's entries, Gateway-level policies on a waypoint's virtual hosts, and each policy's status
 // (attachment.ts). The features themselves (features.ts, one folder each) only read their field and
 // give the config to place; this file places it, into the compiled routes and the waypoint IR.
-import { type HTTPRoute, type ObjectRef, refOf } from "@waymark/api";
+import { type HTTPRoute, type ObjectRef, refOf, type TrafficPolicy } from "@waymark/api";
 import { isRecord, stringMap } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
 import type { PerFilterConfig, WaypointIR } from "../ir/types.ts";
@@ -237,12 +237,64 @@ export class PolicyTranslation {
   statuses(): ObjectStatus[] {
     const out: ObjectStatus[] = [];
     for (const p of this.policies) {
-      const byWaypoint = this.outcomes.get(p.key);
-      if (!byWaypoint || byWaypoint.size === 0) continue;
-      const outcomes = [...byWaypoint.values()].sort((a, b) => (a.waypoint.key < b.waypoint.key ? -1 : 1));
-      const ref: ObjectRef = refOf(p.policy);
-      out.push({ ref, generation: p.generation, status: policyStatus(p, outcomes, this.settings) });
+      const s = this.statusOf(p);
+      if (s) out.push(s);
     }
     return out;
   }
+
+  private statusOf(p: PolicyInfo): ObjectStatus | undefined {
+    const byWaypoint = this.outcomes.get(p.key);
+    if (!byWaypoint || byWaypoint.size === 0) return undefined;
+    const outcomes = [...byWaypoint.values()].sort((a, b) => (a.waypoint.key < b.waypoint.key ? -1 : 1));
+    const ref: ObjectRef = refOf(p.policy);
+    return { ref, generation: p.generation, status: policyStatus(p, outcomes, this.settings) };
+  }
+
+  /**
+   * After a translation: whether `after` programs exactly what `before` did — the same targets,
+   * priority and problems, and each feature's value equal to the old one, as that feature judges
+   * (PolicyFeature.equal). If so, only the policy's own status can differ (its generation): the
+   * answer holds that status entry (undefined when it has none) and a commit that puts `after` in
+   * place. Undefined when the change may program something else: the whole translation is needed.
+   */
+  replacement(
+    before: TrafficPolicy,
+    after: TrafficPolicy,
+  ): { status: ObjectStatus | undefined; commit: () => void } | undefined {
+    const at = this.policies.findIndex((p) => p.policy === before);
+    if (at < 0) return undefined;
+    const old = this.policies[at]!;
+    const next = readPolicy(after, this.settings);
+    if (!samePolicy(old, next)) return undefined;
+    const commit = () => {
+      this.policies[at] = next;
+      for (const { winners, losers } of this.routeProviders.values()) {
+        if (winners.delete(old)) winners.add(next);
+        const lost = losers.get(old);
+        if (lost) {
+          losers.delete(old);
+          losers.set(next, lost);
+        }
+      }
+      // The per-filter config cached and placed for `old` stays right: the values are equal.
+    };
+    return { status: this.statusOf(next), commit };
+  }
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Whether two reads of one policy program the same (see PolicyTranslation.replacement). */
+function samePolicy(a: PolicyInfo, b: PolicyInfo): boolean {
+  if (a.key !== b.key || a.weight !== b.weight || a.created !== b.created) return false;
+  if (!sameList(a.errors, b.errors) || !sameList(a.ignored, b.ignored)) return false;
+  if (JSON.stringify(a.targets) !== JSON.stringify(b.targets)) return false;
+  if (a.features.size !== b.features.size) return false;
+  return FEATURES.every(
+    (f) =>
+      a.features.has(f.field) === b.features.has(f.field) &&
+      (!a.features.has(f.field) || f.equal(a.features.get(f.field), b.features.get(f.field))),
+  );
 }
