@@ -6,8 +6,9 @@ import type { HTTPRoute, KubeObject, ObjectRef } from "@waymark/api";
 import { nsName } from "../input/objects.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
 import type { TranslatorSettings } from "../types.ts";
+import type { Waypoints } from "../waypoints/stage.ts";
 import { type CompiledRoute, compileRoute } from "./compile.ts";
-import { type ParentContext, type ParentOutcome, type Rejection, resolveParents } from "./parents.ts";
+import { type ParentOutcome, type Rejection, resolveParents } from "./parents.ts";
 import { type OverLimit, routesOverLimit, withLimit } from "./route-limit.ts";
 
 /** What one route's translation keeps (and a cache may reuse while the route object is the same). */
@@ -72,7 +73,8 @@ export function fillServicePorts(work: RouteWork, parents: readonly ParentOutcom
 }
 
 export function compileRoutes(
-  context: ParentContext & { list: readonly { key: string }[] },
+  /** The waypoints stage's result: also the context parentRefs are resolved in. */
+  context: Waypoints,
   settings: TranslatorSettings,
   cache?: RouteCache,
 ): CompiledRoutes {
