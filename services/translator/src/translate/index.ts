@@ -46,7 +46,8 @@ export function translate(
   const irs = waypoints.list.map((w) => {
     const services = waypoints.enrolment.servicesOf.get(w.key) ?? [];
     const gatewayRoutes = routes.gatewayRoutes.get(w.key) ?? [];
-    const ir = buildWaypointIR(w, services, { ...routes, gatewayRoutes }, settings);
+    const { serviceRoutes, portRestricted } = routes;
+    const ir = buildWaypointIR(w, services, { gatewayRoutes, serviceRoutes, portRestricted }, settings);
     policies.waypoint(w, ir);
     return ir;
   });
