@@ -1,12 +1,12 @@
 // The typed intermediate representation of one waypoint: what the translation decided, before any
 // xDS is written. Stage 5 (ir/waypoint.ts) builds it from the waypoint, its services and the
 // compiled routes; policies fill its slots (policies/stage.ts); xds/ emits the resources from it.
-import type { AnyJson, HttpFilterJson } from "@waymark/envoy-proto";
+import type { AnyJson, FilterJson, HttpFilterJson } from "@waymark/envoy-proto";
 import type { ServiceInfo } from "../input/objects.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
 import type { WaypointInfo } from "../waypoints/gateways.ts";
-import type { HttpFilterSlot } from "./filter-order.ts";
+import type { HttpFilterSlot, NetworkFilterSlot } from "./filter-order.ts";
 
 /** Per-filter config by HTTP filter name (typed_per_filter_config). */
 export type PerFilterConfig = Record<string, AnyJson>;
@@ -17,6 +17,12 @@ export interface PlacedHttpFilter {
   filter: HttpFilterJson;
 }
 
+/** A network filter a policy needs on a filter chain, and its slot in ir/filter-order.ts. */
+export interface PlacedNetworkFilter {
+  slot: NetworkFilterSlot;
+  filter: FilterJson;
+}
+
 /** One filter chain: a (service VIPs, port) pair. */
 export interface ChainIR {
   name: string;
@@ -25,6 +31,12 @@ export interface ChainIR {
   port: number;
   /** TCP: the cluster it proxies to. HTTP: the service port's own cluster. */
   cluster: string;
+  /** The service the chain is for (policies bound to a Service place their filters on its chains). */
+  service: ServiceInfo;
+  /** Policy slot: HTTP filters of its connection manager besides the router (HTTP chains). */
+  httpFilters: PlacedHttpFilter[];
+  /** Policy slot: network filters besides the peer identity and the terminal filter. */
+  networkFilters: PlacedNetworkFilter[];
 }
 
 /** The route configuration of one HTTP chain (named like it). */
@@ -49,8 +61,6 @@ export interface ListenerIR {
   port: number;
   /** Sorted by name. */
   chains: ChainIR[];
-  /** Policy slot: the HTTP filters of every connection manager, besides the router. */
-  httpFilters: PlacedHttpFilter[];
 }
 
 export interface WaypointIR {

@@ -74,6 +74,9 @@ export function buildWaypointIR(
         vips: service.vips,
         port: port.port,
         cluster: target.cluster,
+        service,
+        httpFilters: [],
+        networkFilters: [],
       });
       if (!http) continue;
       const hasRoutes = gatewayRoutes.length > 0 || serviceRoutes.length > 0;
@@ -95,7 +98,7 @@ export function buildWaypointIR(
   // No chains, no listener: Envoy would reject (or warn about) a listener without filter chains.
   if (chains.length > 0) {
     chains.sort((a, b) => compareStrings(a.name, b.name));
-    ir.listener = { bindAddress: settings.bindAddress, port: inbound.port, chains, httpFilters: [] };
+    ir.listener = { bindAddress: settings.bindAddress, port: inbound.port, chains };
   }
   ir.clusters = [...targets.values()];
   return ir;

@@ -46,6 +46,8 @@ export interface PolicyFeature<V> {
   equal(a: V, b: V): boolean;
   /** HTTP filters for every connection manager of a waypoint where the feature is in force. */
   httpFilters: readonly PlacedHttpFilter[];
+  // Network filters (a connection-level feature, e.g. network RBAC) go into ChainIR.networkFilters,
+  // in a slot of NETWORK_FILTER_SLOTS; no TrafficPolicy feature has one yet.
   /** typed_per_filter_config of a route entry where `value` is in force ({} when it does nothing). */
   perRoute(value: V): PerFilterConfig;
   /** typed_per_filter_config of a virtual host (Gateway-level policies); perRoute when absent. */

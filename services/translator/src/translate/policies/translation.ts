@@ -229,9 +229,10 @@ export class PolicyTranslation {
             if (e.json.typedPerFilterConfig)
               for (const k of Object.keys(e.json.typedPerFilterConfig)) used.add(k);
     }
-    if (!ir.listener) return;
-    for (const f of FEATURES)
-      for (const h of f.httpFilters) if (used.has(String(h.filter.name))) ir.listener.httpFilters.push(h);
+    const filters = FEATURES.flatMap((f) => f.httpFilters).filter((h) => used.has(String(h.filter.name)));
+    if (filters.length === 0) return;
+    for (const chain of ir.listener?.chains ?? [])
+      if (chain.kind === "http") chain.httpFilters.push(...filters);
   }
 
   statuses(): ObjectStatus[] {

@@ -30,7 +30,7 @@ import {
   inNetworkOrder,
   type NetworkFilterSlot,
 } from "../ir/filter-order.ts";
-import type { ChainIR, ListenerIR, PlacedHttpFilter } from "../ir/types.ts";
+import type { ChainIR, ListenerIR } from "../ir/types.ts";
 
 const ADS: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
 
@@ -50,7 +50,7 @@ export function emitListener(l: ListenerIR): ListenerJson {
         typedConfig: pack("envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol", proxyProtocol),
       },
     ],
-    filterChains: l.chains.map((c) => (c.kind === "http" ? httpChain(c, l.httpFilters) : tcpChain(c))),
+    filterChains: l.chains.map((c) => (c.kind === "http" ? httpChain(c) : tcpChain(c))),
   };
 }
 
@@ -86,11 +86,13 @@ function chainMatch(vips: readonly string[], port: number): FilterChainMatchJson
   };
 }
 
-function chainFilters(terminal: FilterJson): FilterJson[] {
-  const placed: Array<{ slot: NetworkFilterSlot; filter: FilterJson }> = [
-    { slot: "peerIdentity", filter: authorityFilter() },
-    { slot: "terminal", filter: terminal },
-  ];
+// Each chain gets its own copy of the policies' filters: nothing in the output is shared.
+function chainFilters(c: ChainIR, terminal: FilterJson): FilterJson[] {
+  const placed: Array<{ slot: NetworkFilterSlot; filter: FilterJson }> = c.networkFilters.map((f) => ({
+    slot: f.slot,
+    filter: structuredClone(f.filter),
+  }));
+  placed.push({ slot: "peerIdentity", filter: authorityFilter() }, { slot: "terminal", filter: terminal });
   return inNetworkOrder(placed);
 }
 
@@ -103,9 +105,8 @@ function routerFilter(): HttpFilterJson {
 }
 
 /** An HTTP chain: HCM with RDS (route configuration named like the chain) over ADS. */
-function httpChain(c: ChainIR, features: readonly PlacedHttpFilter[]): FilterChainJson {
-  // Each chain gets its own copy of the features' filters: nothing in the output is shared.
-  const placed: Array<{ slot: HttpFilterSlot; filter: HttpFilterJson }> = features.map((f) => ({
+function httpChain(c: ChainIR): FilterChainJson {
+  const placed: Array<{ slot: HttpFilterSlot; filter: HttpFilterJson }> = c.httpFilters.map((f) => ({
     slot: f.slot,
     filter: structuredClone(f.filter),
   }));
@@ -119,7 +120,7 @@ function httpChain(c: ChainIR, features: readonly PlacedHttpFilter[]): FilterCha
   return {
     name: c.name,
     filterChainMatch: chainMatch(c.vips, c.port),
-    filters: chainFilters({
+    filters: chainFilters(c, {
       name: "envoy.filters.network.http_connection_manager",
       typedConfig: pack(
         "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -135,7 +136,7 @@ function tcpChain(c: ChainIR): FilterChainJson {
   return {
     name: c.name,
     filterChainMatch: chainMatch(c.vips, c.port),
-    filters: chainFilters({
+    filters: chainFilters(c, {
       name: "envoy.filters.network.tcp_proxy",
       typedConfig: pack("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", proxy),
     }),
