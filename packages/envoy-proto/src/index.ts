@@ -36,24 +36,49 @@ import {
 
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 export { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+// The typed proto3-JSON shapes the translator builds (json_types=true); typed_config fields are AnyJson.
+export type { AnyJson } from "@bufbuild/protobuf/wkt";
 export { type Any, AnySchema, anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
 export type { ClusterJson } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 export type { AddressJson, SocketAddressJson } from "./gen/envoy/config/core/v3/address_pb.js";
 export type { HeaderValueOptionJson } from "./gen/envoy/config/core/v3/base_pb.js";
+export type { ConfigSourceJson } from "./gen/envoy/config/core/v3/config_source_pb.js";
 export type { ClusterLoadAssignmentJson } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
-export type { FilterChainJson, FilterJson } from "./gen/envoy/config/listener/v3/listener_components_pb.js";
+export type {
+  FilterChainJson,
+  FilterChainMatchJson,
+  FilterJson,
+  ListenerFilterJson,
+} from "./gen/envoy/config/listener/v3/listener_components_pb.js";
 export type { ListenerJson } from "./gen/envoy/config/listener/v3/listener_pb.js";
 export type {
+  DirectResponseActionJson,
+  HeaderMatcherJson,
+  QueryParameterMatcherJson,
+  RedirectActionJson,
+  RetryPolicyJson,
+  RouteAction_RequestMirrorPolicyJson,
   RouteActionJson,
   RouteJson,
   RouteMatchJson,
   VirtualHostJson,
+  WeightedCluster_ClusterWeightJson,
   WeightedClusterJson,
 } from "./gen/envoy/config/route/v3/route_components_pb.js";
 export type { RouteConfigurationJson } from "./gen/envoy/config/route/v3/route_pb.js";
-export type { HttpConnectionManagerJson } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+export type { LuaJson, LuaPerRouteJson } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
+export type { RouterJson } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
+export type { ProxyProtocolJson } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
+export type {
+  HttpConnectionManagerJson,
+  HttpFilterJson,
+} from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+export type { ConfigJson as SetFilterStateJson } from "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js";
 export type { TcpProxyJson } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
+export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_state_pb.js";
+export type { StringMatcherJson } from "./gen/envoy/type/matcher/v3/string_pb.js";
 export {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,

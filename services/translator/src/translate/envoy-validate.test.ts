@@ -12,10 +12,10 @@ import { promisify } from "node:util";
 import type { JsonObject } from "@waymark/envoy-proto";
 import { TypeUrl } from "@waymark/envoy-proto";
 import { caseNames, loadCase } from "./golden-cases.ts";
-import { isRecord } from "./guards.ts";
 import { translate, type WaypointOutput } from "./index.ts";
+import { isRecord } from "./input/guards.ts";
 import { RE2_MAX_PROGRAM_SIZE, waypointRuntime } from "./limits.ts";
-import { re2ProgramSizeBound } from "./matches.ts";
+import { re2ProgramSizeBound } from "./routes/matches.ts";
 
 const run = promisify(execFile);
 const envoy = process.env.WAYMARK_ENVOY;

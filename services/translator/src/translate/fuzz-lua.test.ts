@@ -10,8 +10,8 @@ import { objectKey, refOf } from "@waymark/api";
 import { TypeUrl } from "@waymark/envoy-proto";
 import fc from "fast-check";
 import { FUZZ_SETTINGS } from "./fuzz/harness.ts";
-import { isRecord } from "./guards.ts";
 import { translate } from "./index.ts";
+import { isRecord } from "./input/guards.ts";
 
 function world(lit: string, text: string): Map<string, KubeObject> {
   const objects: KubeObject[] = [

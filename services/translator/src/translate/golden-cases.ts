@@ -18,7 +18,7 @@ import { isDeepStrictEqual } from "node:util";
 import { type KubeObject, objectKey, refOf } from "@waymark/api";
 import { decodeResource, encodeResource, encodeRouteConfiguration, TypeUrl } from "@waymark/envoy-proto";
 import { parse, parseAllDocuments, stringify } from "yaml";
-import { isRecord } from "./guards.ts";
+import { isRecord } from "./input/guards.ts";
 import type { TranslationInput, TranslationOutput, TranslatorSettings } from "./types.ts";
 
 export const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "testdata");

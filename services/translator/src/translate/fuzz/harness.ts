@@ -9,8 +9,8 @@ import { promisify } from "node:util";
 import type { KubeObject } from "@waymark/api";
 import { type JsonObject, TypeUrl } from "@waymark/envoy-proto";
 import { encodingProblems } from "../golden-cases.ts";
-import { isRecord } from "../guards.ts";
 import { type TranslationOutput, type TranslatorSettings, translate, type WaypointOutput } from "../index.ts";
+import { isRecord } from "../input/guards.ts";
 import { waypointRuntime } from "../limits.ts";
 
 const run = promisify(execFile);

@@ -6,12 +6,12 @@
 // field by field: each feature (spec field) comes from the first policy in that order that sets it.
 import type { TrafficPolicy } from "@waymark/api";
 import { GATEWAY_GROUP, KGATEWAY_GROUP } from "@waymark/api";
-import type { WaypointInfo } from "../gateways.ts";
-import { compareStrings, int, isRecord, records, str, stringMap } from "../guards.ts";
-import { nsName } from "../objects.ts";
-import { parseTimestamp } from "../precedence.ts";
-import { condition } from "../status.ts";
+import { compareStrings, int, isRecord, records, str, stringMap } from "../input/guards.ts";
+import { nsName } from "../input/objects.ts";
+import { parseTimestamp } from "../routes/precedence.ts";
+import { condition } from "../status/status.ts";
 import type { TranslatorSettings } from "../types.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
 
 export const POLICY_WEIGHT_ANNOTATION = "kgateway.dev/policy-weight";
 

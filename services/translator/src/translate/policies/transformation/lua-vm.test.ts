@@ -13,6 +13,7 @@ import {
   luaLoad,
   parseFakeJson,
 } from "@waymark/inja/testing";
+import { formatFieldError } from "../feature.ts";
 import { transformationChunk } from "./chunk.ts";
 import { readTransformation } from "./spec.ts";
 
@@ -42,7 +43,7 @@ after(() => vm.close());
 
 function chunkOf(spec: unknown): string {
   const r = readTransformation(spec);
-  if (!r.ok) throw new Error(r.errors.join("; "));
+  if (!r.ok) throw new Error(r.errors.map(formatFieldError).join("; "));
   const chunk = transformationChunk(r.value);
   assert.ok(chunk, "no chunk");
   return chunk;

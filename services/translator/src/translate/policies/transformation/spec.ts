@@ -10,8 +10,9 @@ import {
   type TemplateUses,
   tryCompileTemplate,
 } from "@waymark/inja";
-import { arr, isRecord, str } from "../../guards.ts";
+import { arr, isRecord, str } from "../../input/guards.ts";
 import { TEMPLATE_LIMIT_ENV } from "../../limits.ts";
+import { type FieldError, FieldErrors } from "../feature.ts";
 
 /** Namespace of dynamicMetadata entries that do not name one (envoy-gloo's transformation filter). */
 export const DEFAULT_METADATA_NAMESPACE = "io.solo.transformation";
@@ -55,28 +56,36 @@ export interface Transformation {
   response: SideTransformation | undefined;
 }
 
-export type ReadResult = { ok: true; value: Transformation } | { ok: false; errors: string[] };
+export type ReadResult = { ok: true; value: Transformation } | { ok: false; errors: FieldError[] };
+
+/** Where an error is: a JSON path, and what it holds when that helps (a header name, a key). */
+interface Where {
+  path: string;
+  subject?: string;
+}
 
 function validName(
   name: string,
   phase: Phase,
-  what: string,
-  errors: string[],
+  what: Where,
+  errors: FieldErrors,
   allowPseudo: boolean,
 ): boolean {
   if (name.startsWith(":")) {
     if (allowPseudo && PSEUDO[phase].includes(name)) return true;
-    errors.push(
-      `${what}: ${JSON.stringify(name)} cannot be ${allowPseudo ? "set" : "removed"}${allowPseudo ? ` (pseudo-headers allowed in ${phase}s: ${PSEUDO[phase].join(", ")})` : ""}`,
+    errors.at(
+      what.path,
+      `${JSON.stringify(name)} cannot be ${allowPseudo ? "set" : "removed"}${allowPseudo ? ` (pseudo-headers allowed in ${phase}s: ${PSEUDO[phase].join(", ")})` : ""}`,
+      what.subject,
     );
     return false;
   }
   if (!HEADER_NAME.test(name)) {
-    errors.push(`${what}: ${JSON.stringify(name)} is not a valid header name`);
+    errors.at(what.path, `${JSON.stringify(name)} is not a valid header name`, what.subject);
     return false;
   }
   if (RESERVED.has(name)) {
-    errors.push(`${what}: the ${name} header cannot be changed by a transformation`);
+    errors.at(what.path, `the ${name} header cannot be changed by a transformation`, what.subject);
     return false;
   }
   return true;
@@ -86,41 +95,41 @@ function readSide(
   value: unknown,
   phase: Phase,
   path: string,
-  errors: string[],
+  errors: FieldErrors,
   limits: Partial<TemplateLimits> | undefined,
 ): SideTransformation | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isRecord(value)) {
-    errors.push(`${path}: must be an object`);
+    errors.at(path, "must be an object");
     return undefined;
   }
   for (const k of Object.keys(value)) {
     if (!["set", "add", "remove", "body", "dynamicMetadata"].includes(k))
-      errors.push(`${path}.${k}: unknown field`);
+      errors.at(`${path}.${k}`, "unknown field");
   }
   const bodySpec = value.body;
   let parseAs: ParseAs = "AsString";
   let bodySource: string | undefined;
   if (bodySpec !== undefined) {
-    if (!isRecord(bodySpec)) errors.push(`${path}.body: must be an object`);
+    if (!isRecord(bodySpec)) errors.at(`${path}.body`, "must be an object");
     else {
       const p = bodySpec.parseAs ?? "AsString";
       if (p === "AsString" || p === "AsJson" || p === "None") parseAs = p;
-      else errors.push(`${path}.body.parseAs: must be AsString, AsJson or None, not ${JSON.stringify(p)}`);
+      else errors.at(`${path}.body.parseAs`, `must be AsString, AsJson or None, not ${JSON.stringify(p)}`);
       if (bodySpec.value !== undefined) {
         bodySource = str(bodySpec.value);
-        if (bodySource === undefined) errors.push(`${path}.body.value: must be a string`);
+        if (bodySource === undefined) errors.at(`${path}.body.value`, "must be a string");
       }
     }
   }
   const uses = emptyUses();
-  const compile = (source: string, where: string): CompiledTemplate | undefined => {
+  const compile = (source: string, where: Where): CompiledTemplate | undefined => {
     const r = tryCompileTemplate(source, limits ? { phase, parseAs, limits } : { phase, parseAs });
     if (!r.ok) {
       // A size or nesting cap that is a setting: say which one.
       const limit = r.error.limit;
       const setting = limit ? ` (limit set by the translator's ${TEMPLATE_LIMIT_ENV[limit]})` : "";
-      errors.push(`${where}: ${r.error.message}${setting}`);
+      errors.at(where.path, `${r.error.message}${setting}`, where.subject);
       return undefined;
     }
     mergeUses(uses, r.template.uses);
@@ -129,25 +138,25 @@ function readSide(
 
   const headers = (field: "set" | "add"): HeaderTemplate[] => {
     const list = value[field];
-    if (list !== undefined && !Array.isArray(list)) errors.push(`${path}.${field}: must be a list`);
+    if (list !== undefined && !Array.isArray(list)) errors.at(`${path}.${field}`, "must be a list");
     const items = arr(list);
-    if (items.length > MAX_HEADERS) errors.push(`${path}.${field}: at most ${MAX_HEADERS} entries`);
+    if (items.length > MAX_HEADERS) errors.at(`${path}.${field}`, `at most ${MAX_HEADERS} entries`);
     const out: HeaderTemplate[] = [];
     const seen = new Set<string>();
     items.forEach((h, i) => {
       const where = `${path}.${field}[${i}]`;
       if (!isRecord(h) || typeof h.name !== "string") {
-        errors.push(`${where}: needs a name`);
+        errors.at(where, "needs a name");
         return;
       }
       const name = h.name.toLowerCase();
-      const label = `${where} (${h.name})`;
+      const label: Where = { path: where, subject: h.name };
       if (!validName(name, phase, label, errors, true)) return;
-      if (field === "set" && seen.has(name)) errors.push(`${label}: set twice`);
+      if (field === "set" && seen.has(name)) errors.at(label.path, "set twice", label.subject);
       seen.add(name);
       const v = h.value ?? "";
       if (typeof v !== "string") {
-        errors.push(`${label}: value must be a string`);
+        errors.at(label.path, "value must be a string", label.subject);
         return;
       }
       const template = compile(v, label);
@@ -160,11 +169,14 @@ function readSide(
   const add = headers("add");
   const remove: string[] = [];
   if (value.remove !== undefined && !Array.isArray(value.remove))
-    errors.push(`${path}.remove: must be a list`);
+    errors.at(`${path}.remove`, "must be a list");
   arr(value.remove).forEach((r, i) => {
     const name = typeof r === "string" ? r.toLowerCase() : undefined;
-    if (name === undefined) errors.push(`${path}.remove[${i}]: must be a header name`);
-    else if (validName(name, phase, `${path}.remove[${i}]`, errors, false) && !remove.includes(name))
+    if (name === undefined) errors.at(`${path}.remove[${i}]`, "must be a header name");
+    else if (
+      validName(name, phase, { path: `${path}.remove[${i}]` }, errors, false) &&
+      !remove.includes(name)
+    )
       remove.push(name);
   });
 
@@ -172,37 +184,38 @@ function readSide(
   arr(value.dynamicMetadata).forEach((m, i) => {
     const where = `${path}.dynamicMetadata[${i}]`;
     if (!isRecord(m) || typeof m.key !== "string" || m.key === "") {
-      errors.push(`${where}: needs a key`);
+      errors.at(where, "needs a key");
       return;
     }
     const ns = m.namespace === undefined ? DEFAULT_METADATA_NAMESPACE : str(m.namespace);
     if (!ns) {
-      errors.push(`${where}.namespace: must be a non-empty string`);
+      errors.at(`${where}.namespace`, "must be a non-empty string");
       return;
     }
     const v = isRecord(m.value) ? m.value : {};
     const source = str(v.stringValue);
     if (source === undefined) {
-      errors.push(`${where}.value.stringValue: must be a string (other value kinds are not supported)`);
+      errors.at(`${where}.value.stringValue`, "must be a string (other value kinds are not supported)");
       return;
     }
-    const template = compile(source, `${where} (${m.key})`);
+    const template = compile(source, { path: where, subject: m.key });
     if (template) metadata.push({ namespace: ns, key: m.key, template });
   });
 
-  const body = bodySource === undefined ? undefined : compile(bodySource, `${path}.body.value`);
+  const body = bodySource === undefined ? undefined : compile(bodySource, { path: `${path}.body.value` });
   return { phase, parseAs, body, set, add, remove, metadata, uses };
 }
 
 /** Reads and compiles spec.transformation; all problems are reported, not only the first. */
 export function readTransformation(value: unknown, limits?: Partial<TemplateLimits>): ReadResult {
-  const errors: string[] = [];
-  if (!isRecord(value)) return { ok: false, errors: ["transformation: must be an object"] };
+  const errors = new FieldErrors();
+  if (!isRecord(value))
+    return { ok: false, errors: [{ path: "transformation", message: "must be an object" }] };
   for (const k of Object.keys(value)) {
-    if (k !== "request" && k !== "response") errors.push(`transformation.${k}: unknown field`);
+    if (k !== "request" && k !== "response") errors.at(`transformation.${k}`, "unknown field");
   }
   const request = readSide(value.request, "request", "transformation.request", errors, limits);
   const response = readSide(value.response, "response", "transformation.response", errors, limits);
-  if (errors.length) return { ok: false, errors };
+  if (errors.length) return { ok: false, errors: errors.list };
   return { ok: true, value: { request, response } };
 }

@@ -2,9 +2,9 @@
 // `istio.io/PROXY` listener is the inbound listener; every other listener is invalid on a waypoint.
 import type { Gateway, WaypointRef } from "@waymark/api";
 import { GATEWAY_GROUP } from "@waymark/api";
-import { int, isRecord, records, str, stringMap } from "./guards.ts";
-import type { ObjectIndex } from "./objects.ts";
-import type { TranslatorSettings } from "./types.ts";
+import { int, isRecord, records, str, stringMap } from "../input/guards.ts";
+import type { ObjectIndex } from "../input/objects.ts";
+import type { TranslatorSettings } from "../types.ts";
 
 export const PROXY_PROTOCOL = "istio.io/PROXY";
 export const WAYPOINT_FOR_LABEL = "istio.io/waypoint-for";

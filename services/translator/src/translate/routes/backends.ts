@@ -2,9 +2,9 @@
 // needs a ReferenceGrant (in the Service's namespace) from HTTPRoutes of the route's namespace, except
 // the Service the route is attached to as parent (a GAMMA consumer route sending to its own Service).
 import { GATEWAY_GROUP } from "@waymark/api";
-import { int, isRecord, records, str } from "./guards.ts";
-import { clusterName } from "./names.ts";
-import type { ObjectIndex, ServiceInfo, ServicePortInfo } from "./objects.ts";
+import { int, isRecord, records, str } from "../input/guards.ts";
+import { clusterName } from "../input/names.ts";
+import type { ObjectIndex, ServiceInfo, ServicePortInfo } from "../input/objects.ts";
 
 /** A service port some cluster sends to. */
 export interface BackendTarget {

@@ -1,92 +1,39 @@
 // The incremental path of a translation with a memo. Most changes in a running mesh are small: a
-// route's header value, match or weight; a pod coming or going in an EndpointSlice. When the only
-// objects changed since the memo's last translation are
-//   - HTTPRoutes that keep their attachment (the same parents, accepted or rejected alike, on the same
-//     ports) and their backends, and
-//   - EndpointSlices that stay filed under the same Service,
-// the output is the last output with those routes' statuses, the route configurations holding them
-// and the changed services' load assignments rebuilt. Nothing else could come out different:
-//   - listeners follow the services alone;
-//   - clusters follow the backends (the same ones);
-//   - Gateway statuses count the attached routes (the same ones);
-//   - TrafficPolicies on the waypoint's Gateway stay as they were on the rebuilt virtual hosts;
-//   - a TrafficPolicy that names or selects a changed route (before or after the change) would change
-//     its entries and its own status, and the route limit looks across routes: either sends a changed
-//     route through the whole translation (a changed EndpointSlice still does not).
-// Anything else returns undefined, and translate() does the whole translation. memo.test.ts checks
-// that both give equal output through generated sequences of changes.
-import type { EndpointSlice, HTTPRoute, KubeObject } from "@waymark/api";
+// route's header value, match or weight; a pod coming or going in an EndpointSlice; a policy edited
+// without effect on what it programs. When every object changed since the memo's last translation is
+//   - an HTTPRoute that keeps its attachment (the same parents, ports and backends) and that no
+//     TrafficPolicy names or selects (before or after), while no route is over a waypoint's limit;
+//   - an EndpointSlice that stays filed under the same Service; or
+//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did,
+// the last IR and output are patched: those routes' statuses and route configurations, those
+// services' load assignments, those policies' statuses. Anything else returns undefined, and
+// translate() does the whole translation. memo.test.ts checks that both give equal output through
+// generated sequences of changes.
+import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
-import { type JsonObject, TypeUrl } from "@waymark/envoy-proto";
-import type { BackendTarget } from "./backends.ts";
-import { buildLoadAssignment } from "./clusters.ts";
-import { compareStrings } from "./guards.ts";
-import type { BuiltRouteConfig, RouteWork, TranslationMemo } from "./memo.ts";
-import { isIndexedRoute, nsName, type ObjectIndex, type ServiceInfo, sliceServiceKey } from "./objects.ts";
-import { type ParentContext, type ParentOutcome, resolveParents } from "./parents.ts";
-import type { PolicyTranslation } from "./policies/index.ts";
-import { type CompiledRoute, compileRoute } from "./routes.ts";
-import { routeStatus } from "./status.ts";
+import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
+import { compareStrings } from "../input/guards.ts";
+import { isIndexedRoute, nsName, type ObjectIndex, sliceServiceKey } from "../input/objects.ts";
+import type { RouteConfigIR, WaypointIR } from "../ir/types.ts";
+import type { BackendTarget } from "../routes/backends.ts";
+import { type CompiledRoute, compileRoute } from "../routes/compile.ts";
+import { type ParentOutcome, resolveParents } from "../routes/parents.ts";
+import { fillServicePorts, type RouteWork } from "../routes/stage.ts";
+import { routeStatus } from "../status/status.ts";
 import type {
   ObjectStatus,
   TranslationInput,
   TranslationOutput,
   TranslatorSettings,
   WaypointOutput,
-} from "./types.ts";
-import { buildRoutesConfig } from "./waypoint.ts";
+} from "../types.ts";
+import { emitLoadAssignment } from "../xds/clusters.ts";
+import { resource } from "../xds/emit.ts";
+import { fillRouteConfigSlots, routeConfigOf } from "../xds/routeconfig.ts";
+import type { LastTranslation, TranslationMemo } from "./memo.ts";
 
 /** Beyond this many changed objects, the whole translation is about as quick. */
 const MAX_CHANGED_OBJECTS = 64;
-
-/** How one route configuration that holds routes was made. */
-export interface RouteConfigPlan {
-  name: string;
-  service: ServiceInfo;
-  /** The service port's cluster. */
-  cluster: string;
-  gatewayRoutes: readonly CompiledRoute[];
-  serviceRoutes: readonly CompiledRoute[];
-  built: BuiltRouteConfig;
-}
-
-/** How one waypoint's output was made. */
-export interface WaypointRecord {
-  /** Its route configurations that hold routes. */
-  plans: RouteConfigPlan[];
-  /** Every backend it has a cluster and a load assignment for. */
-  targets: BackendTarget[];
-}
-
-/** What translate() keeps of its last translation. */
-export interface LastTranslation {
-  /** A copy of the input's objects. */
-  objects: Map<string, KubeObject>;
-  settings: TranslatorSettings;
-  context: ParentContext;
-  /** Per waypoint output, in the same order. */
-  records: WaypointRecord[];
-  output: TranslationOutput;
-  policies: PolicyTranslation;
-  /** False when a change to a route can change more than it (see the file comment). */
-  routeOnly: boolean;
-}
-
-/** The ServicePorts a route's accepted Service parents select (undefined: every port); kept on its work. */
-export function fillServicePorts(work: RouteWork, parents: readonly ParentOutcome[]): void {
-  const ports = work.compiled.servicePorts;
-  ports.clear();
-  for (const p of parents) {
-    if (p.rejected || !p.waypoint || p.kind !== "Service" || !p.service) continue;
-    const key = nsName(p.service.namespace, p.service.name);
-    // Any parentRef to the Service without port or sectionName means all of its ports.
-    if (!ports.has(key) || ports.get(key) !== undefined)
-      ports.set(key, p.ports ? new Set([...(ports.get(key) ?? []), ...p.ports]) : undefined);
-  }
-  work.portsFrom = parents;
-  work.restricted = [];
-  for (const [key, selected] of ports) if (selected) work.restricted.push(key);
-}
 
 const sameSet = (a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined) =>
   a === b || (!!a && !!b && a.size === b.size && [...a].every((x) => b.has(x)));
@@ -130,6 +77,15 @@ interface SliceChange {
   at: number;
 }
 
+interface PolicyChange {
+  before: TrafficPolicy;
+  after: TrafficPolicy;
+  /** Its new status entry (undefined: it has none), and its position among the statuses. */
+  status: ObjectStatus | undefined;
+  at: number;
+  commit: () => void;
+}
+
 /** The keys whose objects differ from the last translation's; undefined if any object came or went. */
 function changedKeys(last: LastTranslation, objects: ReadonlyMap<string, KubeObject>): string[] | undefined {
   if (objects.size !== last.objects.size) return undefined;
@@ -169,18 +125,6 @@ function recompile(
   return { before, after, at, old, work };
 }
 
-/**
- * Carries the per-filter config the waypoint's Gateway-level policies put on the virtual hosts of a
- * route configuration over to its rebuilt form (those policies did not change).
- */
-function keepVirtualHostConfig(from: JsonObject, to: JsonObject): void {
-  const hosts = (j: JsonObject) => (Array.isArray(j.virtualHosts) ? (j.virtualHosts as JsonObject[]) : []);
-  const next = hosts(to);
-  for (const [i, vh] of hosts(from).entries())
-    if (vh.typedPerFilterConfig !== undefined && next[i])
-      next[i].typedPerFilterConfig = vh.typedPerFilterConfig;
-}
-
 /** The position of `key` in statuses sorted by objectKey, or -1. */
 function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   let lo = 0;
@@ -196,8 +140,18 @@ function statusAt(statuses: readonly ObjectStatus[], key: string): number {
 }
 
 /** The index with the changed routes and EndpointSlices in place of the old ones. */
-function patchIndex(index: ObjectIndex, routes: readonly RouteChange[], slices: readonly SliceChange[]) {
+function patchIndex(
+  index: ObjectIndex,
+  routes: readonly RouteChange[],
+  slices: readonly SliceChange[],
+  policies: readonly PolicyChange[],
+) {
   const next = { ...index };
+  if (policies.length) {
+    const list = [...index.trafficPolicies];
+    for (const p of policies) list[list.indexOf(p.before)] = p.after;
+    next.trafficPolicies = list;
+  }
   if (routes.length) {
     const list = [...index.httpRoutes];
     for (const c of routes) list[c.at] = c.after;
@@ -229,6 +183,7 @@ export function translateIncrementally(
 
   const changes: RouteChange[] = [];
   const slices: SliceChange[] = [];
+  const policies: PolicyChange[] = [];
   for (const key of keys) {
     const before = last.objects.get(key)!;
     const after = input.objects.get(key)!;
@@ -237,6 +192,15 @@ export function translateIncrementally(
       const c = recompile(last, memo, before, after);
       if (!c) return undefined;
       changes.push(c);
+      continue;
+    }
+    if (before.kind === "TrafficPolicy" && after.kind === "TrafficPolicy") {
+      // The policy's features say whether it programs anything else than before.
+      const r = last.policies.replacement(before as TrafficPolicy, after as TrafficPolicy);
+      if (!r) return undefined;
+      const at = statusAt(last.output.statuses, key);
+      if (at < 0 !== (r.status === undefined)) return undefined;
+      policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
       continue;
     }
     const service = sliceServiceKey(before);
@@ -259,21 +223,21 @@ export function translateIncrementally(
     }
     return out;
   };
-  const rebuilt = new Map<RouteConfigPlan, RouteConfigPlan>();
-  for (const { plans } of changes.length ? last.records : []) {
-    for (const plan of plans) {
-      const gatewayRoutes = swapped(plan.gatewayRoutes);
-      const serviceRoutes = swapped(plan.serviceRoutes);
+  const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
+  for (const { routeConfigs } of changes.length ? last.irs : []) {
+    for (const rc of routeConfigs) {
+      if (!rc.hasRoutes) continue;
+      const gatewayRoutes = swapped(rc.gatewayRoutes);
+      const serviceRoutes = swapped(rc.serviceRoutes);
       if (!gatewayRoutes && !serviceRoutes) continue;
-      const next = {
-        ...plan,
-        gatewayRoutes: gatewayRoutes ?? plan.gatewayRoutes,
-        serviceRoutes: serviceRoutes ?? plan.serviceRoutes,
+      // Every changed route sends to the same backends as before: so do the route configurations
+      // (rc.targets stays), and the policy slots stay as the unchanged policies filled them.
+      const next: RouteConfigIR = {
+        ...rc,
+        gatewayRoutes: gatewayRoutes ?? rc.gatewayRoutes,
+        serviceRoutes: serviceRoutes ?? rc.serviceRoutes,
       };
-      // Every changed route sends to the same backends as before: so do the route configurations.
-      const built = buildRoutesConfig(next, plan.built.targets);
-      keepVirtualHostConfig(plan.built.json, built.json);
-      rebuilt.set(plan, { ...next, built });
+      rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
     }
   }
   const statuses = [...last.output.statuses];
@@ -291,12 +255,18 @@ export function translateIncrementally(
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
+  for (const p of policies) {
+    p.commit();
+    if (!p.status) continue;
+    if (p.status.generation === undefined) delete p.status.generation;
+    statuses[p.at] = p.status;
+  }
   for (const c of changes) memo.rememberRoute(c.after, c.work);
   for (const key of keys) last.objects.set(key, input.objects.get(key)!);
-  const index = patchIndex(last.context.index, changes, slices);
+  const index = patchIndex(last.context.index, changes, slices, policies);
   const services = new Set(slices.map((s) => s.service).filter((s) => s !== ""));
   const waypoints = last.output.waypoints.map((out, i) =>
-    patchWaypoint(out, last.records[i]!, { rebuilt, services, index, memo }),
+    patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo }),
   );
   const output: TranslationOutput = { ...last.output, waypoints, statuses };
   last.context = { ...last.context, index };
@@ -308,37 +278,40 @@ export function translateIncrementally(
 /** One waypoint's output with its rebuilt route configurations and the changed services' endpoints. */
 function patchWaypoint(
   out: WaypointOutput,
-  record: WaypointRecord,
+  ir: WaypointIR,
   p: {
-    rebuilt: ReadonlyMap<RouteConfigPlan, RouteConfigPlan>;
+    rebuilt: ReadonlyMap<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>;
     services: ReadonlySet<string>;
     index: ObjectIndex;
     memo: TranslationMemo;
   },
 ): WaypointOutput {
   let resources = out.resources;
-  const routes = new Map<string, JsonObject>();
-  for (const [j, plan] of record.plans.entries()) {
-    const next = p.rebuilt.get(plan);
+  const routes = new Map<string, RouteConfigurationJson>();
+  for (const [j, rc] of ir.routeConfigs.entries()) {
+    const next = p.rebuilt.get(rc);
     if (!next) continue;
-    record.plans[j] = next;
-    routes.set(next.name, next.built.json);
-    const { cluster, gatewayRoutes, serviceRoutes } = next;
+    ir.routeConfigs[j] = next.rc;
+    routes.set(rc.name, next.json);
+    const { cluster, gatewayRoutes, serviceRoutes } = next.rc;
     p.memo.setRouteConfig(
-      next.name,
+      rc.name,
       () => p.memo.routeConfigKey(cluster, gatewayRoutes, serviceRoutes),
-      next.built,
+      next.json,
     );
   }
-  const endpoints = new Map<string, JsonObject>();
-  for (const t of record.targets)
+  const endpoints = new Map<string, ReturnType<typeof emitLoadAssignment>>();
+  for (const t of ir.clusters)
     if (p.services.has(nsName(t.service.namespace, t.service.name)))
-      endpoints.set(t.cluster, buildLoadAssignment(t, p.index));
+      endpoints.set(t.cluster, emitLoadAssignment(t, p.index));
   /** The resources of one type with those named in `json` replaced. */
-  const replaced = (type: TypeUrl, json: ReadonlyMap<string, JsonObject>) =>
+  const replaced = (
+    type: TypeUrl,
+    json: ReadonlyMap<string, RouteConfigurationJson | ReturnType<typeof emitLoadAssignment>>,
+  ) =>
     resources[type].map((r) => {
       const j = json.get(r.name);
-      return j ? { name: r.name, json: j } : r;
+      return j ? resource(r.name, j) : r;
     });
   if (routes.size) resources = { ...resources, [TypeUrl.route]: replaced(TypeUrl.route, routes) };
   if (endpoints.size) resources = { ...resources, [TypeUrl.endpoint]: replaced(TypeUrl.endpoint, endpoints) };

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeObject } from "@waymark/api";
 import fc from "fast-check";
-import { endpointSlice, httpRoute, rule, world } from "./fuzz/arbitraries.ts";
-import { FUZZ_SETTINGS } from "./fuzz/harness.ts";
-import { caseNames, loadCase } from "./golden-cases.ts";
-import { TranslationMemo, translate } from "./index.ts";
+import { endpointSlice, httpRoute, rule, trafficPolicy, world } from "../fuzz/arbitraries.ts";
+import { FUZZ_SETTINGS } from "../fuzz/harness.ts";
+import { caseNames, loadCase } from "../golden-cases.ts";
+import { TranslationMemo, translate } from "../index.ts";
 
 function edits(objects: Map<string, KubeObject>): Array<Map<string, KubeObject>> {
   const steps: Array<Map<string, KubeObject>> = [];
@@ -80,11 +80,14 @@ const edit = fc.record({
     "endpoints",
     "endpoints",
     "relabel",
+    "policy",
   ),
   pick: fc.nat(),
   rules: fc.array(rule, { maxLength: 4 }),
   route: httpRoute,
   slice: endpointSlice,
+  policy: trafficPolicy,
+  policyEdit: fc.constantFrom("generation", "label", "spec"),
 });
 
 const routeKeys = (m: ReadonlyMap<string, KubeObject>) =>
@@ -102,6 +105,18 @@ function applyEdit(
     const services = [...cur.keys()].filter((k) => k.startsWith("core.Service."));
     const k = services[e.pick % Math.max(1, services.length)];
     if (k) next.set(k, structuredClone(cur.get(k)!));
+    return next;
+  }
+  if (e.op === "policy") {
+    // A TrafficPolicy's generation bumped, a label added, or another spec under the same metadata.
+    const policies = [...cur.keys()].filter((k) => k.includes(".TrafficPolicy."));
+    const k = policies[e.pick % Math.max(1, policies.length)];
+    if (!k) return next;
+    const p = structuredClone(cur.get(k)!);
+    if (e.policyEdit === "generation") p.metadata.generation = (Number(p.metadata.generation) || 1) + 1;
+    else if (e.policyEdit === "label") p.metadata.labels = { ...p.metadata.labels, edited: "yes" };
+    else (p as { spec?: unknown }).spec = structuredClone((e.policy as { spec?: unknown }).spec);
+    next.set(k, p);
     return next;
   }
   if (e.op === "endpoints" || e.op === "relabel") {
@@ -268,4 +283,38 @@ test("with TrafficPolicies: a route no policy names takes the incremental path; 
     "httpbin2 no longer gold",
   );
   assert.equal(memo.incremental, 1, "selected before the change: on-gold's status changes");
+});
+
+test("a TrafficPolicy edited without effect takes the incremental path; its status follows the generation", () => {
+  const c = loadCase("header-control");
+  const key = "gateway_kgateway_dev.TrafficPolicy.httpbin.on-gateway";
+  const policy = (generation: number, header: string, value: string): KubeObject => ({
+    apiVersion: "gateway.kgateway.dev/v1alpha1",
+    kind: "TrafficPolicy",
+    metadata: { name: "on-gateway", namespace: "httpbin", generation },
+    spec: {
+      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "kgateway-waypoint" }],
+      transformation: { response: { add: [{ name: header, value }] } },
+    },
+  });
+  const memo = new TranslationMemo();
+  const step = (p: KubeObject) => {
+    const objects = new Map(c.input.objects).set(key, p);
+    const out = translate({ objects }, c.settings, memo);
+    assert.deepEqual(out, translate({ objects }, c.settings));
+    return out;
+  };
+  const generationOf = (out: ReturnType<typeof translate>) => {
+    const s = out.statuses.find((x) => x.ref.kind === "TrafficPolicy");
+    assert.ok(s, "the policy has a status");
+    type Stanza = { ancestors?: Array<{ conditions: Array<{ observedGeneration?: number }> }> };
+    const ancestors = (s.status as Stanza).ancestors;
+    return ancestors?.[0]?.conditions[0]?.observedGeneration;
+  };
+  assert.equal(generationOf(step(policy(1, "x-waypoint", "yes"))), 1);
+  // Header names are case-insensitive: the same Lua chunk, so the feature says the value is equal.
+  assert.equal(generationOf(step(policy(2, "X-Waypoint", "yes"))), 2);
+  assert.equal(memo.incremental, 1, "an equal transformation: the incremental path");
+  assert.equal(generationOf(step(policy(3, "X-Waypoint", "no"))), 3);
+  assert.equal(memo.incremental, 1, "another value: the whole translation");
 });

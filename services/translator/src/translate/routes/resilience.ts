@@ -3,8 +3,8 @@
 //   timeouts.backendRequest → retryPolicy.perTryTimeout (each try to the backend)
 //   retry {codes, attempts, backoff} → retryPolicy: retried on connection failures and resets, and on
 //   the listed status codes; attempts is the number of retries; backoff the base interval.
-import type { JsonObject } from "@waymark/envoy-proto";
-import { arr, int, isRecord, str } from "./guards.ts";
+import type { RetryPolicyJson, RouteActionJson } from "@waymark/envoy-proto";
+import { arr, int, isRecord, str } from "../input/guards.ts";
 
 const DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
@@ -32,7 +32,7 @@ export function gatewayDurationToProto(value: string): string | undefined {
 
 export interface Resilience {
   /** RouteAction fields: timeout, retryPolicy. */
-  fields: JsonObject;
+  fields: Pick<RouteActionJson, "timeout" | "retryPolicy">;
   /** Parts that are ignored, with why. */
   problems: string[];
 }
@@ -46,7 +46,7 @@ function duration(v: unknown, what: string, problems: string[]): number | undefi
 
 export function compileResilience(rule: Record<string, unknown>): Resilience {
   const problems: string[] = [];
-  const fields: JsonObject = {};
+  const fields: Resilience["fields"] = {};
   const timeouts = isRecord(rule.timeouts) ? rule.timeouts : {};
   const request = duration(timeouts.request, "timeouts.request", problems);
   let backend = duration(timeouts.backendRequest, "timeouts.backendRequest", problems);
@@ -58,7 +58,7 @@ export function compileResilience(rule: Record<string, unknown>): Resilience {
     backend = undefined;
   }
 
-  const policy: JsonObject = {};
+  const policy: RetryPolicyJson = {};
   if (backend !== undefined && backend > 0) {
     policy.perTryTimeout = msToProto(backend);
     // Without a retry stanza a timed-out try is not retried.

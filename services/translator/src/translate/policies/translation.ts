@@ -1,17 +1,14 @@
-// TrafficPolicy support, as plugins. A feature (one spec field, e.g. transformation) says what it
-// contributes: HTTP filters for the connection manager, and per-route (or per-virtual-host)
-// typed_per_filter_config where it is in force. This module attaches policies to routes and
-// waypoints (attachment.ts), decorates the translated xDS, and computes every policy's status.
-// Adding a policy feature means adding a folder here and an entry in FEATURES.
-import { type HTTPRoute, type ObjectRef, refOf } from "@waymark/api";
-import type { JsonObject } from "@waymark/envoy-proto";
-import { TypeUrl } from "@waymark/envoy-proto";
-import type { WaypointInfo } from "../gateways.ts";
-import { isRecord, stringMap } from "../guards.ts";
-import { insertHttpFilters } from "../listener.ts";
-import { nsName, type ObjectIndex } from "../objects.ts";
-import type { CompiledRoute } from "../routes.ts";
-import type { ObjectStatus, TranslatorSettings, WaypointOutput } from "../types.ts";
+// Which TrafficPolicy is in force where, for every feature alike: route-level and rule-level policies
+// on a route's entries, Gateway-level policies on a waypoint's virtual hosts, and each policy's status
+// (attachment.ts). The features themselves (features.ts, one folder each) only read their field and
+// give the config to place; this file places it, into the compiled routes and the waypoint IR.
+import { type HTTPRoute, type ObjectRef, refOf, type TrafficPolicy } from "@waymark/api";
+import { isRecord, stringMap } from "../input/guards.ts";
+import { nsName, type ObjectIndex } from "../input/objects.ts";
+import type { PerFilterConfig, WaypointIR } from "../ir/types.ts";
+import type { CompiledRoute } from "../routes/compile.ts";
+import type { ObjectStatus, TranslatorSettings } from "../types.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
 import {
   type AncestorOutcome,
   comparePriority,
@@ -22,23 +19,8 @@ import {
   targetMatches,
   UNSUPPORTED_FIELDS,
 } from "./attachment.ts";
-import { transformationFeature } from "./transformation/index.ts";
-
-export type FeatureRead<C> = { ok: true; value: C } | { ok: false; errors: string[] };
-
-export interface PolicyFeature<C> {
-  /** The TrafficPolicy spec field this feature implements. */
-  field: string;
-  /** HTTP filters (before the router) in every connection manager of a waypoint using the feature. */
-  httpFilters: readonly JsonObject[];
-  /** Reads and validates the field of one policy; errors make the policy Invalid. */
-  read(value: unknown, settings: TranslatorSettings): FeatureRead<C>;
-  /** typed_per_filter_config entries where `config` is in force ({} when it does nothing). */
-  perFilterConfig(config: C): Record<string, JsonObject>;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a heterogeneous registry; each feature checks its own config
-export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [transformationFeature];
+import { formatFieldError, type PolicyFeature } from "./feature.ts";
+import { FEATURES } from "./features.ts";
 
 const FEATURE_FIELDS = new Set(FEATURES.map((f) => f.field));
 const ATTACHMENT_FIELDS = new Set(["targetRefs", "targetSelectors"]);
@@ -57,15 +39,18 @@ function readPolicy(p: Parameters<typeof policyInfo>[0], settings: TranslatorSet
   for (const f of FEATURES) {
     if (spec[f.field] === undefined) continue;
     const r = f.read(spec[f.field], settings);
-    if (r.ok) features.set(f.field, r.value);
-    else errors.push(...r.errors);
+    if (r.ok) {
+      features.set(f.field, r.value);
+      for (const path of f.ignored?.(r.value) ?? []) ignored.push(path);
+    } else for (const e of r.errors) errors.push(formatFieldError(e));
   }
   return { ...policyInfo(p), targets, errors, ignored, features };
 }
 
 /**
- * One translation's view of the policies. index.ts calls route() for each compiled route, attached()
- * for each (route, waypoint) it programs, waypoint() for each waypoint's output, and statuses() last.
+ * One translation's view of the policies. policies/stage.ts calls route() for each compiled route,
+ * attached() for each (route, waypoint) it programs, waypoint() for each waypoint's IR; the statuses
+ * stage calls statuses() last.
  */
 export class PolicyTranslation {
   private readonly policies: PolicyInfo[];
@@ -77,21 +62,27 @@ export class PolicyTranslation {
     string,
     { winners: Set<PolicyInfo>; losers: Map<PolicyInfo, Map<string, Set<string>>> }
   >();
-  private readonly perFilterCache = new Map<string, Record<string, JsonObject>>();
+  private readonly perFilterCache = new Map<string, PerFilterConfig>();
 
   constructor(index: ObjectIndex, settings: TranslatorSettings) {
     this.settings = settings;
     this.policies = index.trafficPolicies.map((p) => readPolicy(p, settings)).sort(comparePriority);
   }
 
-  private perFilter(p: PolicyInfo, feature: PolicyFeature<unknown>): Record<string, JsonObject> {
-    const key = `${p.key}|${feature.field}`;
+  private perFilter(p: PolicyInfo, feature: PolicyFeature<unknown>, on: "route" | "vhost"): PerFilterConfig {
+    const key = `${p.key}|${feature.field}|${on}`;
     let c = this.perFilterCache.get(key);
     if (!c) {
-      c = feature.perFilterConfig(p.features.get(feature.field));
+      const value = p.features.get(feature.field);
+      c = on === "vhost" && feature.perVirtualHost ? feature.perVirtualHost(value) : feature.perRoute(value);
       this.perFilterCache.set(key, c);
     }
     return c;
+  }
+
+  /** Whether there is any TrafficPolicy at all (else every step is a no-op). */
+  any(): boolean {
+    return this.policies.length > 0;
   }
 
   private valid(): PolicyInfo[] {
@@ -137,11 +128,11 @@ export class PolicyTranslation {
         ),
         ...routeLevel,
       ];
-      const config: Record<string, JsonObject> = {};
+      const config: PerFilterConfig = {};
       for (const f of FEATURES) {
         const [winner, ...rest] = candidates.filter((p) => p.features.has(f.field));
         if (!winner) continue;
-        Object.assign(config, this.perFilter(winner, f));
+        Object.assign(config, this.perFilter(winner, f, "route"));
         winners.add(winner);
         for (const l of rest) {
           const byRule = losers.get(l) ?? new Map<string, Set<string>>();
@@ -201,18 +192,18 @@ export class PolicyTranslation {
     );
   }
 
-  /** Adds the Gateway-level policies' virtual host config and the features' HTTP filters. */
-  waypoint(w: WaypointInfo, out: WaypointOutput): void {
+  /** Fills the waypoint IR's policy slots: Gateway-level virtual host config, the features' HTTP filters. */
+  waypoint(w: WaypointInfo, ir: WaypointIR): void {
     if (this.policies.length === 0) return;
     const policies = this.gatewayPolicies(w);
-    const vhostConfig: Record<string, JsonObject> = {};
+    const vhostConfig: PerFilterConfig = {};
     const label = `Gateway ${w.key}`;
     for (const p of policies) this.outcome(p, w);
     for (const f of FEATURES) {
       const having = policies.filter((p) => p.errors.length === 0 && p.features.has(f.field));
       const [winner, ...losers] = having;
       if (!winner) continue;
-      Object.assign(vhostConfig, this.perFilter(winner, f));
+      Object.assign(vhostConfig, this.perFilter(winner, f, "vhost"));
       this.outcome(winner, w).inForce.add(label);
       for (const l of losers) {
         const o = this.outcome(l, w);
@@ -226,33 +217,85 @@ export class PolicyTranslation {
       if (p.errors.length === 0 && p.features.size === 0) o.inForce.add(label);
     }
 
+    // The filters in use: those some virtual host or route entry has per-filter config for.
     const used = new Set<string>();
-    for (const rc of out.resources[TypeUrl.route]) {
-      for (const vh of Array.isArray(rc.json.virtualHosts) ? rc.json.virtualHosts : []) {
-        if (!isRecord(vh)) continue;
-        if (Object.keys(vhostConfig).length) vh.typedPerFilterConfig = { ...vhostConfig };
-        for (const k of Object.keys(isRecord(vh.typedPerFilterConfig) ? vh.typedPerFilterConfig : {}))
-          used.add(k);
-        for (const r of Array.isArray(vh.routes) ? vh.routes : []) {
-          if (isRecord(r) && isRecord(r.typedPerFilterConfig))
-            for (const k of Object.keys(r.typedPerFilterConfig)) used.add(k);
-        }
-      }
+    const vhostKeys = Object.keys(vhostConfig);
+    for (const rc of ir.routeConfigs) {
+      if (vhostKeys.length) rc.virtualHostConfig = vhostConfig;
+      for (const k of vhostKeys) used.add(k);
+      for (const list of [rc.gatewayRoutes, rc.serviceRoutes])
+        for (const r of list)
+          for (const e of r.entries)
+            if (e.json.typedPerFilterConfig)
+              for (const k of Object.keys(e.json.typedPerFilterConfig)) used.add(k);
     }
-    const filters = FEATURES.flatMap((f) => f.httpFilters).filter((f) => used.has(String(f.name)));
+    const filters = FEATURES.flatMap((f) => f.httpFilters).filter((h) => used.has(String(h.filter.name)));
     if (filters.length === 0) return;
-    for (const l of out.resources[TypeUrl.listener]) insertHttpFilters(l.json, filters);
+    for (const chain of ir.listener?.chains ?? [])
+      if (chain.kind === "http") chain.httpFilters.push(...filters);
   }
 
   statuses(): ObjectStatus[] {
     const out: ObjectStatus[] = [];
     for (const p of this.policies) {
-      const byWaypoint = this.outcomes.get(p.key);
-      if (!byWaypoint || byWaypoint.size === 0) continue;
-      const outcomes = [...byWaypoint.values()].sort((a, b) => (a.waypoint.key < b.waypoint.key ? -1 : 1));
-      const ref: ObjectRef = refOf(p.policy);
-      out.push({ ref, generation: p.generation, status: policyStatus(p, outcomes, this.settings) });
+      const s = this.statusOf(p);
+      if (s) out.push(s);
     }
     return out;
   }
+
+  private statusOf(p: PolicyInfo): ObjectStatus | undefined {
+    const byWaypoint = this.outcomes.get(p.key);
+    if (!byWaypoint || byWaypoint.size === 0) return undefined;
+    const outcomes = [...byWaypoint.values()].sort((a, b) => (a.waypoint.key < b.waypoint.key ? -1 : 1));
+    const ref: ObjectRef = refOf(p.policy);
+    return { ref, generation: p.generation, status: policyStatus(p, outcomes, this.settings) };
+  }
+
+  /**
+   * After a translation: whether `after` programs exactly what `before` did — the same targets,
+   * priority and problems, and each feature's value equal to the old one, as that feature judges
+   * (PolicyFeature.equal). If so, only the policy's own status can differ (its generation): the
+   * answer holds that status entry (undefined when it has none) and a commit that puts `after` in
+   * place. Undefined when the change may program something else: the whole translation is needed.
+   */
+  replacement(
+    before: TrafficPolicy,
+    after: TrafficPolicy,
+  ): { status: ObjectStatus | undefined; commit: () => void } | undefined {
+    const at = this.policies.findIndex((p) => p.policy === before);
+    if (at < 0) return undefined;
+    const old = this.policies[at]!;
+    const next = readPolicy(after, this.settings);
+    if (!samePolicy(old, next)) return undefined;
+    const commit = () => {
+      this.policies[at] = next;
+      for (const { winners, losers } of this.routeProviders.values()) {
+        if (winners.delete(old)) winners.add(next);
+        const lost = losers.get(old);
+        if (lost) {
+          losers.delete(old);
+          losers.set(next, lost);
+        }
+      }
+      // The per-filter config cached and placed for `old` stays right: the values are equal.
+    };
+    return { status: this.statusOf(next), commit };
+  }
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Whether two reads of one policy program the same (see PolicyTranslation.replacement). */
+function samePolicy(a: PolicyInfo, b: PolicyInfo): boolean {
+  if (a.key !== b.key || a.weight !== b.weight || a.created !== b.created) return false;
+  if (!sameList(a.errors, b.errors) || !sameList(a.ignored, b.ignored)) return false;
+  if (JSON.stringify(a.targets) !== JSON.stringify(b.targets)) return false;
+  if (a.features.size !== b.features.size) return false;
+  return FEATURES.every(
+    (f) =>
+      a.features.has(f.field) === b.features.has(f.field) &&
+      (!a.features.has(f.field) || f.equal(a.features.get(f.field), b.features.get(f.field))),
+  );
 }

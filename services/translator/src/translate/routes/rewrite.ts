@@ -5,7 +5,7 @@
 // replacement "/bar" turns "/foo/x" into "/bar/x", and a replacement "/" turns "/foo/x" into "/x" and
 // "/foo" into "/" (never "//x" or ""). Envoy's plain prefix_rewrite gets the first right but not the
 // second, so that case (and the root prefix) is a regex rewrite.
-import type { JsonObject } from "@waymark/envoy-proto";
+import type { RedirectActionJson, RouteActionJson } from "@waymark/envoy-proto";
 import type { PathModifier, RedirectSpec, RewriteSpec } from "./filters.ts";
 import type { CompiledMatch } from "./matches.ts";
 
@@ -14,7 +14,11 @@ export function escapeRegex(s: string): string {
   return s.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
 }
 
-export type PathRewrite = { ok: true; fields: JsonObject } | { ok: false; message: string };
+/** Path fields of a RouteAction (rewrite) or a RedirectAction (redirect). */
+type PathFields = Pick<RouteActionJson, "prefixRewrite" | "regexRewrite"> &
+  Pick<RedirectActionJson, "pathRedirect">;
+
+export type PathRewrite<F = PathFields> = { ok: true; fields: F } | { ok: false; message: string };
 
 /**
  * The path fields for RouteAction (`full` names its field: regexRewrite for a rewrite, pathRedirect
@@ -48,7 +52,7 @@ function pathFields(path: PathModifier, match: CompiledMatch, redirect: boolean)
   return { ok: true, fields: { prefixRewrite: replacement } };
 }
 
-const REDIRECT_CODE: Record<number, string> = {
+const REDIRECT_CODE: Record<number, NonNullable<RedirectActionJson["responseCode"]>> = {
   301: "MOVED_PERMANENTLY",
   302: "FOUND",
   303: "SEE_OTHER",
@@ -58,8 +62,8 @@ const REDIRECT_CODE: Record<number, string> = {
 const WELL_KNOWN_PORT: Record<string, number> = { http: 80, https: 443 };
 
 /** An Envoy RedirectAction. */
-export function redirectAction(spec: RedirectSpec, match: CompiledMatch): PathRewrite {
-  const out: JsonObject = {};
+export function redirectAction(spec: RedirectSpec, match: CompiledMatch): PathRewrite<RedirectActionJson> {
+  const out: RedirectActionJson = {};
   if (spec.scheme) out.schemeRedirect = spec.scheme;
   if (spec.hostname) out.hostRedirect = spec.hostname;
   // Gateway API: with a new scheme and no port, the port is the scheme's well-known one (which Envoy
@@ -76,8 +80,8 @@ export function redirectAction(spec: RedirectSpec, match: CompiledMatch): PathRe
 }
 
 /** RouteAction fields of a URLRewrite. */
-export function rewriteFields(spec: RewriteSpec, match: CompiledMatch): PathRewrite {
-  const out: JsonObject = {};
+export function rewriteFields(spec: RewriteSpec, match: CompiledMatch): PathRewrite<RouteActionJson> {
+  const out: RouteActionJson = {};
   if (spec.hostname) out.hostRewriteLiteral = spec.hostname;
   if (spec.path) {
     const p = pathFields(spec.path, match, false);

@@ -1,28 +1,25 @@
 // One EDS cluster per service port a waypoint sends to, and its ClusterLoadAssignment built from the
 // Service's EndpointSlices.
 import { isIP } from "node:net";
-import type { JsonObject } from "@waymark/envoy-proto";
-import type { BackendTarget } from "./backends.ts";
-import { compareStrings, int, isRecord, records, str } from "./guards.ts";
-import { nsName, type ObjectIndex } from "./objects.ts";
-import { isHttp2Port, isHttpPort } from "./protocol.ts";
+import type { ClusterJson, ClusterLoadAssignmentJson, HttpProtocolOptionsJson } from "@waymark/envoy-proto";
+import { compareStrings, int, isRecord, records, str } from "../input/guards.ts";
+import { nsName, type ObjectIndex } from "../input/objects.ts";
+import { isHttp2Port, isHttpPort } from "../input/protocol.ts";
+import { pack } from "../ir/any.ts";
+import type { BackendTarget } from "../routes/backends.ts";
 
 const HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
-export function buildCluster(target: BackendTarget): JsonObject {
-  const cluster: JsonObject = {
+export function emitCluster(target: BackendTarget): ClusterJson {
+  const cluster: ClusterJson = {
     name: target.cluster,
     type: "EDS",
     connectTimeout: "5s",
     edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: "V3" } },
   };
   if (isHttpPort(target.port) && isHttp2Port(target.port)) {
-    cluster.typedExtensionProtocolOptions = {
-      [HTTP_OPTIONS]: {
-        "@type": `type.googleapis.com/${HTTP_OPTIONS}`,
-        explicitHttpConfig: { http2ProtocolOptions: {} },
-      },
-    };
+    const options: HttpProtocolOptionsJson = { explicitHttpConfig: { http2ProtocolOptions: {} } };
+    cluster.typedExtensionProtocolOptions = { [HTTP_OPTIONS]: pack(HTTP_OPTIONS, options) };
   }
   return cluster;
 }
@@ -36,7 +33,7 @@ function slicePort(ports: Record<string, unknown>[], portName: string): number |
 }
 
 /** Ready endpoints (conditions.ready !== false) of the target, sorted; empty when there are none. */
-export function buildLoadAssignment(target: BackendTarget, index: ObjectIndex): JsonObject {
+export function emitLoadAssignment(target: BackendTarget, index: ObjectIndex): ClusterLoadAssignmentJson {
   const seen = new Set<string>();
   const addresses: Array<{ address: string; port: number }> = [];
   for (const slice of index.endpointSlices.get(nsName(target.service.namespace, target.service.name)) ?? []) {
@@ -56,7 +53,7 @@ export function buildLoadAssignment(target: BackendTarget, index: ObjectIndex): 
     }
   }
   addresses.sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
-  const cla: JsonObject = { clusterName: target.cluster };
+  const cla: ClusterLoadAssignmentJson = { clusterName: target.cluster };
   if (addresses.length) {
     cla.endpoints = [
       {

@@ -8,7 +8,7 @@
 // then ties by the oldest route (creationTimestamp), the route's namespace/name alphabetically, and
 // finally rule order and match order within the route. A match that becomes two entries (a share of
 // the requests answered 500, the rest forwarded) keeps them together, the share first.
-import { compareStrings } from "./guards.ts";
+import { compareStrings } from "../input/guards.ts";
 
 export type PathMatchType = "Exact" | "PathPrefix" | "RegularExpression";
 

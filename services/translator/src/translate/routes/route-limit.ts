@@ -2,17 +2,19 @@
 // once each however many of their parents belong to it, oldest first (creationTimestamp, then
 // namespace and name); the newest beyond the limit are not programmed into that waypoint, and their
 // parents there are not accepted. Routes already programmed are never displaced by a newer one.
-import { compareStrings } from "./guards.ts";
-import { MAX_ROUTES_ENV } from "./limits.ts";
-import type { RouteWork } from "./memo.ts";
+import { compareStrings } from "../input/guards.ts";
+import { MAX_ROUTES_ENV } from "../limits.ts";
+import type { CompiledRoute } from "./compile.ts";
 import type { ParentOutcome, Rejection } from "./parents.ts";
 import { parseTimestamp } from "./precedence.ts";
-import type { CompiledRoute } from "./routes.ts";
 
 /** For each route over a limit: waypoint key → why it is not accepted there. */
 export type OverLimit = Map<CompiledRoute, Map<string, Rejection>>;
 
-export function routesOverLimit(works: readonly RouteWork[], max: number): OverLimit {
+export function routesOverLimit(
+  works: ReadonlyArray<{ compiled: CompiledRoute; parents: readonly ParentOutcome[] }>,
+  max: number,
+): OverLimit {
   const perWaypoint = new Map<string, { label: string; routes: CompiledRoute[] }>();
   for (const { compiled, parents } of works) {
     for (const p of parents) {

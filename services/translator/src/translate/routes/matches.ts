@@ -2,9 +2,14 @@
 // Gateway API requires ("/foo" matches "/foo" and "/foo/bar", not "/foobar"), which Envoy's
 // path_separated_prefix does exactly. Invalid matches are reported, never emitted: Envoy would reject
 // the whole route configuration.
-import type { JsonObject } from "@waymark/envoy-proto";
-import { isRecord, records, str } from "./guards.ts";
-import { RE2_MAX_PROGRAM_SIZE } from "./limits.ts";
+import type {
+  HeaderMatcherJson,
+  QueryParameterMatcherJson,
+  RouteMatchJson,
+  StringMatcherJson,
+} from "@waymark/envoy-proto";
+import { isRecord, records, str } from "../input/guards.ts";
+import { RE2_MAX_PROGRAM_SIZE } from "../limits.ts";
 import type { PathMatchType } from "./precedence.ts";
 
 /** The Gateway API's header-name pattern (an RFC 7230 token). */
@@ -16,7 +21,7 @@ const SEPARATED_PREFIX = /^[^?#]+[^?#/]$/;
 const METHOD = /^[A-Z]+$/;
 
 export interface CompiledMatch {
-  match: JsonObject;
+  match: RouteMatchJson;
   pathType: PathMatchType;
   pathLength: number;
   /** The path as matched: the exact path, the prefix without trailing "/" ("/" for the root), or the regex. */
@@ -198,7 +203,7 @@ function stringMatch(
   type: string,
   value: string,
   what: string,
-): { ok: true; json: JsonObject } | { ok: false; message: string } {
+): { ok: true; json: StringMatcherJson } | { ok: false; message: string } {
   if (type === "Exact") return { ok: true, json: { exact: value } };
   if (type === "RegularExpression") {
     const problem = checkRegex(value);
@@ -215,7 +220,7 @@ function stringMatch(
 function compilePath(
   path: unknown,
 ):
-  | { ok: true; json: JsonObject; type: PathMatchType; length: number; value: string }
+  | { ok: true; json: RouteMatchJson; type: PathMatchType; length: number; value: string }
   | { ok: false; message: string } {
   const p = isRecord(path) ? path : {};
   const type = str(p.type) ?? "PathPrefix";
@@ -250,9 +255,9 @@ export function compileMatch(m: unknown): MatchResult {
   const raw = isRecord(m) ? m : {};
   const path = compilePath(raw.path);
   if (!path.ok) return path;
-  const match: JsonObject = { ...path.json };
+  const match: RouteMatchJson = { ...path.json };
 
-  const headers: JsonObject[] = [];
+  const headers: HeaderMatcherJson[] = [];
   const seenHeaders = new Set<string>();
   for (const h of records(raw.headers)) {
     const name = str(h.name) ?? "";
@@ -273,7 +278,7 @@ export function compileMatch(m: unknown): MatchResult {
   if (method) headers.push({ name: ":method", stringMatch: { exact: method } });
   if (headers.length) match.headers = headers;
 
-  const query: JsonObject[] = [];
+  const query: QueryParameterMatcherJson[] = [];
   const seenQuery = new Set<string>();
   for (const q of records(raw.queryParams)) {
     const name = str(q.name) ?? "";

@@ -7,12 +7,12 @@
 // the missing Service's namespace is enrolled in one of our waypoints by its Namespace label. So a
 // typo is reported without us writing status onto routes that belong to other controllers.
 import { GATEWAY_GROUP } from "@waymark/api";
+import { int, isRecord, records, str } from "../input/guards.ts";
+import { nsName, type ObjectIndex, type ServiceInfo } from "../input/objects.ts";
+import { type Enrolment, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from "../waypoints/enrolment.ts";
+import { listenerAdmits, type WaypointInfo } from "../waypoints/gateways.ts";
 import { isCoreGroup } from "./backends.ts";
-import { type Enrolment, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from "./enrolment.ts";
-import { listenerAdmits, type WaypointInfo } from "./gateways.ts";
-import { int, isRecord, records, str } from "./guards.ts";
-import { nsName, type ObjectIndex, type ServiceInfo } from "./objects.ts";
-import type { CompiledRoute } from "./routes.ts";
+import type { CompiledRoute } from "./compile.ts";
 
 export interface Rejection {
   reason: "NotAllowedByListeners" | "NoMatchingParent" | "UnsupportedValue";

@@ -3,8 +3,8 @@
 // (RequestMirror). The same reader serves rule filters and backendRef filters; the caller says which
 // types a place allows. Whatever cannot be applied is reported as a problem (the rule then answers
 // 500 rather than run without the filter the user asked for).
-import type { JsonObject } from "@waymark/envoy-proto";
-import { int, isRecord, records, str } from "./guards.ts";
+import type { HeaderValueOptionJson, RouteJson } from "@waymark/envoy-proto";
+import { int, isRecord, records, str } from "../input/guards.ts";
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,256}$/;
 /** Gateway API: a header value is at most 4096 characters; Envoy refuses NUL, CR and LF in it. */
@@ -36,9 +36,15 @@ export interface MirrorSpec {
   millionths?: number;
 }
 
+/** The header fields a Route and a weighted cluster have alike. */
+export type HeaderOps = Pick<
+  RouteJson,
+  "requestHeadersToAdd" | "requestHeadersToRemove" | "responseHeadersToAdd" | "responseHeadersToRemove"
+>;
+
 export interface CompiledFilters {
   /** Route fields: request/responseHeadersToAdd, request/responseHeadersToRemove. */
-  headerOps: JsonObject;
+  headerOps: HeaderOps;
   redirect?: RedirectSpec;
   rewrite?: RewriteSpec;
   mirrors: MirrorSpec[];
@@ -54,7 +60,7 @@ export function escapeHeaderValue(value: string): string {
 function headerModifier(
   modifier: unknown,
   what: string,
-  adds: JsonObject[],
+  adds: HeaderValueOptionJson[],
   removes: string[],
   problems: string[],
 ): void {
@@ -62,7 +68,7 @@ function headerModifier(
     problems.push(`${what} filter has no ${what.charAt(0).toLowerCase()}${what.slice(1)} configuration`);
     return;
   }
-  const header = (h: Record<string, unknown>, action: string) => {
+  const header = (h: Record<string, unknown>, action: NonNullable<HeaderValueOptionJson["appendAction"]>) => {
     const name = str(h.name) ?? "";
     if (!HEADER_NAME.test(name)) {
       problems.push(`${what}: ${JSON.stringify(name)} is not a valid header name`);
@@ -222,9 +228,9 @@ const ALLOWED: Record<FilterPlace, ReadonlySet<string>> = {
 };
 
 export function compileFilters(filters: unknown, place: FilterPlace = "rule"): CompiledFilters {
-  const requestAdd: JsonObject[] = [];
+  const requestAdd: HeaderValueOptionJson[] = [];
   const requestRemove: string[] = [];
-  const responseAdd: JsonObject[] = [];
+  const responseAdd: HeaderValueOptionJson[] = [];
   const responseRemove: string[] = [];
   const out: CompiledFilters = { headerOps: {}, mirrors: [], problems: [] };
   const problems = out.problems;

@@ -8,12 +8,13 @@
 // entries (gated on the client's identity) come first, then a gated 404 for whatever they do not
 // match. Clients of other namespaces see the producer routes, or, when the service has none, the
 // default route to the service itself, as if the consumer routes did not exist.
-import type { JsonObject } from "@waymark/envoy-proto";
-import { defaultVirtualHostName, routesVirtualHostName } from "./names.ts";
-import { compareMatchRank } from "./precedence.ts";
-import { type CompiledRoute, consumerGate, entriesForService } from "./routes.ts";
+import type { RouteConfigurationJson, RouteJson } from "@waymark/envoy-proto";
+import { defaultVirtualHostName, routesVirtualHostName } from "../input/names.ts";
+import type { RouteConfigIR } from "../ir/types.ts";
+import { type CompiledRoute, consumerGate, entriesForService } from "../routes/compile.ts";
+import { compareMatchRank } from "../routes/precedence.ts";
 
-function sortedEntries(routes: readonly CompiledRoute[]): JsonObject[] {
+function sortedEntries(routes: readonly CompiledRoute[]): RouteJson[] {
   return routes
     .flatMap((r) => r.entries)
     .sort((a, b) => compareMatchRank(a.rank, b.rank))
@@ -25,8 +26,8 @@ function sortedServiceEntries(
   routes: readonly CompiledRoute[],
   namespace: string,
   fallbackCluster: string | undefined,
-): JsonObject[] {
-  const out: JsonObject[] = [];
+): RouteJson[] {
+  const out: RouteJson[] = [];
   const consumerNamespaces = [
     ...new Set(routes.map((r) => r.namespace).filter((n) => n !== namespace)),
   ].sort();
@@ -56,7 +57,7 @@ export function defaultRouteConfig(
   namespace: string,
   port: number,
   cluster: string,
-): JsonObject {
+): RouteConfigurationJson {
   return {
     name,
     virtualHosts: [
@@ -77,7 +78,7 @@ export function routesRouteConfig(
   serviceRoutes: readonly CompiledRoute[],
   /** The service port's own cluster: where clients no route applies to go (consumer routes only). */
   ownCluster?: string,
-): JsonObject {
+): RouteConfigurationJson {
   return {
     name,
     virtualHosts: [
@@ -91,4 +92,23 @@ export function routesRouteConfig(
       },
     ],
   };
+}
+
+/** The route configuration of one HTTP chain, without the policy slots (see emitRouteConfig). */
+export function routeConfigOf(rc: RouteConfigIR): RouteConfigurationJson {
+  const { name, service } = rc;
+  return rc.hasRoutes
+    ? routesRouteConfig(name, service.name, service.namespace, rc.gatewayRoutes, rc.serviceRoutes, rc.cluster)
+    : defaultRouteConfig(name, service.name, service.namespace, rc.port, rc.cluster);
+}
+
+/** Fills the policy slots of a route configuration built by routeConfigOf (possibly kept by a cache). */
+export function fillRouteConfigSlots(
+  json: RouteConfigurationJson,
+  rc: RouteConfigIR,
+): RouteConfigurationJson {
+  const config = rc.virtualHostConfig;
+  if (config && Object.keys(config).length)
+    for (const vh of json.virtualHosts ?? []) vh.typedPerFilterConfig = { ...config };
+  return json;
 }

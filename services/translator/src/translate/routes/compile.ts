@@ -10,13 +10,20 @@
 // When only some backends are unusable, their share of the weight answers 500 and the rest is
 // forwarded: a first entry with the same match takes that share (runtime_fraction) and answers 500.
 import type { HTTPRoute } from "@waymark/api";
-import type { JsonObject } from "@waymark/envoy-proto";
+import type {
+  FilterStateMatcherJson,
+  RouteAction_RequestMirrorPolicyJson,
+  RouteActionJson,
+  RouteJson,
+  RouteMatchJson,
+  WeightedCluster_ClusterWeightJson,
+} from "@waymark/envoy-proto";
+import { arr, int, isRecord, records, str } from "../input/guards.ts";
+import { routeEntryName } from "../input/names.ts";
+import type { ObjectIndex } from "../input/objects.ts";
 import { type BackendReason, type BackendTarget, isCoreGroup, resolveBackend } from "./backends.ts";
 import { type CompiledFilters, compileFilters, type RedirectSpec, type RewriteSpec } from "./filters.ts";
-import { arr, int, isRecord, records, str } from "./guards.ts";
 import { type CompiledMatch, compileMatch } from "./matches.ts";
-import { routeEntryName } from "./names.ts";
-import type { ObjectIndex } from "./objects.ts";
 import { type MatchRank, parseTimestamp } from "./precedence.ts";
 import { compileResilience } from "./resilience.ts";
 import { escapeRegex, redirectAction, rewriteFields } from "./rewrite.ts";
@@ -26,7 +33,7 @@ export { gatewayDurationToProto } from "./resilience.ts";
 export interface RouteEntry {
   rank: MatchRank;
   /** A complete Envoy Route. */
-  json: JsonObject;
+  json: RouteJson;
 }
 
 export interface RefProblem {
@@ -54,7 +61,7 @@ export interface CompiledRoute {
   servicePorts: Map<string, ReadonlySet<number> | undefined>;
 }
 
-const internalError = (): JsonObject => ({ directResponse: { status: 500 } });
+const internalError = (): RouteJson => ({ directResponse: { status: 500 } });
 
 /** The filter state key holding the client's SPIFFE identity (set from ztunnel's PROXY header). */
 export const PEER_PRINCIPAL_KEY = "io.istio.peer_principal";
@@ -65,7 +72,7 @@ type RuleAction =
   | {
       kind: "forward";
       /** RouteAction fields common to every match: cluster(s), timeout, retries, mirrors. */
-      action: JsonObject;
+      action: RouteActionJson;
       rewrite: RewriteSpec | undefined;
       /** Millionths of the requests that go to unusable backends and get 500. */
       errorShare: number;
@@ -77,7 +84,7 @@ interface WeightedBackend {
   filters: CompiledFilters | undefined;
 }
 
-function clusterWeight(b: WeightedBackend): JsonObject {
+function clusterWeight(b: WeightedBackend): WeightedCluster_ClusterWeightJson {
   return { name: b.target.cluster, weight: b.weight, ...(b.filters?.headerOps ?? {}) };
 }
 
@@ -141,7 +148,7 @@ function compileRule(
   if (broken || backends.length === 0 || validWeight === 0) return { kind: "error" };
 
   const first = backends[0];
-  const action: JsonObject =
+  const action: RouteActionJson =
     backends.length === 1 && first && !first.filters
       ? { cluster: first.target.cluster }
       : { weightedClusters: { clusters: backends.map(clusterWeight) } };
@@ -151,7 +158,7 @@ function compileRule(
   for (const p of resilience.problems) route.unsupported.push(`${label}: ${p}`);
   Object.assign(action, resilience.fields);
 
-  const mirrors: JsonObject[] = [];
+  const mirrors: RouteAction_RequestMirrorPolicyJson[] = [];
   for (const m of filters.mirrors) {
     const result = resolveBackend(m.backendRef, namespace, index, parentServices);
     if (!result.ok) {
@@ -162,7 +169,10 @@ function compileRule(
       continue;
     }
     addTarget(route, result.target);
-    const policy: JsonObject = { cluster: result.target.cluster, disableShadowHostSuffixAppend: true };
+    const policy: RouteAction_RequestMirrorPolicyJson = {
+      cluster: result.target.cluster,
+      disableShadowHostSuffixAppend: true,
+    };
     if (m.millionths !== undefined)
       policy.runtimeFraction = { defaultValue: { numerator: m.millionths, denominator: "MILLION" } };
     mirrors.push(policy);
@@ -191,8 +201,9 @@ function parentServiceKeys(spec: Record<string, unknown>, routeNamespace: string
 interface EntryPart {
   part: number;
   suffix: string;
-  body: JsonObject;
-  matchExtra?: JsonObject;
+  /** Route fields besides name and match (the action, header operations). */
+  body: RouteJson;
+  matchExtra?: RouteMatchJson;
 }
 
 /** The entries of one match of a rule (two when a share of the requests gets 500). */
@@ -316,7 +327,7 @@ export function entriesForService(route: CompiledRoute, serviceNamespace: string
 }
 
 /** A filterState match: the client's identity (from ztunnel) is in namespace `namespace`. */
-export function consumerGate(namespace: string): JsonObject {
+export function consumerGate(namespace: string): FilterStateMatcherJson {
   return {
     key: PEER_PRINCIPAL_KEY,
     stringMatch: { safeRegex: { regex: `^spiffe://[^/]+/ns/${escapeRegex(namespace)}/sa/[^/]+$` } },

@@ -9,46 +9,45 @@
 // compiled form, parents and status; any change to the world drops them all.
 //
 // The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
-// keep their attachment, or to EndpointSlices, patches the last output instead.
-import type { KubeObject, ObjectRef } from "@waymark/api";
-import type { JsonObject } from "@waymark/envoy-proto";
-import type { BackendTarget } from "./backends.ts";
-import type { LastTranslation } from "./incremental.ts";
-import type { ParentOutcome } from "./parents.ts";
-import type { CompiledRoute } from "./routes.ts";
+// keep their attachment, to EndpointSlices, or to policies whose features are equal, patches the last
+// IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
+// RouteConfigCache (xds/emit.ts).
+import type { KubeObject } from "@waymark/api";
+import type { RouteConfigurationJson } from "@waymark/envoy-proto";
+import type { WaypointIR } from "../ir/types.ts";
+import type { PolicyTranslation } from "../policies/translation.ts";
+import type { CompiledRoute } from "../routes/compile.ts";
+import type { CompiledRoutes, RouteCache, RouteWork } from "../routes/stage.ts";
+import type { TranslationOutput, TranslatorSettings } from "../types.ts";
+import type { Waypoints } from "../waypoints/stage.ts";
+import type { RouteConfigCache } from "../xds/emit.ts";
 
-export interface RouteWork {
-  compiled: CompiledRoute;
-  parents: ParentOutcome[];
-  status: Record<string, unknown> | undefined;
-  /** The parents `compiled.servicePorts` was last filled from (skipped while they are the same). */
-  portsFrom?: readonly ParentOutcome[];
-  /** Service keys whose ports `compiled.servicePorts` restricts (filled with it). */
-  restricted?: string[];
-  /** `<namespace>/<name>` of the route. */
-  name?: string;
-  /** The route's reference and its objectKey, for its status entry. */
-  ref?: ObjectRef;
-  key?: string;
-}
-
-/** A route configuration and the backends its routes send to. */
-export interface BuiltRouteConfig {
-  json: JsonObject;
-  targets: readonly BackendTarget[];
+/** What translate() keeps of its last translation, for incremental.ts. */
+export interface LastTranslation {
+  /** A copy of the input's objects. */
+  objects: Map<string, KubeObject>;
+  settings: TranslatorSettings;
+  /** The waypoints stage's result (also the context parentRefs are resolved in). */
+  context: Waypoints;
+  /** Per waypoint output, its IR, in the same order. */
+  irs: WaypointIR[];
+  output: TranslationOutput;
+  policies: PolicyTranslation;
+  /** False when a change to a route can change more than it (see incremental.ts). */
+  routeOnly: boolean;
 }
 
 const ROUTE_KEY = /^gateway_networking_k8s_io\.HTTPRoute\./;
 const SLICE_KEY = /^discovery_k8s_io\.EndpointSlice\./;
 
-export class TranslationMemo {
+export class TranslationMemo implements RouteCache, RouteConfigCache {
   #world = new Map<string, KubeObject>();
   #settings: unknown;
   #routes = new WeakMap<KubeObject, RouteWork>();
   #ids = new WeakMap<CompiledRoute, number>();
   #nextId = 1;
   /** Name → the route configuration built last under that name, and its key (computed when needed). */
-  #routeConfigs = new Map<string, { key: string | (() => string); built: BuiltRouteConfig }>();
+  #routeConfigs = new Map<string, { key: string | (() => string); json: RouteConfigurationJson }>();
   #usedRouteConfigs = new Set<string>();
   /** The last translation, kept by translate() (undefined until the first, or after a failed one). */
   last: LastTranslation | undefined;
@@ -57,6 +56,7 @@ export class TranslationMemo {
 
   /** Starts a translation: keeps the per-route work only if the world is the same objects as before. */
   begin(objects: ReadonlyMap<string, KubeObject>, settings: unknown): void {
+    this.last = undefined; // until this translation completes
     this.#usedRouteConfigs.clear();
     let same = settings === this.#settings;
     let count = 0;
@@ -108,25 +108,32 @@ export class TranslationMemo {
   }
 
   /** Replaces the route configuration remembered under `name` (incremental.ts rebuilt it). */
-  setRouteConfig(name: string, key: () => string, built: BuiltRouteConfig): void {
-    this.#routeConfigs.set(name, { key, built });
+  setRouteConfig(name: string, key: () => string, json: RouteConfigurationJson): void {
+    this.#routeConfigs.set(name, { key, json });
   }
 
   /** The route configuration built last time under the same name and key, else a new one. */
-  routeConfig(name: string, key: string, build: () => BuiltRouteConfig): BuiltRouteConfig {
+  routeConfig(name: string, key: string, build: () => RouteConfigurationJson): RouteConfigurationJson {
     this.#usedRouteConfigs.add(name);
     const seen = this.#routeConfigs.get(name);
     if (seen && typeof seen.key === "function") seen.key = seen.key();
-    if (seen?.key === key) return seen.built;
-    const built = build();
-    this.#routeConfigs.set(name, { key, built });
-    return built;
+    if (seen?.key === key) return seen.json;
+    const json = build();
+    this.#routeConfigs.set(name, { key, json });
+    return json;
   }
 
-  /** Ends a translation: forgets route configurations it did not use. */
-  end(): void {
+  /** Ends a translation: forgets route configurations it did not use, keeps the translation whole. */
+  end(
+    t: Omit<LastTranslation, "objects" | "routeOnly"> & {
+      objects: ReadonlyMap<string, KubeObject>;
+      routes: CompiledRoutes;
+    },
+  ): void {
     for (const name of this.#routeConfigs.keys())
       if (!this.#usedRouteConfigs.has(name)) this.#routeConfigs.delete(name);
     this.#usedRouteConfigs.clear();
+    const { routes, ...rest } = t;
+    this.last = { ...rest, objects: new Map(t.objects), routeOnly: routes.overLimit.size === 0 };
   }
 }

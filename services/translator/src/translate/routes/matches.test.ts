@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { gatewayDurationToProto } from "./compile.ts";
 import { escapeHeaderValue } from "./filters.ts";
 import { checkRegex, compileMatch } from "./matches.ts";
-import { gatewayDurationToProto } from "./routes.ts";
 
 function match(m: unknown) {
   const c = compileMatch(m);

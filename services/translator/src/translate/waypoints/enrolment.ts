@@ -1,9 +1,10 @@
 // Which services use which waypoint: the Service's `istio.io/use-waypoint` label, else its
 // Namespace's; `none` opts out (a `none` on the Service wins over a labelled Namespace). The waypoint's
 // namespace is `istio.io/use-waypoint-namespace` from the same object, else the Service's namespace.
+
+import type { ObjectIndex, ServiceInfo } from "../input/objects.ts";
+import { nsName } from "../input/objects.ts";
 import type { WaypointInfo } from "./gateways.ts";
-import type { ObjectIndex, ServiceInfo } from "./objects.ts";
-import { nsName } from "./objects.ts";
 
 export const USE_WAYPOINT_LABEL = "istio.io/use-waypoint";
 export const USE_WAYPOINT_NAMESPACE_LABEL = "istio.io/use-waypoint-namespace";

@@ -1,0 +1,38 @@
+// The one place that orders filters. Every filter Waymark puts into a connection manager (HTTP) or a
+// filter chain (network) names a slot here, and is emitted in slot order (filters of one slot in the
+// order of policies/features.ts). A new feature picks its slot, or adds one where it belongs; nothing
+// else decides where a filter goes.
+//
+// HTTP: who the caller is and whether it may call come first (Istio RequestAuthentication and
+// AuthorizationPolicy), so no TrafficPolicy filter runs for a request that is refused; then the
+// TrafficPolicy features; the router last.
+export const HTTP_FILTER_SLOTS = [
+  "authentication", // jwt_authn (RequestAuthentication)
+  "authorization", // rbac (AuthorizationPolicy)
+  "cors",
+  "localRateLimit",
+  "headerModifiers",
+  "buffer",
+  "transformation", // lua (TrafficPolicy transformation)
+  "router", // the router, always last
+] as const;
+export type HttpFilterSlot = (typeof HTTP_FILTER_SLOTS)[number];
+
+// Network filters of each filter chain: the peer identity is copied into filter state first (RBAC
+// reads it there), then authorization, then the terminal filter (HTTP connection manager or TCP proxy).
+export const NETWORK_FILTER_SLOTS = ["peerIdentity", "authorization", "terminal"] as const;
+export type NetworkFilterSlot = (typeof NETWORK_FILTER_SLOTS)[number];
+
+const httpRank = new Map<string, number>(HTTP_FILTER_SLOTS.map((s, i) => [s, i]));
+const networkRank = new Map<string, number>(NETWORK_FILTER_SLOTS.map((s, i) => [s, i]));
+
+/** The filters in slot order; filters of one slot keep their order (the sort is stable). */
+export function inHttpOrder<F>(filters: ReadonlyArray<{ slot: HttpFilterSlot; filter: F }>): F[] {
+  return [...filters].sort((a, b) => httpRank.get(a.slot)! - httpRank.get(b.slot)!).map((f) => f.filter);
+}
+
+export function inNetworkOrder<F>(filters: ReadonlyArray<{ slot: NetworkFilterSlot; filter: F }>): F[] {
+  return [...filters]
+    .sort((a, b) => networkRank.get(a.slot)! - networkRank.get(b.slot)!)
+    .map((f) => f.filter);
+}

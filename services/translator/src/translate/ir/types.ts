@@ -1,0 +1,74 @@
+// The typed intermediate representation of one waypoint: what the translation decided, before any
+// xDS is written. Stage 5 (ir/waypoint.ts) builds it from the waypoint, its services and the
+// compiled routes; policies fill its slots (policies/stage.ts); xds/ emits the resources from it.
+import type { AnyJson, FilterJson, HttpFilterJson } from "@waymark/envoy-proto";
+import type { ServiceInfo } from "../input/objects.ts";
+import type { BackendTarget } from "../routes/backends.ts";
+import type { CompiledRoute } from "../routes/compile.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
+import type { HttpFilterSlot, NetworkFilterSlot } from "./filter-order.ts";
+
+/** Per-filter config by HTTP filter name (typed_per_filter_config). */
+export type PerFilterConfig = Record<string, AnyJson>;
+
+/** An HTTP filter a policy feature needs, and its slot in ir/filter-order.ts. */
+export interface PlacedHttpFilter {
+  slot: HttpFilterSlot;
+  filter: HttpFilterJson;
+}
+
+/** A network filter a policy needs on a filter chain, and its slot in ir/filter-order.ts. */
+export interface PlacedNetworkFilter {
+  slot: NetworkFilterSlot;
+  filter: FilterJson;
+}
+
+/** One filter chain: a (service VIPs, port) pair. */
+export interface ChainIR {
+  name: string;
+  kind: "http" | "tcp";
+  vips: readonly string[];
+  port: number;
+  /** TCP: the cluster it proxies to. HTTP: the service port's own cluster. */
+  cluster: string;
+  /** The service the chain is for (policies bound to a Service place their filters on its chains). */
+  service: ServiceInfo;
+  /** Policy slot: HTTP filters of its connection manager besides the router (HTTP chains). */
+  httpFilters: PlacedHttpFilter[];
+  /** Policy slot: network filters besides the peer identity and the terminal filter. */
+  networkFilters: PlacedNetworkFilter[];
+}
+
+/** The route configuration of one HTTP chain (named like it). */
+export interface RouteConfigIR {
+  name: string;
+  service: ServiceInfo;
+  port: number;
+  /** The service port's cluster. */
+  cluster: string;
+  /** Whether routes apply (else: the default route to the service itself). */
+  hasRoutes: boolean;
+  gatewayRoutes: readonly CompiledRoute[];
+  serviceRoutes: readonly CompiledRoute[];
+  /** The backends its routes send to, once per cluster, in the order first seen. */
+  targets: readonly BackendTarget[];
+  /** Policy slot: the virtual host's per-filter config (Gateway-level policies). */
+  virtualHostConfig?: PerFilterConfig;
+}
+
+export interface ListenerIR {
+  bindAddress: string;
+  port: number;
+  /** Sorted by name. */
+  chains: ChainIR[];
+}
+
+export interface WaypointIR {
+  waypoint: WaypointInfo;
+  /** Absent when the waypoint has nothing to listen for (no usable inbound listener, no chains). */
+  listener: ListenerIR | undefined;
+  /** In chain order of discovery (emitted sorted by name). */
+  routeConfigs: RouteConfigIR[];
+  /** One per cluster: every backend the waypoint sends to, service ports first. */
+  clusters: BackendTarget[];
+}

@@ -1,0 +1,105 @@
+// Stage 5: one waypoint's IR. The inbound listener gets a chain per (service VIPs, port) of every
+// enrolled service; each HTTP chain a route configuration holding the routes that apply to that
+// service port; and every service port and backend sent to a cluster.
+import { compareStrings } from "../input/guards.ts";
+import { chainName } from "../input/names.ts";
+import { nsName, type ServiceInfo } from "../input/objects.ts";
+import { isHttpPort, isTcpTransport } from "../input/protocol.ts";
+import { type BackendTarget, serviceTarget } from "../routes/backends.ts";
+import { appliesToPort, type CompiledRoute } from "../routes/compile.ts";
+import type { TranslatorSettings } from "../types.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
+import type { ChainIR, RouteConfigIR, WaypointIR } from "./types.ts";
+
+export interface WaypointRoutes {
+  /** Routes accepted with this waypoint's Gateway as parent. */
+  gatewayRoutes: readonly CompiledRoute[];
+  /** Service key → routes accepted with that Service as parent. */
+  serviceRoutes: ReadonlyMap<string, readonly CompiledRoute[]>;
+  /** Service keys some route applies to on selected ports only (for the others every route applies). */
+  portRestricted?: ReadonlySet<string>;
+}
+
+/** Every backend the routes send to, once per cluster, in the order first seen. */
+export function targetsOf(...lists: ReadonlyArray<readonly CompiledRoute[]>): BackendTarget[] {
+  const byCluster = new Map<string, BackendTarget>();
+  for (const list of lists)
+    for (const r of list)
+      for (const t of r.targets) if (!byCluster.has(t.cluster)) byCluster.set(t.cluster, t);
+  return [...byCluster.values()];
+}
+
+export function buildWaypointIR(
+  waypoint: WaypointInfo,
+  services: readonly ServiceInfo[],
+  routes: WaypointRoutes,
+  settings: TranslatorSettings,
+): WaypointIR {
+  const ir: WaypointIR = { waypoint, listener: undefined, routeConfigs: [], clusters: [] };
+  const inbound = waypoint.inbound;
+  if (!inbound || inbound.port === undefined || !waypoint.servesServices) return ir;
+
+  const chains: ChainIR[] = [];
+  const targets = new Map<string, BackendTarget>();
+  const addTarget = (t: BackendTarget) => {
+    if (!targets.has(t.cluster)) targets.set(t.cluster, t);
+  };
+  // Envoy rejects a listener whose chains match the same (address, port) twice: the first service
+  // (by namespace and name) keeps a VIP:port, a later one claiming it gets no chain for that port.
+  const claimed = new Set<string>();
+  const gatewayRoutes = routes.gatewayRoutes;
+  const viaGateway = new Set(gatewayRoutes);
+
+  for (const service of services) {
+    if (service.vips.length === 0) continue; // headless: nothing to match on
+    const key = nsName(service.namespace, service.name);
+    const own = routes.serviceRoutes.get(key) ?? [];
+    const ownRoutes = viaGateway.size ? own.filter((r) => !viaGateway.has(r)) : own;
+    for (const port of service.ports) {
+      if (!isTcpTransport(port)) continue;
+      const serviceRoutes =
+        routes.portRestricted && !routes.portRestricted.has(key)
+          ? ownRoutes
+          : ownRoutes.filter((r) => appliesToPort(r, key, port.port));
+      const pairs = service.vips.map((ip) => `${ip}|${port.port}`);
+      if (pairs.some((p) => claimed.has(p))) continue;
+      for (const p of pairs) claimed.add(p);
+      const target = serviceTarget(service, port);
+      addTarget(target);
+      const http = isHttpPort(port);
+      const name = chainName(http ? "http" : "tcp", port.port, service.name, service.namespace);
+      chains.push({
+        name,
+        kind: http ? "http" : "tcp",
+        vips: service.vips,
+        port: port.port,
+        cluster: target.cluster,
+        service,
+        httpFilters: [],
+        networkFilters: [],
+      });
+      if (!http) continue;
+      const hasRoutes = gatewayRoutes.length > 0 || serviceRoutes.length > 0;
+      const rc: RouteConfigIR = {
+        name,
+        service,
+        port: port.port,
+        cluster: target.cluster,
+        hasRoutes,
+        gatewayRoutes,
+        serviceRoutes,
+        targets: hasRoutes ? targetsOf(gatewayRoutes, serviceRoutes) : [],
+      };
+      for (const t of rc.targets) addTarget(t);
+      ir.routeConfigs.push(rc);
+    }
+  }
+
+  // No chains, no listener: Envoy would reject (or warn about) a listener without filter chains.
+  if (chains.length > 0) {
+    chains.sort((a, b) => compareStrings(a.name, b.name));
+    ir.listener = { bindAddress: settings.bindAddress, port: inbound.port, chains };
+  }
+  ir.clusters = [...targets.values()];
+  return ir;
+}

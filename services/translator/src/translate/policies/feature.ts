@@ -1,0 +1,57 @@
+// The contract of one policy feature: one TrafficPolicy spec field (transformation, and the ones to
+// come), in its own folder, registered by one entry in features.ts. A feature
+//   - reads its field of the spec into a value (its IR), every error naming the JSON path it is about;
+//   - says whether two values are equal, so the incremental path asks it whether a policy changed;
+//   - names the HTTP filters it needs, each in a slot of the one ordered list (ir/filter-order.ts);
+//   - gives the per-route and per-virtual-host config (typed_per_filter_config) where it is in force;
+//   - may add to the policy's status: parts it accepts but does not program (PartiallyValid).
+// Which policy is in force where (targets, priority, section names, overrides) is not a feature's
+// business: policies/translation.ts decides it once for all of them.
+
+import type { PerFilterConfig, PlacedHttpFilter } from "../ir/types.ts";
+import type { TranslatorSettings } from "../types.ts";
+
+/** A problem in a policy's spec, at a JSON path below spec (e.g. `transformation.request.set[0]`). */
+export interface FieldError {
+  path: string;
+  /** What the path holds, when it helps to read the message (a header name, a metadata key). */
+  subject?: string;
+  message: string;
+}
+
+/** How an error reads in the policy's status. */
+export function formatFieldError(e: FieldError): string {
+  return `${e.path}${e.subject === undefined ? "" : ` (${e.subject})`}: ${e.message}`;
+}
+
+/** Collects a reader's errors; `at` takes the path the error is about. */
+export class FieldErrors {
+  readonly list: FieldError[] = [];
+  at(path: string, message: string, subject?: string): void {
+    this.list.push(subject === undefined ? { path, message } : { path, subject, message });
+  }
+  get length(): number {
+    return this.list.length;
+  }
+}
+
+export type FeatureRead<V> = { ok: true; value: V } | { ok: false; errors: FieldError[] };
+
+export interface PolicyFeature<V> {
+  /** The TrafficPolicy spec field this feature implements (also the path its errors start with). */
+  field: string;
+  /** Reads and validates spec[field]; any error makes the policy Invalid. */
+  read(value: unknown, settings: TranslatorSettings): FeatureRead<V>;
+  /** Whether two values program the same thing (the incremental path asks this). */
+  equal(a: V, b: V): boolean;
+  /** HTTP filters for every connection manager of a waypoint where the feature is in force. */
+  httpFilters: readonly PlacedHttpFilter[];
+  // Network filters (a connection-level feature, e.g. network RBAC) go into ChainIR.networkFilters,
+  // in a slot of NETWORK_FILTER_SLOTS; no TrafficPolicy feature has one yet.
+  /** typed_per_filter_config of a route entry where `value` is in force ({} when it does nothing). */
+  perRoute(value: V): PerFilterConfig;
+  /** typed_per_filter_config of a virtual host (Gateway-level policies); perRoute when absent. */
+  perVirtualHost?(value: V): PerFilterConfig;
+  /** Paths under spec[field] that are accepted but not programmed (status: PartiallyValid). */
+  ignored?(value: V): string[];
+}

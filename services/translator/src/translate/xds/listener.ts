@@ -1,0 +1,144 @@
+// The waypoint's one inbound listener: PROXY protocol in front (ztunnel's original destination and
+// peer identity), then one filter chain per (service VIPs, port).
+import { isIP } from "node:net";
+import type {
+  ConfigSourceJson,
+  FilterChainJson,
+  FilterChainMatchJson,
+  FilterJson,
+  HttpConnectionManagerJson,
+  HttpFilterJson,
+  ListenerJson,
+  ProxyProtocolJson,
+  RouterJson,
+  SetFilterStateJson,
+  SocketAddressJson,
+  TcpProxyJson,
+} from "@waymark/envoy-proto";
+import {
+  AUTHORITY_FILTER_NAME,
+  LISTENER_NAME,
+  PEER_PRINCIPAL_FILTER_STATE_KEY,
+  PEER_PRINCIPAL_METADATA_KEY,
+  PEER_PRINCIPAL_TLV,
+  PROXY_PROTOCOL_FILTER,
+} from "../input/names.ts";
+import { pack } from "../ir/any.ts";
+import {
+  type HttpFilterSlot,
+  inHttpOrder,
+  inNetworkOrder,
+  type NetworkFilterSlot,
+} from "../ir/filter-order.ts";
+import type { ChainIR, ListenerIR } from "../ir/types.ts";
+
+const ADS: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
+
+export function emitListener(l: ListenerIR): ListenerJson {
+  const socketAddress: SocketAddressJson = { address: l.bindAddress, portValue: l.port };
+  if (l.bindAddress === "::") socketAddress.ipv4Compat = true;
+  const proxyProtocol: ProxyProtocolJson = {
+    rules: [{ tlvType: PEER_PRINCIPAL_TLV, onTlvPresent: { key: PEER_PRINCIPAL_METADATA_KEY } }],
+    allowRequestsWithoutProxyProtocol: false,
+  };
+  return {
+    name: LISTENER_NAME,
+    address: { socketAddress },
+    listenerFilters: [
+      {
+        name: PROXY_PROTOCOL_FILTER,
+        typedConfig: pack("envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol", proxyProtocol),
+      },
+    ],
+    filterChains: l.chains.map((c) => (c.kind === "http" ? httpChain(c) : tcpChain(c))),
+  };
+}
+
+/**
+ * Copies the peer identity from the PROXY protocol metadata into filter state, where Istio-style RBAC
+ * reads it. Stock Envoy has no factory registered for the Istio key, so the generic string factory is
+ * named explicitly.
+ */
+function authorityFilter(): FilterJson {
+  const config: SetFilterStateJson = {
+    onNewConnection: [
+      {
+        objectKey: PEER_PRINCIPAL_FILTER_STATE_KEY,
+        factoryKey: "envoy.string",
+        formatString: {
+          textFormatSource: {
+            inlineString: `%DYNAMIC_METADATA(${PROXY_PROTOCOL_FILTER}:${PEER_PRINCIPAL_METADATA_KEY})%`,
+          },
+        },
+      },
+    ],
+  };
+  return {
+    name: AUTHORITY_FILTER_NAME,
+    typedConfig: pack("envoy.extensions.filters.network.set_filter_state.v3.Config", config),
+  };
+}
+
+function chainMatch(vips: readonly string[], port: number): FilterChainMatchJson {
+  return {
+    prefixRanges: vips.map((ip) => ({ addressPrefix: ip, prefixLen: isIP(ip) === 6 ? 128 : 32 })),
+    destinationPort: port,
+  };
+}
+
+// Each chain gets its own copy of the policies' filters: nothing in the output is shared.
+function chainFilters(c: ChainIR, terminal: FilterJson): FilterJson[] {
+  const placed: Array<{ slot: NetworkFilterSlot; filter: FilterJson }> = c.networkFilters.map((f) => ({
+    slot: f.slot,
+    filter: structuredClone(f.filter),
+  }));
+  placed.push({ slot: "peerIdentity", filter: authorityFilter() }, { slot: "terminal", filter: terminal });
+  return inNetworkOrder(placed);
+}
+
+function routerFilter(): HttpFilterJson {
+  const router: RouterJson = {};
+  return {
+    name: "envoy.filters.http.router",
+    typedConfig: pack("envoy.extensions.filters.http.router.v3.Router", router),
+  };
+}
+
+/** An HTTP chain: HCM with RDS (route configuration named like the chain) over ADS. */
+function httpChain(c: ChainIR): FilterChainJson {
+  const placed: Array<{ slot: HttpFilterSlot; filter: HttpFilterJson }> = c.httpFilters.map((f) => ({
+    slot: f.slot,
+    filter: structuredClone(f.filter),
+  }));
+  placed.push({ slot: "router", filter: routerFilter() });
+  const hcm: HttpConnectionManagerJson = {
+    statPrefix: c.name,
+    useRemoteAddress: true,
+    rds: { configSource: ADS, routeConfigName: c.name },
+    httpFilters: inHttpOrder(placed),
+  };
+  return {
+    name: c.name,
+    filterChainMatch: chainMatch(c.vips, c.port),
+    filters: chainFilters(c, {
+      name: "envoy.filters.network.http_connection_manager",
+      typedConfig: pack(
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        hcm,
+      ),
+    }),
+  };
+}
+
+/** A TCP chain: straight to the service's cluster. */
+function tcpChain(c: ChainIR): FilterChainJson {
+  const proxy: TcpProxyJson = { statPrefix: c.name, cluster: c.cluster };
+  return {
+    name: c.name,
+    filterChainMatch: chainMatch(c.vips, c.port),
+    filters: chainFilters(c, {
+      name: "envoy.filters.network.tcp_proxy",
+      typedConfig: pack("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", proxy),
+    }),
+  };
+}
