@@ -2,7 +2,7 @@
 // keeps its last good snapshot. The translation computed its Gateway's status before the build, so the
 // service amends it here: Programmed=False, reason Invalid, with the cause.
 import { type Condition, describeError, GATEWAY_GROUP } from "@waymark/api";
-import { boundedMessage } from "../translate/status.ts";
+import { boundedMessage } from "../translate/status/status.ts";
 import type { ObjectStatus } from "../translate/types.ts";
 import type { WaypointFailure } from "./build.ts";
 

@@ -16,9 +16,9 @@ import {
 import { connectBus, getJson, type KV, type NatsConnection, openBucket } from "@waymark/bus";
 import { contentHash, encodeResource, PUSH_ORDER, TypeUrl, versionOf } from "@waymark/envoy-proto";
 import { type EnvoyProc, type NatsServer, startEnvoy, startNats, tempDir, waitFor } from "@waymark/testing";
+import { renderBootstrap } from "@waymark/waypoint";
 import { startXdsServer, type XdsServer } from "@waymark/xds-server";
 import fc from "fast-check";
-import { renderBootstrap } from "../infra/bootstrap.ts";
 import { world } from "./fuzz/arbitraries.ts";
 import { checkCase, FUZZ_SETTINGS } from "./fuzz/harness.ts";
 import type { WaypointOutput } from "./index.ts";

@@ -1,39 +1,10 @@
 // Limits shared by the translation and the Envoy configuration it is served to. Pure constants and
 // the runtime layer that sets them in a waypoint's bootstrap, so the two can never disagree.
-import type { JsonObject } from "@waymark/envoy-proto";
 import type { TemplateLimits } from "@waymark/inja";
 
-/**
- * The largest RE2 program (Envoy's count of compiled instructions) a waypoint Envoy accepts in a
- * regex. Envoy's own default (100) refuses ordinary path regexes such as a few alternatives of
- * versioned paths; the waypoint bootstrap raises it to this value (runtime
- * `re2.max_program_size.error_level`) and the translator refuses any regex whose estimated size is
- * above it, with a status message, so Envoy never NACKs a regex for its size.
- */
-export const RE2_MAX_PROGRAM_SIZE = 1000;
-
-/** Above this program size Envoy logs a warning and counts `re2.exceeded_warn_level` (still accepted). */
-export const RE2_WARN_PROGRAM_SIZE = 500;
-
-/**
- * The `layered_runtime` of a waypoint bootstrap: a static layer with the RE2 limits, then an admin
- * layer (what Envoy uses when no runtime is configured), so runtime overrides through the admin
- * endpoint keep working.
- */
-export function waypointRuntime(): JsonObject {
-  return {
-    layers: [
-      {
-        name: "waymark-static",
-        static_layer: {
-          "re2.max_program_size.error_level": RE2_MAX_PROGRAM_SIZE,
-          "re2.max_program_size.warn_level": RE2_WARN_PROGRAM_SIZE,
-        },
-      },
-      { name: "admin", admin_layer: {} },
-    ],
-  };
-}
+// The RE2 limits and the bootstrap runtime layer that sets them live with the bootstrap, so the
+// translator's regex check and the Envoy that serves the result can never disagree.
+export { RE2_MAX_PROGRAM_SIZE, RE2_WARN_PROGRAM_SIZE, waypointRuntime } from "@waymark/waypoint";
 
 /**
  * The most HTTPRoutes one waypoint programs (TranslatorSettings.maxRoutesPerWaypoint). Beyond it the
