@@ -32,11 +32,19 @@ describe("an exec credential plugin against a real API server", { timeout: 60_00
     cluster = await startKubeCluster({ logDir: dir, workloads: false });
     await cluster.kubectl(["create", "namespace", NS]);
     await cluster.kubectl(["-n", NS, "create", "serviceaccount", "reader"]);
+    // Its own role: the aggregated `view` role would be empty without kube-controller-manager.
+    await cluster.kubectl([
+      "create",
+      "clusterrole",
+      "exec-reader",
+      "--verb=get,list,watch",
+      "--resource=services",
+    ]);
     await cluster.kubectl([
       "create",
       "clusterrolebinding",
       "exec-reader",
-      "--clusterrole=view",
+      "--clusterrole=exec-reader",
       `--serviceaccount=${NS}:reader`,
     ]);
     // The ServiceAccount's kubeconfig gives the server and CA; its token moves into the plugin.
