@@ -3,14 +3,14 @@
 // token, a tokenFile, and a plugin that fails. Against a local plain-HTTP server that records the
 // Authorization header of each request (the real API server is in test/exec-credential.test.ts).
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { SourceError } from "../errors.ts";
 import { KubeApiError, KubeClient, type WatchEvent } from "./client.ts";
-import { fromKubeconfig } from "./connection.ts";
+import { fromKubeconfig, inCluster } from "./connection.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kube-client-test-"));
 let server: Server;
@@ -144,5 +144,34 @@ describe("KubeClient authentication through the kubeconfig", () => {
     writeFileSync(noUser, JSON.stringify(doc));
     assert.throws(() => fromKubeconfig(noUser), /no user named "u"/);
     assert.throws(() => fromKubeconfig(join(dir, "missing.json")), /cannot read kubeconfig/);
+  });
+
+  test("in a pod: the service's address (IPv6 in brackets, port 443 by default), CA and token file", () => {
+    const saved = {
+      host: process.env["KUBERNETES_SERVICE_HOST"],
+      port: process.env["KUBERNETES_SERVICE_PORT"],
+    };
+    const restore = (k: string, v: string | undefined) => {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    };
+    try {
+      delete process.env["KUBERNETES_SERVICE_HOST"];
+      assert.throws(() => inCluster(dir), /not in a cluster/);
+      process.env["KUBERNETES_SERVICE_HOST"] = "fd00::1";
+      delete process.env["KUBERNETES_SERVICE_PORT"];
+      assert.throws(() => inCluster(dir), /cannot read .*ca\.crt/, "no CA: refused at start");
+      const sa = join(dir, "var/run/secrets/kubernetes.io/serviceaccount");
+      mkdirSync(sa, { recursive: true });
+      writeFileSync(join(sa, "ca.crt"), "not used here");
+      writeFileSync(join(sa, "token"), "pod-token");
+      const c = inCluster(dir);
+      assert.equal(c.server, "https://[fd00::1]:443");
+      assert.equal(c.description, "in-cluster");
+      assert.equal(c.config.getCurrentUser()?.authProvider?.config?.tokenFile, join(sa, "token"));
+    } finally {
+      restore("KUBERNETES_SERVICE_HOST", saved.host);
+      restore("KUBERNETES_SERVICE_PORT", saved.port);
+    }
   });
 });

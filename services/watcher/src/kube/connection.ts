@@ -79,12 +79,16 @@ export function fromKubeconfig(path: string, context?: string): KubeConnection {
   return checked(kc, `kubeconfig ${path}`, `kubeconfig ${path} (context ${kc.getCurrentContext()})`);
 }
 
-/** The connection of a pod: its service account's token (read again as it rotates) and the cluster CA. */
-export function inCluster(env: Record<string, string | undefined> = process.env): KubeConnection {
+/**
+ * The connection of a pod: its service account's token (read again as it rotates) and the cluster
+ * CA, under `root` (tests give a folder; the library reads KUBERNETES_SERVICE_* from process.env).
+ */
+export function inCluster(root = ""): KubeConnection {
+  const env = process.env;
   if (!env["KUBERNETES_SERVICE_HOST"])
     throw new SourceError("not in a cluster: KUBERNETES_SERVICE_HOST is not set");
   const kc = new KubeConfig();
-  kc.loadFromCluster();
+  kc.loadFromCluster(root);
   const cluster = kc.getCurrentCluster();
   if (cluster && !env["KUBERNETES_SERVICE_PORT"]) {
     // The library would write "host:undefined"; the API server's port defaults to 443.
