@@ -1,6 +1,12 @@
 // Structured JSON logs, one object per line on stderr. Level from WAYMARK_LOG_LEVEL (default info).
 import { WaymarkError } from "./errors.ts";
 
+// Hand-written rather than pino: `pnpm bench logger` (the same structured lines to /dev/null, pino
+// set up to print this line shape) measured ours at 65,000 lines/s and pino at 49,000 lines/s
+// written synchronously, 28,000 with its buffered destination, both 274 bytes per line (2-core AMD
+// EPYC, Node 24.21, a loaded shared machine). A line is one JSON.stringify; pino is not faster for
+// it, would put `msg` last instead of the documented order, and would be a dependency of every
+// service.
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

@@ -1,10 +1,11 @@
 // A small typed client for the Kubernetes API over node:https: JSON requests, server-side apply, and
-// watches as a stream of events. Written here rather than using @kubernetes/client-node because
-// Waymark needs exact control of the watch protocol (bookmarks, resourceVersion, 410 Gone → relist,
-// an idle watchdog, restarts on any error) where that client's informers stop for good on non-410
-// errors, replay no state and cannot go silent-proof without wrapping; the rest (a few verbs on a
-// handful of resources) is a page of code.
-import { readFileSync, statSync } from "node:fs";
+// watches as a stream of events. Kubeconfig loading and authentication (tokens, client certificates,
+// exec credential plugins, OIDC, in-cluster) are @kubernetes/client-node's KubeConfig, applied to
+// every request. The requests and the watch protocol stay ours, because the library's ListWatch
+// informer falls short of what the watcher does (see informer.ts): it stops for good on any error
+// but 410 (an API server restart or a reset connection ends it), lists in one unpaginated request,
+// asks for no bookmarks (so each resume after the server ends a watch risks a 410 and a relist), and
+// keeps its own copy of every object where the publisher already keeps the state.
 import http from "node:http";
 import https from "node:https";
 import { WaymarkError } from "@waymark/api";
@@ -61,78 +62,116 @@ function errorOf(status: number, text: string, what: string): KubeApiError {
   return new KubeApiError(status, reason, `${what}: ${status} ${reason} ${message}`.trim());
 }
 
+type AuthOptions = https.RequestOptions;
+
 export class KubeClient {
   readonly #c: KubeConnection;
   readonly #url: URL;
-  readonly #agent: http.Agent;
-  #token: { value: string; mtimeMs: number; checkedAt: number } | undefined;
+  readonly #tls: boolean;
+  /** Our keep-alive agent, remade when the TLS material changes (an exec plugin's new certificate). */
+  #agent: { agent: http.Agent; key: readonly unknown[] } | undefined;
+  readonly #agents = new Set<http.Agent>();
+  /** One credential look-up at a time: concurrent requests share it (an exec plugin runs once). */
+  #auth: Promise<AuthOptions> | undefined;
 
   constructor(c: KubeConnection) {
     this.#c = c;
     this.#url = new URL(c.server);
-    const tls = this.#url.protocol === "https:";
-    const opts = { keepAlive: true, maxSockets: 32 };
-    this.#agent = tls
-      ? new https.Agent({
-          ...opts,
-          ...(c.ca ? { ca: c.ca } : {}),
-          ...(c.cert ? { cert: c.cert } : {}),
-          ...(c.key ? { key: c.key } : {}),
-          rejectUnauthorized: !c.insecureSkipTlsVerify,
-        })
-      : new http.Agent(opts);
+    this.#tls = this.#url.protocol === "https:";
   }
 
   get server(): string {
     return this.#c.server;
   }
 
-  #bearer(): string | undefined {
-    if (this.#c.token) return this.#c.token;
-    const f = this.#c.tokenFile;
-    if (!f) return undefined;
-    const now = Date.now();
-    if (this.#token && now - this.#token.checkedAt < 5000) return this.#token.value;
-    const mtimeMs = statSync(f).mtimeMs;
-    if (!this.#token || this.#token.mtimeMs !== mtimeMs)
-      this.#token = { value: readFileSync(f, "utf8").trim(), mtimeMs, checkedAt: now };
-    else this.#token.checkedAt = now;
-    return this.#token.value;
+  #credentials(): Promise<AuthOptions> {
+    this.#auth ??= (async () => {
+      const o: AuthOptions = {};
+      try {
+        await this.#c.config.applyToHTTPSOptions(o);
+      } finally {
+        this.#auth = undefined;
+      }
+      return o;
+    })();
+    return this.#auth;
   }
 
-  #open(method: string, path: string, headers: Record<string, string>): http.ClientRequest {
-    const token = this.#bearer();
-    const lib = this.#url.protocol === "https:" ? https : http;
+  // The library's own agent (o.agent) is a new https.Agent without keep-alive, so every request and
+  // every watch would pay a TLS handshake; we pool connections ourselves from the same TLS settings.
+  // Only an HTTP or SOCKS proxy (the cluster's proxy-url) needs the library's agent.
+  #agentFor(o: AuthOptions): http.Agent {
+    if (this.#c.config.getCurrentCluster()?.proxyUrl && o.agent instanceof http.Agent) return o.agent;
+    const key = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername];
+    // By content: the library reads the CA and certificate files again for each request.
+    const same = (a: unknown, b: unknown) =>
+      a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b)) || String(a) === String(b);
+    if (this.#agent?.key.every((v, i) => same(v, key[i]))) return this.#agent.agent;
+    const opts = { keepAlive: true, maxSockets: 32 };
+    const agent = this.#tls
+      ? new https.Agent({
+          ...opts,
+          ...(o.ca ? { ca: o.ca } : {}),
+          ...(o.cert ? { cert: o.cert } : {}),
+          ...(o.key ? { key: o.key } : {}),
+          ...(o.pfx ? { pfx: o.pfx } : {}),
+          ...(o.passphrase ? { passphrase: o.passphrase } : {}),
+          ...(o.servername ? { servername: o.servername } : {}),
+          rejectUnauthorized: o.rejectUnauthorized !== false,
+        })
+      : new http.Agent(opts);
+    // The previous agent's open connections (a running watch) finish on their own.
+    this.#agent = { agent, key };
+    this.#agents.add(agent);
+    return agent;
+  }
+
+  /** #open, with a failure to get credentials (an exec plugin that fails) as a KubeApiError. */
+  async #openOrFail(
+    what: string,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+  ): Promise<http.ClientRequest> {
+    try {
+      return await this.#open(method, path, headers);
+    } catch (err) {
+      throw new KubeApiError(0, "", `${what}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async #open(method: string, path: string, headers: Record<string, string>): Promise<http.ClientRequest> {
+    const o = await this.#credentials();
+    const lib = this.#tls ? https : http;
+    const auth: Record<string, string> = {};
+    // Trimmed: a token file that ends in a newline would make an invalid header.
+    for (const [k, v] of Object.entries(o.headers ?? {}))
+      if (v !== undefined) auth[k.toLowerCase()] = (Array.isArray(v) ? v.join(", ") : String(v)).trim();
     return lib.request({
       method,
       host: this.#url.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: this.#url.port || (this.#url.protocol === "https:" ? 443 : 80),
+      port: this.#url.port || (this.#tls ? 443 : 80),
       path: `${this.#url.pathname.replace(/\/$/, "")}${path}`,
-      agent: this.#agent,
-      headers: {
-        accept: "application/json",
-        ...headers,
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
+      agent: this.#agentFor(o),
+      ...(o.auth ? { auth: o.auth } : {}),
+      headers: { accept: "application/json", ...headers, ...auth },
     });
   }
 
   /** One request; resolves with the parsed JSON answer, rejects with KubeApiError. */
-  request<T = Record<string, unknown>>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    o: RequestOptions = {},
+  ): Promise<T> {
     const full = withQuery(path, o.query);
     const what = `${method} ${full}`;
+    const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
+    const req = await this.#openOrFail(what, method, full, {
+      ...(body ? { "content-type": o.contentType ?? "application/json" } : {}),
+      ...(o.accept ? { accept: o.accept } : {}),
+    });
     return new Promise<T>((resolve, reject) => {
-      const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
-      let req: http.ClientRequest;
-      try {
-        req = this.#open(method, full, {
-          ...(body ? { "content-type": o.contentType ?? "application/json" } : {}),
-          ...(o.accept ? { accept: o.accept } : {}),
-        });
-      } catch (err) {
-        reject(new KubeApiError(0, "", `${what}: ${(err as Error).message}`, { cause: err }));
-        return;
-      }
       req.setTimeout(o.timeoutMs ?? 30_000, () => req.destroy(new Error("request timed out")));
       req.on("error", (err) => reject(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err })));
       req.on("response", (res) => {
@@ -161,7 +200,7 @@ export class KubeClient {
    * A watch: calls onEvent for each event until the server ends the stream (resolves) or something
    * fails (rejects: KubeApiError; status 410 means the resourceVersion is too old). `signal` aborts.
    */
-  watch(
+  async watch(
     path: string,
     query: RequestOptions["query"],
     onEvent: (e: WatchEvent) => void,
@@ -169,6 +208,7 @@ export class KubeClient {
   ): Promise<void> {
     const full = withQuery(path, { ...query, watch: 1 });
     const what = `WATCH ${full}`;
+    const req = await this.#openOrFail(what, "GET", full, {});
     return new Promise<void>((resolve, reject) => {
       let done = false;
       const finish = (err?: unknown) => {
@@ -178,20 +218,13 @@ export class KubeClient {
         if (err) reject(err);
         else resolve();
       };
-      let req: http.ClientRequest;
-      try {
-        req = this.#open("GET", full, {});
-      } catch (err) {
-        finish(new KubeApiError(0, "", `${what}: ${(err as Error).message}`, { cause: err }));
-        return;
-      }
       const onAbort = () => {
         req.destroy();
         finish(new KubeApiError(0, "Aborted", `${what}: aborted`));
       };
+      req.on("error", (err) => finish(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err })));
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort);
-      req.on("error", (err) => finish(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err })));
       req.on("response", (res) => {
         const status = res.statusCode ?? 0;
         if (status !== 200) {
@@ -237,6 +270,8 @@ export class KubeClient {
   }
 
   close(): void {
-    this.#agent.destroy();
+    for (const a of this.#agents) a.destroy();
+    this.#agents.clear();
+    this.#agent = undefined;
   }
 }

@@ -1,91 +1,111 @@
-// How to reach the Kubernetes API: from a kubeconfig file (its current context, or a named one) or
-// from inside a pod (the service-account token, CA and KUBERNETES_SERVICE_* variables). Only the
-// forms Waymark needs: a bearer token (inline or file) or a client certificate, and a CA.
+// How to reach the Kubernetes API: a kubeconfig file (its current context, or a named one) or the
+// pod's own service account (in-cluster). Loading and authentication are @kubernetes/client-node's
+// KubeConfig, so every form kubectl accepts works: bearer tokens (inline or tokenFile), client
+// certificates, exec credential plugins (EKS, GKE, AKS …), OIDC, basic auth and impersonation, and the
+// rotating in-cluster token. Here we only check that the chosen context is complete, so a bad
+// kubeconfig fails at start with a clear message instead of on the first request.
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { KubeConfig, type User } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { SourceError } from "../errors.ts";
 
 export interface KubeConnection {
-  /** `https://host:port` (no trailing slash). */
+  /** The loaded kubeconfig with its current context set: it authenticates each request. */
+  config: KubeConfig;
+  /** `https://host:port` (no trailing slash): the current cluster's server, unless overridden. */
   server: string;
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  token?: string;
-  /** Read again when it changes (projected tokens rotate). */
-  tokenFile?: string;
-  insecureSkipTlsVerify?: boolean;
   /** Where the settings came from, for logs. */
   description: string;
 }
 
-export const IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+function checked(kc: KubeConfig, where: string, description: string): KubeConnection {
+  const ctxName = kc.getCurrentContext();
+  if (!ctxName) throw new SourceError(`${where} has no current-context`);
+  const ctx = kc.getContextObject(ctxName);
+  if (!ctx) throw new SourceError(`${where} has no context named "${ctxName}"`);
+  const cluster = kc.getCluster(ctx.cluster);
+  if (!cluster) throw new SourceError(`${where} has no cluster named "${ctx.cluster}"`);
+  if (ctx.user && !kc.getUser(ctx.user)) throw new SourceError(`${where} has no user named "${ctx.user}"`);
+  const server = String(cluster.server ?? "").replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(server))
+    throw new SourceError(`${where}: cluster server "${server}" is not a URL`);
+  return { config: kc, server, description };
+}
 
-type Rec = Record<string, unknown>;
-const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
-const named = (list: unknown, name: string, what: string): Rec => {
-  const found = Array.isArray(list) ? list.find((e) => isRec(e) && e["name"] === name) : undefined;
-  if (!isRec(found) || !isRec(found[what]))
-    throw new SourceError(`kubeconfig has no ${what} named "${name}"`);
-  return found[what] as Rec;
-};
+/** The `tokenFile` of each user of a kubeconfig (the only field the library does not read). */
+function tokenFilesOf(path: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const doc = parse(readFileSync(path, "utf8")) as { users?: unknown } | null;
+  for (const u of Array.isArray(doc?.users) ? doc.users : []) {
+    const f = (u as { user?: { tokenFile?: unknown } } | null)?.user?.tokenFile;
+    const name = (u as { name?: unknown } | null)?.name;
+    if (typeof f === "string" && typeof name === "string") out.set(name, f);
+  }
+  return out;
+}
 
 /** The connection described by a kubeconfig file (its current-context unless `context` is given). */
 export function fromKubeconfig(path: string, context?: string): KubeConnection {
-  let doc: unknown;
+  const kc = new KubeConfig();
+  let tokenFiles: Map<string, string>;
   try {
-    doc = parse(readFileSync(path, "utf8"));
+    kc.loadFromFile(path);
+    tokenFiles = tokenFilesOf(path);
   } catch (err) {
     throw new SourceError(`cannot read kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
   }
-  if (!isRec(doc)) throw new SourceError(`kubeconfig ${path} is not a mapping`);
-  const ctxName = context ?? (typeof doc["current-context"] === "string" ? doc["current-context"] : "");
-  if (!ctxName) throw new SourceError(`kubeconfig ${path} has no current-context`);
-  const ctx = named(doc["contexts"], ctxName, "context");
-  const cluster = named(doc["clusters"], String(ctx["cluster"] ?? ""), "cluster");
-  const user = ctx["user"] ? named(doc["users"], String(ctx["user"]), "user") : {};
+  if (context) kc.setCurrentContext(context);
   const base = dirname(path);
-  const file = (p: unknown) => readFileSync(isAbsolute(String(p)) ? String(p) : join(base, String(p)));
-  const data = (inline: unknown, filePath: unknown): Buffer | undefined =>
-    typeof inline === "string"
-      ? Buffer.from(inline, "base64")
-      : typeof filePath === "string"
-        ? file(filePath)
-        : undefined;
-  const server = String(cluster["server"] ?? "").replace(/\/+$/, "");
-  if (!/^https?:\/\//.test(server))
-    throw new SourceError(`kubeconfig ${path}: cluster server "${server}" is not a URL`);
-  const c: KubeConnection = { server, description: `kubeconfig ${path} (context ${ctxName})` };
-  const ca = data(cluster["certificate-authority-data"], cluster["certificate-authority"]);
-  if (ca) c.ca = ca;
-  if (cluster["insecure-skip-tls-verify"] === true) c.insecureSkipTlsVerify = true;
-  const cert = data(user["client-certificate-data"], user["client-certificate"]);
-  const key = data(user["client-key-data"], user["client-key"]);
-  if (cert && key) {
-    c.cert = cert;
-    c.key = key;
-  }
-  if (typeof user["token"] === "string") c.token = user["token"];
-  else if (typeof user["tokenFile"] === "string")
-    c.tokenFile = isAbsolute(user["tokenFile"]) ? user["tokenFile"] : join(base, user["tokenFile"]);
-  return c;
+  const users = kc.getUsers().map((user): User => {
+    // kubectl runs an exec plugin named by a relative path (one with a slash) from the kubeconfig's
+    // folder; the library would run it from the working directory.
+    const cmd = user.exec?.command;
+    if (user.exec && typeof cmd === "string" && cmd.includes("/") && !isAbsolute(cmd))
+      user = { ...user, exec: { ...user.exec, command: join(base, cmd) } };
+    // The library ignores a user's `tokenFile` (it reads a `token-file`, once): hand it to the
+    // library's file authenticator, which reads the file again every minute, as client-go does.
+    const file = tokenFiles.get(user.name);
+    if (file && !user.token && !user.authProvider && !user.exec)
+      user = { ...user, authProvider: { name: "tokenFile", config: { tokenFile: resolve(base, file) } } };
+    return user;
+  });
+  kc.loadFromOptions({
+    clusters: kc.getClusters(),
+    users,
+    contexts: kc.getContexts(),
+    currentContext: kc.getCurrentContext(),
+  });
+  return checked(kc, `kubeconfig ${path}`, `kubeconfig ${path} (context ${kc.getCurrentContext()})`);
 }
 
-/** The connection of a pod: its service account's token and the cluster CA. */
-export function inCluster(
-  env: Record<string, string | undefined> = process.env,
-  dir = IN_CLUSTER_DIR,
-): KubeConnection {
-  const host = env["KUBERNETES_SERVICE_HOST"];
-  const port = env["KUBERNETES_SERVICE_PORT"] ?? "443";
-  if (!host) throw new SourceError("not in a cluster: KUBERNETES_SERVICE_HOST is not set");
-  let ca: Buffer;
-  try {
-    ca = readFileSync(join(dir, "ca.crt"));
-  } catch (err) {
-    throw new SourceError(`cannot read ${join(dir, "ca.crt")}: ${(err as Error).message}`, { cause: err });
+/**
+ * The connection of a pod: its service account's token (read again as it rotates) and the cluster
+ * CA, under `root` (tests give a folder; the library reads KUBERNETES_SERVICE_* from process.env).
+ */
+export function inCluster(root = ""): KubeConnection {
+  const env = process.env;
+  if (!env["KUBERNETES_SERVICE_HOST"])
+    throw new SourceError("not in a cluster: KUBERNETES_SERVICE_HOST is not set");
+  const kc = new KubeConfig();
+  kc.loadFromCluster(root);
+  const cluster = kc.getCurrentCluster();
+  if (cluster && !env["KUBERNETES_SERVICE_PORT"]) {
+    // The library would write "host:undefined"; the API server's port defaults to 443.
+    const server = cluster.server.replace(/:undefined$/, ":443");
+    kc.loadFromOptions({
+      clusters: [{ ...cluster, server }],
+      users: kc.getUsers(),
+      contexts: kc.getContexts(),
+      currentContext: kc.getCurrentContext(),
+    });
   }
-  const h = host.includes(":") ? `[${host}]` : host;
-  return { server: `https://${h}:${port}`, ca, tokenFile: join(dir, "token"), description: "in-cluster" };
+  // The library reads the CA on each request; a pod without one should fail at start.
+  const ca = kc.getCurrentCluster()?.caFile;
+  try {
+    if (ca) readFileSync(ca);
+  } catch (err) {
+    throw new SourceError(`cannot read ${ca}: ${(err as Error).message}`, { cause: err });
+  }
+  return checked(kc, "in-cluster configuration", "in-cluster");
 }
