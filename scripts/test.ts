@@ -9,7 +9,12 @@ import { join } from "node:path";
 import { ensureConformance, ensureHelm, ensureJaeger, ensureKube, ensureToolchain } from "./lib/toolchain.ts";
 
 const suites: Record<string, string[]> = {
-  unit: ["packages/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "services/*/test/**/*.test.ts"],
+  unit: [
+    "packages/*/src/**/*.test.ts",
+    "services/*/src/**/*.test.ts",
+    "services/*/test/**/*.test.ts",
+    "tools/*/src/**/*.test.ts",
+  ],
   e2e: ["test/e2e/**/*.test.ts"],
   conformance: ["test/conformance/**/*.test.ts"],
   deploy: ["test/deploy/**/*.test.ts"],
