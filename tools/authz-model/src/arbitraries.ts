@@ -158,10 +158,13 @@ function fieldPairs<T extends object>(fields: Record<string, fc.Arbitrary<string
     );
 }
 
-function sourceArb(s: PolicyShape): fc.Arbitrary<Source> {
+// CUSTOM rules may only test addresses, operations and non-identity `when` keys (admission:
+// "... is currently not supported with CUSTOM action").
+function sourceArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Source> {
   const ip = s.invalidValues
     ? fc.oneof({ weight: 5, arbitrary: cidrValue }, { weight: 1, arbitrary: invalidValue.ip })
     : cidrValue;
+  if (custom) return fieldPairs<Source>({ ipBlocks: ip, remoteIpBlocks: ip });
   return fieldPairs<Source>({
     principals: principalValue,
     requestPrincipals: requestPrincipalValue,
@@ -196,8 +199,8 @@ function operationArb(s: PolicyShape): fc.Arbitrary<Operation> {
   });
 }
 
-function conditionArb(s: PolicyShape): fc.Arbitrary<Condition> {
-  const keyed: [string, fc.Arbitrary<string>][] = [
+function conditionArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Condition> {
+  let keyed: [string, fc.Arbitrary<string>][] = [
     ...P.headerNames.map((h) => [`request.headers[${h}]`, headerValue] as [string, fc.Arbitrary<string>]),
     ["source.ip", cidrValue],
     ["remote.ip", cidrValue],
@@ -214,6 +217,10 @@ function conditionArb(s: PolicyShape): fc.Arbitrary<Condition> {
     ["connection.sni", fc.oneof(pick(P.snis), pick(["*.example", "*"]))],
   ];
   if (s.invalidValues) keyed.push(["source.ip", invalidValue.ip], ["destination.port", invalidValue.port]);
+  if (custom)
+    keyed = keyed.filter(
+      ([k]) => !/^source\.(namespace|principal)$/.test(k) && !k.startsWith("request.auth."),
+    );
   return fc.constantFrom(...keyed).chain(([key, value]) =>
     fc.tuple(fc.integer({ min: 0, max: 2 }), list(value), list(value)).map(([form, a, b]) => {
       if (form === 0) return { key, values: a };
@@ -223,13 +230,13 @@ function conditionArb(s: PolicyShape): fc.Arbitrary<Condition> {
   );
 }
 
-function ruleArb(s: PolicyShape): fc.Arbitrary<Rule> {
+function ruleArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Rule> {
   return fc
     .record(
       {
-        from: fc.array(fc.record({ source: sourceArb(s) }), { minLength: 1, maxLength: 2 }),
+        from: fc.array(fc.record({ source: sourceArb(s, custom) }), { minLength: 1, maxLength: 2 }),
         to: fc.array(fc.record({ operation: operationArb(s) }), { minLength: 1, maxLength: 2 }),
-        when: fc.array(conditionArb(s), { minLength: 1, maxLength: 2 }),
+        when: fc.array(conditionArb(s, custom), { minLength: 1, maxLength: 2 }),
       },
       { requiredKeys: [] },
     )
@@ -239,27 +246,31 @@ function ruleArb(s: PolicyShape): fc.Arbitrary<Rule> {
 /** One policy targeting the Gateway `waypoint` (so `boundTo` holds for a chain of that waypoint). */
 export function policy(shape: PolicyShape = {}, name = "p0"): fc.Arbitrary<AuthorizationPolicy> {
   const actions = shape.actions ?? (["ALLOW", "DENY", "AUDIT"] as const);
-  return fc
-    .record({
-      action: pick(actions),
-      // No rules (`spec: {}`, only meaningful for ALLOW), one or two rules; `rules: [{}]` comes from
-      // a rule whose optional keys were all left out.
-      rules: fc.oneof(
-        { weight: 1, arbitrary: fc.constant(undefined) },
-        { weight: 8, arbitrary: fc.array(ruleArb(shape), { minLength: 1, maxLength: 2 }) },
-      ),
-      provider: pick(P.providers),
-    })
-    .map(({ action, rules, provider }) => ({
-      metadata: { name, namespace: shape.namespace ?? "foo" },
-      spec: {
-        targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "waypoint" }],
-        ...(action === "ALLOW" ? {} : { action }),
-        ...(action === "CUSTOM" ? { provider: { name: provider } } : {}),
-        // DENY, AUDIT and CUSTOM need rules to pass admission.
-        ...(rules || action !== "ALLOW" ? { rules: rules ?? [{}] } : {}),
-      },
-    }));
+  return pick(actions).chain((action) =>
+    fc
+      .record({
+        // No rules (`spec: {}`, only meaningful for ALLOW), one or two rules; `rules: [{}]` comes
+        // from a rule whose optional keys were all left out.
+        rules: fc.oneof(
+          { weight: 1, arbitrary: fc.constant(undefined) },
+          {
+            weight: 8,
+            arbitrary: fc.array(ruleArb(shape, action === "CUSTOM"), { minLength: 1, maxLength: 2 }),
+          },
+        ),
+        provider: pick(P.providers),
+      })
+      .map(({ rules, provider }) => ({
+        metadata: { name, namespace: shape.namespace ?? "foo" },
+        spec: {
+          targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "waypoint" }],
+          ...(action === "ALLOW" ? {} : { action }),
+          ...(action === "CUSTOM" ? { provider: { name: provider } } : {}),
+          // DENY, AUDIT and CUSTOM need rules to pass admission.
+          ...(rules || action !== "ALLOW" ? { rules: rules ?? [{}] } : {}),
+        },
+      })),
+  );
 }
 
 /** Zero to four policies with distinct names. */
