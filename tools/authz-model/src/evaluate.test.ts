@@ -584,6 +584,11 @@ describe("fail closed", () => {
       "deny",
     );
   });
+  it("an action outside the enum is read as DENY", () => {
+    const odd = policy({ action: "REJECT" as never, rules: [{ to: [{ operation: { methods: ["GET"] } }] }] });
+    assert.equal(decide([odd], http()), "deny");
+    assert.equal(decide([odd], http({ method: "POST" })), "allow");
+  });
   it("a null rule matches nothing whatever the action", () => {
     const rules = [null] as unknown as AuthorizationPolicySpec["rules"];
     assert.equal(decide([policy({ rules })], http()), "deny");

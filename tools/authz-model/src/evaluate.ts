@@ -20,6 +20,7 @@ export type Protocol = Request["protocol"];
 /** Why a field of a rule could not be expressed on a chain, and what that did to the rule. */
 export interface Problem {
   policy: string;
+  /** Index of the rule, -1 for the policy as a whole. */
   rule: number;
   /** The source/operation field (`paths`, `notPaths`, …) or `when` key. */
   field: string;
@@ -78,12 +79,23 @@ function isDryRun(p: AuthorizationPolicy) {
 export function compile(policy: AuthorizationPolicy, protocol: Protocol, opts: EvaluateOptions = {}) {
   const spec = policy.spec;
   const name = policyName(policy);
-  const action: Action = spec.action ?? "ALLOW";
+  // An action outside the enum never reaches istiod (the CRD schema rejects it); if one reaches the
+  // model it is treated as DENY, the reading that cannot let anything through.
+  const known = ["ALLOW", "DENY", "AUDIT", "CUSTOM"].includes(spec.action ?? "ALLOW");
+  const action: Action = known ? (spec.action ?? "ALLOW") : "DENY";
   const allow = action === "ALLOW";
   const ns = policy.metadata.namespace;
   const untranslatable = new Set(opts.untranslatable ?? []);
   const problems: Problem[] = [];
   const rules: CompiledRule[] = [];
+  if (!known)
+    problems.push({
+      policy: name,
+      rule: -1,
+      field: "action",
+      cause: "invalid-value",
+      effect: "condition-dropped",
+    });
 
   (spec.rules ?? []).forEach((rule: Rule | null | undefined, index) => {
     let dead = false;

@@ -208,7 +208,9 @@ export function header(req: Request, name: string): string | undefined {
   const n = name.toLowerCase();
   if (n === ":method") return req.method;
   if (n === ":path") return req.path;
-  if (n === ":authority" || n === "host") return req.host;
+  // Envoy keeps Host as `:authority`; a matcher on the name `host` reads the header map, where the
+  // HTTP/1 codec left no `host` entry, so only the pseudo-header name reaches the host.
+  if (n === ":authority") return req.host;
   for (const [k, v] of Object.entries(req.headers ?? {})) {
     if (k.toLowerCase() === n) return Array.isArray(v) ? v.join(",") : v;
   }
