@@ -118,11 +118,17 @@ export function compile(policy: AuthorizationPolicy, protocol: Protocol, opts: E
       valuesField = field,
       notValuesField = field,
     ): Check | undefined => {
-      if (attr === undefined || attr === "malformed") {
-        problem(field, attr === undefined ? "unknown-key" : "invalid-value");
+      // istiod rejects an unknown key even without values (model.New); a malformed header or claim
+      // key only fails when a value is generated from it.
+      if (attr === undefined) {
+        problem(field, "unknown-key");
         return undefined;
       }
       if (!values?.length && !notValues?.length) return undefined;
+      if (attr === "malformed") {
+        problem(field, "invalid-value");
+        return undefined;
+      }
       const blocked =
         (attr.httpOnly && protocol === "tcp" && "http-only") ||
         ((untranslatable.has(field) || untranslatable.has(valuesField)) && "untranslatable");

@@ -159,7 +159,11 @@ function trustDomainAttr(opts: EvaluateOptions): Attribute {
 
 const validCidr = (v: string) => parseCidr(v) !== undefined;
 
-/** `ipBlocks` / `source.ip`: Envoy's `direct_remote_ip`, the PROXY header's source address. */
+/**
+ * `ipBlocks` / `source.ip`: the source workload's address (istio.io conditions page), on a waypoint
+ * the PROXY header's source. Istio matches it with `direct_remote_ip`, which behind ztunnel's PROXY
+ * header is ztunnel's own address; see docs/design/authorization.md §4 for Waymark's matcher.
+ */
 const sourceIpAttr: Attribute = {
   httpOnly: false,
   valid: validCidr,
@@ -208,9 +212,9 @@ export function header(req: Request, name: string): string | undefined {
   const n = name.toLowerCase();
   if (n === ":method") return req.method;
   if (n === ":path") return req.path;
-  // Envoy keeps Host as `:authority`; a matcher on the name `host` reads the header map, where the
-  // HTTP/1 codec left no `host` entry, so only the pseudo-header name reaches the host.
-  if (n === ":authority") return req.host;
+  // Envoy keeps Host as `:authority`, and a header matcher named `host` finds it too (checked
+  // against Envoy 1.40: `present_match` on `host` matched an HTTP/1.1 request).
+  if (n === ":authority" || n === "host") return req.host;
   for (const [k, v] of Object.entries(req.headers ?? {})) {
     if (k.toLowerCase() === n) return Array.isArray(v) ? v.join(",") : v;
   }

@@ -81,7 +81,7 @@ export interface Request {
   protocol: "http" | "tcp";
   /** The peer's SPIFFE URI (`spiffe://<td>/ns/<ns>/sa/<sa>`) from TLV 0xD0, absent for no identity. */
   peerPrincipal?: string;
-  /** Source address of the PROXY header (Envoy's `direct_remote_ip`). */
+  /** Source address of the PROXY header: the client workload (what `ipBlocks` / `source.ip` test). */
   sourceIp: string;
   /**
    * The client address Envoy derives from X-Forwarded-For (`remote_ip`). Absent: the source address.
