@@ -481,6 +481,10 @@ describe("when", () => {
   it("a condition with no values imposes nothing", () => {
     assert.equal(decide([allowWhen("request.headers[x-user]", [], [])], http()), "allow");
   });
+  it("request.headers[host] and [:authority] read the Host header", () => {
+    assert.equal(decide([allowWhen("request.headers[host]", ["httpbin.*"])], http()), "allow");
+    assert.equal(decide([allowWhen("request.headers[:authority]", ["other"])], http()), "deny");
+  });
   it("several header values are joined with a comma", () => {
     assert.equal(
       decide(
