@@ -3,7 +3,7 @@
 // policies in ambient" (https://istio.io/latest/docs/ambient/usage/l7-features/#targeting-policies):
 // a waypoint only takes policies with `targetRefs`; `selector` (or neither) belongs to ztunnel and
 // sidecars.
-import type { AuthorizationPolicy, PolicyTargetReference } from "./types.ts";
+import type { AuthorizationPolicy, EvaluateOptions, PolicyTargetReference } from "./types.ts";
 
 export const WAYPOINT_GATEWAY_CLASS = "kgateway-waypoint";
 export const DEFAULT_ROOT_NAMESPACE = "istio-system";
@@ -13,7 +13,7 @@ export interface WaypointTarget {
   gateway: { name: string; namespace: string; gatewayClassName?: string };
   /** The enrolled Service or ServiceEntry this chain serves. */
   service?: { kind: "Service" | "ServiceEntry"; name: string; namespace: string };
-  /** Istio's root namespace; `istio-system` by default. */
+  /** Istio's root namespace; else `options.rootNamespace`, else `istio-system`. */
   rootNamespace?: string;
   /** The waypoint GatewayClass a root-namespace policy may target; `kgateway-waypoint` by default. */
   gatewayClass?: string;
@@ -46,9 +46,13 @@ const isKind = (ref: PolicyTargetReference, kind: string) =>
  *   namespace never matches);
  * - no targetRefs (with a `selector` or not): never.
  */
-export function boundTo(policy: AuthorizationPolicy, target: WaypointTarget): boolean {
+export function boundTo(
+  policy: AuthorizationPolicy,
+  target: WaypointTarget,
+  options: Pick<EvaluateOptions, "rootNamespace"> = {},
+): boolean {
   const ns = policy.metadata.namespace;
-  const root = target.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const root = target.rootNamespace ?? options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
   const cls = target.gatewayClass ?? WAYPOINT_GATEWAY_CLASS;
   for (const ref of targetRefs(policy)) {
     const svc = target.service;
