@@ -65,6 +65,14 @@ describe("boundTo (policyattachment.go ShouldAttachPolicy, IsWaypoint)", () => {
       true,
     );
     assert.equal(
+      boundTo(ap("mesh-root", { targetRefs: [ref] }), chain, { rootNamespace: "mesh-root" }),
+      true,
+    );
+    assert.equal(
+      boundTo(ap("istio-system", { targetRefs: [ref] }), chain, { rootNamespace: "mesh-root" }),
+      false,
+    );
+    assert.equal(
       boundTo(ap("istio-system", { targetRefs: [{ ...ref, name: "istio-waypoint" }] }), chain),
       false,
     );
