@@ -35,7 +35,9 @@ export const POOLS = {
 } as const;
 
 const P = POOLS;
-const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
+// Skewed towards each pool's first value, so that policies and requests often pick the same one.
+const pick = <T>(xs: readonly T[]) =>
+  xs.length < 2 ? fc.constantFrom(...xs) : fc.oneof(fc.constant(xs[0]!), fc.constantFrom(...xs));
 
 // --- value patterns, each pool mixing exact values, wildcards and near misses ---
 
@@ -130,16 +132,22 @@ export interface PolicyShape {
   invalidValues?: boolean;
   /** Namespace of the policies (default `foo`, the namespace of the target service). */
   namespace?: string;
+  /** Only fields a TCP chain can express (for policies meant to allow TCP connections too). */
+  l4Only?: boolean;
 }
 
 function fieldPairs<T extends object>(fields: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<T> {
   const keys = Object.keys(fields);
-  return fc
-    .uniqueArray(fc.tuple(pick(keys), fc.boolean(), fc.integer({ min: 0, max: 3 })), {
-      minLength: 1,
-      maxLength: 2,
-      selector: ([k]) => k,
-    })
+  // Mostly one field per entry, so that entries match often enough.
+  const count = fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) });
+  return count
+    .chain((n) =>
+      fc.uniqueArray(fc.tuple(fc.constantFrom(...keys), fc.boolean(), fc.integer({ min: 0, max: 5 })), {
+        minLength: Math.min(n, keys.length),
+        maxLength: Math.min(n, keys.length),
+        selector: ([k]) => k,
+      }),
+    )
     .chain((chosen) =>
       fc
         .tuple(...chosen.map(([k, not, both]) => list(fields[k]!).map((vs) => [k, not, both, vs] as const)))
@@ -165,9 +173,12 @@ function sourceArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Source> {
     ? fc.oneof({ weight: 5, arbitrary: cidrValue }, { weight: 1, arbitrary: invalidValue.ip })
     : cidrValue;
   if (custom) return fieldPairs<Source>({ ipBlocks: ip, remoteIpBlocks: ip });
+  const rp: Record<string, fc.Arbitrary<string>> = s.l4Only
+    ? {}
+    : { requestPrincipals: requestPrincipalValue };
   return fieldPairs<Source>({
     principals: principalValue,
-    requestPrincipals: requestPrincipalValue,
+    ...rp,
     namespaces: namespaceValue,
     ipBlocks: ip,
     remoteIpBlocks: ip,
@@ -187,11 +198,13 @@ function sourceArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Source> {
 }
 
 function operationArb(s: PolicyShape): fc.Arbitrary<Operation> {
+  const ports = s.invalidValues
+    ? fc.oneof({ weight: 5, arbitrary: portValue }, { weight: 1, arbitrary: invalidValue.port })
+    : portValue;
+  if (s.l4Only) return fieldPairs<Operation>({ ports });
   return fieldPairs<Operation>({
     hosts: hostValue,
-    ports: s.invalidValues
-      ? fc.oneof({ weight: 5, arbitrary: portValue }, { weight: 1, arbitrary: invalidValue.port })
-      : portValue,
+    ports,
     methods: methodValue,
     paths: s.invalidValues
       ? fc.oneof({ weight: 5, arbitrary: pathValue }, { weight: 1, arbitrary: invalidValue.path })
@@ -217,6 +230,7 @@ function conditionArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Condition> 
     ["connection.sni", fc.oneof(pick(P.snis), pick(["*.example", "*"]))],
   ];
   if (s.invalidValues) keyed.push(["source.ip", invalidValue.ip], ["destination.port", invalidValue.port]);
+  if (s.l4Only) keyed = keyed.filter(([k]) => !k.startsWith("request."));
   if (custom)
     keyed = keyed.filter(
       ([k]) => !/^source\.(namespace|principal)$/.test(k) && !k.startsWith("request.auth."),
@@ -236,7 +250,10 @@ function ruleArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Rule> {
       {
         from: fc.array(fc.record({ source: sourceArb(s, custom) }), { minLength: 1, maxLength: 2 }),
         to: fc.array(fc.record({ operation: operationArb(s) }), { minLength: 1, maxLength: 2 }),
-        when: fc.array(conditionArb(s, custom), { minLength: 1, maxLength: 2 }),
+        when: fc.oneof(
+          { weight: 3, arbitrary: fc.array(conditionArb(s, custom), { minLength: 1, maxLength: 1 }) },
+          { weight: 1, arbitrary: fc.array(conditionArb(s, custom), { minLength: 2, maxLength: 2 }) },
+        ),
       },
       { requiredKeys: [] },
     )
@@ -246,7 +263,7 @@ function ruleArb(s: PolicyShape, custom: boolean): fc.Arbitrary<Rule> {
 /** One policy targeting the Gateway `waypoint` (so `boundTo` holds for a chain of that waypoint). */
 export function policy(shape: PolicyShape = {}, name = "p0"): fc.Arbitrary<AuthorizationPolicy> {
   const actions = shape.actions ?? (["ALLOW", "DENY", "AUDIT"] as const);
-  return pick(actions).chain((action) =>
+  return fc.constantFrom(...actions).chain((action) =>
     fc
       .record({
         // No rules (`spec: {}`, only meaningful for ALLOW), one or two rules; `rules: [{}]` comes
@@ -308,7 +325,7 @@ export interface RequestShape {
 export function request(shape: RequestShape = {}): fc.Arbitrary<Request> {
   return fc
     .record({
-      protocol: pick(shape.protocols ?? (["http", "http", "http", "tcp"] as const)),
+      protocol: fc.constantFrom(...(shape.protocols ?? (["http", "http", "http", "tcp"] as const))),
       peer: fc.option(fc.tuple(pick(P.trustDomains), pick(P.namespaces), pick(P.serviceAccounts)), {
         freq: 6,
       }),

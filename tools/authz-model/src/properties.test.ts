@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import * as arb from "./arbitraries.ts";
-import { evaluate } from "./evaluate.ts";
+import { evaluate, problems } from "./evaluate.ts";
 import type { Action, AuthorizationPolicy, Request } from "./types.ts";
 
 const numRuns = Number(process.env["AUTHZ_MODEL_RUNS"] ?? 300);
@@ -147,6 +147,15 @@ describe("model properties", () => {
     // ALLOW and DENY rules do match requests: the decisions are not only the defaults.
     for (const reason of ["allow", "no-allow-policy", "no-allow-match"])
       assert.ok((count[reason] ?? 0) > 50, `${reason}: ${JSON.stringify(count)}`);
+  });
+
+  it("policies generated with l4Only are wholly expressible on a TCP chain", () => {
+    fc.assert(
+      fc.property(arb.policies({ actions: ["ALLOW", "DENY", "AUDIT"], l4Only: true }), (ps) => {
+        assert.deepEqual(problems(ps, "tcp"), []);
+      }),
+      { numRuns },
+    );
   });
 
   it("generated policies pass istiod's admission unless asked for invalid values", async () => {
