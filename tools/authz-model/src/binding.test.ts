@@ -142,5 +142,10 @@ describe("validate (validation.go ValidateAuthorizationPolicy)", () => {
       { action: "CUSTOM", provider: { name: "e" }, rules: [{ from: [{ source: { principals: ["a"] } }] }] },
       /not supported with CUSTOM/,
     );
+    bad({ rules: [{ when: [null] }] } as unknown as AuthorizationPolicySpec, /when key must not be empty/);
+    bad(
+      { rules: [{ to: [{ operation: { ports: [8000] } }] }] } as unknown as AuthorizationPolicySpec,
+      /invalid ports/,
+    );
   });
 });

@@ -593,6 +593,28 @@ describe("fail closed", () => {
     assert.equal(decide([odd], http()), "deny");
     assert.equal(decide([odd], http({ method: "POST" })), "allow");
   });
+  it("null entries and non-string values from hand-written YAML", () => {
+    const nullFrom = [
+      { from: [null, { source: { namespaces: ["other"] } }] },
+    ] as unknown as AuthorizationPolicySpec["rules"];
+    assert.equal(decide([policy({ rules: nullFrom })], http()), "deny", "ALLOW: the rule matches nothing");
+    assert.equal(
+      decide([policy({ action: "DENY", rules: nullFrom })], http()),
+      "deny",
+      "DENY: the null entry matches anything",
+    );
+    const nullWhen = [{ when: [null] }] as unknown as AuthorizationPolicySpec["rules"];
+    assert.equal(decide([policy({ rules: nullWhen })], http()), "deny");
+    assert.equal(decide([policy({ action: "DENY", rules: nullWhen })], http()), "deny");
+    const numericPort = [
+      { to: [{ operation: { ports: [8000] } }] },
+    ] as unknown as AuthorizationPolicySpec["rules"];
+    assert.equal(decide([policy({ rules: numericPort })], http()), "deny");
+    assert.equal(
+      decide([policy({ action: "DENY", rules: numericPort })], http({ destinationPort: 1 })),
+      "deny",
+    );
+  });
   it("a null rule matches nothing whatever the action", () => {
     const rules = [null] as unknown as AuthorizationPolicySpec["rules"];
     assert.equal(decide([policy({ rules })], http()), "deny");

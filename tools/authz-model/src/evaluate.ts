@@ -7,6 +7,7 @@ import { type Attribute, operationAttribute, sourceAttribute, sourceFields, when
 import type {
   Action,
   AuthorizationPolicy,
+  Condition,
   EvaluateOptions,
   Operation,
   Request,
@@ -137,14 +138,16 @@ export function compile(policy: AuthorizationPolicy, protocol: Protocol, opts: E
         if (notValues?.length) problem(notValuesField, blocked);
         return undefined;
       }
+      // A non-string value (`ports: [8000]` in hand-written YAML; the CRD schema rejects it) is invalid.
+      const valid = (v: unknown) => typeof v === "string" && attr.valid(v);
       const out: Check = { attr };
       if (values?.length) {
-        if (values.every(attr.valid)) out.values = values;
+        if (values.every(valid)) out.values = values;
         else problem(valuesField, "invalid-value");
       }
       if (notValues?.length) {
         if (untranslatable.has(notValuesField)) problem(notValuesField, "untranslatable");
-        else if (notValues.every(attr.valid)) out.notValues = notValues;
+        else if (notValues.every(valid)) out.notValues = notValues;
         else problem(notValuesField, "invalid-value");
       }
       return out.values || out.notValues ? out : undefined;
@@ -159,7 +162,11 @@ export function compile(policy: AuthorizationPolicy, protocol: Protocol, opts: E
     // `when` conditions are added to every `from` (principal side) or `to` (permission side) entry
     // (model.go New); both sides are ANDed, so the model ANDs them once.
     const when = present(
-      (rule.when ?? []).map((c) => {
+      (rule.when ?? []).map((c: Condition | null) => {
+        if (!c || typeof c.key !== "string") {
+          problem("when", "invalid-value");
+          return undefined;
+        }
         if (c.key.startsWith("experimental.envoy.filters.")) {
           problem(c.key, "untranslatable");
           return undefined;
@@ -170,8 +177,14 @@ export function compile(policy: AuthorizationPolicy, protocol: Protocol, opts: E
     // Each `from` entry is one principal of the Envoy policy and each `to` entry one permission; an
     // Envoy policy matches when one permission and one principal do (model.go Generate). An entry with
     // no source/operation, like no entries at all, is `any: true`.
-    const from = (rule.from ?? []).map(({ source }) => {
-      const s: Source = source ?? {};
+    // A null entry (only from hand-written YAML) is read as `{}`: in DENY that matches more, and in
+    // ALLOW the rule already matches nothing.
+    const nullEntry = (field: string) => {
+      problem(field, "invalid-value");
+      return {};
+    };
+    const from = (rule.from ?? []).map((entry) => {
+      const s: Source = entry ? (entry.source ?? {}) : nullEntry("from");
       return present(
         (
           [
@@ -189,8 +202,8 @@ export function compile(policy: AuthorizationPolicy, protocol: Protocol, opts: E
         }),
       );
     });
-    const to = (rule.to ?? []).map(({ operation }) => {
-      const o: Operation = operation ?? {};
+    const to = (rule.to ?? []).map((entry) => {
+      const o: Operation = entry ? (entry.operation ?? {}) : nullEntry("to");
       return present(
         (["hosts", "ports", "methods", "paths"] as const).map((f) => {
           const not = `not${f[0]!.toUpperCase()}${f.slice(1)}` as keyof Operation;

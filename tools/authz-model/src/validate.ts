@@ -60,7 +60,8 @@ export function validate(policy: AuthorizationPolicy): string[] {
         }
         const attr = sourceAttribute(sourceFields[k], ns, {});
         for (const v of values)
-          if (!attr.valid(v)) errors.push(`rule ${i}: invalid ${k} value ${JSON.stringify(v)}`);
+          if (typeof v !== "string" || !attr.valid(v))
+            errors.push(`rule ${i}: invalid ${k} value ${JSON.stringify(v)}`);
       }
       if (action === "CUSTOM") {
         for (const k of keys) {
@@ -87,12 +88,13 @@ export function validate(policy: AuthorizationPolicy): string[] {
         const attr = operationAttribute(f);
         for (const k of [f, `not${f[0]!.toUpperCase()}${f.slice(1)}`] as (keyof Operation)[]) {
           for (const v of o[k] ?? [])
-            if (!attr.valid(v)) errors.push(`rule ${i}: invalid ${k} value ${JSON.stringify(v)}`);
+            if (typeof v !== "string" || !attr.valid(v))
+              errors.push(`rule ${i}: invalid ${k} value ${JSON.stringify(v)}`);
         }
       }
     }
     for (const c of rule.when ?? []) {
-      if (!c.key) {
+      if (!c?.key) {
         errors.push(`rule ${i}: when key must not be empty`);
         continue;
       }
@@ -119,7 +121,8 @@ export function validate(policy: AuthorizationPolicy): string[] {
       else if (attr === "malformed") errors.push(`rule ${i}: bad key ${c.key}: should have format a[b]`);
       else {
         for (const v of [...(c.values ?? []), ...(c.notValues ?? [])]) {
-          if (!attr.valid(v)) errors.push(`rule ${i}: invalid value ${JSON.stringify(v)} for key ${c.key}`);
+          if (typeof v !== "string" || !attr.valid(v))
+            errors.push(`rule ${i}: invalid value ${JSON.stringify(v)} for key ${c.key}`);
         }
       }
     }
