@@ -485,11 +485,15 @@ describe("when", () => {
     assert.equal(decide([allowWhen("request.headers[host]", ["httpbin.*"])], http()), "allow");
     assert.equal(decide([allowWhen("request.headers[:authority]", ["other"])], http()), "deny");
   });
-  it("several header values are joined with a comma", () => {
+  it("a header sent several times matches if one of its values does (as Envoy 1.40 does)", () => {
+    const twice = http({ headers: { "x-tier": ["gold", "silver"] } });
+    assert.equal(decide([allowWhen("request.headers[x-tier]", ["silver"])], twice), "allow");
+    assert.equal(decide([allowWhen("request.headers[x-tier]", ["gold,silver"])], twice), "deny");
+    assert.equal(decide([allowWhen("request.headers[x-tier]", undefined, ["gold"])], twice), "deny");
     assert.equal(
       decide(
         [allowWhen("request.headers[x-tier]", ["gold,silver"])],
-        http({ headers: { "x-tier": ["gold", "silver"] } }),
+        http({ headers: { "x-tier": "gold,silver" } }),
       ),
       "allow",
     );

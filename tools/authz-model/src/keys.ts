@@ -207,18 +207,25 @@ const sniAttr: Attribute = {
 
 // --- HTTP request ---
 
-/** A request header as Envoy's header matcher reads it: case-insensitive name, values joined by ",". */
-export function header(req: Request, name: string): string | undefined {
+/**
+ * A request header's values as Envoy's header matcher reads them: case-insensitive name; a header
+ * sent several times is several values. Envoy 1.40 matches each value on its own, not the values
+ * joined with "," (checked: `exact: "gold"` and `exact: "silver"` both matched `x-tier: gold` +
+ * `x-tier: silver`, `exact: "gold,silver"` did not). Undefined when the header is absent.
+ */
+export function header(req: Request, name: string): string[] | undefined {
   const n = name.toLowerCase();
-  if (n === ":method") return req.method;
-  if (n === ":path") return req.path;
+  const one = (v: string | undefined) => (v === undefined ? undefined : [v]);
+  if (n === ":method") return one(req.method);
+  if (n === ":path") return one(req.path);
   // Envoy keeps Host as `:authority`, and a header matcher named `host` finds it too (checked
   // against Envoy 1.40: `present_match` on `host` matched an HTTP/1.1 request).
-  if (n === ":authority" || n === "host") return req.host;
+  if (n === ":authority" || n === "host") return one(req.host);
+  const values: string[] = [];
   for (const [k, v] of Object.entries(req.headers ?? {})) {
-    if (k.toLowerCase() === n) return Array.isArray(v) ? v.join(",") : v;
+    if (k.toLowerCase() === n) values.push(...(Array.isArray(v) ? v : [v]));
   }
-  return undefined;
+  return values.length > 0 ? values : undefined;
 }
 
 /** `hosts`: a header matcher on `:authority`, case-insensitive (matcher/header.go HostMatcher). */
@@ -269,7 +276,7 @@ function headerAttr(name: string): Attribute {
   return {
     httpOnly: true,
     valid: nonEmpty,
-    test: (v, req) => headerMatch(v, header(req, name)),
+    test: (v, req) => (header(req, name) ?? []).some((h) => headerMatch(v, h)),
   };
 }
 

@@ -99,7 +99,7 @@ export interface Request {
   path?: string;
   /** `:authority` (Host), port included if the client sent one. */
   host?: string;
-  /** Header names in any case; several values are joined with "," as Envoy's header matcher does. */
+  /** Header names in any case; a list is a header sent several times (each value matched alone). */
   headers?: Record<string, string | string[]>;
   jwt?: ValidatedJwt;
 }
