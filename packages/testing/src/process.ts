@@ -16,23 +16,37 @@ export function tempDir(prefix: string): string {
 
 export { freePort } from "./ports.ts";
 
+/** What a waitFor probe returns while the awaited thing has not happened yet. */
+export type NotYet = undefined | null | false | 0 | "";
+
+/**
+ * Polls `probe` until it returns a value that is not "not yet" (undefined, null, false, 0 or ""), and
+ * resolves with that value. A probe that throws counts as "not yet"; its last error is in the timeout's
+ * message. A caller waiting for a count of 0 or an empty string says so: `() => n === 0`.
+ */
 export async function waitFor<T>(
   what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  probe: () => Promise<T | NotYet> | T | NotYet,
   timeoutMs = 15_000,
   intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
+  let last: unknown;
   for (;;) {
     try {
       const v = await probe();
-      if (v !== undefined && v !== false) return v;
+      if (v !== undefined && v !== null && v !== false && v !== 0 && v !== "") return v;
+      last = v;
+      lastErr = undefined;
     } catch (e) {
       lastErr = e;
     }
     if (Date.now() > deadline) {
-      const why = lastErr instanceof Error ? `: ${lastErr.message}` : "";
+      const why =
+        lastErr instanceof Error
+          ? `: ${lastErr.message}`
+          : ` (the probe last returned ${JSON.stringify(last) ?? "undefined"})`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
