@@ -2,8 +2,9 @@
 // waypoint Envoy binds its listener with SO_REUSEPORT, so a second Envoy (of an earlier demo that was
 // never stopped) binds the same port without an error and answers part of the requests. So the
 // kernel's socket tables are read instead: /proc/net/tcp and tcp6 list every listening socket with
-// its inode, and /proc/<pid>/fd links name the socket inodes each process holds. No library reads
-// these tables; the format is the kernel's (Documentation/networking/proc_net_tcp.rst).
+// its inode, and /proc/<pid>/fd links name the socket inodes each process holds. Read by hand rather
+// than with a library or `ss -p`: two small text tables in the kernel's documented format
+// (Documentation/networking/proc_net_tcp.rst), and no dependency or extra program to install.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 export interface Listener {
