@@ -1,10 +1,17 @@
 // `make demo`: Waymark in standalone mode on this machine with the guide's header-control example.
 // The watcher reads examples/standalone (or the directory given as the first argument): edit a file
-// there and the waypoint Envoy changes within a second. Ctrl-C stops everything.
+// there and the waypoint Envoy changes within a second. Ctrl-C stops everything, and so do SIGTERM and
+// SIGHUP (the terminal closing); nothing it started outlives it, even when it is killed (the devstack
+// and @waymark/testing see to both). It refuses to start when one of its ports is taken, and names
+// the process holding it.
 import { resolve } from "node:path";
-import { REPO_ROOT, startStack } from "@waymark/devstack";
-import { tempDir } from "@waymark/testing";
+import { PortInUseError, REPO_ROOT, startStack } from "@waymark/devstack";
+import { onShutdownSignal, tempDir } from "@waymark/testing";
 import { ensureToolchain } from "./lib/toolchain.ts";
+
+// After the terminal closed, writing to it fails (EIO): that must not stop the shutdown halfway.
+process.stdout.on("error", () => {});
+process.stderr.on("error", () => {});
 
 ensureToolchain();
 
@@ -31,6 +38,10 @@ const stack = await startStack({
   natsPort: 4222,
   xdsPorts: [18000],
   envoyAdminPort: 19000,
+}).catch((err: unknown) => {
+  if (!(err instanceof PortInUseError)) throw err;
+  console.error(err.message);
+  process.exit(1);
 });
 console.log(`
 Waymark is running: NATS nats://127.0.0.1:4222, xds-server 127.0.0.1:18000, waypoint Envoy admin
@@ -41,11 +52,9 @@ and httpbin3:8000 (VIP 10.96.0.13) from 127.0.0.1:15003 to the waypoint, as ztun
   curl -s --connect-to httpbin3:8000:127.0.0.1:15003 http://httpbin3:8000/get -H "X-Remove: this header"
 
 Status of every object:  pnpm waymark status
-Press Ctrl-C to stop.`);
-const stop = async () => {
-  console.log("stopping…");
+Press Ctrl-C to stop (closing the terminal stops it too).`);
+onShutdownSignal(async (signal) => {
+  console.log(`${signal}: stopping…`);
   await stack.stop();
   process.exit(0);
-};
-process.once("SIGINT", stop);
-process.once("SIGTERM", stop);
+});

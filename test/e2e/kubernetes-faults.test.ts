@@ -4,6 +4,8 @@
 // wm-objects mirrors a fresh list from the API server exactly, and the last value of every route
 // reaches a waypoint Envoy bootstrapped from the ConfigMap Waymark created (its config_dump).
 import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "@waymark/api";
 import { connectBus, type NatsConnection } from "@waymark/bus";
@@ -191,16 +193,37 @@ describe("kubernetes faults: API server restart, watch expiry, watcher killed", 
       final.set(`burst-${i}`, undefined);
     }
     assert.equal(script.length, 50);
-    let burstDone = false;
-    const burst = s.sh(script.join("\n")).finally(() => (burstDone = true));
-    const old = s.procs.watcher;
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(burstDone, false, "the watcher is killed while the burst runs");
-    old.child.kill("SIGKILL");
-    await old.exited;
-    await new Promise((r) => setTimeout(r, 1000));
-    s.procs.watcher = s.startWatcher();
-    await burst;
+    // The burst stops at two gates, so that the watcher dies in the middle of it and changes happen
+    // while no watcher runs, whatever the machine's speed: the script marks each gate when it gets
+    // there and waits for the test to open it.
+    const gates = tempDir("burst-gates");
+    const gate = (name: string) =>
+      `touch ${gates}/${name}.reached; while [ ! -e ${gates}/${name}.open ]; do sleep 0.05; done`;
+    const reached = (name: string) =>
+      waitFor(`the burst at gate ${name}`, () => existsSync(join(gates, `${name}.reached`)), 60_000, 50);
+    const open = (name: string) => writeFileSync(join(gates, `${name}.open`), "");
+    const burst = s.sh(
+      [
+        ...script.slice(0, 20),
+        gate("kill"),
+        ...script.slice(20, 40),
+        gate("restart"),
+        ...script.slice(40),
+      ].join("\n"),
+    );
+    try {
+      const old = s.procs.watcher;
+      await reached("kill"); // 20 routes created
+      old.child.kill("SIGKILL");
+      await old.exited;
+      open("kill");
+      await reached("restart"); // 20 updates made with no watcher running
+      s.procs.watcher = s.startWatcher();
+    } finally {
+      open("kill");
+      open("restart");
+    }
+    await burst; // the 10 deletions, while the new watcher starts
     for (const [name, value] of final) {
       if (value === undefined) routes.delete(name);
       else routes.set(name, value);

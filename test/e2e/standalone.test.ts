@@ -101,10 +101,12 @@ describe("standalone: the guide's header-control walkthrough", { timeout: 180_00
     const file = join(dir, "30-httpbin3-route.yaml");
     writeFileSync(file, readFileSync(file, "utf8").replace("value: httpbin3", "value: httpbin3-edited"));
     const started = Date.now();
+    // The wait only bounds the test; how fast the edit reaches Envoy is logged here and measured by
+    // the benchmarks (BENCHMARKS.md), not asserted.
     await waitFor(
       "edited App header",
       async () => echoedHeaders(await get("httpbin3"))["App"]?.[0] === "httpbin3-edited",
-      5000,
+      15_000,
       20,
     );
     console.log(`edit visible in traffic after ${Date.now() - started} ms`);

@@ -14,6 +14,7 @@ import {
 } from "@waymark/bus";
 import { type NatsServer, startNats, tempDir, waitFor } from "@waymark/testing";
 import { type RunningWatcher, startWatcher } from "../src/index.ts";
+import { kubeTimestamp } from "../src/metadata.ts";
 
 let nats: NatsServer;
 let nc: NatsConnection;
@@ -26,6 +27,10 @@ const log = createLogger("watcher", {}, (line) => {
   if (process.env["WATCHER_TEST_LOGS"]) process.stderr.write(line);
 });
 const running: RunningWatcher[] = [];
+// How long a test waits for a change to land in NATS: generous, since it only bounds a wait (a change
+// takes tens of milliseconds; the log records how long). Whether the file watch or the 10 s rescan saw
+// a change is not what these tests tell.
+const LANDS_MS = 10_000;
 
 before(async () => {
   nats = await startNats({ logDir: tempDir("watcher-test") });
@@ -120,7 +125,7 @@ test("initial load publishes every object with stamped metadata", async () => {
   assert.deepEqual(await keys(status), []);
 });
 
-test("edits land within a second; unchanged objects are not rewritten; deletions delete", async () => {
+test("edits land; unchanged objects are not rewritten; deletions delete", async () => {
   write("a.yaml", `${service("one", 80)}---\n${service("two", 81)}---\n${service("three", 82)}`);
   write("b.yaml", namespace("b"));
   write("c.yaml", namespace("c"));
@@ -132,7 +137,7 @@ test("edits land within a second; unchanged objects are not rewritten; deletions
 
   const t0 = Date.now();
   write("a.yaml", `${service("one", 8080)}---\n${service("two", 81)}---\n${service("three", 82)}`);
-  await waitFor("edited port", async () => (await port(svcKey("one"))) === 8080, 1000, 10);
+  await waitFor("edited port", async () => (await port(svcKey("one"))) === 8080, LANDS_MS, 10);
   const took = Date.now() - t0;
   await w.publisher.idle();
   assert.equal(
@@ -148,35 +153,35 @@ test("edits land within a second; unchanged objects are not rewritten; deletions
   await waitFor(
     "document removed",
     async () => (await entry(objects, svcKey("two"))) === undefined,
-    1000,
+    LANDS_MS,
     10,
   );
   await w.publisher.idle();
   assert.equal((await entry(objects, svcKey("three")))?.revision, three?.revision);
 
   rmSync(join(dir, "b.yaml"));
-  await waitFor("file removed", async () => (await entry(objects, nsKey("b"))) === undefined, 1000, 10);
+  await waitFor("file removed", async () => (await entry(objects, nsKey("b"))) === undefined, LANDS_MS, 10);
 
   // Rename: the object stays (rewritten once, as its origin changed); the old file's objects are gone.
   renameSync(join(dir, "c.yaml"), join(dir, "d.yaml"));
   await waitFor(
     "renamed",
     async () => (await entry(objects, nsKey("c")))?.value.source === "file:d.yaml#0",
-    1000,
+    LANDS_MS,
     10,
   );
 
   // An editor's atomic save: write a temporary file, rename it over the original.
   writeFileSync(join(dir, ".a.yaml.tmp"), `${service("one", 9090)}---\n${service("three", 82)}`);
   renameSync(join(dir, ".a.yaml.tmp"), join(dir, "a.yaml"));
-  await waitFor("atomic replace", async () => (await port(svcKey("one"))) === 9090, 1000, 10);
+  await waitFor("atomic replace", async () => (await port(svcKey("one"))) === 9090, LANDS_MS, 10);
 
   // A new file in a new sub-directory.
   write("new/dir/e.yaml", namespace("e"));
   await waitFor(
     "new file in new directory",
     async () => (await entry(objects, nsKey("e"))) !== undefined,
-    1000,
+    LANDS_MS,
     10,
   );
   await w.publisher.idle();
@@ -210,7 +215,13 @@ test("a restart reconciles the bucket; generation and creationTimestamp survive 
   const twoBefore = await entry(objects, svcKey("two"));
   rmSync(join(dir, "b.yaml"));
   write("a.yaml", `${service("one", 8080, "  labels: {a: b}\n")}---\n${service("two", 82)}`);
-  await new Promise((r) => setTimeout(r, 1100)); // a different second for creationTimestamp, were it reset
+  // A creationTimestamp set again now would differ from the first one (it has a resolution of 1 s).
+  await waitFor(
+    "another second than creationTimestamp's",
+    () => kubeTimestamp(new Date()) !== created,
+    2000,
+    20,
+  );
   w = await start();
   await w.publisher.idle();
   assert.deepEqual(await keys(objects), [svcKey("one"), svcKey("two")].sort(), "stale key deleted");
@@ -232,7 +243,7 @@ test("invalid YAML keeps the file's objects and reports it until fixed", async (
   await w.publisher.idle();
   write("a.yaml", `${service("one", 8080)}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: [two\n`);
   const key = sourceFileKey("a.yaml");
-  const st = await waitFor("status", async () => (await status.get(key))?.json<StatusEntry>(), 2000);
+  const st = await waitFor("status", async () => (await status.get(key))?.json<StatusEntry>(), LANDS_MS);
   assert.deepEqual(st.ref, { group: "waymark.dev", kind: "SourceFile", namespace: "", name: "a.yaml" });
   const cond = (st.status["conditions"] as Array<Record<string, string>>)[0];
   assert.equal(cond?.["type"], "Accepted");
@@ -256,9 +267,9 @@ test("invalid YAML keeps the file's objects and reports it until fixed", async (
   assert.ok(await status.get(key).then((e) => e?.operation === "PUT"));
 
   write("a.yaml", service("one", 8080));
-  await waitFor("fixed", async () => (await port(svcKey("one"))) === 8080, 1000, 10);
-  await waitFor("two removed", async () => (await entry(objects, svcKey("two"))) === undefined, 1000, 10);
-  await waitFor("status cleared", async () => (await status.get(key))?.operation !== "PUT", 1000, 10);
+  await waitFor("fixed", async () => (await port(svcKey("one"))) === 8080, LANDS_MS, 10);
+  await waitFor("two removed", async () => (await entry(objects, svcKey("two"))) === undefined, LANDS_MS, 10);
+  await waitFor("status cleared", async () => (await status.get(key))?.operation !== "PUT", LANDS_MS, 10);
 });
 
 test("unknown kinds and incomplete documents are skipped with a status; duplicates: the later wins", async () => {
@@ -285,11 +296,11 @@ test("unknown kinds and incomplete documents are skipped with a status; duplicat
   await waitFor(
     "status cleared",
     async () => (await status.get(sourceFileKey("mixed.yaml")))?.operation !== "PUT",
-    1000,
+    LANDS_MS,
     10,
   );
   rmSync(join(dir, "x2.yaml"));
-  await waitFor("earlier definition again", async () => (await port(svcKey("dup"))) === 1, 1000, 10);
+  await waitFor("earlier definition again", async () => (await port(svcKey("dup"))) === 1, LANDS_MS, 10);
 });
 
 test("a change made while NATS restarts lands after the reconnect", async () => {
@@ -309,7 +320,7 @@ test("a change made while NATS restarts lands after the reconnect", async () => 
     5000,
   );
   write("a.yaml", service("one", 9090));
-  await waitFor("later change", async () => (await port(svcKey("one"))) === 9090, 2000, 20);
+  await waitFor("later change", async () => (await port(svcKey("one"))) === 9090, LANDS_MS, 20);
 });
 
 test("a missing directory is a clear start-up error", async () => {

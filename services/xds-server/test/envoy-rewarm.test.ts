@@ -1,8 +1,10 @@
 // A changed cluster whose endpoints did not change, with a real Envoy over SotW and over delta ADS.
 // Envoy re-warms a changed EDS cluster and waits for its endpoints; if the server sends none, the
-// cluster stays warming until the initial fetch timeout (15 s by default). The change must be active
-// well within a second in both protocols: when it is pushed, and when the proxy finds it on
-// reconnecting (to a restarted or another replica) after it changed while the proxy was away.
+// cluster stays warming until the initial fetch timeout (15 s by default). In both protocols the change
+// must be active because the endpoints came, not because that timeout fired: when it is pushed, and
+// when the proxy finds it on reconnecting (to a restarted or another replica) after it changed while
+// the proxy was away. Each test waits at most 10 s, well before the timeout, and checks Envoy's
+// init_fetch_timeout counter for the cluster.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Bucket, createLogger, type ProxyRecord, proxyKey } from "@waymark/api";
@@ -49,6 +51,17 @@ after(async () => {
   await nats?.stop();
 });
 
+/** Well before Envoy's 15 s initial fetch timeout: a cluster active by then did not wait for it. */
+const BEFORE_FETCH_TIMEOUT_MS = 10_000;
+const FETCH_TIMEOUTS = "cluster.backend.init_fetch_timeout";
+
+/** How often the `backend` cluster's endpoint fetch timed out (the counter exists once it is known). */
+async function fetchTimeouts(envoy: EnvoyProc): Promise<number> {
+  const v = (await envoy.stats(FETCH_TIMEOUTS)).get(FETCH_TIMEOUTS);
+  assert.ok(v !== undefined, `Envoy has no ${FETCH_TIMEOUTS} counter`);
+  return v;
+}
+
 /** The connect timeout of the active (warmed) cluster `backend`, from Envoy's config dump. */
 async function activeTimeout(envoy: EnvoyProc): Promise<string | undefined> {
   const dump = JSON.parse(await envoy.admin("/config_dump?resource=dynamic_active_clusters")) as {
@@ -61,7 +74,7 @@ for (const [protocol, apiType] of [
   ["sotw", "GRPC"],
   ["delta", "DELTA_GRPC"],
 ] as const) {
-  test(`${protocol}: a cluster change with unchanged endpoints is active in well under a second`, async () => {
+  test(`${protocol}: a cluster change with unchanged endpoints is active without waiting for the fetch timeout`, async () => {
     const waypoint = { namespace: `rewarm-${protocol}`, name: "waypoint" };
     const nodeId = `waypoint-0.rewarm-${protocol}`;
     const port = await freePort();
@@ -84,14 +97,21 @@ for (const [protocol, apiType] of [
     assert.equal(await waitFor("cluster active", () => activeTimeout(envoy)), "1s");
     await waitFor("serving", async () => (await fetch(`http://127.0.0.1:${port}/status/418`)).status === 418);
     const before = await envoy.stats("cluster_manager");
+    const timeoutsBefore = await fetchTimeouts(envoy);
 
     // The cluster's connect timeout changes; its endpoints do not.
     const started = performance.now();
     const v2 = await publish(xds, waypoint, basic({ port, upstreamPort: httpbin.port, timeout: "2s" }));
     assert.equal(v2.manifest.versions[EDS], v1.manifest.versions[EDS], "endpoints unchanged");
     assert.notEqual(v2.manifest.versions[CDS], v1.manifest.versions[CDS]);
-    await waitFor("new cluster active", async () => (await activeTimeout(envoy)) === "2s", 20_000, 10);
+    await waitFor(
+      "new cluster active",
+      async () => (await activeTimeout(envoy)) === "2s",
+      BEFORE_FETCH_TIMEOUT_MS,
+      10,
+    );
     const elapsed = performance.now() - started;
+    assert.equal(await fetchTimeouts(envoy), timeoutsBefore, "warmed by its endpoints, not by the timeout");
     const stats = await envoy.stats("cluster_manager");
     assert.equal(stats.get("cluster_manager.warming_clusters"), 0);
     assert.equal(
@@ -100,7 +120,6 @@ for (const [protocol, apiType] of [
     );
     log.info("rewarm", { protocol, ms: Math.round(elapsed) });
     process.stdout.write(`# ${protocol}: cluster change active after ${Math.round(elapsed)} ms\n`);
-    assert.ok(elapsed < 1000, `the changed cluster became active after ${Math.round(elapsed)} ms`);
     assert.equal((await fetch(`http://127.0.0.1:${port}/status/418`)).status, 418, "still routes");
   });
 }
@@ -109,7 +128,7 @@ for (const [protocol, apiType] of [
   ["sotw", "GRPC"],
   ["delta", "DELTA_GRPC"],
 ] as const) {
-  test(`${protocol}: a cluster changed while the proxy was away is active soon after it reconnects`, async () => {
+  test(`${protocol}: a cluster changed while the proxy was away is active after a reconnect without the fetch timeout`, async () => {
     const waypoint = { namespace: `rewarm-away-${protocol}`, name: "waypoint" };
     const nodeId = `waypoint-0.rewarm-away-${protocol}`;
     const [port, xdsPort] = [await freePort(), await freePort()];
@@ -132,6 +151,7 @@ for (const [protocol, apiType] of [
         return r && [CDS, EDS, LDS, RDS].every((t) => r.types[t]?.ackedVersion === v1.manifest.versions[t]);
       });
       assert.ok(held);
+      const timeoutsBefore = await fetchTimeouts(envoy);
 
       // The server goes; meanwhile the cluster's connect timeout changes, its endpoints do not.
       await first.stop();
@@ -146,10 +166,19 @@ for (const [protocol, apiType] of [
           30_000,
           10,
         );
-        await waitFor("new cluster active", async () => (await activeTimeout(envoy)) === "2s", 20_000, 10);
+        await waitFor(
+          "new cluster active",
+          async () => (await activeTimeout(envoy)) === "2s",
+          BEFORE_FETCH_TIMEOUT_MS,
+          10,
+        );
         const elapsed = Date.now() - Date.parse(reconnected.connectedAt);
         process.stdout.write(`# ${protocol}: changed cluster active ${elapsed} ms after the reconnect\n`);
-        assert.ok(elapsed < 1000, `the changed cluster became active ${elapsed} ms after the reconnect`);
+        assert.equal(
+          await fetchTimeouts(envoy),
+          timeoutsBefore,
+          "warmed by its endpoints, not by the timeout",
+        );
         assert.equal((await fetch(`http://127.0.0.1:${port}/status/418`)).status, 418, "still routes");
       } finally {
         await second.stop();

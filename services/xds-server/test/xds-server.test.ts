@@ -169,14 +169,14 @@ test("delta: subscribing to a missing name gets removed_resources, then the reso
   assert.deepEqual(r1.removedResources, ["later"]);
   assert.equal(r1.resources.length, 0);
   d.ack(r1);
-  const t0 = Date.now();
   await publish(xds, w.waypoint, {
     ...basic(),
     [RDS]: { ...basic()[RDS], later: routes("later", "backend") },
   });
+  // Pushed when it appears, well before Envoy's 15 s initial fetch timeout would give up on it: the
+  // wait for the push allows 10 s.
   const r2 = await d.next(10_000);
   assert.deepEqual([...deltaResources(r2).keys()], ["later"]);
-  assert.ok(Date.now() - t0 < 5_000, "pushed well under Envoy's 15 s");
   d.close();
 });
 

@@ -1,6 +1,10 @@
 // A whole Waymark on one machine: real NATS, the three services as separate processes (as they are
 // deployed), go-httpbin backends, the ztunnel stand-in and a waypoint Envoy bootstrapped exactly as the
 // waypoint Deployment's. Used by the end-to-end tests and by `pnpm demo`.
+//
+// It refuses to start when a port it is about to bind is taken (naming the process that holds it), and
+// it stops everything it started on SIGINT, SIGTERM and SIGHUP, as stop() does; see
+// @waymark/testing's process.ts for how no child outlives the process even when it is killed.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WaypointRef } from "@waymark/api";
@@ -9,6 +13,7 @@ import {
   freePort,
   type Httpbin,
   type NatsServer,
+  onShutdownSignal,
   type Proc,
   startEnvoy,
   startHttpbin,
@@ -17,6 +22,9 @@ import {
   waitFor,
 } from "@waymark/testing";
 import { renderBootstrap } from "@waymark/waypoint";
+import { assertPortsFree } from "./port-owners.ts";
+
+export { assertPortsFree, type PortHolder, PortInUseError, portHolders } from "./port-owners.ts";
 
 export const REPO_ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
 
@@ -94,8 +102,24 @@ const main = (svc: string) => join(REPO_ROOT, "services", svc, "src", "main.ts")
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const started: Array<{ stop(): Promise<void> }> = [];
+  const stopStarted = async () => {
+    for (const s of [...started].reverse()) await s.stop().catch(() => {});
+  };
+  const natsPort = o.natsPort ?? (await freePort());
+  const replicas = o.xdsReplicas ?? 1;
+  const xdsPorts = o.xdsPorts ?? (await Promise.all(Array.from({ length: replicas }, () => freePort())));
+  const local = (port: number) => ({ host: "127.0.0.1", port });
+  assertPortsFree([
+    local(natsPort),
+    ...xdsPorts.map(local),
+    { host: o.bindAddress, port: o.waypointPort },
+    ...(o.envoyAdminPort ? [local(o.envoyAdminPort)] : []),
+    ...o.standin.routes.map((r) => local(r.listenPort)),
+    ...o.backends.map((b) => local(b.port)),
+  ]);
+  const removeHook = onShutdownSignal(stopStarted);
   try {
-    const nats = await startNats({ logDir: o.logDir, ...(o.natsPort ? { port: o.natsPort } : {}) });
+    const nats = await startNats({ logDir: o.logDir, port: natsPort });
     started.push(nats);
     const backends = await Promise.all(
       o.backends.map((b) => startHttpbin({ name: b.name, port: b.port, logDir: o.logDir })),
@@ -107,8 +131,6 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       common["OTEL_EXPORTER_OTLP_ENDPOINT"] = o.otlpEndpoint;
       common["OTEL_BSP_SCHEDULE_DELAY"] ??= "200";
     }
-    const replicas = o.xdsReplicas ?? 1;
-    const xdsPorts = o.xdsPorts ?? (await Promise.all(Array.from({ length: replicas }, () => freePort())));
     const opsPort = o.ops
       ? {
           watcher: await freePort(),
@@ -245,11 +267,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         else services.xds[which.xds] = launch.xds(which.xds);
       },
       async stop() {
-        for (const s of started.reverse()) await s.stop().catch(() => {});
+        removeHook();
+        await stopStarted();
       },
     };
   } catch (e) {
-    for (const s of started.reverse()) await s.stop().catch(() => {});
+    removeHook();
+    await stopStarted();
     throw e;
   }
 }

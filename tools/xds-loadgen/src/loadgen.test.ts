@@ -108,7 +108,20 @@ test("20 proxies sync and ACK; a NACK is recorded and not re-sent; a matching re
   // NACKing proxy still holds v1 of one route configuration, so B sends it v2 (and it rejects it).
   await lg.reconnect(`127.0.0.1:${b.port}`);
   await waitFor("19 proxies on replica B", () => b.ads.streamCount === 20);
-  await new Promise((r) => setTimeout(r, 700));
+  // B records a proxy that reconnected holding the current version as ACKed in the very step that
+  // decides what to send it, and the NACK of the re-offer once it came back: once every record says
+  // so, B has answered every reconnect (and sent whatever it was going to).
+  await waitFor("replica B's record of every reconnect", async () => {
+    for (const spec of specs) {
+      const rec = await getJson<ProxyRecord>(proxies, proxyKey("rep-b", spec.id));
+      for (const t of Object.values(TypeUrl)) {
+        const s = rec?.types[t];
+        const reoffered = spec.nack === true && t === TypeUrl.route;
+        if ((reoffered ? s?.nackedVersion : s?.ackedVersion) !== v2.versions[t]) return false;
+      }
+    }
+    return true;
+  });
   const third = await lg.stats();
   assert.equal(third.connected, 20);
   for (const w of third.workers) {

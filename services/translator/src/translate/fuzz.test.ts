@@ -79,7 +79,14 @@ test(`fuzz: ${CASES} generated inputs (seed ${SEED}) translate, encode, carry va
     `fuzz figures: ${JSON.stringify({ ...figures, failures: failures.length, seconds, seed: SEED })}`,
   );
   assert.deepEqual(failures, [], `${failures.length} failing case(s):\n${failures.slice(0, 10).join("\n")}`);
-  assert.equal(figures.cases, CASES);
-  // The generators must reach Envoy with real configuration, not only reject everything.
+  // The generators must reach Envoy with real configuration, not only reject everything, and the
+  // outputs must hold what the properties above are about: statuses (some rejecting an input), routes
+  // and transformation Lua. A generator that stopped producing one of them would pass vacuously.
   assert.ok(figures.envoyCases > CASES / 4, `only ${figures.envoyCases} of ${CASES} cases produced xDS`);
+  assert.ok(figures.envoyValidations > 0, "Envoy validated no bootstrap");
+  assert.ok(figures.resources > figures.envoyCases, `${figures.resources} resources in ${CASES} cases`);
+  assert.ok(figures.statuses > CASES / 4, `${figures.statuses} statuses in ${CASES} cases`);
+  assert.ok(figures.rejectedConditions > 0, "no generated input was rejected by any status condition");
+  assert.ok(figures.routeEntries > CASES / 4, `${figures.routeEntries} route entries in ${CASES} cases`);
+  assert.ok(figures.luaChunks > 0, "no generated TrafficPolicy produced transformation Lua");
 });

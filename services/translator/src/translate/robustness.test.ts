@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeObject } from "@waymark/api";
-import { encodeResource } from "@waymark/envoy-proto";
+import { encodeResource, PUSH_ORDER } from "@waymark/envoy-proto";
 import { caseNames, loadCase } from "./golden-cases.ts";
 import { translate } from "./index.ts";
 
@@ -65,24 +65,49 @@ function mutate(objects: Map<string, KubeObject>, rnd: () => number): Map<string
   return copy;
 }
 
-test("mutated inputs never throw and always encode", () => {
+test("mutated inputs never throw, always encode, and give a well-formed output", () => {
   const rnd = prng(Number(process.env.FUZZ_SEED ?? 20260601));
   const iterations = Number(process.env.FUZZ_ITERATIONS ?? 60);
-  let translations = 0;
+  let withResources = 0;
   for (const name of caseNames()) {
     const c = loadCase(name);
     for (let i = 0; i < iterations; i++) {
       const objects = mutate(c.input.objects as Map<string, KubeObject>, rnd);
       const output = translate({ objects }, c.settings);
-      translations++;
+      const where = `case ${name}, mutation ${i}`;
+      // The same input translates to the same output (no state, no clock, no iteration-order leak).
+      assert.deepEqual(translate({ objects }, c.settings), output, `${where}: not deterministic`);
+      const gateways = new Set(
+        [...objects.values()]
+          .filter((o) => o.kind === "Gateway")
+          .map((o) => `${o.metadata?.namespace}/${o.metadata?.name}`),
+      );
+      const inputRefs = new Set(
+        [...objects.values()].map((o) => `${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name}`),
+      );
       for (const w of output.waypoints) {
+        const id = `${w.waypoint.namespace}/${w.waypoint.name}`;
+        assert.ok(gateways.has(id), `${where}: waypoint ${id} is no Gateway of the input`);
+        assert.deepEqual(Object.keys(w.resources).sort(), [...PUSH_ORDER].sort(), `${where}: ${id}'s types`);
         for (const [typeUrl, list] of Object.entries(w.resources)) {
-          for (const r of list) encodeResource(typeUrl, r.name, r.json);
+          const names = list.map((r) => r.name);
+          assert.deepEqual(names, [...names].sort(), `${where}: ${id} ${typeUrl} sorted by name`);
+          assert.equal(new Set(names).size, names.length, `${where}: ${id} ${typeUrl} names unique`);
+          for (const r of list) assert.ok(encodeResource(typeUrl, r.name, r.json).length > 0);
         }
+        if (Object.values(w.resources).some((l) => l.length > 0)) withResources++;
+      }
+      for (const st of output.statuses) {
+        const ref = `${st.ref.kind}/${st.ref.namespace}/${st.ref.name}`;
+        assert.ok(inputRefs.has(ref), `${where}: a status for ${ref}, which is not in the input`);
       }
     }
   }
-  assert.equal(translations, iterations * caseNames().length);
+  // Most mutations leave something to translate: the search reaches the encoder, not only rejections.
+  assert.ok(
+    withResources > (iterations * caseNames().length) / 4,
+    `only ${withResources} waypoints with resources in ${iterations * caseNames().length} translations`,
+  );
 });
 
 test("an empty input gives an empty output", () => {
