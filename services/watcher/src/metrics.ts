@@ -2,7 +2,7 @@
 // for their size, changes waiting to be written. Each is read from the publisher when scraped.
 import { Counter, createRegistry, Gauge, type Registry } from "@waymark/telemetry";
 
-/** What the metrics read, when scraped (the Publisher). */
+/** What the metrics read, when scraped (the ObjectPublisher). */
 export interface PublisherCounts {
   readonly writes: number;
   readonly relists: number;

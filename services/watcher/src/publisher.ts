@@ -88,7 +88,7 @@ function changeSpan(key: string, op: "put" | "delete", env: ObjectEnvelope) {
   });
 }
 
-export class Publisher implements SourceSink {
+export class ObjectPublisher implements SourceSink {
   readonly #o: Required<Omit<PublisherOptions, "now">> & { now: () => Date };
   /** What the buckets hold, as far as we know. */
   readonly #published = new Map<string, Entry<ObjectEnvelope>>();

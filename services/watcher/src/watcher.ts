@@ -15,13 +15,13 @@ import { KubeClient } from "./kube/client.ts";
 import { fromKubeconfig, inCluster } from "./kube/connection.ts";
 import { IssuerKeysPublisher } from "./kube/issuer-keys.ts";
 import { KubeSource } from "./kube/source.ts";
-import { Publisher } from "./publisher.ts";
+import { ObjectPublisher } from "./publisher.ts";
 import type { Source } from "./source.ts";
 import { startWriteback, type Writeback } from "./writeback/index.ts";
 
 export interface RunningWatcher {
   source: Source;
-  publisher: Publisher;
+  publisher: ObjectPublisher;
   nc: NatsConnection;
   /** Kubernetes source only: status and infra write-back. */
   writeback?: Writeback;
@@ -61,7 +61,7 @@ export async function startWatcher(config: WatcherConfig, log: Logger): Promise<
   try {
     const objects = await openBucket(nc, Bucket.objects, log);
     const status = await openBucket(nc, Bucket.status, log);
-    const publisher = new Publisher({
+    const publisher = new ObjectPublisher({
       objects,
       status,
       log,

@@ -15,7 +15,7 @@ import {
 } from "@waymark/api";
 import { connectBus, type KV, type NatsConnection, openBucket, sourceFileKey } from "@waymark/bus";
 import { type NatsServer, startNats, tempDir, waitFor } from "@waymark/testing";
-import { Publisher, type RunningWatcher, startWatcher } from "../src/index.ts";
+import { ObjectPublisher, type RunningWatcher, startWatcher } from "../src/index.ts";
 
 const logs: Array<Record<string, unknown>> = [];
 const log = createLogger("watcher", {}, (line) => {
@@ -144,7 +144,7 @@ test("the NATS server's max_payload lowers the limit: the envelope must fit in o
 
 test("any source (as Kubernetes): a too-large version is logged and counted; the previous one stays", async () => {
   const { objects, status } = await nats();
-  const p = new Publisher({ objects, status, log, stampMetadata: false, maxObjectBytes: 4096 });
+  const p = new ObjectPublisher({ objects, status, log, stampMetadata: false, maxObjectBytes: 4096 });
   await p.load();
   const svc = (port: number, pad: number) => ({
     apiVersion: "v1",

@@ -5,7 +5,7 @@ import type { TranslationOutput } from "../translate/types.ts";
 import { EncodeCache } from "./build.ts";
 import { type BuildContext, type BuildResult, runBuild } from "./build-run.ts";
 import { ObjectIndex } from "./object-index.ts";
-import type { Publisher } from "./publisher.ts";
+import type { SnapshotPublisher } from "./publisher.ts";
 
 const log = createLogger("build-run-test", {}, () => {});
 const OBSERVED = "2026-01-02T03:04:05.000Z";
@@ -36,9 +36,9 @@ const published = {
   statusesDeleted: 0,
 };
 
-function context(over: Partial<BuildContext> & { publish?: Publisher["publish"] } = {}) {
-  const calls: Array<Parameters<Publisher["publish"]>[0]> = [];
-  const publish: Publisher["publish"] = over.publish ?? (async () => published);
+function context(over: Partial<BuildContext> & { publish?: SnapshotPublisher["publish"] } = {}) {
+  const calls: Array<Parameters<SnapshotPublisher["publish"]>[0]> = [];
+  const publish: SnapshotPublisher["publish"] = over.publish ?? (async () => published);
   const c: BuildContext = {
     index: indexWithOne(),
     cache: new EncodeCache(),

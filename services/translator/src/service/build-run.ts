@@ -9,13 +9,13 @@ import type { TranslationOutput, TranslatorSettings } from "../translate/types.t
 import { buildSnapshots, type EncodeCache } from "./build.ts";
 import { withBuildFailures } from "./build-status.ts";
 import type { ObjectIndex } from "./object-index.ts";
-import type { Publisher } from "./publisher.ts";
+import type { SnapshotPublisher } from "./publisher.ts";
 import type { BuildReport, TranslateFn } from "./translator.ts";
 
 export interface BuildContext {
   index: ObjectIndex;
   cache: EncodeCache;
-  publisher: Pick<Publisher, "publish">;
+  publisher: Pick<SnapshotPublisher, "publish">;
   translate: TranslateFn;
   settings: TranslatorSettings;
   log: Logger;

@@ -71,7 +71,7 @@ export interface PublisherOptions {
   infra?: KV;
 }
 
-export class Publisher {
+export class SnapshotPublisher {
   readonly #xds: KV;
   readonly #status: KV;
   readonly #log: Logger;

@@ -13,7 +13,7 @@ import { EncodeCache } from "./build.ts";
 import { type BuildContext, runBuild } from "./build-run.ts";
 import { createDebouncer } from "./debounce.ts";
 import { ObjectMirror } from "./object-mirror.ts";
-import { Publisher, type PublishReport } from "./publisher.ts";
+import { type PublishReport, SnapshotPublisher } from "./publisher.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 export type TranslateFn = (input: TranslationInput, settings: TranslatorSettings) => TranslationOutput;
@@ -107,14 +107,14 @@ export const defaultSweepIntervalMs = (blobGraceMs: number) =>
 /**
  * The translator: the object mirror (object-mirror.ts) feeds the debouncer, whose bursts become
  * builds (build-run.ts) on the work queue (work-queue.ts), with the blob sweeps between them; the
- * Publisher writes. This function only puts the parts together.
+ * SnapshotPublisher writes. This function only puts the parts together.
  */
 export async function startTranslator(o: TranslatorOptions): Promise<Translator> {
   const log = o.log;
   const now = o.now ?? Date.now;
   const events = new EventEmitter<TranslatorEvents>();
   const mirror = new ObjectMirror();
-  const publisher = new Publisher({
+  const publisher = new SnapshotPublisher({
     xds: o.buckets.xds,
     status: o.buckets.status,
     log,
