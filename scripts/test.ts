@@ -16,6 +16,7 @@ const suites: Record<string, string[]> = {
     "tools/*/src/**/*.test.ts",
     "services/*/src/**/*.test.ts",
     "services/*/test/**/*.test.ts",
+    "test/errors/**/*.test.ts",
   ],
   e2e: ["test/e2e/**/*.test.ts"],
   conformance: ["test/conformance/**/*.test.ts"],

@@ -1,17 +1,18 @@
 // Real error paths of the services and packages, each made to fail: every error is a WaymarkError with a
-// code of the table, and what a user is shown (describeError) says what to fix. The modules are imported
-// by relative path because @waymark/api depends on none of them (they depend on it).
+// code of the table, and what a user is shown (describeError) says what to fix. It lives here, beside
+// the end-to-end suites, because it reaches into every service (no package imports a service); the unit
+// suite runs it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { loadConfig as translatorConfig } from "../../../services/translator/src/config.ts";
-import { parseEnvelope } from "../../../services/translator/src/service/object-index.ts";
-import { loadConfig as watcherConfig } from "../../../services/watcher/src/config.ts";
-import { verifyJwt } from "../../../services/xds-server/src/auth/jwt.ts";
-import { loadConfig as xdsServerConfig } from "../../../services/xds-server/src/config.ts";
-import { natsTlsFromEnv } from "../../bus/src/index.ts";
-import { encodeResource, TypeUrl } from "../../envoy-proto/src/index.ts";
-import { compileTemplate } from "../../inja/src/index.ts";
-import { describeError, ERROR_CODES, type ErrorCode, isErrorCode, isWaymarkError } from "./errors.ts";
+import { describeError, ERROR_CODES, type ErrorCode, isErrorCode, isWaymarkError } from "@waymark/api";
+import { natsTlsFromEnv } from "@waymark/bus";
+import { encodeResource, TypeUrl } from "@waymark/envoy-proto";
+import { compileTemplate } from "@waymark/inja";
+import { loadConfig as translatorConfig } from "../../services/translator/src/config.ts";
+import { parseEnvelope } from "../../services/translator/src/service/object-index.ts";
+import { loadConfig as watcherConfig } from "../../services/watcher/src/config.ts";
+import { verifyJwt } from "../../services/xds-server/src/auth/jwt.ts";
+import { loadConfig as xdsServerConfig } from "../../services/xds-server/src/config.ts";
 
 function thrown(f: () => unknown): unknown {
   try {
