@@ -155,10 +155,15 @@ describe("status and infra writers on a real API server", { timeout: 90_000, ski
 
   before(async () => {
     const logDir = tempDir("watcher-writeback");
-    [cluster, nats] = await Promise.all([
+    // Both settle before a failure is reported, so that after() stops whichever did start (a NATS
+    // left running would keep this file from ever ending).
+    const [k, n] = await Promise.allSettled([
       startKubeCluster({ logDir, workloads: false }),
       startNats({ logDir }),
     ]);
+    if (k.status === "fulfilled") cluster = k.value;
+    if (n.status === "fulfilled") nats = n.value;
+    for (const r of [k, n]) if (r.status === "rejected") throw r.reason;
     nc = await connectBus({ servers: nats.url, name: "writeback-test", log });
     statusKv = await openBucket(nc, Bucket.status);
     infraKv = await openBucket(nc, Bucket.infra);
