@@ -57,7 +57,7 @@ async function openEcho(port: number): Promise<{ ws: WebSocket; upgrade: Incomin
   const upgraded = (once(ws, "upgrade") as Promise<[IncomingMessage]>).then(([res]) => res);
   const opened = once(ws, "open");
   // A loser of the races below that rejects later must not be an unhandled rejection.
-  for (const p of [unexpected, failed]) p.catch(() => undefined);
+  for (const p of [unexpected, failed, opened]) p.catch(() => undefined);
   const upgrade = await Promise.race([upgraded, unexpected, failed]);
   await Promise.race([opened, failed]);
   return { ws, upgrade };
