@@ -116,6 +116,10 @@ function httpChain(c: ChainIR): FilterChainJson {
     useRemoteAddress: true,
     rds: { configSource: ADS, routeConfigName: c.name },
     httpFilters: inHttpOrder(placed),
+    // WebSocket upgrades are on for every HTTP chain, as kgateway (and Istio's waypoint) have them
+    // by default; without this Envoy answers an upgrade request with 403. Upgraded streams pass the
+    // same filter chain; the transformation's Lua leaves their bodies alone (see its chunk.ts).
+    upgradeConfigs: [{ upgradeType: "websocket" }],
   };
   return {
     name: c.name,

@@ -58,13 +58,21 @@ function side(L: Lines, t: SideTransformation, table: string, keep: KeepSpec | u
       L.line("local C = { h = H }");
     }
     if (needsBody) {
-      // body() suspends the script until the whole body is buffered; header objects taken before it
-      // are no longer valid after, so the headers are taken again.
-      L.line("local B = handle:body(true)");
-      L.line("H = handle:headers()");
-      L.line("C.h = H");
-      L.line("local len = B:length()");
-      L.line('C.body = len > 0 and B:getBytes(0, len) or ""');
+      // An upgrade (WebSocket, CONNECT) is never buffered: its "body" is the tunnel's byte stream,
+      // which has no end, so body() would hold the stream forever. Envoy's guidance for its own
+      // buffering filters is the same (keep buffering out of upgrades). Header transformations still
+      // apply; templates see an empty body and the body itself is left alone.
+      L.line("local B = nil");
+      L.line('C.body = ""');
+      L.block(`if not ${t.phase === "request" ? "upgraderequest" : "upgraderesponse"}(H) then`, () => {
+        // body() suspends the script until the whole body is buffered; header objects taken before
+        // it are no longer valid after, so the headers are taken again.
+        L.line("B = handle:body(true)");
+        L.line("H = handle:headers()");
+        L.line("C.h = H");
+        L.line("local len = B:length()");
+        L.line('C.body = len > 0 and B:getBytes(0, len) or ""');
+      });
       if (t.parseAs === "AsJson") {
         L.block('if C.body ~= "" then', () => {
           L.line("local ok, j = pcall(W.jsondecode, C.body)");
@@ -100,7 +108,7 @@ function side(L: Lines, t: SideTransformation, table: string, keep: KeepSpec | u
     }
     // Then apply: body, set, add, remove, dynamic metadata.
     if (body) {
-      L.block("if nb ~= nil then", () => {
+      L.block("if nb ~= nil and B ~= nil then", () => {
         L.line("B:setBytes(nb)");
         L.line('if H:get("content-length") ~= nil then H:replace("content-length", W.fmtnum(#nb)) end');
       });
@@ -146,6 +154,17 @@ function keepRequestHeaders(L: Lines, keep: KeepSpec): void {
 }
 
 const HELPERS = `
+-- An upgrade as a filter sees it: CONNECT, or a connection header naming upgrade with an upgrade
+-- header (Envoy shows HTTP/2 extended CONNECT to filters in this HTTP/1 form too); its answer is 101.
+local function upgraderequest(H)
+  if H:get(":method") == "CONNECT" then return true end
+  local c = H:get("connection")
+  return c ~= nil and H:get("upgrade") ~= nil and string.find(string.lower(c), "upgrade", 1, true) ~= nil
+end
+local function upgraderesponse(H)
+  return H:get(":status") == "101"
+end
+
 local function render(handle, f, C, what, header)
   local ok, v = pcall(f, C)
   if ok and header then ok, v = pcall(W.headervalue, v) end

@@ -284,6 +284,77 @@ describe("transformation chunks in a Lua VM", () => {
     assert.equal(ex.request.body, "abcdefgh");
   });
 
+  // An upgrade's body is its tunnel: it must never be buffered (body() would wait for an end that
+  // never comes). The fake hands body() the bytes given, so buffering shows as those bytes reaching
+  // the templates or being replaced.
+  const BODY_SPEC = {
+    request: {
+      body: { parseAs: "AsString", value: "replaced" },
+      set: [{ name: "x-seen", value: "[{{ body() }}]" }],
+    },
+    response: {
+      body: { parseAs: "AsString", value: "replaced" },
+      set: [{ name: "x-seen", value: "[{{ body() }}]" }],
+    },
+  };
+  for (const [what, headers] of [
+    [
+      "a WebSocket upgrade",
+      [
+        [":method", "GET"],
+        ["connection", "keep-alive, Upgrade"],
+        ["upgrade", "websocket"],
+      ],
+    ],
+    ["CONNECT", [[":method", "CONNECT"]]],
+  ] as Array<[string, Array<[string, string]>]>) {
+    test(`${what} is not buffered: headers transformed, body left alone`, async () => {
+      const ex = await exchange(
+        BODY_SPEC,
+        { headers, body: "frames" },
+        { headers: [[":status", "101"]], body: "frames back" },
+      );
+      assert.deepEqual(h(ex.request, "x-seen"), ["[]"]);
+      assert.equal(ex.request.body, "frames");
+      assert.deepEqual(h(ex.response!, "x-seen"), ["[]"]);
+      assert.equal(ex.response!.body, "frames back");
+    });
+  }
+
+  test("an upgrade header without connection: upgrade is a plain request, buffered", async () => {
+    const ex = await exchange(
+      BODY_SPEC,
+      {
+        headers: [
+          [":method", "POST"],
+          ["upgrade", "websocket"],
+        ],
+        body: "abc",
+      },
+      { headers: [[":status", "200"]], body: "def" },
+    );
+    assert.deepEqual(h(ex.request, "x-seen"), ["[abc]"]);
+    assert.equal(ex.request.body, "replaced");
+    assert.deepEqual(h(ex.response!, "x-seen"), ["[def]"]);
+    assert.equal(ex.response!.body, "replaced");
+  });
+
+  test("AsJson on an upgrade: no body, no 400", async () => {
+    const ex = await exchange(
+      { request: { body: { parseAs: "AsJson" }, set: [{ name: "x", value: "ok" }] } },
+      {
+        headers: [
+          ["connection", "upgrade"],
+          ["upgrade", "websocket"],
+        ],
+        body: "{not json",
+      },
+    );
+    assert.equal(ex.request.responded, null);
+    assert.deepEqual(h(ex.request, "x"), ["ok"]);
+    assert.equal(ex.request.body, "{not json");
+  });
+
   test("the function table", async () => {
     const vals: Record<string, string> = {
       header: "{{ header('X-Multi') }}",
