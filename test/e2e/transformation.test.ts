@@ -246,6 +246,30 @@ describe("standalone: TrafficPolicy transformations through Envoy", { timeout: 1
     assert.match(bad.body, /^json parsing error/);
   });
 
+  test("two routes, one Lua filter: each route runs its own template (issue 19)", async () => {
+    // httpbin2 keeps the guide's policy; httpbin3 gets one that sets the same response header from
+    // another template. Both run in the filter's shared code: the route's program decides.
+    writeFileSync(
+      join(dir, "51-functions.yaml"),
+      policyYaml("functions", "httpbin3", {
+        response: {
+          set: [{ name: "x-base64-decoded", value: "{{ request_header('x-base64-encoded') }}-raw" }],
+        },
+      }),
+    );
+    const input = { headers: { "x-base64-encoded": "dHJhbnNmb3JtYXRpb24gdGVzdA==" } };
+    const three = await waitFor("httpbin3's template", async () => {
+      const res = await to("httpbin3", "/headers", input);
+      return res.headers["x-base64-decoded"] !== undefined ? res : undefined;
+    });
+    assert.equal(three.headers["x-base64-decoded"], "dHJhbnNmb3JtYXRpb24gdGVzdA==-raw");
+    const two = await guideRequest();
+    assert.equal(two.headers["x-base64-decoded"], "ion test");
+    // And back: the first route's program did not replace the second's.
+    const threeAgain = await to("httpbin3", "/headers", input);
+    assert.equal(threeAgain.headers["x-base64-decoded"], "dHJhbnNmb3JtYXRpb24gdGVzdA==-raw");
+  });
+
   test("removing the policies removes the behaviour; Envoy never NACKed", async () => {
     rmSync(join(dir, "50-transformation.yaml"));
     rmSync(join(dir, "51-functions.yaml"));

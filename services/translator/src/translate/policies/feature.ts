@@ -8,8 +8,12 @@
 // Which policy is in force where (targets, priority, section names, overrides) is not a feature's
 // business: policies/translation.ts decides it once for all of them.
 
+import type { RouteJson } from "@waymark/envoy-proto";
 import type { PerFilterConfig, PlacedHttpFilter } from "../ir/types.ts";
 import type { TranslatorSettings } from "../types.ts";
+
+/** A route entry's metadata.filter_metadata (namespace → struct). */
+export type RouteFilterMetadata = NonNullable<NonNullable<RouteJson["metadata"]>["filterMetadata"]>;
 
 /** A problem in a policy's spec, at a JSON path below spec (e.g. `transformation.request.set[0]`). */
 export interface FieldError {
@@ -50,6 +54,8 @@ export interface PolicyFeature<V> {
   // in a slot of NETWORK_FILTER_SLOTS; no TrafficPolicy feature has one yet.
   /** typed_per_filter_config of a route entry where `value` is in force ({} when it does nothing). */
   perRoute(value: V): PerFilterConfig;
+  /** metadata.filter_metadata of a route entry where `value` is in force, for filters that read it. */
+  routeMetadata?(value: V): RouteFilterMetadata;
   /** typed_per_filter_config of a virtual host (Gateway-level policies); perRoute when absent. */
   perVirtualHost?(value: V): PerFilterConfig;
   /** Paths under spec[field] that are accepted but not programmed (status: PartiallyValid). */

@@ -19,7 +19,7 @@ import {
   targetMatches,
   UNSUPPORTED_FIELDS,
 } from "./attachment.ts";
-import { formatFieldError, type PolicyFeature } from "./feature.ts";
+import { formatFieldError, type PolicyFeature, type RouteFilterMetadata } from "./feature.ts";
 import { FEATURES } from "./features.ts";
 
 const FEATURE_FIELDS = new Set(FEATURES.map((f) => f.field));
@@ -129,10 +129,12 @@ export class PolicyTranslation {
         ...routeLevel,
       ];
       const config: PerFilterConfig = {};
+      const metadata: RouteFilterMetadata = {};
       for (const f of FEATURES) {
         const [winner, ...rest] = candidates.filter((p) => p.features.has(f.field));
         if (!winner) continue;
         Object.assign(config, this.perFilter(winner, f, "route"));
+        if (f.routeMetadata) Object.assign(metadata, f.routeMetadata(winner.features.get(f.field)));
         winners.add(winner);
         for (const l of rest) {
           const byRule = losers.get(l) ?? new Map<string, Set<string>>();
@@ -143,6 +145,11 @@ export class PolicyTranslation {
         }
       }
       if (Object.keys(config).length) entry.json.typedPerFilterConfig = config;
+      if (Object.keys(metadata).length)
+        entry.json.metadata = {
+          ...entry.json.metadata,
+          filterMetadata: { ...entry.json.metadata?.filterMetadata, ...metadata },
+        };
     }
     this.routeProviders.set(nsName(route.namespace, route.name), { winners, losers });
   }

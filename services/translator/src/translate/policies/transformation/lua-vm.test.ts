@@ -14,7 +14,7 @@ import {
   parseFakeJson,
 } from "@waymark/inja/testing";
 import { formatFieldError } from "../feature.ts";
-import { transformationChunk } from "./chunk.ts";
+import { TRANSFORMATION_SHARED_CODE, transformationChunk, transformationProgram } from "./chunk.ts";
 import { readTransformation } from "./spec.ts";
 
 interface Message {
@@ -41,12 +41,13 @@ before(async () => {
 });
 after(() => vm.close());
 
-function chunkOf(spec: unknown): string {
+function chunkOf(spec: unknown): { chunk: string; program: string } {
   const r = readTransformation(spec);
   if (!r.ok) throw new Error(r.errors.map(formatFieldError).join("; "));
   const chunk = transformationChunk(r.value);
-  assert.ok(chunk, "no chunk");
-  return chunk;
+  const program = transformationProgram(r.value);
+  assert.ok(chunk && program, "no chunk");
+  return { chunk, program };
 }
 
 async function exchange(
@@ -54,8 +55,33 @@ async function exchange(
   request: Message,
   response?: Message,
   env: Record<string, string> = {},
+  /** false where the outcome is random (both runs are still made, and must not fail). */
+  compare = true,
 ): Promise<Exchange> {
-  const chunk = chunkOf(spec);
+  const { chunk, program } = chunkOf(spec);
+  // Each exchange runs twice: the self-contained chunk (a virtual host's inline source) and the
+  // filter's shared code with the program in the route's metadata (a route's). Both must agree.
+  const inline = await runExchange(luaLoad(chunk), "", request, response, env);
+  const routeMd = `{ get = function(_, k) if k == "program" then return ${luaByteString(program)} end end }`;
+  const shared = await runExchange(
+    luaLoad(TRANSFORMATION_SHARED_CODE),
+    `function h:metadata() return ${routeMd} end`,
+    request,
+    response,
+    env,
+  );
+  if (compare) assert.deepEqual(shared, inline, "the shared code and the inline chunk differ");
+  else assert.deepEqual(shared.request.logs, inline.request.logs);
+  return inline;
+}
+
+async function runExchange(
+  load: string,
+  routeMetadata: string,
+  request: Message,
+  response: Message | undefined,
+  env: Record<string, string>,
+): Promise<Exchange> {
   const envTable = `{${Object.entries(env)
     .map(([k, v]) => `[${luaByteString(k)}] = ${luaByteString(v)}`)
     .join(", ")}}`;
@@ -64,8 +90,14 @@ async function exchange(
     envoy_on_request, envoy_on_response = nil, nil
     local ENV = ${envTable}
     os.getenv = function(k) return ENV[k] end
-    ${luaLoad(chunk)}
+    ${load}
     local fake = (function() ${FAKE_ENVOY_LUA} end)()
+    local newhandle = fake.handle
+    fake.handle = function(...)
+      local h = newhandle(...)
+      ${routeMetadata}
+      return h
+    end
     local shared = fake.shared()
     local req = fake.handle(${luaHeaderList(request.headers)}, ${body(request)}, shared)
     if envoy_on_request then envoy_on_request(req) end
@@ -408,7 +440,7 @@ describe("transformation chunks in a Lua VM", () => {
     const spec = { request: { set: [{ name: "x-id", value: "{{ replace_with_random('id-X', 'X') }}" }] } };
     const seen = new Set<string>();
     for (let i = 0; i < 5; i++) {
-      const v = h((await exchange(spec, { headers: [] })).request, "x-id")[0] ?? "";
+      const v = h((await exchange(spec, { headers: [] }, undefined, {}, false)).request, "x-id")[0] ?? "";
       assert.match(v, /^id-[A-Za-z0-9+/]{22}$/);
       seen.add(v);
     }
