@@ -29,6 +29,21 @@ export const ROOTS = [
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/filters/http/lua/v3/lua.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  // Istio authorization (issue 13) and the TrafficPolicy / GatewayExtension filters that follow.
+  "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/network/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
+  "envoy/extensions/path/match/uri_template/v3/uri_template_match.proto",
+  "envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto",
+  "envoy/extensions/filters/network/ext_authz/v3/ext_authz.proto",
+  "envoy/extensions/filters/http/cors/v3/cors.proto",
+  "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
+  "envoy/extensions/filters/http/buffer/v3/buffer.proto",
+  "envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto",
+  "envoy/extensions/filters/http/ext_proc/v3/ext_proc.proto",
+  "envoy/extensions/filters/http/oauth2/v3/oauth.proto",
+  "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
+  "envoy/extensions/filters/http/csrf/v3/csrf.proto",
 ];
 
 /** Lines inserted after an anchor of a vendored proto (fields the vendored copy predates). */

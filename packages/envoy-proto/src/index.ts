@@ -15,12 +15,26 @@ import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster
 import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
 import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
+import { file_envoy_extensions_filters_http_buffer_v3_buffer } from "./gen/envoy/extensions/filters/http/buffer/v3/buffer_pb.js";
+import { file_envoy_extensions_filters_http_cors_v3_cors } from "./gen/envoy/extensions/filters/http/cors/v3/cors_pb.js";
+import { file_envoy_extensions_filters_http_csrf_v3_csrf } from "./gen/envoy/extensions/filters/http/csrf/v3/csrf_pb.js";
+import { file_envoy_extensions_filters_http_ext_authz_v3_ext_authz } from "./gen/envoy/extensions/filters/http/ext_authz/v3/ext_authz_pb.js";
+import { file_envoy_extensions_filters_http_ext_proc_v3_ext_proc } from "./gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.js";
+import { file_envoy_extensions_filters_http_header_mutation_v3_header_mutation } from "./gen/envoy/extensions/filters/http/header_mutation/v3/header_mutation_pb.js";
+import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
+import { file_envoy_extensions_filters_http_local_ratelimit_v3_local_rate_limit } from "./gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js";
 import { file_envoy_extensions_filters_http_lua_v3_lua } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
+import { file_envoy_extensions_filters_http_oauth2_v3_oauth } from "./gen/envoy/extensions/filters/http/oauth2/v3/oauth_pb.js";
+import { file_envoy_extensions_filters_http_ratelimit_v3_rate_limit } from "./gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit_pb.js";
+import { file_envoy_extensions_filters_http_rbac_v3_rbac } from "./gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js";
 import { file_envoy_extensions_filters_http_router_v3_router } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
 import { file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
+import { file_envoy_extensions_filters_network_ext_authz_v3_ext_authz } from "./gen/envoy/extensions/filters/network/ext_authz/v3/ext_authz_pb.js";
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+import { file_envoy_extensions_filters_network_rbac_v3_rbac } from "./gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js";
 import { file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state } from "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js";
 import { file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+import { file_envoy_extensions_path_match_uri_template_v3_uri_template_match } from "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js";
 import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 import {
   type DeltaDiscoveryRequest,
@@ -52,6 +66,12 @@ export type {
 } from "./gen/envoy/config/listener/v3/listener_components_pb.js";
 export type { ListenerJson } from "./gen/envoy/config/listener/v3/listener_pb.js";
 export type {
+  PermissionJson as RbacPermissionJson,
+  PolicyJson as RbacPolicyJson,
+  PrincipalJson as RbacPrincipalJson,
+  RBACJson as RbacConfigJson,
+} from "./gen/envoy/config/rbac/v3/rbac_pb.js";
+export type {
   DirectResponseActionJson,
   HeaderMatcherJson,
   QueryParameterMatcherJson,
@@ -66,15 +86,28 @@ export type {
   WeightedClusterJson,
 } from "./gen/envoy/config/route/v3/route_components_pb.js";
 export type { RouteConfigurationJson } from "./gen/envoy/config/route/v3/route_pb.js";
+export type {
+  JwtAuthenticationJson,
+  JwtProviderJson,
+  JwtRequirementJson,
+  RemoteJwksJson,
+  RequirementRuleJson,
+} from "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
 export type { LuaJson, LuaPerRouteJson } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
+export type {
+  RBACJson as HttpRbacJson,
+  RBACPerRouteJson as HttpRbacPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js";
 export type { RouterJson } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
 export type { ProxyProtocolJson } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
 export type {
   HttpConnectionManagerJson,
   HttpFilterJson,
 } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+export type { RBACJson as NetworkRbacJson } from "./gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js";
 export type { ConfigJson as SetFilterStateJson } from "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js";
 export type { TcpProxyJson } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+export type { UriTemplateMatchConfigJson } from "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js";
 export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_state_pb.js";
@@ -125,6 +158,20 @@ export const registry = createRegistry(
   file_envoy_extensions_filters_http_router_v3_router,
   file_envoy_extensions_filters_http_lua_v3_lua,
   file_envoy_extensions_upstreams_http_v3_http_protocol_options,
+  file_envoy_extensions_filters_http_rbac_v3_rbac,
+  file_envoy_extensions_filters_network_rbac_v3_rbac,
+  file_envoy_extensions_filters_http_jwt_authn_v3_config,
+  file_envoy_extensions_path_match_uri_template_v3_uri_template_match,
+  file_envoy_extensions_filters_http_ext_authz_v3_ext_authz,
+  file_envoy_extensions_filters_network_ext_authz_v3_ext_authz,
+  file_envoy_extensions_filters_http_cors_v3_cors,
+  file_envoy_extensions_filters_http_local_ratelimit_v3_local_rate_limit,
+  file_envoy_extensions_filters_http_buffer_v3_buffer,
+  file_envoy_extensions_filters_http_ratelimit_v3_rate_limit,
+  file_envoy_extensions_filters_http_ext_proc_v3_ext_proc,
+  file_envoy_extensions_filters_http_oauth2_v3_oauth,
+  file_envoy_extensions_filters_http_header_mutation_v3_header_mutation,
+  file_envoy_extensions_filters_http_csrf_v3_csrf,
 );
 
 /** Thrown when a resource's JSON does not match its proto (unknown field, wrong type, unknown @type). */

@@ -1,5 +1,6 @@
 export * from "./envoy.ts";
 export * from "./httpbin.ts";
+export * from "./jwt.ts";
 export * from "./kube.ts";
 export * from "./nats.ts";
 export * from "./process.ts";
