@@ -60,6 +60,8 @@ export function refString(r: ObjectRef): string {
 
 export const GATEWAY_GROUP = "gateway.networking.k8s.io";
 export const KGATEWAY_GROUP = "gateway.kgateway.dev";
+/** Istio security: AuthorizationPolicy, RequestAuthentication. */
+export const ISTIO_SECURITY_GROUP = "security.istio.io";
 
 export interface Condition {
   type: string;
@@ -238,5 +240,42 @@ export interface TrafficPolicy extends KubeObject {
     targetSelectors?: PolicyTargetSelector[];
     transformation?: { request?: TransformationSide; response?: TransformationSide };
     [feature: string]: unknown;
+  };
+}
+
+/** A targetRef of an Istio policy (istio.io/api type.v1beta1.PolicyTargetReference). */
+export interface IstioPolicyTargetReference {
+  group?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+/**
+ * Istio's AuthorizationPolicy (security.istio.io/v1). The spec is typed loosely on purpose: objects
+ * from a directory never met admission, so the translator reads every field defensively.
+ */
+export interface AuthorizationPolicy extends KubeObject {
+  kind: "AuthorizationPolicy";
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> };
+    targetRef?: IstioPolicyTargetReference;
+    targetRefs?: IstioPolicyTargetReference[];
+    action?: "ALLOW" | "DENY" | "AUDIT" | "CUSTOM";
+    provider?: { name?: string };
+    rules?: unknown[];
+    [field: string]: unknown;
+  };
+}
+
+/** Istio's RequestAuthentication (security.istio.io/v1). */
+export interface RequestAuthentication extends KubeObject {
+  kind: "RequestAuthentication";
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> };
+    targetRef?: IstioPolicyTargetReference;
+    targetRefs?: IstioPolicyTargetReference[];
+    jwtRules?: unknown[];
+    [field: string]: unknown;
   };
 }
