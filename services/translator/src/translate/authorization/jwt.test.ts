@@ -218,10 +218,12 @@ describe("jwtAuthnFilter: the fields of a jwtRule", () => {
       { headerName: "x-team", claimName: "org.team" },
     ]);
     assert.equal(p.forward, true);
+    assert.equal(p.clearRouteCache, true, "routes matching on the claim headers see them");
     const plain = provider(build({ jwtRules: [rule({ forwardOriginalToken: false })] }));
     assert.equal(plain.forward, undefined);
     assert.equal(plain.forwardPayloadHeader, undefined);
     assert.equal(plain.claimToHeaders, undefined);
+    assert.equal(plain.clearRouteCache, undefined);
   });
 });
 
@@ -541,6 +543,7 @@ describe("jwtAuthnFilter on a real Envoy", () => {
               fromCookies: ["es_token"],
               outputClaimToHeaders: [{ header: "x-es-sub", claim: "sub" }],
               forwardOriginalToken: true,
+              spaceDelimitedClaims: ["roles"],
             },
           ],
         },
@@ -565,7 +568,24 @@ describe("jwtAuthnFilter on a real Envoy", () => {
           {
             name: "all",
             domains: ["*"],
-            routes: [{ match: { prefix: "/" }, route: { cluster: "httpbin" } }],
+            routes: [
+              // A route on a claim header (clear_route_cache: chosen again once the header is set).
+              {
+                match: {
+                  path: "/by-claim",
+                  headers: [{ name: "x-jwt-sub", stringMatch: { exact: "alice" } }],
+                },
+                directResponse: { status: 299 },
+              },
+              { match: { prefix: "/" }, route: { cluster: "httpbin" } },
+            ],
+            // What RBAC will read: the payload jwt_authn leaves in dynamic metadata.
+            requestHeadersToAdd: ["sub", "scope", "roles"].map((claim) => ({
+              header: {
+                key: `x-meta-${claim}`,
+                value: `%DYNAMIC_METADATA(${JWT_FILTER_NAME}:${JWT_PAYLOAD_KEY}:${claim})%`,
+              },
+            })),
           },
         ],
       },
@@ -657,17 +677,29 @@ describe("jwtAuthnFilter on a real Envoy", () => {
     );
   });
 
-  test("no token: 200, and nothing from jwt_authn reaches the route", async () => {
+  test("no token: 200, and no payload or claim header reaches the route, not even a client's own", async () => {
     const r = await send("/headers");
     assert.equal(r.status, 200);
     assert.equal(r.seen.has("x-jwt-payload"), false);
     assert.equal(r.seen.has("x-jwt-sub"), false);
+    assert.equal(r.seen.has("x-meta-sub"), false, "no payload in metadata");
+    const spoofed = await send("/headers", {
+      "x-jwt-payload": "e30",
+      "x-jwt-sub": "mallory",
+      "x-es-sub": "m",
+    });
+    // Envoy strips the output headers a client sends itself, so the route can trust them.
+    assert.equal(spoofed.status, 200);
+    for (const h of ["x-jwt-payload", "x-jwt-sub", "x-es-sub"]) assert.equal(spoofed.seen.has(h), false, h);
   });
 
   test("a valid RS256 token (remote JWKS): 200, claim and payload headers forwarded, token removed", async () => {
-    const token = await rs.sign({ aud: "waymark", sub: "alice" });
+    const token = await rs.sign({ aud: "waymark", sub: "alice", scope: "read write" });
     const r = await send("/headers", bearer(token));
     assert.equal(r.status, 200, r.body);
+    // The payload in metadata, scope split on spaces: what request.auth.* and requestPrincipals read.
+    assert.equal(r.seen.get("x-meta-sub"), "alice");
+    assert.equal(r.seen.get("x-meta-scope"), '["read","write"]');
     assert.equal(r.seen.get("x-jwt-sub"), "alice");
     const payload = JSON.parse(Buffer.from(r.seen.get("x-jwt-payload") ?? "", "base64url").toString()) as {
       iss?: string;
@@ -683,12 +715,20 @@ describe("jwtAuthnFilter on a real Envoy", () => {
   });
 
   test("a valid ES256 token (inline JWKS) sharing the Authorization header: 200, forwarded as is", async () => {
-    const token = await es.sign({ sub: "bob" });
+    const token = await es.sign({ sub: "bob", roles: "admin dev" });
     const r = await send("/headers", bearer(token));
     assert.equal(r.status, 200, r.body);
+    assert.equal(r.seen.get("x-meta-roles"), '["admin","dev"]', "spaceDelimitedClaims");
     assert.equal(r.seen.get("x-es-sub"), "bob");
     assert.equal(r.seen.get("authorization"), `Bearer ${token}`);
     assert.equal(r.seen.has("x-jwt-sub"), false);
+  });
+
+  test("a route matching on a claim header sees the verified claim", async () => {
+    const alice = await send("/by-claim", bearer(await rs.sign({ aud: "waymark", sub: "alice" })));
+    assert.equal(alice.status, 299);
+    const bob = await send("/by-claim", bearer(await rs.sign({ aud: "waymark", sub: "bob" })));
+    assert.equal(bob.status, 404, "httpbin has no /by-claim");
   });
 
   test("tokens in the default query parameter and in a cookie", async () => {

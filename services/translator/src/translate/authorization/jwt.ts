@@ -286,7 +286,12 @@ function readRule(raw: unknown, at: string): ReadRule {
         if (claimName === undefined || claimName === "") throw new Invalid(`${field}.claim`, "missing");
         return { headerName, claimName };
       });
-      if (out.length) provider.claimToHeaders = out;
+      if (out.length) {
+        provider.claimToHeaders = out;
+        // The route was chosen before these headers were set: choose it again so that routes
+        // matching on them see the verified claims.
+        provider.clearRouteCache = true;
+      }
     }
     return target
       ? { provider, jwks: target, locations, defaultLocations }
