@@ -407,6 +407,13 @@ const invalid: [string, unknown, string][] = [
     "jwtRules[0].forwardOriginalToken",
   ],
   ["a timeout that is not a duration", rule({ timeout: "5" }), "jwtRules[0].timeout"],
+  ["a timeout of zero", rule({ timeout: "0.0000000001s" }), "jwtRules[0].timeout"],
+  ["a timeout beyond a day", rule({ timeout: "999999999999999h" }), "jwtRules[0].timeout"],
+  [
+    "a prefix with a line break",
+    rule({ fromHeaders: [{ name: "x", prefix: "a\nb" }] }),
+    "jwtRules[0].fromHeaders[0].prefix",
+  ],
   ["a jwksUri on port 0", rule({ jwksUri: "http://x.example:0/j" }), "jwtRules[0].jwksUri"],
 ];
 

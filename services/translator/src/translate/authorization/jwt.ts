@@ -152,6 +152,9 @@ function readLocations(
       const prefix = h.prefix;
       if (prefix !== undefined && prefix !== null && typeof prefix !== "string")
         throw new Invalid(`${field}.prefix`, "not a string");
+      // Envoy refuses a prefix that could not be in a header value.
+      if (typeof prefix === "string" && /[\0\r\n]/.test(prefix))
+        throw new Invalid(`${field}.prefix`, "not a header value");
       fromHeaders.push(
         typeof prefix === "string" && prefix !== "" ? { name, valuePrefix: prefix } : { name },
       );
@@ -392,10 +395,12 @@ function readTimeout(v: unknown, field: string): string | undefined {
   const m = DURATION.exec(v);
   if (!m) throw new Invalid(field, `not a duration: ${JSON.stringify(v)}`);
   const factor = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as "ms" | "s" | "m" | "h"];
-  const seconds = Number(m[1]) * factor;
+  // Protobuf's JSON Duration: seconds with at most nine fractional digits, a day at most here
+  // (a JWKS fetch that takes longer has failed).
+  const seconds = Number((Number(m[1]) * factor).toFixed(9));
   if (!(seconds > 0)) throw new Invalid(field, "not positive");
-  // Protobuf's JSON Duration: seconds with at most nine fractional digits.
-  return `${Number(seconds.toFixed(9))}s`;
+  if (seconds > 86_400) throw new Invalid(field, `over a day: ${JSON.stringify(v)}`);
+  return `${seconds}s`;
 }
 
 /** The cluster a remote JWKS is fetched through: the URL's host, resolved by DNS unless an IP. */
