@@ -701,6 +701,8 @@ describe("jwtAuthnFilter on a real Envoy", () => {
   let envoy: EnvoyProc;
   let base = "";
   let built: JwtAuthnBuild;
+  let onlyIgnored: JwtAuthnBuild;
+  let ignoredBase = "";
 
   before(async () => {
     rs = await createIssuer("https://rs.example", "RS256");
@@ -757,7 +759,11 @@ describe("jwtAuthnFilter on a real Envoy", () => {
         {
           jwtRules: [
             { issuer: late.issuer, jwksUri: jwks.jwksUri("late"), fromHeaders: [{ name: "x-late-token" }] },
-            { issuer: "https://ignored.example", jwksUri: "ftp://ignored.example/jwks" },
+            {
+              issuer: "https://ignored.example",
+              jwksUri: "ftp://ignored.example/jwks",
+              fromHeaders: [{ name: "x-ignored-token" }],
+            },
             {
               issuer: tls.issuer,
               jwksUri: `https://localhost:${tlsPort}/jwks.json`,
@@ -769,7 +775,33 @@ describe("jwtAuthnFilter on a real Envoy", () => {
       ),
     ]);
     assert.equal(built.problems.length, 1, JSON.stringify(built.problems));
+    // A second listener whose only rule is left out (rs's issuer, but no JWKS).
+    onlyIgnored = jwtAuthnFilter([policy({ jwtRules: [{ issuer: rs.issuer }] }, "broken")]);
+    assert.equal(onlyIgnored.problems.length, 1);
     const port = await freePort();
+    const ignoredPort = await freePort();
+    const hcmWith = (statPrefix: string, filter: HttpFilterJson | undefined) => ({
+      ...hcm,
+      statPrefix,
+      httpFilters: [filter as HttpFilterJson, ...hcm.httpFilters.slice(1)],
+    });
+    const listener = (name: string, portValue: number, config: object) => ({
+      name,
+      address: { socketAddress: { address: "127.0.0.1", portValue } },
+      filterChains: [
+        {
+          filters: [
+            {
+              name: "envoy.filters.network.http_connection_manager",
+              typedConfig: ANY(
+                "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                config,
+              ),
+            },
+          ],
+        },
+      ],
+    });
     const hcm = {
       statPrefix: "jwt",
       routeConfig: {
@@ -828,29 +860,15 @@ describe("jwtAuthnFilter on a real Envoy", () => {
         node: { id: "jwt-authn", cluster: "jwt-authn" },
         staticResources: {
           listeners: [
-            {
-              name: "http",
-              address: { socketAddress: { address: "127.0.0.1", portValue: port } },
-              filterChains: [
-                {
-                  filters: [
-                    {
-                      name: "envoy.filters.network.http_connection_manager",
-                      typedConfig: ANY(
-                        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                        hcm,
-                      ),
-                    },
-                  ],
-                },
-              ],
-            },
+            listener("http", port, hcm),
+            listener("only-ignored", ignoredPort, hcmWith("ignored", onlyIgnored.filter)),
           ],
           clusters: [httpbinCluster, ...built.clusters],
         },
       },
     });
     base = `http://127.0.0.1:${port}`;
+    ignoredBase = `http://127.0.0.1:${ignoredPort}`;
     // The listener is up once its JWKS fetch at start is done (fast_listener: false).
     await waitFor("the jwt listener", async () => (await fetch(`${envoy.adminUrl}/ready`)).status === 200);
     await waitFor("the listener answering", async () => (await fetch(`${base}/status/204`)).status === 204);
@@ -987,10 +1005,22 @@ describe("jwtAuthnFilter on a real Envoy", () => {
     assert.equal(wrongPlace.status, 401);
   });
 
-  test("a token of a rule left out gets 401, as its problem says", async () => {
+  test("a token of a rule left out gets 401, as its problem says, also where only that rule looks", async () => {
     const ignored = await createIssuer("https://ignored.example", "RS256");
     const r = await send("/headers", bearer(await ignored.sign()));
     assert.equal(r.status, 401, r.body);
+    // x-ignored-token is read by the rejecting provider alone: even a valid rs token there fails.
+    const there = await send("/headers", { "x-ignored-token": await ignored.sign() });
+    assert.equal(there.status, 401, there.body);
+    const rsThere = await send("/headers", { "x-ignored-token": await rs.sign({ aud: "waymark" }) });
+    assert.equal(rsThere.status, 401, rsThere.body);
+  });
+
+  test("every rule left out: tokens still get 401, requests without one pass", async () => {
+    const at = (headers: Record<string, string>) => fetch(`${ignoredBase}/status/200`, { headers });
+    assert.equal((await at({})).status, 200);
+    assert.equal((await at(bearer(await rs.sign({ aud: "waymark" })))).status, 401);
+    assert.equal((await at(bearer("not.a.jwt"))).status, 401);
   });
 
   test("a JWKS that is down at start is fetched again: 401 until it is served, then 200", async () => {
