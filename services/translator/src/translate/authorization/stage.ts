@@ -15,12 +15,11 @@ import type { Waypoints } from "../waypoints/stage.ts";
 import { bindsChain, type IstioPolicy, readIstioPolicies } from "./binding.ts";
 import type { AuthzProblem, BoundPolicy, RbacBuild, TrustDomains } from "./contract.ts";
 import { denyAllHttp, denyAllNetwork } from "./fail-closed.ts";
-
-export { FAIL_CLOSED_HTTP_FILTER, FAIL_CLOSED_NETWORK_FILTER } from "./fail-closed.ts";
-
 import { jwtAuthnFilter } from "./jwt.ts";
 import { httpRbacFilters, networkRbacFilters } from "./rbac.ts";
 import { policyStatus } from "./status.ts";
+
+export { FAIL_CLOSED_HTTP_FILTER, FAIL_CLOSED_NETWORK_FILTER } from "./fail-closed.ts";
 
 interface ChainBuild {
   http: HttpFilterJson[];
