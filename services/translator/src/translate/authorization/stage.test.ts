@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type KubeObject, objectKey, refOf } from "@waymark/api";
 import { TypeUrl } from "@waymark/envoy-proto";
+import fc from "fast-check";
+import { encodingProblems } from "../golden-cases.ts";
 import { translate } from "../index.ts";
 import { isRecord } from "../input/guards.ts";
 import type { TranslationOutput, TranslatorSettings } from "../types.ts";
@@ -387,5 +389,95 @@ test("a builder that throws on one policy fails closed for its chain and keeps t
   assert.deepEqual(
     r.problems.map((p) => [p.policy, p.effect]),
     [["ns/bad", "denies"]],
+  );
+});
+
+// Raw policies as a directory may hold them: well-formed parts mixed with junk in every place.
+const junk = fc.constantFrom<unknown>(null, 7, "", "x", [], {}, [null], { a: 1 }, true);
+const values = fc.oneof(
+  fc.array(fc.constantFrom("GET", "/a*", "*", "10.0.0.0/8", "shop", "{*}", "a/b"), { maxLength: 3 }),
+  junk,
+);
+const operation = fc.oneof(
+  fc.record(
+    { methods: values, paths: values, hosts: values, ports: values, notPaths: values },
+    { requiredKeys: [] },
+  ),
+  junk,
+);
+const source = fc.oneof(
+  fc.record(
+    { principals: values, namespaces: values, ipBlocks: values, requestPrincipals: values },
+    { requiredKeys: [] },
+  ),
+  junk,
+);
+const when = fc.oneof(
+  fc.record({
+    key: fc.constantFrom("request.headers[x]", "source.ip", "destination.port", "nope", 7),
+    values,
+  }),
+  junk,
+);
+const ruleArb = fc.oneof(
+  fc.record(
+    {
+      to: fc.oneof(fc.array(fc.oneof(fc.record({ operation }), junk), { maxLength: 2 }), junk),
+      from: fc.oneof(fc.array(fc.oneof(fc.record({ source }), junk), { maxLength: 2 }), junk),
+      when: fc.oneof(fc.array(when, { maxLength: 2 }), junk),
+    },
+    { requiredKeys: [] },
+  ),
+  junk,
+);
+const policyArb = fc.record({
+  action: fc.oneof(fc.constantFrom("ALLOW", "DENY", "AUDIT", "CUSTOM", undefined), junk),
+  rules: fc.oneof(fc.array(ruleArb, { maxLength: 3 }), junk, fc.constant(undefined)),
+  target: fc.constantFrom("gateway", "web", "db", "missing", "junk"),
+  dryRun: fc.constantFrom(undefined, "true", "false", "yes"),
+});
+
+test("random raw policies: never a throw, always strict xDS, and a bound ALLOW always leaves an ALLOW filter", () => {
+  fc.assert(
+    fc.property(fc.array(policyArb, { maxLength: 5 }), (drawn) => {
+      const objects = world(
+        ...drawn.map((d, i) => {
+          const ref =
+            d.target === "gateway"
+              ? GW
+              : d.target === "junk"
+                ? 42
+                : { kind: "Service", name: d.target === "missing" ? "gone" : d.target };
+          const spec: Record<string, unknown> = { targetRefs: [ref] };
+          if (d.action !== undefined) spec.action = d.action;
+          if (d.rules !== undefined) spec.rules = d.rules;
+          return authz("shop", `p${i}`, spec, d.dryRun ? { "istio.io/dry-run": d.dryRun } : undefined);
+        }),
+      );
+      const out = run(objects);
+      assert.deepEqual(encodingProblems(out), []);
+      const chains = filtersOf(out);
+      drawn.forEach((d, i) => {
+        // An enforced ALLOW (the default action): each chain it binds must have an ALLOW filter.
+        const allow = d.action === undefined || d.action === "ALLOW";
+        if (!allow || d.dryRun === "true") return;
+        const bound =
+          d.target === "gateway"
+            ? [HTTP_CHAIN, TCP_CHAIN]
+            : d.target === "web"
+              ? [HTTP_CHAIN]
+              : d.target === "db"
+                ? [TCP_CHAIN]
+                : [];
+        for (const chain of bound)
+          assert.ok(
+            chains.get(chain)?.some((f) => f.endsWith("rbac.allow") || f.endsWith("rbac.fail_closed")),
+            `p${i} on ${chain}: ${chains.get(chain)?.join(", ")}`,
+          );
+      });
+      for (const s of out.statuses.filter((x) => x.ref.kind === "AuthorizationPolicy"))
+        assert.ok(conditions(out, "AuthorizationPolicy", "shop", s.ref.name)?.WaypointAccepted, s.ref.name);
+    }),
+    { numRuns: 200 },
   );
 });
