@@ -366,6 +366,8 @@ const invalid: [string, unknown, string][] = [
       ["an EC key whose alg and curve differ", { ...EC, alg: "ES384" }],
       ["an EC key on an unsupported curve", { ...EC, crv: "secp256k1" }],
       ["an RSA key with exponent 17", { ...RSA, e: "EQ" }],
+      ["an RSA key with an empty exponent", { ...RSA, e: "A" }],
+      ["an RSA key with a short modulus", { ...RSA, n: "AQ" }],
       ["an RSA key with an even modulus", { ...RSA, n: `${String(RSA.n).slice(0, -1)}A` }],
       ["an RSA key with an EC alg", { ...RSA, alg: "ES256" }],
       ["an oct key without k", { kty: "oct" }],
@@ -562,6 +564,16 @@ describe("jwtAuthnFilter: defensive reading", () => {
     );
   });
 
+  test("damaged inline keys never throw: the rule is programmed or reported", () => {
+    fc.assert(
+      fc.property(damagedJwks, (jwks) => {
+        const b = build({ jwtRules: [{ issuer: "i", jwks }] });
+        assert.equal(b.problems.length + (config(b).providers?.["origins-0"] ? 1 : 0), 1);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   test("the strict encoding is not vacuous: an unknown field is caught", () => {
     const b = build({ jwtRules: [rule()] });
     const broken = structuredClone(b);
@@ -576,6 +588,29 @@ describe("jwtAuthnFilter: defensive reading", () => {
     assert.throws(() => encodeStrict({ clusters: cluster, problems: [] }), /connect_timeouts/);
   });
 });
+
+/** JWKS of real keys with fields replaced, dropped or mixed up: some usable, most not. */
+const damagedJwks = fc
+  .array(
+    fc
+      .tuple(
+        fc.constantFrom<Record<string, unknown>>(EC, RSA, OKP, { kty: "oct", k: "c2VjcmV0" }),
+        fc.dictionary(
+          fc.constantFrom("kty", "alg", "crv", "x", "y", "n", "e", "k"),
+          fc.oneof(
+            fc.constantFrom("EC", "RSA", "oct", "OKP", "ES256", "ES384", "RS256", "PS384", "HS256", "EdDSA"),
+            fc.constantFrom("P-256", "P-384", "P-521", "Ed25519", "AQAB", "AQ", "A", "", EC.x, EC.y, RSA.n),
+            fc.base64String().map((b) => b.replace(/\+/g, "-").replace(/\//g, "_")),
+            fc.constant(undefined),
+            fc.integer(),
+          ),
+          { maxKeys: 3 },
+        ),
+      )
+      .map(([key, changes]) => ({ ...key, ...changes })),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((keys) => JSON.stringify({ keys }));
 
 describe("jwtAuthnFilter: Envoy accepts what it builds", () => {
   test("envoy --mode validate takes the filter and clusters of every shape built here", async () => {
@@ -611,6 +646,10 @@ describe("jwtAuthnFilter: Envoy accepts what it builds", () => {
       ...invalid.map(([, bad]) => build({ jwtRules: [bad, rule({ issuer: "good" })] })),
       ...USABLE_KEYS.map((key) => build({ jwtRules: [{ issuer: "i", jwks: jwksOf(key) }] })),
       build({ jwtRules: [{ issuer: "i", jwks: jwksOf({ kty: "DSA" }, { ...EC, y: EC.x }, RSA) }] }),
+      // Damaged keys: whichever the builder keeps, Envoy must take (a fixed seed: the same every run).
+      ...fc
+        .sample(damagedJwks, { seed: 13, numRuns: 150 })
+        .map((jwks) => build({ jwtRules: [{ issuer: "i", jwks }, rule({ issuer: "good" })] })),
     ];
     const clusters = new Map<string, ClusterJson>();
     for (const b of builds) for (const c of b.clusters) clusters.set(c.name ?? "", c);

@@ -3,8 +3,9 @@
 //
 // Every jwtRule of every bound RequestAuthentication, in order, becomes one provider `origins-<i>`.
 // The single requirement (prefix `/`) lets a request without a token through (allow_missing: the
-// authorization filters decide) and answers 401 for any token that is present and fails: bad
-// signature, expired, not yet valid, wrong audience, or an issuer no provider has.
+// authorization filters decide) and refuses any token that is present and fails: 401 for a bad
+// signature, an expired or not yet valid token, or an issuer no provider has; 403 for an audience
+// the provider does not allow (Envoy's answer, as on Istio's proxies).
 //
 // Rules are read defensively (the spec comes from objects that may never have passed admission). A
 // rule that cannot be programmed is left out and reported with effect `policy-ignored`. Leaving it
@@ -207,8 +208,16 @@ function readInlineJwks(v: string, field: string): string {
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
-const b64 = (s: unknown): Buffer | undefined =>
-  typeof s === "string" && BASE64URL.test(s) ? Buffer.from(s, "base64url") : undefined;
+/**
+ * base64url as Envoy decodes it: padding optional but then complete, and never one character left
+ * over (Buffer.from is more lenient and would accept what Envoy refuses).
+ */
+function b64(s: unknown): Buffer | undefined {
+  if (typeof s !== "string" || !BASE64URL.test(s)) return undefined;
+  const bare = s.replace(/=+$/, "");
+  if (bare.length % 4 === 1 || (bare.length !== s.length && s.length % 4 !== 0)) return undefined;
+  return Buffer.from(bare, "base64url");
+}
 const EC_CURVES: Record<string, string> = { ES256: "P-256", ES384: "P-384", ES512: "P-521" };
 
 /**
@@ -222,8 +231,8 @@ function unusableKey(k: unknown): string | undefined {
   if (!isRecord(k)) return "is not an object";
   const { kty, alg } = k;
   if (typeof kty !== "string") return "has no kty";
-  if (alg !== undefined && typeof alg !== "string") return "has an alg that is not a string";
-  const a = alg ?? "";
+  // An alg that is not a string is ignored, as Envoy's reader does.
+  const a = typeof alg === "string" ? alg : "";
   const imports = (jwk: Record<string, unknown>) => {
     try {
       createPublicKey({ key: jwk as JsonWebKey, format: "jwk" });
@@ -248,7 +257,7 @@ function unusableKey(k: unknown): string | undefined {
       const n = b64(k.n);
       const e = b64(k.e);
       if (!n || !e) return "has no n or e";
-      const exponent = e.length <= 4 ? e.readUIntBE(0, e.length) : 0;
+      const exponent = e.length >= 1 && e.length <= 4 ? e.readUIntBE(0, e.length) : 0;
       if (exponent !== 3 && exponent !== 65537) return "has an exponent other than 3 or 65537";
       const bits = (n.length - (n[0] === 0 ? 1 : 0)) * 8;
       if (bits < 512 || bits > 16384 || (n[n.length - 1] ?? 0) % 2 === 0) return "has a malformed modulus";
@@ -454,7 +463,9 @@ function rejectingProvider(ignored: ReadRule[]): JwtProviderJson {
   const cookies = new Set<string>();
   for (const r of ignored) {
     if (r.defaultLocations) {
-      headers.set(`${DEFAULT_HEADER.name.toLowerCase()}|${DEFAULT_HEADER.valuePrefix}`, DEFAULT_HEADER);
+      headers.set(`${DEFAULT_HEADER.name.toLowerCase()}|${DEFAULT_HEADER.valuePrefix}`, {
+        ...DEFAULT_HEADER,
+      });
       params.add(DEFAULT_PARAM);
     }
     for (const h of r.locations.fromHeaders) headers.set(`${h.name.toLowerCase()}|${h.valuePrefix ?? ""}`, h);
