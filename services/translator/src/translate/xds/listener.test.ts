@@ -64,7 +64,8 @@ test("xff_num_trusted_hops comes from the listener's setting, on every HTTP conn
       ...(xffTrustedHops === undefined ? {} : { xffTrustedHops }),
     });
     return (l.filterChains ?? []).map(
-      (c) => (c.filters?.at(-1)?.typedConfig as { xffNumTrustedHops?: number }).xffNumTrustedHops,
+      (c) =>
+        (c.filters?.at(-1)?.typedConfig as { xffNumTrustedHops?: number } | undefined)?.xffNumTrustedHops,
     );
   };
   assert.deepEqual(hopsOf(undefined), [undefined, undefined], "0, Envoy's default, is left out");
