@@ -45,6 +45,7 @@ interface Cond {
   reason: string;
   message: string;
   observedGeneration?: number;
+  lastTransitionTime?: string;
 }
 interface Policy {
   metadata: { name: string; generation?: number };
@@ -243,6 +244,10 @@ describe("kubernetes: Istio AuthorizationPolicy on the waypoint", {
           lastTransitionTime: undefined,
         },
         name,
+      );
+      assert.match(
+        condOf(p, "WaypointAccepted")?.lastTransitionTime ?? "",
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/,
       );
       assert.deepEqual(
         [condOf(p, "waymark.dev/Translated")?.status, condOf(p, "waymark.dev/Translated")?.reason],
