@@ -432,6 +432,41 @@ describe("standalone: RequestAuthentication through Envoy", { timeout: 300_000 }
     remove("74-not-bound.yaml");
   });
 
+  test("a jwtRule that cannot be programmed fails closed (its tokens get 401) and is named in status", async () => {
+    const broken = await createIssuer("https://broken.issuer.test", "RS256", "broken-1");
+    const token = await broken.sign();
+    const at = { headers: { "x-broken-token": token } };
+    // Before the policy the waypoint reads no token from x-broken-token: the request passes.
+    assert.equal((await to("/headers", at)).status, 200);
+    write(
+      "76-broken.yaml",
+      requestAuthentication("broken", {
+        jwtRules: [{ issuer: broken.issuer, jwks: "not json", fromHeaders: [{ name: "x-broken-token" }] }],
+      }),
+    );
+    const denied = await waitFor("the broken rule's location read and failing", async () => {
+      const r = await to("/headers", at);
+      return r.status === 401 ? r : undefined;
+    });
+    assert.equal(denied.status, 401, show(denied));
+    const st = await waitFor("status of broken", async () => {
+      const e = await status("broken");
+      return (e?.status as Conditions | undefined)?.conditions?.length ? e : undefined;
+    });
+    const c = Object.fromEntries(((st.status as Conditions).conditions ?? []).map((x) => [x.type, x]));
+    assert.equal(c["WaypointAccepted"]?.status, "True", JSON.stringify(c));
+    const translated = c["waymark.dev/Translated"];
+    assert.equal(translated?.status, "False", JSON.stringify(c));
+    assert.equal(translated?.reason, "PartiallyTranslated");
+    assert.match(
+      translated?.message ?? "",
+      /^rule 0: jwtRules\[0\]\.jwks: not JSON; .*\(not programmed, its tokens fail\)$/,
+    );
+    assert.equal((await to("/headers")).status, 200, "other requests are not affected");
+    remove("76-broken.yaml");
+    await waitFor("the broken rule removed", async () => (await to("/headers", at)).status === 200);
+  });
+
   test("the example: examples/request-authentication as docs/authorization.md applies it", async () => {
     const demo = readFileSync(join(EXAMPLE, "demo.jwt"), "utf8").trim();
     for (const f of ["60-request-authentication.yaml", "61-require-jwt.yaml"])
