@@ -432,6 +432,89 @@ describe("standalone: RequestAuthentication through Envoy", { timeout: 300_000 }
     remove("74-not-bound.yaml");
   });
 
+  test("binding: a Service targetRef authenticates only that service, a root-namespace GatewayClass every one", async () => {
+    const svcIssuer = await createIssuer("https://service.issuer.test", "ES256", "service-1");
+    const classIssuer = await createIssuer("https://class.issuer.test", "ES256", "class-1");
+    const serviceRa = requestAuthentication("httpbin3-only", {
+      targetRefs: [{ group: "", kind: "Service", name: "httpbin3" }],
+      jwtRules: [
+        {
+          issuer: svcIssuer.issuer,
+          jwks: JSON.stringify(svcIssuer.jwks),
+          fromHeaders: [{ name: "x-service-token" }],
+        },
+      ],
+    });
+    const classRule = {
+      issuer: classIssuer.issuer,
+      jwks: JSON.stringify(classIssuer.jwks),
+      fromHeaders: [{ name: "x-class-token" }],
+    };
+    const classTarget = [
+      { group: "gateway.networking.k8s.io", kind: "GatewayClass", name: "kgateway-waypoint" },
+    ];
+    const classRa = requestAuthentication("class-wide", { targetRefs: classTarget, jwtRules: [classRule] });
+    classRa.metadata.namespace = "istio-system";
+    const misplaced = requestAuthentication("class-misplaced", {
+      targetRefs: classTarget,
+      jwtRules: [classRule],
+    });
+    write("77-httpbin3-only.yaml", serviceRa);
+    writeFileSync(
+      join(guide.dir, "78-class.yaml"),
+      `${JSON.stringify(classRa)}\n---\n${JSON.stringify(misplaced)}\n`,
+    );
+    const svcExpired = { "x-service-token": await svcIssuer.sign({}, { expired: true }) };
+    const classExpired = { "x-class-token": await classIssuer.sign({}, { expired: true }) };
+    const on = (svc: GuideService, headers: Record<string, string>) => to("/headers", { headers }, svc);
+    await waitFor(
+      "the Service-bound RequestAuthentication",
+      async () => (await on("httpbin3", svcExpired)).status === 401,
+    );
+    await waitFor(
+      "the GatewayClass-bound RequestAuthentication",
+      async () => (await on("httpbin2", classExpired)).status === 401,
+    );
+    assert.equal((await on("httpbin2", svcExpired)).status, 200, "httpbin2 does not read x-service-token");
+    assert.equal((await on("httpbin3", classExpired)).status, 401, "the class binds httpbin3 too");
+    const svcOk = await on("httpbin3", { "x-service-token": await svcIssuer.sign() });
+    assert.equal(svcOk.status, 200, show(svcOk));
+    const classOk = await on("httpbin3", { "x-class-token": await classIssuer.sign() });
+    assert.equal(classOk.status, 200, show(classOk));
+
+    const conditions = async (namespace: string, name: string) => {
+      const key = objectKey({ group: ISTIO_SECURITY_GROUP, kind: "RequestAuthentication", namespace, name });
+      const st = await waitFor(`status of ${namespace}/${name}`, async () => {
+        const e = await getJson<StatusEntry>(statusKv, key);
+        return (e?.status as Conditions | undefined)?.conditions?.length ? e : undefined;
+      });
+      return Object.fromEntries(((st.status as Conditions).conditions ?? []).map((c) => [c.type, c]));
+    };
+    const svcStatus = await conditions("httpbin", "httpbin3-only");
+    assert.equal(
+      svcStatus["WaypointAccepted"]?.message,
+      "bound to httpbin/kgateway-waypoint",
+      JSON.stringify(svcStatus),
+    );
+    const classStatus = await conditions("istio-system", "class-wide");
+    assert.equal(classStatus["WaypointAccepted"]?.status, "True", JSON.stringify(classStatus));
+    assert.equal(classStatus["WaypointAccepted"]?.message, "bound to kgateway-waypoint");
+    const wrong = await conditions("httpbin", "class-misplaced");
+    assert.equal(wrong["WaypointAccepted"]?.status, "False", JSON.stringify(wrong));
+    assert.equal(wrong["WaypointAccepted"]?.reason, "Invalid");
+    assert.equal(
+      wrong["WaypointAccepted"]?.message,
+      "RequestAuthentication must be in the root namespace `istio-system` when referencing a GatewayClass",
+    );
+    remove("77-httpbin3-only.yaml");
+    remove("78-class.yaml");
+    await waitFor(
+      "the bound RequestAuthentications removed",
+      async () => (await on("httpbin3", svcExpired)).status === 200,
+    );
+    await waitFor("the class one removed", async () => (await on("httpbin2", classExpired)).status === 200);
+  });
+
   test("a jwtRule that cannot be programmed fails closed (its tokens get 401) and is named in status", async () => {
     const broken = await createIssuer("https://broken.issuer.test", "RS256", "broken-1");
     const token = await broken.sign();
