@@ -3,14 +3,16 @@
 //
 // Every jwtRule of every bound RequestAuthentication, in order, becomes one provider `origins-<i>`.
 // The single requirement (prefix `/`) lets a request without a token through (allow_missing: the
-// authorization filters decide) and answers 401 for any token that is present and fails: bad
-// signature, expired, not yet valid, wrong audience, or an issuer no provider has.
+// authorization filters decide) and refuses any token that is present and fails: 401 for a bad
+// signature, an expired or not yet valid token, or an issuer no provider has; 403 for an audience
+// the provider does not allow (Envoy's answer, as on Istio's proxies).
 //
 // Rules are read defensively (the spec comes from objects that may never have passed admission). A
 // rule that cannot be programmed is left out and reported with effect `policy-ignored`. Leaving it
 // out fails closed: Envoy rejects a token whose issuer no provider has. So that this also holds when
 // no rule is left at all, and for tokens sent where only a left-out rule looks, a left-out rule adds
 // the provider REJECTED_PROVIDER, which checks no issuer and only knows a key nobody can sign with.
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { isIP } from "node:net";
 import type {
   ClusterJson,
@@ -151,6 +153,9 @@ function readLocations(
       const prefix = h.prefix;
       if (prefix !== undefined && prefix !== null && typeof prefix !== "string")
         throw new Invalid(`${field}.prefix`, "not a string");
+      // Envoy refuses a prefix that could not be in a header value.
+      if (typeof prefix === "string" && /[\0\r\n]/.test(prefix))
+        throw new Invalid(`${field}.prefix`, "not a header value");
       fromHeaders.push(
         typeof prefix === "string" && prefix !== "" ? { name, valuePrefix: prefix } : { name },
       );
@@ -178,10 +183,15 @@ function readJwksUri(v: string, field: string): JwksTarget {
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   if (host === "") throw new Invalid(field, `no host: ${JSON.stringify(v)}`);
   const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
+  if (port === 0) throw new Invalid(field, `port 0: ${JSON.stringify(v)}`);
   return { uri: url.href, tls, host, port };
 }
 
-/** An inline JWKS: JSON with a non-empty `keys` list of objects that name their key type. */
+/**
+ * An inline JWKS: JSON with a `keys` list of which at least one key Envoy can use. Envoy skips the
+ * keys it cannot read, but refuses the whole configuration (a NACK of the listener) when none is
+ * left, so that case must stay out of the filter.
+ */
 function readInlineJwks(v: string, field: string): string {
   let parsed: unknown;
   try {
@@ -191,11 +201,80 @@ function readInlineJwks(v: string, field: string): string {
   }
   if (!isRecord(parsed) || !Array.isArray(parsed.keys) || parsed.keys.length === 0)
     throw new Invalid(field, "no keys: a JWKS is an object with a non-empty `keys` list");
-  parsed.keys.forEach((k, i) => {
-    if (!isRecord(k) || typeof k.kty !== "string")
-      throw new Invalid(`${field}.keys[${i}]`, "not a key (no kty)");
-  });
+  const why = parsed.keys.map(unusableKey);
+  if (why.every((w) => w !== undefined))
+    throw new Invalid(field, `no usable key: ${why.map((w, i) => `keys[${i}] ${w}`).join("; ")}`);
   return v;
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
+/**
+ * base64url as Envoy decodes it: padding optional but then complete, and never one character left
+ * over (Buffer.from is more lenient and would accept what Envoy refuses).
+ */
+function b64(s: unknown): Buffer | undefined {
+  if (typeof s !== "string" || !BASE64URL.test(s)) return undefined;
+  const bare = s.replace(/=+$/, "");
+  if (bare.length % 4 === 1 || (bare.length !== s.length && s.length % 4 !== 0)) return undefined;
+  return Buffer.from(bare, "base64url");
+}
+const EC_CURVES: Record<string, string> = { ES256: "P-256", ES384: "P-384", ES512: "P-521" };
+
+/**
+ * Why Envoy would skip this JWK (the rules of its JWKS reader: kty EC, RSA, oct or OKP; alg, when
+ * given, of the key's family and matching the curve; RSA exponent 3 or 65537), or undefined when it
+ * can use it. The key material itself is checked by importing it with node:crypto: a point off its
+ * curve or a malformed modulus fails there as it does in BoringSSL. Written here rather than taken
+ * from a JOSE library because what matters is Envoy's acceptance, not the JOSE rules.
+ */
+function unusableKey(k: unknown): string | undefined {
+  if (!isRecord(k)) return "is not an object";
+  const { kty, alg } = k;
+  if (typeof kty !== "string") return "has no kty";
+  // An alg that is not a string is ignored, as Envoy's reader does.
+  const a = typeof alg === "string" ? alg : "";
+  const imports = (jwk: Record<string, unknown>) => {
+    try {
+      createPublicKey({ key: jwk as JsonWebKey, format: "jwk" });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  switch (kty) {
+    case "EC": {
+      if (a !== "" && !a.startsWith("ES")) return `has alg ${a} for an EC key`;
+      if (k.crv !== undefined && typeof k.crv !== "string") return "has a crv that is not a string";
+      const crv = (k.crv as string | undefined) || EC_CURVES[a] || (a === "" ? "P-256" : undefined);
+      if (crv === undefined || !Object.values(EC_CURVES).includes(crv)) return "has an unsupported curve";
+      if (a !== "" && k.crv !== undefined && k.crv !== "" && EC_CURVES[a] !== crv)
+        return `has alg ${a} on ${crv}`;
+      if (!b64(k.x) || !b64(k.y)) return "has no x or y";
+      return imports({ kty, crv, x: k.x, y: k.y }) ? undefined : "is not a point on its curve";
+    }
+    case "RSA": {
+      if (a !== "" && !a.startsWith("RS") && !a.startsWith("PS")) return `has alg ${a} for an RSA key`;
+      const n = b64(k.n);
+      const e = b64(k.e);
+      if (!n || !e) return "has no n or e";
+      const exponent = e.length >= 1 && e.length <= 4 ? e.readUIntBE(0, e.length) : 0;
+      if (exponent !== 3 && exponent !== 65537) return "has an exponent other than 3 or 65537";
+      const bits = (n.length - (n[0] === 0 ? 1 : 0)) * 8;
+      if (bits < 512 || bits > 16384 || (n[n.length - 1] ?? 0) % 2 === 0) return "has a malformed modulus";
+      return imports({ kty, n: k.n, e: k.e }) ? undefined : "has a malformed modulus";
+    }
+    case "oct": {
+      if (a !== "" && a !== "HS256" && a !== "HS384" && a !== "HS512") return `has alg ${a} for an oct key`;
+      return b64(k.k)?.length ? undefined : "has no k";
+    }
+    case "OKP": {
+      if (a !== "" && a !== "EdDSA") return `has alg ${a} for an OKP key`;
+      if (k.crv !== "Ed25519") return "is not on Ed25519";
+      return b64(k.x)?.length === 32 ? undefined : "has an x that is not 32 bytes";
+    }
+    default:
+      return `has kty ${kty}, which Envoy does not read`;
+  }
 }
 
 function readRule(raw: unknown, at: string): ReadRule {
@@ -286,7 +365,12 @@ function readRule(raw: unknown, at: string): ReadRule {
         if (claimName === undefined || claimName === "") throw new Invalid(`${field}.claim`, "missing");
         return { headerName, claimName };
       });
-      if (out.length) provider.claimToHeaders = out;
+      if (out.length) {
+        provider.claimToHeaders = out;
+        // The route was chosen before these headers were set: choose it again so that routes
+        // matching on them see the verified claims.
+        provider.clearRouteCache = true;
+      }
     }
     return target
       ? { provider, jwks: target, locations, defaultLocations }
@@ -320,10 +404,12 @@ function readTimeout(v: unknown, field: string): string | undefined {
   const m = DURATION.exec(v);
   if (!m) throw new Invalid(field, `not a duration: ${JSON.stringify(v)}`);
   const factor = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as "ms" | "s" | "m" | "h"];
-  const seconds = Number(m[1]) * factor;
+  // Protobuf's JSON Duration: seconds with at most nine fractional digits, a day at most here
+  // (a JWKS fetch that takes longer has failed).
+  const seconds = Number((Number(m[1]) * factor).toFixed(9));
   if (!(seconds > 0)) throw new Invalid(field, "not positive");
-  // Protobuf's JSON Duration: seconds with at most nine fractional digits.
-  return `${Number(seconds.toFixed(9))}s`;
+  if (seconds > 86_400) throw new Invalid(field, `over a day: ${JSON.stringify(v)}`);
+  return `${seconds}s`;
 }
 
 /** The cluster a remote JWKS is fetched through: the URL's host, resolved by DNS unless an IP. */
@@ -342,6 +428,8 @@ function jwksCluster(t: JwksTarget): ClusterJson {
       ],
     },
   };
+  // IPv4 first, IPv6 when the name has no IPv4 address (Envoy's default tries IPv6 first).
+  if (cluster.type === "STRICT_DNS") cluster.dnsLookupFamily = "V4_PREFERRED";
   if (t.tls) {
     // SNI names the host; an IP literal is not sent as SNI (RFC 6066 allows only host names). The
     // server certificate is not verified: Waymark has no CA setting for JWKS servers yet.
@@ -375,7 +463,9 @@ function rejectingProvider(ignored: ReadRule[]): JwtProviderJson {
   const cookies = new Set<string>();
   for (const r of ignored) {
     if (r.defaultLocations) {
-      headers.set(`${DEFAULT_HEADER.name.toLowerCase()}|${DEFAULT_HEADER.valuePrefix}`, DEFAULT_HEADER);
+      headers.set(`${DEFAULT_HEADER.name.toLowerCase()}|${DEFAULT_HEADER.valuePrefix}`, {
+        ...DEFAULT_HEADER,
+      });
       params.add(DEFAULT_PARAM);
     }
     for (const h of r.locations.fromHeaders) headers.set(`${h.name.toLowerCase()}|${h.valuePrefix ?? ""}`, h);
