@@ -487,7 +487,7 @@ describe("status and infra writers on a real API server", { timeout: 90_000, ski
       const o = source.get(apKey) as (Live & { status?: { validationMessages?: unknown } }) | undefined;
       return o?.status?.validationMessages !== undefined;
     });
-    const w = await startStatusWriter();
+    let w = await startStatusWriter();
     const accepted = cond("WaypointAccepted", true, "Accepted");
     const translated = cond("waymark.dev/Translated", true, "Translated");
     await putJson(statusKv, apKey, entry(apRef, { conditions: [accepted, translated] }));
@@ -507,6 +507,21 @@ describe("status and infra writers on a real API server", { timeout: 90_000, ski
       (await live("requestauthentication", raRef.name)).status?.conditions?.some(
         (c) => c.type === accepted.type,
       ),
+    );
+    // A restarted writer (nothing remembered) finds istiod's condition and messages beside ours and
+    // writes nothing: the comparison is by our condition types only.
+    await waitFor("the writer's source saw our conditions", () =>
+      [apKey, objectKey(raRef)].every((k) =>
+        ((source.get(k) as Live | undefined)?.status?.conditions ?? []).some((c) => c.type === accepted.type),
+      ),
+    );
+    await w.stop();
+    w = await startStatusWriter();
+    await w.idle();
+    assert.equal(w.writes, 0, "no apply when only istiod's part differs");
+    assert.equal(
+      (await live("authorizationpolicy", apRef.name)).metadata.resourceVersion,
+      ap.metadata.resourceVersion,
     );
 
     // Translated no longer computed (and WaypointAccepted changed): it goes, istiod's stays.
