@@ -571,4 +571,72 @@ describe("standalone: RequestAuthentication through Envoy", { timeout: 300_000 }
     remove("60-request-authentication.yaml");
     await untilStatus("the example removed", 200);
   });
+
+  test("a route matching on a claim header is chosen only by a verified claim, never by a client's header", async () => {
+    // The route's rule for `x-verified-group: admins` adds X-Routed; the guide's own rule (prefix /)
+    // takes everything else. jwt_authn writes x-verified-group from the token's claim; a client
+    // without a token who sends the header itself must not reach the admins rule.
+    write("72-claims-route.yaml", {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name: "httpbin2-admins", namespace: "httpbin" },
+      spec: {
+        parentRefs: [{ group: "", kind: "Service", name: "httpbin2" }],
+        rules: [
+          {
+            matches: [
+              {
+                path: { type: "PathPrefix", value: "/" },
+                headers: [{ name: "x-verified-group", value: "admins" }],
+              },
+            ],
+            backendRefs: [{ name: "httpbin2", port: 8000 }],
+            filters: [
+              {
+                type: "RequestHeaderModifier",
+                requestHeaderModifier: { add: [{ name: "X-Routed", value: "admins" }] },
+              },
+            ],
+          },
+        ],
+      },
+    });
+    write(
+      "72-claims-ra.yaml",
+      requestAuthentication("claims", {
+        jwtRules: [
+          {
+            issuer: ec.issuer,
+            jwks: JSON.stringify(ec.jwks),
+            outputClaimToHeaders: [{ header: "x-verified-group", claim: "group" }],
+          },
+        ],
+      }),
+    );
+    const admins = await ec.sign({ group: "admins" });
+    const verified = await waitFor("the claim route with a verified token", async () => {
+      const r = await to("/headers", { headers: bearer(admins) });
+      return r.status === 200 && echoed(r)["X-Routed"] ? r : undefined;
+    });
+    assert.deepEqual(echoed(verified)["X-Verified-Group"], ["admins"]);
+    const spoofed = await to("/headers", { headers: { "x-verified-group": "admins" } });
+    assert.equal(spoofed.status, 200, show(spoofed));
+    assert.equal(echoed(spoofed)["X-Routed"], undefined, "a client's own claim header chose the admins rule");
+    assert.equal(echoed(spoofed)["X-Verified-Group"], undefined, "the client's header reached the backend");
+    const users = await to("/headers", {
+      headers: { ...bearer(await ec.sign({ group: "users" })), "x-verified-group": "admins" },
+    });
+    assert.equal(
+      echoed(users)["X-Routed"],
+      undefined,
+      "a token's other group, with the header added by the client",
+    );
+    assert.deepEqual(echoed(users)["X-Verified-Group"], ["users"]);
+    remove("72-claims-ra.yaml");
+    remove("72-claims-route.yaml");
+    await waitFor("the claim route removed", async () => {
+      const r = await to("/headers", { headers: { "x-verified-group": "admins" } });
+      return r.status === 200 && echoed(r)["X-Verified-Group"] ? r : undefined;
+    });
+  });
 });

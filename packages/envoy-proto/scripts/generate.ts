@@ -45,6 +45,7 @@ export const ROOTS = [
   "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
   "envoy/extensions/filters/http/csrf/v3/csrf.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+  "envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto",
 ];
 
 /** Lines inserted after an anchor of a vendored proto (fields the vendored copy predates). */

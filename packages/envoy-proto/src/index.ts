@@ -34,6 +34,7 @@ import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_c
 import { file_envoy_extensions_filters_network_rbac_v3_rbac } from "./gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js";
 import { file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state } from "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js";
 import { file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+import { file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation } from "./gen/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation_pb.js";
 import { file_envoy_extensions_path_match_uri_template_v3_uri_template_match } from "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js";
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from "./gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
@@ -108,6 +109,7 @@ export type {
 export type { RBACJson as NetworkRbacJson } from "./gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js";
 export type { ConfigJson as SetFilterStateJson } from "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js";
 export type { TcpProxyJson } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
+export type { HeaderMutationJson as EarlyHeaderMutationJson } from "./gen/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation_pb.js";
 export type { UriTemplateMatchConfigJson } from "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js";
 export type { UpstreamTlsContextJson } from "./gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
@@ -175,6 +177,7 @@ export const registry = createRegistry(
   file_envoy_extensions_filters_http_header_mutation_v3_header_mutation,
   file_envoy_extensions_filters_http_csrf_v3_csrf,
   file_envoy_extensions_transport_sockets_tls_v3_tls,
+  file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation,
 );
 
 /** Thrown when a resource's JSON does not match its proto (unknown field, wrong type, unknown @type). */

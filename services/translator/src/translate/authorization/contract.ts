@@ -68,6 +68,13 @@ export interface JwtAuthnBuild {
   /** One cluster per distinct jwksUri authority, named deterministically (`jwks|<host>|<port>`); http and https. */
   clusters: ClusterJson[];
   problems: AuthzProblem[];
+  /**
+   * The request headers jwt_authn writes verified data into (outputPayloadToHeader,
+   * outputClaimToHeaders), lower-cased and sorted. The chain removes them as a request arrives,
+   * before routing, so that a client without a token cannot set them to steer a route that matches
+   * on them.
+   */
+  outputHeaders?: string[];
 }
 export type JwtAuthnBuilder = (policies: readonly BoundPolicy[]) => JwtAuthnBuild;
 

@@ -549,5 +549,13 @@ export const jwtAuthnFilter: JwtAuthnBuilder = (policies: readonly BoundPolicy[]
   };
   const filter: HttpFilterJson = { name: JWT_FILTER_NAME, typedConfig: pack(JWT_AUTHN_TYPE, config) };
   const out = [...clusters.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, c]) => c.cluster);
-  return { filter, clusters: out, problems };
+  const written = new Set<string>();
+  for (const p of Object.values(providers)) {
+    if (p.forwardPayloadHeader) written.add(p.forwardPayloadHeader.toLowerCase());
+    for (const c of p.claimToHeaders ?? []) if (c.headerName) written.add(c.headerName.toLowerCase());
+  }
+  const outputHeaders = [...written].sort(compareStrings);
+  return outputHeaders.length
+    ? { filter, clusters: out, problems, outputHeaders }
+    : { filter, clusters: out, problems };
 };

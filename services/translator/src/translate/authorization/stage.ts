@@ -25,6 +25,7 @@ interface ChainBuild {
   http: HttpFilterJson[];
   network: FilterJson[];
   authn?: HttpFilterJson;
+  outputHeaders?: string[];
   clusters: ClusterJson[];
 }
 
@@ -79,6 +80,7 @@ export class AuthorizationTranslation {
         const raBound = authn.map((p) => p.bound);
         const r = guarded(raBound, jwtAuthnFilter, undefined, { clusters: [], problems: [] });
         if (r.filter) out.authn = r.filter;
+        if (r.outputHeaders) out.outputHeaders = r.outputHeaders;
         out.clusters = r.clusters;
         this.record(r.problems);
       }
@@ -104,6 +106,7 @@ export class AuthorizationTranslation {
       for (const p of [...authz, ...authn]) this.chains.set(keyOf(p), (this.chains.get(keyOf(p)) ?? 0) + 1);
       const b = this.build(chain.kind, authz, authn);
       if (b.authn) chain.httpFilters.push({ slot: "authentication", filter: b.authn });
+      if (b.outputHeaders) chain.earlyRemovedHeaders = b.outputHeaders;
       for (const f of b.http) chain.httpFilters.push({ slot: "authorization", filter: f });
       for (const f of b.network) chain.networkFilters.push({ slot: "authorization", filter: f });
       for (const c of b.clusters) if (c.name && !clusters.has(c.name)) clusters.set(c.name, c);

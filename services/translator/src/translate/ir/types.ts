@@ -35,6 +35,11 @@ export interface ChainIR {
   service: ServiceInfo;
   /** Policy slot: HTTP filters of its connection manager besides the router (HTTP chains). */
   httpFilters: PlacedHttpFilter[];
+  /**
+   * HTTP: request headers removed as a request arrives, before routing and before any filter (the
+   * headers jwt_authn writes verified claims into, see authorization/contract.ts outputHeaders).
+   */
+  earlyRemovedHeaders?: string[];
   /** Policy slot: network filters besides the peer identity and the terminal filter. */
   networkFilters: PlacedNetworkFilter[];
 }

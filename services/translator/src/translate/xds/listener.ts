@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import type {
   ConfigSourceJson,
+  EarlyHeaderMutationJson,
   FilterChainJson,
   FilterChainMatchJson,
   FilterJson,
@@ -131,6 +132,20 @@ function httpChain(c: ChainIR, xffTrustedHops: number): FilterChainJson {
     // same filter chain; the transformation's Lua leaves their bodies alone (see its chunk.ts).
     upgradeConfigs: [{ upgradeType: "websocket" }],
   };
+  if (c.earlyRemovedHeaders?.length) {
+    const mutation: EarlyHeaderMutationJson = {
+      mutations: c.earlyRemovedHeaders.map((remove) => ({ remove })),
+    };
+    hcm.earlyHeaderMutationExtensions = [
+      {
+        name: "waymark.strip-verified-claim-headers",
+        typedConfig: pack(
+          "envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation",
+          mutation,
+        ),
+      },
+    ];
+  }
   return {
     name: c.name,
     filterChainMatch: chainMatch(c.vips, c.port),
