@@ -156,7 +156,9 @@ function echoServiceYaml(port: number): string {
     ports: [{ name: "tcp", port, protocol: "TCP" }],
     endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
   };
-  return `${stringify(service)}---\n${stringify(slice)}`;
+  // The root namespace, where the GatewayClass-bound policies live, exists as on a cluster.
+  const root = { apiVersion: "v1", kind: "Namespace", metadata: { name: ROOT_NS } };
+  return [service, slice, root].map((d) => stringify(d)).join("---\n");
 }
 
 const toYaml = (ps: AuthorizationPolicy[]) =>
