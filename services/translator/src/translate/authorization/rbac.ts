@@ -1,6 +1,8 @@
 // AuthorizationPolicies of one chain → Envoy RBAC filters (HTTP or network), one per action, in the
 // order AUDIT, DENY, ALLOW (docs/design/authorization.md §2, §3, §6). The rules and their fields are
-// translated in rbac/rules.ts; this file groups them into filters.
+// translated in rbac/rules.ts (fields in rbac/fields.ts, matchers in rbac/matchers.ts); this file
+// groups them into filters. CUSTOM policies have no provider yet (issue 15): their rules go into the
+// DENY filter, so they deny what they match (Istio's behaviour for an unknown provider).
 import type {
   FilterJson,
   HttpFilterJson,
@@ -54,7 +56,7 @@ function collect(
       entry = {};
       byAction.set(t.action, entry);
     }
-    const key = p.dryRun ? "shadowRules" : "rules";
+    const key = t.shadow ? "shadowRules" : "rules";
     let config = entry[key];
     if (!config) {
       config = { action: t.action, policies: {} };
