@@ -29,7 +29,7 @@
 //
 // Not covered yet: TCP chains (the guide has only HTTP services), SNI (no TLS client), CUSTOM.
 import assert from "node:assert/strict";
-import { renameSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -44,7 +44,7 @@ import {
   type Verdict,
 } from "@waymark/authz-model";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
-import { createIssuer, type TestIssuer, tempDir, waitFor } from "@waymark/testing";
+import { createIssuer, type TestIssuer, waitFor } from "@waymark/testing";
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { GUIDE_WAYPOINT, type GuideStack, randomLoopback, startGuideStack } from "../lib/guide-stack.ts";
@@ -315,9 +315,10 @@ describe("authorization: the reference model and a real Envoy agree", { timeout:
     const id = `set-${set}`;
     const mark = marker(id);
     const before = ackedVersions(await record());
-    const tmp = join(tempDir("authz-diff-set"), POLICY_FILE);
-    writeFileSync(tmp, toYaml([...policies, mark]));
-    renameSync(tmp, join(guide.dir, POLICY_FILE)); // whole, never half written
+    // Written in place: a file renamed over the old one is not always seen by the watcher's
+    // recursive fs.watch (it then waits for its 10 s rescan). A half-written file cannot pass for the
+    // set: the marker, which the wait below needs, is its last document.
+    writeFileSync(join(guide.dir, POLICY_FILE), toYaml([...policies, mark]));
     await waitFor(`set ${set}: the waypoint ACKed a new version of every type`, async () => {
       const r = await record();
       if (!r || ackedVersions(r) === before) return false;
