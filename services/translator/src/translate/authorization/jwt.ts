@@ -211,11 +211,10 @@ function readRule(raw: unknown, at: string): ReadRule {
     defaultLocations = read.defaults;
   } catch (e) {
     if (!(e instanceof Invalid)) throw e;
-    return {
-      invalid: { field: e.field, cause: e.why },
-      locations: salvageLocations(raw, at),
-      defaultLocations: true,
-    };
+    // Where the rule meant to look, as far as that reads; Envoy's defaults when nothing does.
+    const salvaged = salvageLocations(raw, at);
+    const none = !salvaged.fromHeaders.length && !salvaged.fromParams.length && !salvaged.fromCookies.length;
+    return { invalid: { field: e.field, cause: e.why }, locations: salvaged, defaultLocations: none };
   }
   try {
     const issuer = str(raw.issuer);

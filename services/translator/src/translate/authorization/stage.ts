@@ -13,8 +13,11 @@ import { DEFAULT_TRUST_DOMAIN, type ObjectStatus, type TranslatorSettings } from
 import type { WaypointInfo } from "../waypoints/gateways.ts";
 import type { Waypoints } from "../waypoints/stage.ts";
 import { bindsChain, type IstioPolicy, readIstioPolicies } from "./binding.ts";
-import type { AuthzProblem, BoundPolicy, TrustDomains } from "./contract.ts";
+import type { AuthzProblem, BoundPolicy, RbacBuild, TrustDomains } from "./contract.ts";
 import { denyAllHttp, denyAllNetwork } from "./fail-closed.ts";
+
+export { FAIL_CLOSED_HTTP_FILTER, FAIL_CLOSED_NETWORK_FILTER } from "./fail-closed.ts";
+
 import { jwtAuthnFilter } from "./jwt.ts";
 import { httpRbacFilters, networkRbacFilters } from "./rbac.ts";
 import { policyStatus } from "./status.ts";
@@ -69,12 +72,7 @@ export class AuthorizationTranslation {
     const out: ChainBuild = { http: [], network: [], clusters: [] };
     if (kind === "http") {
       if (bound.length) {
-        const r = guarded(
-          bound,
-          (ps) => httpRbacFilters(ps, this.td),
-          (r) => r.filters.push(denyAllHttp()),
-          { filters: [], problems: [] },
-        );
+        const r = buildGuarded(bound, (ps) => httpRbacFilters(ps, this.td), "http");
         out.http = r.filters;
         this.record(r.problems);
       }
@@ -86,12 +84,7 @@ export class AuthorizationTranslation {
         this.record(r.problems);
       }
     } else if (bound.length) {
-      const r = guarded(
-        bound,
-        (ps) => networkRbacFilters(ps, this.td),
-        (r) => r.filters.push(denyAllNetwork()),
-        { filters: [], problems: [] },
-      );
+      const r = buildGuarded(bound, (ps) => networkRbacFilters(ps, this.td), "tcp");
       out.network = r.filters;
       this.record(r.problems);
     }
@@ -149,6 +142,17 @@ export function bindAuthorization(
 }
 
 const keyOf = (p: IstioPolicy | BoundPolicy) => `${p.namespace}/${p.name}`;
+
+/** An RBAC build that never throws (see guarded): a policy the builder throws on denies its chain. */
+export function buildGuarded<F>(
+  policies: readonly BoundPolicy[],
+  build: (ps: readonly BoundPolicy[]) => RbacBuild<F>,
+  kind: "http" | "tcp",
+): RbacBuild<F> {
+  const closed = (r: RbacBuild<F>) =>
+    r.filters.push((kind === "http" ? denyAllHttp() : denyAllNetwork()) as F);
+  return guarded(policies, build, closed, { filters: [], problems: [] });
+}
 
 /**
  * A builder that throws on some policy must not take the other policies down, nor fail open. The

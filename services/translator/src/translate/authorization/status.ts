@@ -12,7 +12,7 @@ export const TRANSLATED = "waymark.dev/Translated";
 const EFFECTS: Record<AuthzProblem["effect"], string> = {
   "rule-ignored": "rule ignored, it allows nothing",
   "condition-ignored": "condition ignored, the rule matches more",
-  denies: "the rule denies what it matches",
+  denies: "fails closed: denies what it matches",
   "policy-ignored": "not programmed, its tokens fail",
 };
 

@@ -4,6 +4,8 @@
 //   ALLOW               the rule is dropped (it allows nothing); the policy still makes the filter exist
 //   DENY, AUDIT, CUSTOM the condition is dropped (the rule matches more)
 import type { RbacPermissionJson, RbacPolicyJson, RbacPrincipalJson } from "@waymark/envoy-proto";
+import { RE2_MAX_PROGRAM_SIZE } from "../../limits.ts";
+import { re2ProgramSizeBound } from "../../routes/matches.ts";
 import type { AuthzProblem, BoundPolicy, ChainProtocol, TrustDomains } from "../contract.ts";
 import {
   type FieldSpec,
@@ -323,7 +325,7 @@ class RuleTranslator {
         this.fail(at, `not a string: ${JSON.stringify(v)}`);
         return undefined;
       }
-      const bad = spec.invalid(v);
+      const bad = spec.invalid(v) ?? oversizedRegex(spec.build(v));
       if (bad !== undefined) {
         this.fail(at, bad);
         return undefined;
@@ -335,3 +337,32 @@ class RuleTranslator {
 
 /** Absent, null and `[]` all mean "not set". */
 const isEmptyList = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && v.length === 0);
+
+/**
+ * A regex Envoy would refuse for its RE2 program size (the waypoint's runtime limit): such a value
+ * would make Envoy NACK the whole listener, so it is treated as an invalid value instead.
+ */
+function oversizedRegex(matchers: readonly unknown[]): string | undefined {
+  const walk = (v: unknown): string | undefined => {
+    if (Array.isArray(v)) {
+      for (const x of v) {
+        const r = walk(x);
+        if (r) return r;
+      }
+      return undefined;
+    }
+    if (typeof v !== "object" || v === null) return undefined;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "safeRegex" && typeof x === "object" && x !== null) {
+        const re = (x as { regex?: unknown }).regex;
+        if (typeof re === "string" && re2ProgramSizeBound(re) > RE2_MAX_PROGRAM_SIZE) {
+          return `too long: its regex exceeds Envoy's RE2 program size limit (${RE2_MAX_PROGRAM_SIZE})`;
+        }
+      }
+      const r = walk(x);
+      if (r) return r;
+    }
+    return undefined;
+  };
+  return walk(matchers);
+}
