@@ -125,12 +125,16 @@ const requestArb: fc.Arbitrary<Request> = arbitraries.request().map((r) => {
   };
 });
 
-/** A DENY policy that only the set's own probe matches: enforced means the set is live in Envoy. */
+/**
+ * A DENY policy that only the set's own probe matches: enforced means the set is live in Envoy. It is
+ * bound to httpbin2 alone: on the TCP chain its HTTP-only condition would be dropped (Istio's rule for
+ * DENY) and it would deny every connection.
+ */
 function marker(id: string): AuthorizationPolicy {
   return {
     metadata: { name: "zz-diff-marker", namespace: NS },
     spec: {
-      targetRefs: [gatewayRef],
+      targetRefs: [{ group: "", kind: "Service", name: "httpbin2" }],
       action: "DENY",
       rules: [{ when: [{ key: `request.headers[${MARKER_HEADER}]`, values: [id] }] }],
     },
@@ -347,6 +351,7 @@ describe("authorization: the reference model and a real Envoy agree", { timeout:
   test(`${PAIRS} generated (policy set, request) pairs through Envoy`, async () => {
     const mismatches: Mismatch[] = [];
     const seen = { allow: 0, deny: 0 };
+    const tcp = { allow: 0, deny: 0 };
     let set = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -374,7 +379,10 @@ describe("authorization: the reference model and a real Envoy agree", { timeout:
             );
             const model = evaluate(bound, request, OPTIONS);
             const envoy = results[i]!;
-            if (envoy === "allow" || envoy === "deny") seen[envoy]++;
+            if (envoy === "allow" || envoy === "deny") {
+              seen[envoy]++;
+              if (request.protocol === "tcp") tcp[envoy]++;
+            }
             if (envoy !== model.decision) found.push({ set, yaml, request, model, envoy });
           });
           for (const m of found) console.log(describeMismatch(m));
@@ -384,9 +392,13 @@ describe("authorization: the reference model and a real Envoy agree", { timeout:
       ),
       { numRuns: SETS, seed: SEED, endOnFailure: !SHRINK },
     );
-    console.log(`verdicts: ${seen.allow} allowed, ${seen.deny} denied, ${mismatches.length} mismatches`);
+    console.log(
+      `verdicts: ${seen.allow} allowed, ${seen.deny} denied (TCP: ${tcp.allow}, ${tcp.deny}), ${mismatches.length} mismatches`,
+    );
     assert.equal(mismatches.length, 0, mismatches.map(describeMismatch).join("\n\n"));
-    // Guards against a vacuous run: the pools make both verdicts common.
+    // Guards against a vacuous run: the pools make both verdicts common, on HTTP and on TCP.
     assert.ok(seen.allow > 0 && seen.deny > 0, `both verdicts seen: ${JSON.stringify(seen)}`);
+    if (PAIRS >= 200)
+      assert.ok(tcp.allow > 0 && tcp.deny > 0, `both TCP verdicts seen: ${JSON.stringify(tcp)}`);
   });
 });
