@@ -23,6 +23,9 @@ const suites: Record<string, string[]> = {
   deploy: ["test/deploy/**/*.test.ts"],
   // Short mode; `pnpm test:chaos` runs the long one (CHAOS_CHANGES=1000).
   chaos: ["test/chaos/**/*.test.ts"],
+  // The authorization differential test alone (it is in e2e too, with 200 pairs); `pnpm
+  // test:authz-diff` runs the long mode (WAYMARK_AUTHZ_PAIRS=2000).
+  "authz-diff": ["test/e2e/authz-differential.test.ts"],
 };
 const which = process.argv[2] ?? "all";
 const patterns =
@@ -36,7 +39,7 @@ const patterns =
       ]
     : suites[which];
 if (!patterns) {
-  console.error(`usage: node scripts/test.ts [unit|e2e|conformance|deploy|chaos|all]`);
+  console.error(`usage: node scripts/test.ts [unit|e2e|conformance|deploy|chaos|authz-diff|all]`);
   process.exit(2);
 }
 ensureToolchain();
