@@ -97,7 +97,7 @@ const bindingArb = fc.oneof(
   },
 );
 
-const policySetArb: fc.Arbitrary<AuthorizationPolicy[]> = arbitraries
+const boundSetArb: fc.Arbitrary<AuthorizationPolicy[]> = arbitraries
   .policies({ namespace: NS })
   .chain((ps) =>
     ps.length === 0
@@ -109,6 +109,31 @@ const policySetArb: fc.Arbitrary<AuthorizationPolicy[]> = arbitraries
           })),
         ),
   );
+
+/**
+ * Half of the sets also get a DENY twin of one of their ALLOW policies (same rules, same binding), so
+ * that many requests match an ALLOW and a DENY at once and the test sees which one wins. Independent
+ * pools rarely produce that overlap: without the twins, a translator where an ALLOW match skipped
+ * the DENY filter passed 200 pairs.
+ */
+const policySetArb: fc.Arbitrary<AuthorizationPolicy[]> = fc
+  .tuple(boundSetArb, fc.boolean(), fc.nat())
+  .map(([ps, twin, pick]) => {
+    const allows = ps.filter(
+      (p) => (p.spec.action ?? "ALLOW") === "ALLOW" && (p.spec.rules?.length ?? 0) > 0,
+    );
+    const original = allows[pick % Math.max(1, allows.length)];
+    if (!twin || !original) return ps;
+    const copy = structuredClone(original);
+    return [
+      ...ps,
+      {
+        ...copy,
+        metadata: { ...copy.metadata, name: `${copy.metadata.name}-deny-twin` },
+        spec: { ...copy.spec, action: "DENY" },
+      },
+    ];
+  });
 
 // The PROXY source must be of the VIP's family: an IPv6 source with an IPv4 VIP makes an IPv6 header
 // whose destination (::ffff:10.96.0.12) no chain matches, which ztunnel never sends. The pool's IPv6
