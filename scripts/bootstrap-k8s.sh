@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds a test Kubernetes control plane from the Go module proxy into the cache, keyed by version:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and KWOK. Idempotent.
-# Prints `export` lines (WAYMARK_K8S_BIN, WAYMARK_ETCD, WAYMARK_KWOK_BIN) for the caller to eval.
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and KWOK; and the CRDs of the
+# Gateway API and of Istio (the istio.io/api module). Idempotent. Prints `export` lines (WAYMARK_K8S_BIN,
+# WAYMARK_ETCD, WAYMARK_KWOK_BIN, WAYMARK_GATEWAY_API_CRDS, WAYMARK_ISTIO_CRDS…) for the caller to eval.
 set -euo pipefail
 K8S_VERSION=1.36.3
 ETCD_VERSION=3.6.16
 KWOK_VERSION=0.8.0
 GATEWAY_API_VERSION=1.6.1
+ISTIO_API_VERSION=1.32.0
 CACHE="${WAYMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/waymark-bin}"
 mkdir -p "$CACHE"
 log() { printf '[bootstrap-k8s] %s\n' "$*" >&2; }
@@ -72,8 +74,36 @@ fetch_gateway_api() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+fetch_istio_api() {
+  # The module's one file of all Istio CRDs, and the same split per API group (<group>.yaml), so a
+  # test cluster installs only the groups it needs (security.istio.io: AuthorizationPolicy,
+  # RequestAuthentication, PeerAuthentication).
+  local out="$CACHE/istio-api-$ISTIO_API_VERSION"
+  [ -f "$out/security.istio.io.yaml" ] && return 0
+  log "istio.io/api $ISTIO_API_VERSION CRDs"
+  local dir; dir=$(go mod download -json "istio.io/api@v$ISTIO_API_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$out.tmp" && cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$out.tmp/" && chmod u+w "$out.tmp"/*
+  python3 - "$out.tmp" <<'PY'
+import re, sys
+out = sys.argv[1]
+text = open(f"{out}/customresourcedefinitions.gen.yaml").read()
+groups = {}
+for doc in re.split(r"^---$", text, flags=re.M):
+    m = re.search(r"^  group: (\S+)$", doc, flags=re.M)
+    if m and re.search(r"^kind: CustomResourceDefinition$", doc, flags=re.M):
+        groups.setdefault(m.group(1), []).append(doc.strip("\n"))
+if "security.istio.io" not in groups:
+    sys.exit("no security.istio.io CRDs in the istio.io/api module")
+for group, docs in groups.items():
+    with open(f"{out}/{group}.yaml", "w") as f:
+        f.write("\n---\n".join(docs) + "\n")
+PY
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
 locked etcd build_etcd
 locked gwapi fetch_gateway_api
+locked istio fetch_istio_api
 locked kwok build_kwok
 locked kwok kwok_stages
 locked k8s build_k8s
@@ -83,4 +113,5 @@ export WAYMARK_ETCD="$CACHE/etcd-$ETCD_VERSION/etcd"
 export WAYMARK_KWOK_BIN="$CACHE/kwok-$KWOK_VERSION"
 export WAYMARK_KWOK_STAGES="$CACHE/kwok-$KWOK_VERSION-stages/stages.yaml"
 export WAYMARK_GATEWAY_API_CRDS="$CACHE/gateway-api-$GATEWAY_API_VERSION/crd"
+export WAYMARK_ISTIO_CRDS="$CACHE/istio-api-$ISTIO_API_VERSION"
 OUT

@@ -35,9 +35,13 @@ export function ensureHelm(): void {
   if (!process.env["WAYMARK_HELM"] || !process.env["WAYMARK_HADOLINT"]) applyExports("bootstrap-helm.sh");
 }
 
-/** etcd, kube-apiserver, kubectl, KWOK and the Gateway API CRDs (scripts/bootstrap-k8s.sh). */
+/** etcd, kube-apiserver, kubectl, KWOK, the Gateway API and Istio CRDs (scripts/bootstrap-k8s.sh). */
 export function ensureKube(): void {
-  if (!process.env["WAYMARK_K8S_BIN"] || !process.env["WAYMARK_KWOK_STAGES"])
+  if (
+    !process.env["WAYMARK_K8S_BIN"] ||
+    !process.env["WAYMARK_KWOK_STAGES"] ||
+    !process.env["WAYMARK_ISTIO_CRDS"]
+  )
     applyExports("bootstrap-k8s.sh");
 }
 

@@ -1,5 +1,5 @@
 // The object kinds the watcher forwards, by API group and kind. Anything else is skipped.
-import { GATEWAY_GROUP, KGATEWAY_GROUP } from "@waymark/api";
+import { GATEWAY_GROUP, ISTIO_SECURITY_GROUP, KGATEWAY_GROUP } from "@waymark/api";
 
 export interface KindInfo {
   group: string;
@@ -18,6 +18,14 @@ export const SUPPORTED_KINDS: readonly KindInfo[] = [
   { group: "", kind: "Namespace", versions: ["v1"], namespaced: false },
   { group: "discovery.k8s.io", kind: "EndpointSlice", versions: ["v1"], namespaced: true },
   { group: KGATEWAY_GROUP, kind: "TrafficPolicy", versions: ["v1alpha1"], namespaced: true },
+  // Istio's CRDs serve v1 and v1beta1 with the same schema; directories may hold either.
+  { group: ISTIO_SECURITY_GROUP, kind: "AuthorizationPolicy", versions: ["v1", "v1beta1"], namespaced: true },
+  {
+    group: ISTIO_SECURITY_GROUP,
+    kind: "RequestAuthentication",
+    versions: ["v1", "v1beta1"],
+    namespaced: true,
+  },
 ];
 
 /** Splits an apiVersion into group ("" for core) and version. */

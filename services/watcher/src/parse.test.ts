@@ -100,7 +100,7 @@ test("unsupported kinds and incomplete documents are skipped with a problem each
   );
 });
 
-test("every supported kind and version is accepted; v1beta1 Gateway API too", () => {
+test("every supported kind and version is accepted; v1beta1 Gateway API and Istio too", () => {
   const docs = [
     ["gateway.networking.k8s.io/v1", "GatewayClass"],
     ["gateway.networking.k8s.io/v1beta1", "Gateway"],
@@ -110,11 +110,32 @@ test("every supported kind and version is accepted; v1beta1 Gateway API too", ()
     ["v1", "Namespace"],
     ["discovery.k8s.io/v1", "EndpointSlice"],
     ["gateway.kgateway.dev/v1alpha1", "TrafficPolicy"],
+    ["security.istio.io/v1", "AuthorizationPolicy"],
+    ["security.istio.io/v1beta1", "AuthorizationPolicy"],
+    ["security.istio.io/v1", "RequestAuthentication"],
+    ["security.istio.io/v1beta1", "RequestAuthentication"],
   ].map(([v, k]) => `apiVersion: ${v}\nkind: ${k}\nmetadata:\n  name: x\n`);
   const r = parseSourceFile("all.yml", docs.join("---\n"));
   assert.ok(r.ok);
   assert.deepEqual(r.problems, []);
-  assert.equal(r.objects.length, 8);
+  assert.equal(r.objects.length, 12);
+  // Istio's policies are namespaced: "default" when the document names none.
+  assert.equal(r.objects.at(-1)?.object.metadata.namespace, "default");
+});
+
+test("Istio kinds of other groups or versions are not read", () => {
+  const docs = [
+    ["security.istio.io/v1", "PeerAuthentication"],
+    ["security.istio.io/v1alpha1", "AuthorizationPolicy"],
+    ["networking.istio.io/v1", "AuthorizationPolicy"],
+  ].map(([v, k]) => `apiVersion: ${v}\nkind: ${k}\nmetadata:\n  name: x\n`);
+  const r = parseSourceFile("istio.yaml", docs.join("---\n"));
+  assert.ok(r.ok);
+  assert.deepEqual(r.objects, []);
+  assert.deepEqual(
+    r.problems.map((p) => p.reason),
+    ["UnsupportedKind", "UnsupportedKind", "UnsupportedKind"],
+  );
 });
 
 test("a kind: List is expanded into its items", () => {

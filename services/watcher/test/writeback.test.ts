@@ -168,7 +168,8 @@ describe("status and infra writers on a real API server", { timeout: 90_000, ski
     statusKv = await openBucket(nc, Bucket.status);
     infraKv = await openBucket(nc, Bucket.infra);
     await kubectl(["create", "namespace", NS]);
-    // Every kind Waymark watches; TrafficPolicy is not served here (its CRD is not installed): empty.
+    // Every kind Waymark watches (Istio's security.istio.io CRDs are installed); TrafficPolicy is not
+    // served here (its CRD is not installed): empty.
     source = new KubeSource({ client: client(), log });
     await source.start(noSink);
   });
@@ -446,6 +447,82 @@ describe("status and infra writers on a real API server", { timeout: 90_000, ski
     assert.equal(w2.writes, 1);
     assert.ok((await get("gateway", gwRef.name)).status?.conditions?.some((x) => x.type === other.type));
     await w2.stop();
+  });
+
+  test("status: an Istio policy's conditions: ours by type, istiod's conditions and validationMessages stay", async () => {
+    const ISTIO = "security.istio.io";
+    const policy = (kind: string, name: string) =>
+      apply({
+        apiVersion: `${ISTIO}/v1`,
+        kind,
+        metadata: { name, namespace: NS },
+        spec: {
+          targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "waypoint" }],
+          ...(kind === "AuthorizationPolicy" ? { action: "DENY", rules: [{}] } : {}),
+        },
+      });
+    const apRef: ObjectRef = { group: ISTIO, kind: "AuthorizationPolicy", namespace: NS, name: "deny-all" };
+    const raRef: ObjectRef = { group: ISTIO, kind: "RequestAuthentication", namespace: NS, name: "jwt" };
+    await policy("AuthorizationPolicy", apRef.name);
+    await policy("RequestAuthentication", raRef.name);
+    // What istiod writes beside ours: its analysers' messages and a condition of another type.
+    const theirs = cond("Reconciled", true, "Reconciled");
+    const messages = [{ level: "WARNING", type: { code: "IST0173", name: "SomeWarning" } }];
+    await client().request(
+      "PATCH",
+      `/apis/${ISTIO}/v1/namespaces/${NS}/authorizationpolicies/deny-all/status`,
+      {
+        body: {
+          apiVersion: `${ISTIO}/v1`,
+          kind: "AuthorizationPolicy",
+          metadata: { name: apRef.name, namespace: NS },
+          status: { conditions: [theirs], validationMessages: messages },
+        },
+        contentType: "application/apply-patch+yaml",
+        query: { fieldManager: "istio.io/analysis", force: true },
+      },
+    );
+    const apKey = objectKey(apRef);
+    await waitFor("the writer's source saw istiod's status", () => {
+      const o = source.get(apKey) as (Live & { status?: { validationMessages?: unknown } }) | undefined;
+      return o?.status?.validationMessages !== undefined;
+    });
+    const w = await startStatusWriter();
+    const accepted = cond("WaypointAccepted", true, "Accepted");
+    const translated = cond("waymark.dev/Translated", true, "Translated");
+    await putJson(statusKv, apKey, entry(apRef, { conditions: [accepted, translated] }));
+    await putJson(statusKv, objectKey(raRef), entry(raRef, { conditions: [accepted] }));
+    const live = async (plural: string, name: string) =>
+      (await get(plural, name)) as Live & { status?: { validationMessages?: unknown } };
+    const types = async () =>
+      ((await live("authorizationpolicy", apRef.name)).status?.conditions ?? []).map((c) => c.type);
+    await waitFor(
+      "our conditions written on the AuthorizationPolicy",
+      async () => (await types()).length === 3,
+    );
+    let ap = await live("authorizationpolicy", apRef.name);
+    assert.deepEqual(ap.status?.conditions, [theirs, accepted, translated]);
+    assert.deepEqual(ap.status?.validationMessages, messages, "istiod's messages are untouched");
+    await waitFor("our condition written on the RequestAuthentication", async () =>
+      (await live("requestauthentication", raRef.name)).status?.conditions?.some(
+        (c) => c.type === accepted.type,
+      ),
+    );
+
+    // Translated no longer computed (and WaypointAccepted changed): it goes, istiod's stays.
+    const unbound = cond("WaypointAccepted", false, "TargetNotFound");
+    await putJson(statusKv, apKey, entry(apRef, { conditions: [unbound] }));
+    await waitFor("Translated removed", async () => (await types()).length === 2);
+    ap = await live("authorizationpolicy", apRef.name);
+    assert.deepEqual(ap.status?.conditions, [theirs, unbound]);
+
+    // The policy no longer gets a status from Waymark (a selector, say): ours go, istiod's stay.
+    await statusKv.delete(apKey);
+    await waitFor("our conditions withdrawn", async () => (await types()).length === 1);
+    ap = await live("authorizationpolicy", apRef.name);
+    assert.deepEqual(ap.status?.conditions, [theirs]);
+    assert.deepEqual(ap.status?.validationMessages, messages);
+    await w.stop();
   });
 
   test("infra: applied, skipped when unchanged, re-created when deleted by hand, deleted when its entry goes", async () => {

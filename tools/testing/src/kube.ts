@@ -1,7 +1,8 @@
 // A real Kubernetes control plane for tests, from the binaries scripts/bootstrap-k8s.sh builds: etcd,
 // kube-apiserver (TLS, RBAC, service-account tokens), and optionally kube-controller-manager,
 // kube-scheduler and KWOK (one fake node) so Deployments roll out. The Gateway API CRDs (from the
-// Gateway API module) and Waymark's deploy/ manifests are installed. Certificates and keys are made
+// Gateway API module), Istio's security.istio.io CRDs (from the istio.io/api module: AuthorizationPolicy,
+// RequestAuthentication, PeerAuthentication) and Waymark's deploy/ manifests are installed. Certificates and keys are made
 // with openssl per cluster.
 import { execFile as execFileCb, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -18,6 +19,8 @@ export interface KubeBinaries {
   kwok: string;
   kwokStages: string;
   gatewayApiCrds: string;
+  /** The directory of Istio's CRDs, one file per API group (`security.istio.io.yaml`…). */
+  istioCrds: string;
 }
 
 /** The binaries from the environment (scripts/bootstrap-k8s.sh exports these); undefined when absent. */
@@ -27,8 +30,9 @@ export function kubeBinaries(): KubeBinaries | undefined {
   const kwok = process.env["WAYMARK_KWOK_BIN"];
   const crds = process.env["WAYMARK_GATEWAY_API_CRDS"];
   const stages = process.env["WAYMARK_KWOK_STAGES"];
-  if (!bin || !etcd || !kwok || !crds || !stages) return undefined;
-  return { bin, etcd, kwok: join(kwok, "kwok"), kwokStages: stages, gatewayApiCrds: crds };
+  const istio = process.env["WAYMARK_ISTIO_CRDS"];
+  if (!bin || !etcd || !kwok || !crds || !stages || !istio) return undefined;
+  return { bin, etcd, kwok: join(kwok, "kwok"), kwokStages: stages, gatewayApiCrds: crds, istioCrds: istio };
 }
 
 export interface KubeClusterOptions {
@@ -39,6 +43,8 @@ export interface KubeClusterOptions {
   apiserverArgs?: string[];
   /** Extra etcd flags. */
   etcdArgs?: string[];
+  /** The API groups of Istio CRDs installed (default security.istio.io only; [] for none). */
+  istioCrdGroups?: readonly string[];
   /** Manifests (files or directories) applied with the admin identity after start. */
   manifests?: string[];
 }
@@ -396,6 +402,8 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
     t = performance.now();
     const gw = join(bins.gatewayApiCrds, "standard");
     await kubectl(["apply", "--server-side", "-f", gw]);
+    for (const group of o.istioCrdGroups ?? ["security.istio.io"])
+      await kubectl(["apply", "--server-side", "-f", join(bins.istioCrds, `${group}.yaml`)]);
     for (const m of o.manifests ?? []) await kubectl(["apply", "--server-side", "-f", m]);
     await kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     mark("crds+manifests", t);

@@ -1,5 +1,5 @@
 // The API resources Waymark reads, writes status to, or creates, with their REST paths.
-import { GATEWAY_GROUP, KGATEWAY_GROUP, type ObjectRef } from "@waymark/api";
+import { GATEWAY_GROUP, ISTIO_SECURITY_GROUP, KGATEWAY_GROUP, type ObjectRef } from "@waymark/api";
 
 export interface ResourceInfo {
   group: string;
@@ -16,7 +16,31 @@ export interface ResourceInfo {
    * applies the other controllers' entries along with its own.
    */
   sharedStatusList?: string;
+  /**
+   * The field of a shared list's entry that says whose it is: `controllerName` (the default; ours are
+   * our GatewayClasses' controllerNames) or, for a conditions list, `type`.
+   */
+  sharedStatusKey?: string;
+  /** The values of sharedStatusKey that are Waymark's, when fixed (the condition types it writes). */
+  sharedStatusOurs?: readonly string[];
 }
+
+/**
+ * The condition types Waymark writes on Istio policies: istiod's own (design note §8) and Waymark's
+ * report of what it could not translate. The others in the list (another manager's) are left alone.
+ */
+export const ISTIO_POLICY_CONDITIONS: readonly string[] = ["WaypointAccepted", "waymark.dev/Translated"];
+
+/**
+ * Istio's `status.conditions` has no list type in its CRDs (it is atomic, an apply replaces it whole)
+ * and is shared with istiod: the entries are attributed by condition type.
+ */
+const ISTIO_POLICY_STATUS = {
+  statusWriter: true,
+  sharedStatusList: "conditions",
+  sharedStatusKey: "type",
+  sharedStatusOurs: ISTIO_POLICY_CONDITIONS,
+} as const;
 
 /** The kinds the watcher informs on (mirrored into wm-objects). */
 export const WATCHED: readonly ResourceInfo[] = [
@@ -69,6 +93,22 @@ export const WATCHED: readonly ResourceInfo[] = [
     namespaced: true,
     statusWriter: true,
     sharedStatusList: "ancestors",
+  },
+  {
+    group: ISTIO_SECURITY_GROUP,
+    version: "v1",
+    kind: "AuthorizationPolicy",
+    plural: "authorizationpolicies",
+    namespaced: true,
+    ...ISTIO_POLICY_STATUS,
+  },
+  {
+    group: ISTIO_SECURITY_GROUP,
+    version: "v1",
+    kind: "RequestAuthentication",
+    plural: "requestauthentications",
+    namespaced: true,
+    ...ISTIO_POLICY_STATUS,
   },
 ];
 

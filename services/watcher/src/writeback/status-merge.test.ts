@@ -56,4 +56,40 @@ describe("status-merge", () => {
     );
     assert.equal(statusCanon(undefined, "parents"), statusCanon({}, "parents"));
   });
+
+  describe("Istio's conditions, attributed by type", () => {
+    const OWNERS = { key: "type", values: ["WaypointAccepted", "waymark.dev/Translated"] };
+    const c = (type: string, status = "True", reason = type) => ({ type, status, reason, message: "" });
+    const istiod = c("Reconciled");
+    const live = {
+      conditions: [istiod, c("WaypointAccepted"), c("waymark.dev/Translated")],
+      validationMessages: [{ level: "WARNING", type: { code: "IST0001" } }],
+    };
+
+    test("our types are replaced and the other types stay, in their order", () => {
+      const want = { conditions: [c("WaypointAccepted", "False", "AncestorNotBound")] };
+      // Translated is ours although not computed this time: it goes.
+      assert.deepEqual(mergedStatus(live, want, "conditions", OWNERS), {
+        conditions: [istiod, c("WaypointAccepted", "False", "AncestorNotBound")],
+      });
+    });
+
+    test("a type our computed conditions carry is ours too", () => {
+      const want = { conditions: [c("waymark.dev/Other")] };
+      const current = { conditions: [c("waymark.dev/Other", "False"), istiod] };
+      assert.deepEqual(foreignEntries(current, "conditions", OWNERS, want), [istiod]);
+    });
+
+    test("withdrawing keeps the other types; nothing to do when no condition is ours", () => {
+      assert.deepEqual(withdrawnStatus(live, "conditions", OWNERS), { conditions: [istiod] });
+      assert.equal(withdrawnStatus({ conditions: [istiod] }, "conditions", OWNERS), undefined);
+      assert.equal(withdrawnStatus({ validationMessages: [] }, "conditions", OWNERS), undefined);
+    });
+
+    test("a condition named controllerName-like is not confused with the controllerName key", () => {
+      const entries = [{ controllerName: "WaypointAccepted", type: "Reconciled" }];
+      assert.deepEqual(foreignEntries({ conditions: entries }, "conditions", OWNERS), entries);
+      assert.deepEqual(foreignEntries({ conditions: entries }, "conditions", ["WaypointAccepted"]), []);
+    });
+  });
 });

@@ -2,8 +2,8 @@
 // server-side apply on the status subresource with Waymark's field manager. A write happens when the
 // computed status differs from the object's live status, so a restart or a repeated entry writes
 // nothing; a status the translator no longer computes is withdrawn (an apply without it removes the
-// fields Waymark owned). A route's parents and a policy's ancestors are shared with other controllers:
-// their entries are kept (status-merge.ts), and such a write carries the resourceVersion it was
+// fields Waymark owned). A route's parents, a policy's ancestors and an Istio policy's conditions are
+// shared with other controllers: their entries are kept (status-merge.ts), and such a write carries the resourceVersion it was
 // computed from, so an entry another controller writes meanwhile is not lost (409: computed again).
 // Only the leader writes; every replica follows the buckets.
 import { type KubeObject, type Logger, refOf, type StatusEntry } from "@waymark/api";
@@ -13,7 +13,7 @@ import { findResource, refPath, WATCHED } from "../kube/resources.ts";
 import type { KubeSource } from "../kube/source.ts";
 import { ownedStatus } from "./owned-fields.ts";
 import { KeyedQueue } from "./queue.ts";
-import { mergedStatus, statusCanon, withdrawnStatus } from "./status-merge.ts";
+import { mergedStatus, type OwnerNames, statusCanon, withdrawnStatus } from "./status-merge.ts";
 
 export interface StatusWriterOptions {
   client: KubeClient;
@@ -103,7 +103,9 @@ export class StatusWriter {
     const want = this.#desired.get(key);
     const liveRv = live.metadata.resourceVersion ?? "";
     const list = res.sharedStatusList;
-    const names = this.#o.controllerNames ?? [];
+    const names: OwnerNames = res.sharedStatusOurs
+      ? { key: res.sharedStatusKey ?? "controllerName", values: res.sharedStatusOurs }
+      : (this.#o.controllerNames ?? []);
     let body: Record<string, unknown>;
     let canon = "";
     if (want) {
