@@ -17,6 +17,10 @@ test("defaults", () => {
     leaderElection: false,
     leaderTtlMs: 5000,
     leaderId: `${hostname()}-${process.pid}`,
+    rootNamespace: "istio-system",
+    trustDomain: "cluster.local",
+    trustDomainAliases: [],
+    xffTrustedHops: 0,
   });
   assert.ok(Object.isFrozen(c));
   assert.ok(Object.isFrozen(c.natsServers));
@@ -104,6 +108,41 @@ test("limits: routes per waypoint and template caps", () => {
     assert.throws(
       () => loadConfig({ [name]: value }),
       (e: unknown) => e instanceof ConfigError && e.message.includes(name),
+      `${name}=${value}`,
+    );
+  }
+});
+
+test("authorization settings: root namespace, trust domain and aliases, trusted X-Forwarded-For hops", () => {
+  const c = loadConfig({
+    WAYMARK_ROOT_NAMESPACE: "mesh-root",
+    WAYMARK_TRUST_DOMAIN: "prod.example",
+    WAYMARK_TRUST_DOMAIN_ALIASES: " old.example, ,cluster.local,old.example,prod.example",
+    WAYMARK_XFF_TRUSTED_HOPS: "1",
+  });
+  assert.equal(c.rootNamespace, "mesh-root");
+  assert.equal(c.trustDomain, "prod.example");
+  assert.deepEqual(
+    c.trustDomainAliases,
+    ["old.example", "cluster.local"],
+    "blanks, repeats and the domain itself dropped",
+  );
+  assert.ok(Object.isFrozen(c.trustDomainAliases));
+  assert.equal(c.xffTrustedHops, 1);
+  const bad: Array<[string, string]> = [
+    ["WAYMARK_ROOT_NAMESPACE", "Istio_System"],
+    ["WAYMARK_ROOT_NAMESPACE", "a.b"],
+    ["WAYMARK_TRUST_DOMAIN", "spiffe://cluster.local"],
+    ["WAYMARK_TRUST_DOMAIN", "Cluster.Local"],
+    ["WAYMARK_TRUST_DOMAIN_ALIASES", "ok.example,bad/one"],
+    ["WAYMARK_XFF_TRUSTED_HOPS", "-1"],
+    ["WAYMARK_XFF_TRUSTED_HOPS", "1.5"],
+    ["WAYMARK_XFF_TRUSTED_HOPS", "65"],
+  ];
+  for (const [name, value] of bad) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(name),
       `${name}=${value}`,
     );
   }

@@ -31,6 +31,14 @@ export interface TranslatorConfig {
   maxRoutesPerWaypoint?: number;
   /** TrafficPolicy template caps (WAYMARK_TEMPLATE_MAX_*); the inja defaults for those not set. */
   templateLimits?: Readonly<TemplateLimits>;
+  /** Istio's root namespace (WAYMARK_ROOT_NAMESPACE, default istio-system). */
+  rootNamespace: string;
+  /** The mesh trust domain (WAYMARK_TRUST_DOMAIN, default cluster.local). */
+  trustDomain: string;
+  /** Its aliases (WAYMARK_TRUST_DOMAIN_ALIASES, comma-separated, default none). */
+  trustDomainAliases: readonly string[];
+  /** X-Forwarded-For hops the waypoints trust (WAYMARK_XFF_TRUSTED_HOPS, default 0). */
+  xffTrustedHops: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -39,6 +47,11 @@ const NATS_SCHEMES = new Set(["nats:", "tls:", "ws:", "wss:"]);
 // Gateway API's patterns for GatewayClass.spec.controllerName and for object names (DNS-1123 subdomain).
 const CONTROLLER_NAME =
   /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;
+// A namespace name (DNS-1123 label), and a SPIFFE trust domain (lower-case letters, digits, ".", "-", "_").
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
+/** Envoy takes any uint32; more hops than this is surely a mistake. */
+const MAX_XFF_TRUSTED_HOPS = 64;
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function str(env: Env, name: string, fallback: string): string {
@@ -84,6 +97,43 @@ function templateLimits(env: Env): Readonly<TemplateLimits> | undefined {
     set = true;
   }
   return set ? Object.freeze(limits) : undefined;
+}
+
+function trustDomain(name: string, value: string): string {
+  if (value.length > 255 || !TRUST_DOMAIN.test(value))
+    throw new ConfigError(
+      `${name}: ${JSON.stringify(value)} is not a trust domain (lower-case letters, digits, ".", "-" and "_", e.g. cluster.local)`,
+    );
+  return value;
+}
+
+/** The authorization settings (issue 13): root namespace, trust domains, trusted XFF hops. */
+function authorization(env: Env) {
+  const rootNamespace = str(env, "WAYMARK_ROOT_NAMESPACE", "istio-system");
+  if (rootNamespace.length > 63 || !LABEL.test(rootNamespace))
+    throw new ConfigError(
+      `WAYMARK_ROOT_NAMESPACE=${JSON.stringify(rootNamespace)}: expected a namespace name (lower-case DNS label)`,
+    );
+  const td = trustDomain("WAYMARK_TRUST_DOMAIN", str(env, "WAYMARK_TRUST_DOMAIN", "cluster.local"));
+  const aliases: string[] = [];
+  for (const a of str(env, "WAYMARK_TRUST_DOMAIN_ALIASES", "").split(",")) {
+    const alias = a.trim();
+    if (alias === "") continue;
+    trustDomain("WAYMARK_TRUST_DOMAIN_ALIASES", alias);
+    if (alias !== td && !aliases.includes(alias)) aliases.push(alias);
+  }
+  const rawHops = str(env, "WAYMARK_XFF_TRUSTED_HOPS", "0");
+  const hops = Number(rawHops);
+  if (!/^\d+$/.test(rawHops) || hops > MAX_XFF_TRUSTED_HOPS)
+    throw new ConfigError(
+      `WAYMARK_XFF_TRUSTED_HOPS=${JSON.stringify(rawHops)}: expected a whole number from 0 to ${MAX_XFF_TRUSTED_HOPS}`,
+    );
+  return {
+    rootNamespace,
+    trustDomain: td,
+    trustDomainAliases: Object.freeze(aliases),
+    xffTrustedHops: hops,
+  };
 }
 
 function natsServers(env: Env): string[] {
@@ -143,6 +193,7 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
   const leaderId = str(env, "WAYMARK_LEADER_ID", `${hostname()}-${process.pid}`);
   const maxRoutesPerWaypoint = count(env, MAX_ROUTES_ENV, 1_000_000);
   const limits = templateLimits(env);
+  const authz = authorization(env);
   return Object.freeze({
     natsServers: Object.freeze(natsServers(env)),
     controllerName,
@@ -156,5 +207,6 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
     leaderId,
     ...(maxRoutesPerWaypoint === undefined ? {} : { maxRoutesPerWaypoint }),
     ...(limits === undefined ? {} : { templateLimits: limits }),
+    ...authz,
   });
 }

@@ -71,6 +71,10 @@ export const testConfig = (over: Partial<TranslatorConfig> = {}): Omit<Translato
   leaderElection: false,
   leaderTtlMs: 5000,
   leaderId: "test",
+  rootNamespace: "istio-system",
+  trustDomain: "cluster.local",
+  trustDomainAliases: [],
+  xffTrustedHops: 0,
   ...over,
 });
 

@@ -97,6 +97,10 @@ export function translatorSettings(
       ? {}
       : { maxRoutesPerWaypoint: config.maxRoutesPerWaypoint }),
     ...(config.templateLimits === undefined ? {} : { templateLimits: config.templateLimits }),
+    rootNamespace: config.rootNamespace,
+    trustDomain: config.trustDomain,
+    trustDomainAliases: config.trustDomainAliases,
+    xffTrustedHops: config.xffTrustedHops,
   };
 }
 

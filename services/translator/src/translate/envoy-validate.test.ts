@@ -47,6 +47,8 @@ function staticBootstrap(w: WaypointOutput): JsonObject {
     return listener;
   });
   const clusters = w.resources[TypeUrl.cluster].map((c) => {
+    // A cluster with its own endpoints (a JWKS server's) is kept as it is.
+    if (c.json.edsClusterConfig === undefined) return structuredClone(c.json);
     const { edsClusterConfig: _, ...rest } = structuredClone(c.json);
     const cla = assignments.get(c.name);
     assert.ok(cla, `cluster ${c.name} has no ClusterLoadAssignment`);

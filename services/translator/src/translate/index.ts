@@ -8,10 +8,12 @@
 //   routes/     compile every route, resolve its parents, apply the route limit
 //   policies/   attach the TrafficPolicies to routes (then fill the IR's policy slots)
 //   ir/         build a typed IR per waypoint: listener, chains, route configurations, clusters
+//   authorization/  Istio AuthorizationPolicy and RequestAuthentication bound to each chain
 //   xds/        emit the xDS resources from the IR
 //   status/     the status of every object considered
 // The memo and the incremental path (memo/) sit beside the stages: they only hand back earlier work.
 import { waypointInfra } from "../infra/objects.ts";
+import { bindAuthorization } from "./authorization/stage.ts";
 import { indexObjects } from "./input/objects.ts";
 import { buildWaypointIR } from "./ir/waypoint.ts";
 import { translateIncrementally } from "./memo/incremental.ts";
@@ -43,17 +45,22 @@ export function translate(
   const waypoints = findWaypoints(index, settings);
   const routes = compileRoutes(waypoints, settings, memo);
   const policies = attachPolicies(index, settings, routes);
+  const authz = bindAuthorization(index, settings, waypoints);
   const irs = waypoints.list.map((w) => {
     const services = waypoints.enrolment.servicesOf.get(w.key) ?? [];
     const gatewayRoutes = routes.gatewayRoutes.get(w.key) ?? [];
     const { serviceRoutes, portRestricted } = routes;
     const ir = buildWaypointIR(w, services, { gatewayRoutes, serviceRoutes, portRestricted }, settings);
     policies.waypoint(w, ir);
+    authz.waypoint(w, ir);
     return ir;
   });
   const output: TranslationOutput = {
     waypoints: irs.map((ir) => emitWaypoint(ir, index, memo)),
-    statuses: collectStatuses(index, settings, waypoints, routes, policies.statuses()),
+    statuses: collectStatuses(index, settings, waypoints, routes, [
+      ...policies.statuses(),
+      ...authz.statuses(),
+    ]),
   };
   if (settings.infra) output.infra = infraOf(waypoints, settings);
 

@@ -27,7 +27,24 @@ export interface TranslatorSettings {
   maxRoutesPerWaypoint?: number;
   /** Caps on TrafficPolicy templates (defaults: DEFAULT_TEMPLATE_LIMITS of @waymark/inja). */
   templateLimits?: Partial<TemplateLimits>;
+  /**
+   * Istio's root namespace (default DEFAULT_ROOT_NAMESPACE): only an AuthorizationPolicy or
+   * RequestAuthentication there may target the waypoint GatewayClass (every waypoint of the class).
+   */
+  rootNamespace?: string;
+  /** The mesh trust domain that `cluster.local` in a principal stands for (default DEFAULT_TRUST_DOMAIN). */
+  trustDomain?: string;
+  /** The trust domain's aliases, in order (default none). */
+  trustDomainAliases?: readonly string[];
+  /**
+   * The HTTP connection manager's xff_num_trusted_hops (default 0, as Istio's numTrustedProxies):
+   * with 0, remote.ip / remoteIpBlocks see the PROXY source and X-Forwarded-For is ignored.
+   */
+  xffTrustedHops?: number;
 }
+
+export const DEFAULT_ROOT_NAMESPACE = "istio-system";
+export const DEFAULT_TRUST_DOMAIN = "cluster.local";
 
 export const DEFAULT_SETTINGS: TranslatorSettings = {
   controllerName: "waymark.dev/waymark",

@@ -2,19 +2,23 @@
 // read here once, defensively: a malformed object is skipped or read as empty, never thrown on.
 import { isIP } from "node:net";
 import type {
+  AuthorizationPolicy,
   EndpointSlice,
   Gateway,
   GatewayClass,
   HTTPRoute,
   KubeObject,
   ReferenceGrant,
+  RequestAuthentication,
   TrafficPolicy,
 } from "@waymark/api";
-import { GATEWAY_GROUP, groupOf, KGATEWAY_GROUP } from "@waymark/api";
+import { GATEWAY_GROUP, groupOf, ISTIO_SECURITY_GROUP, KGATEWAY_GROUP } from "@waymark/api";
 import { compareStrings, int, isRecord, records, str, stringMap } from "./guards.ts";
 
 const DISCOVERY_GROUP = "discovery.k8s.io";
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+/** The versions of security.istio.io read (v1beta1 objects have the same schema). */
+const ISTIO_SECURITY_VERSIONS = new Set([`${ISTIO_SECURITY_GROUP}/v1`, `${ISTIO_SECURITY_GROUP}/v1beta1`]);
 
 export interface ServicePortInfo {
   /** "" when the port is unnamed. */
@@ -51,6 +55,10 @@ export interface ObjectIndex {
   referenceGrants: ReadonlyMap<string, readonly ReferenceGrant[]>;
   /** kgateway TrafficPolicies, sorted by namespace, then name. */
   trafficPolicies: readonly TrafficPolicy[];
+  /** Istio AuthorizationPolicies (security.istio.io v1, v1beta1), sorted by namespace, then name. */
+  authorizationPolicies: readonly AuthorizationPolicy[];
+  /** Istio RequestAuthentications (security.istio.io v1, v1beta1), sorted by namespace, then name. */
+  requestAuthentications: readonly RequestAuthentication[];
   service(namespace: string, name: string): ServiceInfo | undefined;
 }
 
@@ -136,6 +144,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const endpointSlices = new Map<string, EndpointSlice[]>();
   const referenceGrants = new Map<string, ReferenceGrant[]>();
   const trafficPolicies: TrafficPolicy[] = [];
+  const authorizationPolicies: AuthorizationPolicy[] = [];
+  const requestAuthentications: RequestAuthentication[] = [];
 
   for (const o of objects.values()) {
     if (!wellFormed(o)) continue;
@@ -155,6 +165,9 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
       else if (o.kind === "Namespace") namespaceLabels.set(o.metadata.name, stringMap(o.metadata.labels));
     } else if (group === KGATEWAY_GROUP && o.kind === "TrafficPolicy" && ns) {
       trafficPolicies.push(o as TrafficPolicy);
+    } else if (group === ISTIO_SECURITY_GROUP && ns && ISTIO_SECURITY_VERSIONS.has(o.apiVersion)) {
+      if (o.kind === "AuthorizationPolicy") authorizationPolicies.push(o as AuthorizationPolicy);
+      else if (o.kind === "RequestAuthentication") requestAuthentications.push(o as RequestAuthentication);
     } else if (group === DISCOVERY_GROUP && o.kind === "EndpointSlice") {
       const key = sliceServiceKey(o);
       if (!key) continue;
@@ -167,6 +180,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   gateways.sort(byNamespaceName);
   httpRoutes.sort(byNamespaceName);
   trafficPolicies.sort(byNamespaceName);
+  authorizationPolicies.sort(byNamespaceName);
+  requestAuthentications.sort(byNamespaceName);
   services.sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));
   for (const list of endpointSlices.values()) list.sort(byNamespaceName);
   for (const list of referenceGrants.values()) list.sort(byNamespaceName);
@@ -181,6 +196,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     endpointSlices,
     referenceGrants,
     trafficPolicies,
+    authorizationPolicies,
+    requestAuthentications,
     service: (namespace, name) => serviceByKey.get(nsName(namespace, name)),
   };
 }

@@ -1,7 +1,7 @@
 // The typed intermediate representation of one waypoint: what the translation decided, before any
 // xDS is written. Stage 5 (ir/waypoint.ts) builds it from the waypoint, its services and the
 // compiled routes; policies fill its slots (policies/stage.ts); xds/ emits the resources from it.
-import type { AnyJson, FilterJson, HttpFilterJson } from "@waymark/envoy-proto";
+import type { AnyJson, ClusterJson, FilterJson, HttpFilterJson } from "@waymark/envoy-proto";
 import type { ServiceInfo } from "../input/objects.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
@@ -59,6 +59,8 @@ export interface RouteConfigIR {
 export interface ListenerIR {
   bindAddress: string;
   port: number;
+  /** The HTTP connection managers' xff_num_trusted_hops (settings.xffTrustedHops; absent: 0). */
+  xffTrustedHops?: number;
   /** Sorted by name. */
   chains: ChainIR[];
 }
@@ -71,4 +73,6 @@ export interface WaypointIR {
   routeConfigs: RouteConfigIR[];
   /** One per cluster: every backend the waypoint sends to, service ports first. */
   clusters: BackendTarget[];
+  /** Clusters besides the backends, whole (the JWKS servers of RequestAuthentications), one per name. */
+  extraClusters?: ClusterJson[];
 }

@@ -99,6 +99,7 @@ export function buildWaypointIR(
   if (chains.length > 0) {
     chains.sort((a, b) => compareStrings(a.name, b.name));
     ir.listener = { bindAddress: settings.bindAddress, port: inbound.port, chains };
+    if (settings.xffTrustedHops) ir.listener.xffTrustedHops = settings.xffTrustedHops;
   }
   ir.clusters = [...targets.values()];
   return ir;

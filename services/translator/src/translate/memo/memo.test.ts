@@ -38,6 +38,32 @@ function edits(objects: Map<string, KubeObject>): Array<Map<string, KubeObject>>
     cur = new Map(cur).set(serviceKey, s);
     steps.push(cur);
   }
+  // An Istio policy edited (its action flipped, its rules emptied), then removed: the incremental path
+  // may fall back to a whole translation, and either way must give the same output.
+  const authzKey = keys.find((k) => k.includes(".AuthorizationPolicy."));
+  if (authzKey) {
+    const p = structuredClone(objects.get(authzKey)!) as KubeObject & { spec?: Record<string, unknown> };
+    p.metadata.generation = (p.metadata.generation ?? 1) + 1;
+    if (p.spec && typeof p.spec === "object") {
+      p.spec.action = p.spec.action === "DENY" ? "ALLOW" : "DENY";
+      p.spec.rules = [];
+    }
+    cur = new Map(cur).set(authzKey, p);
+    steps.push(cur);
+    cur = new Map(cur);
+    cur.delete(authzKey);
+    steps.push(cur);
+  }
+  const authnKey = keys.find((k) => k.includes(".RequestAuthentication."));
+  if (authnKey) {
+    const p = structuredClone(objects.get(authnKey)!);
+    p.metadata.generation = (p.metadata.generation ?? 1) + 1;
+    (p as { spec?: unknown }).spec = {
+      targetRefs: (p as { spec?: { targetRefs?: unknown } }).spec?.targetRefs,
+    };
+    cur = new Map(cur).set(authnKey, p);
+    steps.push(cur);
+  }
   steps.push(new Map(objects)); // back to the start: same objects as the first step
   steps.push(new Map(objects)); // and once more unchanged
   return steps;

@@ -72,6 +72,8 @@ export function emitWaypoint(ir: WaypointIR, index: ObjectIndex, cache?: RouteCo
     resources[TypeUrl.cluster].push(resource(target.cluster, emitCluster(target)));
     resources[TypeUrl.endpoint].push(resource(target.cluster, emitLoadAssignment(target, index)));
   }
+  for (const cluster of ir.extraClusters ?? [])
+    resources[TypeUrl.cluster].push(resource(String(cluster.name), structuredClone(cluster)));
   for (const list of Object.values(resources)) list.sort(byName);
   return { waypoint: ir.waypoint.ref, resources };
 }

@@ -50,7 +50,9 @@ export function emitListener(l: ListenerIR): ListenerJson {
         typedConfig: pack("envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol", proxyProtocol),
       },
     ],
-    filterChains: l.chains.map((c) => (c.kind === "http" ? httpChain(c) : tcpChain(c))),
+    filterChains: l.chains.map((c) =>
+      c.kind === "http" ? httpChain(c, l.xffTrustedHops ?? 0) : tcpChain(c),
+    ),
   };
 }
 
@@ -65,11 +67,16 @@ function authorityFilter(): FilterJson {
       {
         objectKey: PEER_PRINCIPAL_FILTER_STATE_KEY,
         factoryKey: "envoy.string",
+        // Without TLV 0xD0 the format string would render "-", which a principals: ["*"] rule (regex
+        // .+) matches: a peer without identity would pass as authenticated. With omitEmptyValues the
+        // value renders empty, and skipIfEmpty then leaves the filter state unset (design note §4).
         formatString: {
           textFormatSource: {
             inlineString: `%DYNAMIC_METADATA(${PROXY_PROTOCOL_FILTER}:${PEER_PRINCIPAL_METADATA_KEY})%`,
           },
+          omitEmptyValues: true,
         },
+        skipIfEmpty: true,
       },
     ],
   };
@@ -105,7 +112,7 @@ function routerFilter(): HttpFilterJson {
 }
 
 /** An HTTP chain: HCM with RDS (route configuration named like the chain) over ADS. */
-function httpChain(c: ChainIR): FilterChainJson {
+function httpChain(c: ChainIR, xffTrustedHops: number): FilterChainJson {
   const placed: Array<{ slot: HttpFilterSlot; filter: HttpFilterJson }> = c.httpFilters.map((f) => ({
     slot: f.slot,
     filter: structuredClone(f.filter),
@@ -114,6 +121,9 @@ function httpChain(c: ChainIR): FilterChainJson {
   const hcm: HttpConnectionManagerJson = {
     statPrefix: c.name,
     useRemoteAddress: true,
+    // How many X-Forwarded-For hops the waypoint trusts (remote_ip of the RBAC filters); 0 is
+    // Envoy's default and is left out.
+    ...(xffTrustedHops > 0 ? { xffNumTrustedHops: xffTrustedHops } : {}),
     rds: { configSource: ADS, routeConfigName: c.name },
     httpFilters: inHttpOrder(placed),
     // WebSocket upgrades are on for every HTTP chain, as kgateway (and Istio's waypoint) have them
