@@ -239,7 +239,7 @@ describe("from.source", () => {
   it("principals: spiffe:// on the peer identity filter state, with Istio's wildcards", () => {
     assert.deepEqual(principalOf({ principals: ["cluster.local/ns/a/sa/b", "*", "*/sa/b", "spiffe-x*"] }), [
       peer({ exact: "spiffe://cluster.local/ns/a/sa/b" }),
-      peer({ safeRegex: { regex: "spiffe://.+" } }),
+      peer({ safeRegex: { regex: ".+" } }),
       peer({ safeRegex: { regex: "spiffe://.*/sa/b" } }),
       peer({ prefix: "spiffe://spiffe-x" }),
     ]);
@@ -258,7 +258,7 @@ describe("from.source", () => {
       {
         andIds: {
           ids: [
-            { orIds: { ids: [peer({ safeRegex: { regex: "spiffe://.+" } })] } },
+            { orIds: { ids: [peer({ safeRegex: { regex: ".+" } })] } },
             { notId: { orIds: { ids: [peer({ exact: "spiffe://cluster.local/ns/a/sa/b" })] } } },
           ],
         },

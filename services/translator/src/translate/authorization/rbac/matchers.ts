@@ -23,7 +23,8 @@ export const regex = (re: string): StringMatcherJson => ({ safeRegex: { regex: r
  */
 export function stringMatch(v: string, prefix = "", ignoreCase = false): StringMatcherJson {
   const ic = ignoreCase ? { ignoreCase: true } : {};
-  if (v === "*") return regex(prefix === "" ? ".+" : `${re2Escape(prefix)}.+`);
+  // `*` is any non-empty value, prefix or not (Istio's StringMatcherWithPrefix does the same).
+  if (v === "*") return regex(".+");
   if (v.startsWith("*")) {
     if (prefix === "") return { suffix: v.slice(1), ...ic };
     return regex(`${re2Escape(prefix)}.*${re2Escape(v.slice(1))}`);
