@@ -62,7 +62,8 @@ let markers = 0;
 /**
  * Writes a policy file and waits until Envoy runs it. A verdict alone cannot show that (an AUDIT
  * or dry-run policy, or an unbound one, changes none; a deny may be the previous file's), so the file
- * also carries a DENY policy with a name used once, on a path nobody requests, written last: once
+ * also carries, written last, a policy with a name used once that matches nothing: a DENY of port 1,
+ * which no chain has (a port is also a TCP field, so the policy changes no TCP chain either). Once
  * Envoy's active listeners name that policy, the translation that included the whole file is the one
  * new connections get.
  */
@@ -73,14 +74,14 @@ export async function applyPolicies(
   objects: readonly unknown[],
 ): Promise<void> {
   const name = `marker-${++markers}-${randomBytes(4).toString("hex")}`;
-  const m = authorizationPolicy(name, {
-    action: "DENY",
-    rules: [{ to: [{ operation: { paths: [`/anything/${name}`] } }] }],
-  });
+  const m = authorizationPolicy(name, { action: "DENY", rules: [{ to: [{ operation: { ports: ["1"] } }] }] });
   writeObjects(dir, file, [...objects, m]);
-  await waitFor(`${file} (${name}) in Envoy's active listener`, async () =>
-    (await envoy.admin("/config_dump?resource=dynamic_active_listeners")).includes(name),
-  );
+  await waitFor(`${file} (${name}) in Envoy's active listener`, async () => {
+    const dump = JSON.parse(await envoy.admin("/config_dump?resource=dynamic_listeners")) as {
+      configs?: Array<{ active_state?: unknown }>;
+    };
+    return (dump.configs ?? []).some((l) => JSON.stringify(l.active_state ?? null).includes(`[${name}]`));
+  });
 }
 
 export function policyKey(name: string, namespace = "httpbin"): string {
