@@ -72,42 +72,42 @@ function shadowPrefix(action: EnvoyAction): string {
   return action === "ALLOW" ? "istio_dry_run_allow_" : "istio_dry_run_deny_";
 }
 
-export const httpRbacFilters: HttpRbacBuilder = (policies, td) => {
-  const { byAction, problems } = collect(policies, td, "http");
-  const filters: HttpFilterJson[] = [];
+/** Each action's filter config (AUDIT, DENY, ALLOW order), with `base` fields of the filter type. */
+function configs<C extends HttpRbacJson | NetworkRbacJson>(
+  byAction: Map<EnvoyAction, ActionRules>,
+  base: () => C,
+): Array<{ action: EnvoyAction; config: C }> {
+  const out: Array<{ action: EnvoyAction; config: C }> = [];
   for (const action of ACTION_ORDER) {
     const entry = byAction.get(action);
     if (!entry) continue;
-    const config: HttpRbacJson = {};
+    const config = base();
     if (entry.rules) config.rules = entry.rules;
     if (entry.shadowRules) {
       config.shadowRules = entry.shadowRules;
       config.shadowRulesStatPrefix = shadowPrefix(action);
     }
-    filters.push({
-      name: HTTP_RBAC_FILTER_NAMES[action],
-      typedConfig: pack("envoy.extensions.filters.http.rbac.v3.RBAC", config),
-    });
+    out.push({ action, config });
   }
+  return out;
+}
+
+export const httpRbacFilters: HttpRbacBuilder = (policies, td) => {
+  const { byAction, problems } = collect(policies, td, "http");
+  const filters: HttpFilterJson[] = configs<HttpRbacJson>(byAction, () => ({})).map(({ action, config }) => ({
+    name: HTTP_RBAC_FILTER_NAMES[action],
+    typedConfig: pack("envoy.extensions.filters.http.rbac.v3.RBAC", config),
+  }));
   return { filters, problems };
 };
 
 export const networkRbacFilters: NetworkRbacBuilder = (policies, td) => {
   const { byAction, problems } = collect(policies, td, "tcp");
-  const filters: FilterJson[] = [];
-  for (const action of ACTION_ORDER) {
-    const entry = byAction.get(action);
-    if (!entry) continue;
-    const config: NetworkRbacJson = { statPrefix: "tcp." };
-    if (entry.rules) config.rules = entry.rules;
-    if (entry.shadowRules) {
-      config.shadowRules = entry.shadowRules;
-      config.shadowRulesStatPrefix = shadowPrefix(action);
-    }
-    filters.push({
+  const filters: FilterJson[] = configs<NetworkRbacJson>(byAction, () => ({ statPrefix: "tcp." })).map(
+    ({ action, config }) => ({
       name: NETWORK_RBAC_FILTER_NAMES[action],
       typedConfig: pack("envoy.extensions.filters.network.rbac.v3.RBAC", config),
-    });
-  }
+    }),
+  );
   return { filters, problems };
 };
