@@ -4,10 +4,9 @@
 // need others (notPrincipals, ipBlocks, a request without identity, a TCP port).
 // Every request opens a fresh connection, so no verdict ever comes from a pooled connection that an
 // older listener configuration still serves.
-import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { encodeProxyV2, TLV_PEER_IDENTITY } from "@waymark/ztunnel-standin";
-import type { HttpResult } from "./http.ts";
+import { type HttpResult, sendHttp } from "./http.ts";
 
 export const CLIENT_IDENTITY = "spiffe://cluster.local/ns/httpbin/sa/client";
 
@@ -50,39 +49,11 @@ function proxied(w: Waypoint, r: ProxiedRequest): Socket {
 
 /** One HTTP/1.1 request behind a PROXY v2 header, on its own connection. */
 export function proxiedRequest(w: Waypoint, r: ProxiedRequest): Promise<HttpResult> {
-  return new Promise<HttpResult>((resolve, reject) => {
-    const body = r.body === undefined ? undefined : Buffer.from(r.body);
-    const req = request(
-      {
-        createConnection: () => proxied(w, r),
-        path: r.path ?? "/get",
-        method: r.method ?? "GET",
-        headers: {
-          host: r.host ?? `${r.vip}:${r.port}`,
-          "user-agent": "curl/8.7.1",
-          accept: "*/*",
-          connection: "close",
-          ...(body ? { "content-length": String(body.length) } : {}),
-          ...r.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(5000, () => req.destroy(new Error("request timed out")));
-    req.on("error", reject);
-    req.end(body);
-  });
+  return sendHttp(
+    { createConnection: () => proxied(w, r), path: r.path ?? "/get" },
+    r.host ?? `${r.vip}:${r.port}`,
+    { ...r, extraHeaders: { connection: "close" } },
+  );
 }
 
 export type TcpVerdict = { open: true; firstLine: string } | { open: false };

@@ -1,6 +1,6 @@
 // Plain HTTP/1.1 requests with a chosen Host header, the way curl sends them through the ztunnel
 // stand-in (`curl --connect-to httpbin2:8000:127.0.0.1:PORT http://httpbin2:8000/get`).
-import { request } from "node:http";
+import { type RequestOptions as NodeRequestOptions, request } from "node:http";
 
 export interface HttpResult {
   status: number;
@@ -15,18 +15,35 @@ export interface RequestOptions {
 }
 
 export function httpRequest(port: number, host: string, path: string, opts: RequestOptions = {}) {
+  return sendHttp({ host: "127.0.0.1", port, path }, host, opts);
+}
+
+/**
+ * One request as curl sends it (its user-agent and accept headers, `opts.headers` over them), on the
+ * connection `target` says (a host and port, or a createConnection), read whole.
+ */
+export function sendHttp(
+  target: Pick<NodeRequestOptions, "host" | "port" | "path" | "createConnection">,
+  host: string,
+  opts: {
+    method?: string;
+    body?: string;
+    headers?: Record<string, string | string[]>;
+    /** Headers after curl's defaults and before `headers`. */
+    extraHeaders?: Record<string, string>;
+  } = {},
+) {
   return new Promise<HttpResult>((resolve, reject) => {
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
     const req = request(
       {
-        host: "127.0.0.1",
-        port,
-        path,
+        ...target,
         method: opts.method ?? "GET",
         headers: {
           host,
           "user-agent": "curl/8.7.1",
           accept: "*/*",
+          ...opts.extraHeaders,
           ...(body ? { "content-length": String(body.length) } : {}),
           ...opts.headers,
         },
