@@ -10,7 +10,7 @@ import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { waitFor } from "@waymark/testing";
 import { startGuideStack } from "../test/lib/guide-stack.ts";
-import { percentile } from "./stats.ts";
+import { latencySummary, type Sample } from "./stats.ts";
 
 const CASES = [0, 1, 10, 100] as const;
 const GATEWAY_REF = { group: "gateway.networking.k8s.io", kind: "Gateway", name: "kgateway-waypoint" };
@@ -83,11 +83,6 @@ export function policies(count: number): object[] {
   return out;
 }
 
-interface Sample {
-  latencies: number[];
-  seconds: number;
-}
-
 function get(
   agent: Agent,
   port: number,
@@ -128,17 +123,6 @@ async function load(port: number, requests: number, concurrency: number): Promis
   );
   agent.destroy();
   return { latencies, seconds: (Date.now() - t0) / 1000 };
-}
-
-function summary(samples: Sample[]) {
-  const all = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
-  const seconds = samples.reduce((a, s) => a + s.seconds, 0);
-  const r = (x: number) => Math.round(x * 1000) / 1000;
-  return {
-    p50_ms: r(percentile(all, 50)),
-    p99_ms: r(percentile(all, 99)),
-    rps: Math.round(all.length / seconds),
-  };
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
@@ -185,14 +169,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       }
     }
     await apply(0);
-    const base = summary(samples.get(0)!);
+    const base = latencySummary(samples.get(0)!);
     const out: Record<string, unknown> = {
       scenario: "GET /headers via stand-in + waypoint Envoy, 0/1/10/100 AuthorizationPolicies on the Gateway",
       requests_per_case: requests * rounds,
       concurrency,
     };
     for (const count of CASES) {
-      const s = summary(samples.get(count)!);
+      const s = latencySummary(samples.get(count)!);
       const key = count === 0 ? "none" : `policies_${count}`;
       out[`${key}_p50_ms`] = s.p50_ms;
       out[`${key}_p99_ms`] = s.p99_ms;

@@ -13,3 +13,21 @@ export function summarize(samplesMs: number[]): {
   const s = [...samplesMs].sort((a, b) => a - b);
   return { min_ms: s[0]!, p50_ms: percentile(s, 50), p90_ms: percentile(s, 90), max_ms: s[s.length - 1]! };
 }
+
+/** The latencies of one measured round, and how long the round took. */
+export interface Sample {
+  latencies: number[];
+  seconds: number;
+}
+
+/** p50 and p99 (ms, to the microsecond) and requests per second over several rounds. */
+export function latencySummary(samples: readonly Sample[]): { p50_ms: number; p99_ms: number; rps: number } {
+  const all = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = samples.reduce((a, s) => a + s.seconds, 0);
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    p50_ms: r(percentile(all, 50)),
+    p99_ms: r(percentile(all, 99)),
+    rps: Math.round(all.length / seconds),
+  };
+}

@@ -9,12 +9,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "@waymark/devstack";
 import { waitFor } from "@waymark/testing";
 import { startGuideStack } from "../test/lib/guide-stack.ts";
-import { percentile } from "./stats.ts";
-
-interface Sample {
-  latencies: number[];
-  seconds: number;
-}
+import { latencySummary, type Sample } from "./stats.ts";
 
 function get(agent: Agent, port: number): Promise<{ ms: number; decoded: string | undefined }> {
   return new Promise((resolve, reject) => {
@@ -70,17 +65,6 @@ async function load(
   return { latencies, seconds: (Date.now() - t0) / 1000 };
 }
 
-function summary(samples: Sample[]) {
-  const all = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
-  const seconds = samples.reduce((a, s) => a + s.seconds, 0);
-  const r = (x: number) => Math.round(x * 1000) / 1000;
-  return {
-    p50_ms: r(percentile(all, 50)),
-    p99_ms: r(percentile(all, 99)),
-    rps: Math.round(all.length / seconds),
-  };
-}
-
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const requests = Number(args[0] ?? 2000);
   const concurrency = Number(args[1] ?? 8);
@@ -110,8 +94,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       rmSync(policy);
       await applied(false);
     }
-    const a = summary(without);
-    const b = summary(withT);
+    const a = latencySummary(without);
+    const b = latencySummary(withT);
     return {
       scenario: "GET /headers via stand-in + waypoint Envoy: without vs with the guide's transformation",
       requests_per_case: requests * rounds,
