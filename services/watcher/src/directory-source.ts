@@ -1,7 +1,7 @@
 // The standalone source: a directory of YAML files, watched for changes. Every change batch re-reads
 // the files that changed and hands the sink the complete set of objects (the sink writes only what
 // differs). A file that stops parsing keeps its last good objects until it parses again.
-import { type FSWatcher, watch } from "node:fs";
+import { type Dirent, type FSWatcher, watch } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { Logger } from "@waymark/api";
@@ -45,6 +45,8 @@ export class DirectorySource implements Source {
   readonly #files = new Map<string, FileState>();
   #sink: SourceSink | undefined;
   #watcher: FSWatcher | undefined;
+  /** Non-recursive watchers, one per directory (relative path, "" for the root); see #watchDirs. */
+  readonly #dirWatchers = new Map<string, FSWatcher>();
   #timer: NodeJS.Timeout | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #burstStart = 0;
@@ -85,6 +87,8 @@ export class DirectorySource implements Source {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#watcher?.close();
+    for (const w of this.#dirWatchers.values()) w.close();
+    this.#dirWatchers.clear();
     clearTimeout(this.#timer);
     clearInterval(this.#rescanTimer);
     await this.#syncing;
@@ -99,6 +103,39 @@ export class DirectorySource implements Source {
       this.#watcher.on("error", (err) => this.#rewatch(err));
     } catch (err) {
       this.#rewatch(err);
+    }
+  }
+
+  /**
+   * Node's recursive watch on Linux follows each file by its inode: after a file is replaced by a
+   * rename (how editors and `mv` save, and how atomic writers work) it reports the first
+   * replacement and none after it (seen on Node 24.21). A plain watch on each directory reports
+   * every entry renamed into it, so these watchers catch what the recursive one misses; a change
+   * seen by both is one re-read (events are coalesced). Kept in step with the directories of each
+   * listing.
+   */
+  #watchDirs(dirs: ReadonlySet<string>): void {
+    if (this.#stopped) return;
+    for (const [rel, w] of this.#dirWatchers) {
+      if (dirs.has(rel)) continue;
+      w.close();
+      this.#dirWatchers.delete(rel);
+    }
+    for (const rel of dirs) {
+      if (this.#dirWatchers.has(rel)) continue;
+      try {
+        const w = watch(join(this.#dir, rel), (_event, filename) =>
+          this.#schedule(filename ? (rel ? `${rel}/${filename}` : filename) : undefined),
+        );
+        // A directory removed meanwhile: the next listing drops its watcher.
+        w.on("error", () => {
+          w.close();
+          if (this.#dirWatchers.get(rel) === w) this.#dirWatchers.delete(rel);
+        });
+        this.#dirWatchers.set(rel, w);
+      } catch {
+        // Gone since the listing; the recursive watcher and the rescan still cover it.
+      }
     }
   }
 
@@ -152,7 +189,8 @@ export class DirectorySource implements Source {
     if (!sink || this.#stopped) return;
     const hinted = this.#hinted;
     this.#hinted = new Set();
-    const present = await this.#listFiles();
+    const { files: present, dirs } = await this.#listFiles();
+    this.#watchDirs(dirs);
     const changed: string[] = [];
     for (const rel of present) {
       const state = this.#files.get(rel);
@@ -255,19 +293,21 @@ export class DirectorySource implements Source {
     return { stamp, text, objects: r.objects, parsedOnce: true, problems: r.problems };
   }
 
-  /** Relative paths (`/`-separated) of the source files under the directory. */
-  async #listFiles(): Promise<Set<string>> {
-    const out = new Set<string>();
-    let entries: string[];
+  /** Relative paths (`/`-separated) of the source files under the directory, and of its directories. */
+  async #listFiles(): Promise<{ files: Set<string>; dirs: Set<string> }> {
+    const files = new Set<string>();
+    const dirs = new Set<string>([""]);
+    let entries: Dirent[];
     try {
-      entries = await readdir(this.#dir, { recursive: true });
+      entries = await readdir(this.#dir, { recursive: true, withFileTypes: true });
     } catch (err) {
       throw new SourceError(`cannot list ${this.#dir}: ${(err as Error).message}`, { cause: err });
     }
     for (const e of entries) {
-      const rel = relative(this.#dir, join(this.#dir, e)).split(sep).join("/");
-      if (isSourceFile(rel)) out.add(rel);
+      const rel = relative(this.#dir, join(e.parentPath, e.name)).split(sep).join("/");
+      if (e.isDirectory()) dirs.add(rel);
+      else if (isSourceFile(rel)) files.add(rel);
     }
-    return out;
+    return { files, dirs };
   }
 }
