@@ -243,6 +243,28 @@ export interface TrafficPolicy extends KubeObject {
   };
 }
 
+/** kgateway's GatewayExtension (gateway.kgateway.dev/v1alpha1): the servers and providers policies name. */
+export interface GatewayExtension extends KubeObject {
+  kind: "GatewayExtension";
+  spec?: {
+    /** kgateway's types: ExtAuth, ExtProc, RateLimit, JWT (JWTProvider). */
+    type?: string;
+    [field: string]: unknown;
+  };
+}
+
+/**
+ * A core Secret. Only the Secrets a policy references reach the translator; their values never go
+ * into logs, traces, status or metrics.
+ */
+export interface Secret extends KubeObject {
+  kind: "Secret";
+  type?: string;
+  /** Base64-encoded values, as the API server serves them. */
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
 /** A targetRef of an Istio policy (istio.io/api type.v1beta1.PolicyTargetReference). */
 export interface IstioPolicyTargetReference {
   group?: string;

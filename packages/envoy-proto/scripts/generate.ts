@@ -46,6 +46,20 @@ export const ROOTS = [
   "envoy/extensions/filters/http/csrf/v3/csrf.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
   "envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto",
+  // TrafficPolicy features (issue 14).
+  "envoy/extensions/filters/http/compressor/v3/compressor.proto",
+  "envoy/extensions/filters/http/decompressor/v3/decompressor.proto",
+  "envoy/extensions/compression/gzip/compressor/v3/gzip.proto",
+  "envoy/extensions/compression/gzip/decompressor/v3/gzip.proto",
+  "envoy/extensions/compression/brotli/compressor/v3/brotli.proto",
+  "envoy/extensions/compression/brotli/decompressor/v3/brotli.proto",
+  "envoy/extensions/compression/zstd/compressor/v3/zstd.proto",
+  "envoy/extensions/compression/zstd/decompressor/v3/zstd.proto",
+  "envoy/extensions/filters/http/fault/v3/fault.proto",
+  "envoy/extensions/filters/http/basic_auth/v3/basic_auth.proto",
+  "envoy/extensions/filters/http/set_metadata/v3/set_metadata.proto",
+  "xds/type/matcher/v3/cel.proto",
+  "xds/type/matcher/v3/http_inputs.proto",
 ];
 
 /** Lines inserted after an anchor of a vendored proto (fields the vendored copy predates). */

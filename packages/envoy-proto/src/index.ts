@@ -15,11 +15,21 @@ import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster
 import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
 import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
+import { file_envoy_extensions_compression_brotli_compressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
+import { file_envoy_extensions_compression_brotli_decompressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/decompressor/v3/brotli_pb.js";
+import { file_envoy_extensions_compression_gzip_compressor_v3_gzip } from "./gen/envoy/extensions/compression/gzip/compressor/v3/gzip_pb.js";
+import { file_envoy_extensions_compression_gzip_decompressor_v3_gzip } from "./gen/envoy/extensions/compression/gzip/decompressor/v3/gzip_pb.js";
+import { file_envoy_extensions_compression_zstd_compressor_v3_zstd } from "./gen/envoy/extensions/compression/zstd/compressor/v3/zstd_pb.js";
+import { file_envoy_extensions_compression_zstd_decompressor_v3_zstd } from "./gen/envoy/extensions/compression/zstd/decompressor/v3/zstd_pb.js";
+import { file_envoy_extensions_filters_http_basic_auth_v3_basic_auth } from "./gen/envoy/extensions/filters/http/basic_auth/v3/basic_auth_pb.js";
 import { file_envoy_extensions_filters_http_buffer_v3_buffer } from "./gen/envoy/extensions/filters/http/buffer/v3/buffer_pb.js";
+import { file_envoy_extensions_filters_http_compressor_v3_compressor } from "./gen/envoy/extensions/filters/http/compressor/v3/compressor_pb.js";
 import { file_envoy_extensions_filters_http_cors_v3_cors } from "./gen/envoy/extensions/filters/http/cors/v3/cors_pb.js";
 import { file_envoy_extensions_filters_http_csrf_v3_csrf } from "./gen/envoy/extensions/filters/http/csrf/v3/csrf_pb.js";
+import { file_envoy_extensions_filters_http_decompressor_v3_decompressor } from "./gen/envoy/extensions/filters/http/decompressor/v3/decompressor_pb.js";
 import { file_envoy_extensions_filters_http_ext_authz_v3_ext_authz } from "./gen/envoy/extensions/filters/http/ext_authz/v3/ext_authz_pb.js";
 import { file_envoy_extensions_filters_http_ext_proc_v3_ext_proc } from "./gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.js";
+import { file_envoy_extensions_filters_http_fault_v3_fault } from "./gen/envoy/extensions/filters/http/fault/v3/fault_pb.js";
 import { file_envoy_extensions_filters_http_header_mutation_v3_header_mutation } from "./gen/envoy/extensions/filters/http/header_mutation/v3/header_mutation_pb.js";
 import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
 import { file_envoy_extensions_filters_http_local_ratelimit_v3_local_rate_limit } from "./gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js";
@@ -28,6 +38,7 @@ import { file_envoy_extensions_filters_http_oauth2_v3_oauth } from "./gen/envoy/
 import { file_envoy_extensions_filters_http_ratelimit_v3_rate_limit } from "./gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit_pb.js";
 import { file_envoy_extensions_filters_http_rbac_v3_rbac } from "./gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js";
 import { file_envoy_extensions_filters_http_router_v3_router } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
+import { file_envoy_extensions_filters_http_set_metadata_v3_set_metadata } from "./gen/envoy/extensions/filters/http/set_metadata/v3/set_metadata_pb.js";
 import { file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
 import { file_envoy_extensions_filters_network_ext_authz_v3_ext_authz } from "./gen/envoy/extensions/filters/network/ext_authz/v3/ext_authz_pb.js";
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
@@ -49,6 +60,8 @@ import {
   DiscoveryResponseSchema,
   file_envoy_service_discovery_v3_discovery,
 } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
+import { file_xds_type_matcher_v3_cel } from "./gen/xds/type/matcher/v3/cel_pb.js";
+import { file_xds_type_matcher_v3_http_inputs } from "./gen/xds/type/matcher/v3/http_inputs_pb.js";
 
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 export { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -88,6 +101,38 @@ export type {
   WeightedClusterJson,
 } from "./gen/envoy/config/route/v3/route_components_pb.js";
 export type { RouteConfigurationJson } from "./gen/envoy/config/route/v3/route_pb.js";
+export type { BrotliJson as BrotliCompressorJson } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
+export type { GzipJson as GzipCompressorJson } from "./gen/envoy/extensions/compression/gzip/compressor/v3/gzip_pb.js";
+export type { ZstdJson as ZstdCompressorJson } from "./gen/envoy/extensions/compression/zstd/compressor/v3/zstd_pb.js";
+// TrafficPolicy features (issue 14) and the extensions (issue 15).
+export type {
+  BasicAuthJson,
+  BasicAuthPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/basic_auth/v3/basic_auth_pb.js";
+export type {
+  BufferJson,
+  BufferPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/buffer/v3/buffer_pb.js";
+export type {
+  CompressorJson,
+  CompressorPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/compressor/v3/compressor_pb.js";
+export type { CorsJson, CorsPolicyJson } from "./gen/envoy/extensions/filters/http/cors/v3/cors_pb.js";
+export type { CsrfPolicyJson } from "./gen/envoy/extensions/filters/http/csrf/v3/csrf_pb.js";
+export type { DecompressorJson } from "./gen/envoy/extensions/filters/http/decompressor/v3/decompressor_pb.js";
+export type {
+  ExtAuthzJson,
+  ExtAuthzPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/ext_authz/v3/ext_authz_pb.js";
+export type {
+  ExternalProcessorJson,
+  ExtProcPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.js";
+export type { HTTPFaultJson } from "./gen/envoy/extensions/filters/http/fault/v3/fault_pb.js";
+export type {
+  HeaderMutationJson,
+  HeaderMutationPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/header_mutation/v3/header_mutation_pb.js";
 export type {
   JwtAuthenticationJson,
   JwtProviderJson,
@@ -95,7 +140,10 @@ export type {
   RemoteJwksJson,
   RequirementRuleJson,
 } from "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
+export type { LocalRateLimitJson } from "./gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js";
 export type { LuaJson, LuaPerRouteJson } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
+export type { OAuth2Json } from "./gen/envoy/extensions/filters/http/oauth2/v3/oauth_pb.js";
+export type { RateLimitJson as HttpRateLimitJson } from "./gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit_pb.js";
 export type {
   RBACJson as HttpRbacJson,
   RBACPerRouteJson as HttpRbacPerRouteJson,
@@ -116,6 +164,8 @@ export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/h
 export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_state_pb.js";
 export type { StringMatcherJson } from "./gen/envoy/type/matcher/v3/string_pb.js";
+export type { CelMatcherJson } from "./gen/xds/type/matcher/v3/cel_pb.js";
+export type { HttpAttributesCelMatchInputJson } from "./gen/xds/type/matcher/v3/http_inputs_pb.js";
 export {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
@@ -178,6 +228,19 @@ export const registry = createRegistry(
   file_envoy_extensions_filters_http_csrf_v3_csrf,
   file_envoy_extensions_transport_sockets_tls_v3_tls,
   file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation,
+  file_envoy_extensions_filters_http_compressor_v3_compressor,
+  file_envoy_extensions_filters_http_decompressor_v3_decompressor,
+  file_envoy_extensions_compression_gzip_compressor_v3_gzip,
+  file_envoy_extensions_compression_gzip_decompressor_v3_gzip,
+  file_envoy_extensions_compression_brotli_compressor_v3_brotli,
+  file_envoy_extensions_compression_brotli_decompressor_v3_brotli,
+  file_envoy_extensions_compression_zstd_compressor_v3_zstd,
+  file_envoy_extensions_compression_zstd_decompressor_v3_zstd,
+  file_envoy_extensions_filters_http_fault_v3_fault,
+  file_envoy_extensions_filters_http_basic_auth_v3_basic_auth,
+  file_envoy_extensions_filters_http_set_metadata_v3_set_metadata,
+  file_xds_type_matcher_v3_cel,
+  file_xds_type_matcher_v3_http_inputs,
 );
 
 /** Thrown when a resource's JSON does not match its proto (unknown field, wrong type, unknown @type). */

@@ -6,10 +6,12 @@ import type {
   EndpointSlice,
   Gateway,
   GatewayClass,
+  GatewayExtension,
   HTTPRoute,
   KubeObject,
   ReferenceGrant,
   RequestAuthentication,
+  Secret,
   TrafficPolicy,
 } from "@waymark/api";
 import { GATEWAY_GROUP, groupOf, ISTIO_SECURITY_GROUP, KGATEWAY_GROUP } from "@waymark/api";
@@ -59,6 +61,13 @@ export interface ObjectIndex {
   authorizationPolicies: readonly AuthorizationPolicy[];
   /** Istio RequestAuthentications (security.istio.io v1, v1beta1), sorted by namespace, then name. */
   requestAuthentications: readonly RequestAuthentication[];
+  /** kgateway GatewayExtensions by `<ns>/<name>`. */
+  gatewayExtensions: ReadonlyMap<string, GatewayExtension>;
+  /**
+   * Secrets by `<ns>/<name>`: only those the watcher was asked for (a policy references them). A
+   * policy reads its own namespace's only (policies/feature.ts FeatureContext.secret).
+   */
+  secrets: ReadonlyMap<string, Secret>;
   service(namespace: string, name: string): ServiceInfo | undefined;
 }
 
@@ -146,6 +155,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const trafficPolicies: TrafficPolicy[] = [];
   const authorizationPolicies: AuthorizationPolicy[] = [];
   const requestAuthentications: RequestAuthentication[] = [];
+  const gatewayExtensions = new Map<string, GatewayExtension>();
+  const secrets = new Map<string, Secret>();
 
   for (const o of objects.values()) {
     if (!wellFormed(o)) continue;
@@ -163,8 +174,11 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     } else if (group === "") {
       if (o.kind === "Service" && ns) services.push(readService(o));
       else if (o.kind === "Namespace") namespaceLabels.set(o.metadata.name, stringMap(o.metadata.labels));
+      else if (o.kind === "Secret" && ns) secrets.set(nsName(ns, o.metadata.name), o as Secret);
     } else if (group === KGATEWAY_GROUP && o.kind === "TrafficPolicy" && ns) {
       trafficPolicies.push(o as TrafficPolicy);
+    } else if (group === KGATEWAY_GROUP && o.kind === "GatewayExtension" && ns) {
+      gatewayExtensions.set(nsName(ns, o.metadata.name), o as GatewayExtension);
     } else if (group === ISTIO_SECURITY_GROUP && ns && ISTIO_SECURITY_VERSIONS.has(o.apiVersion)) {
       if (o.kind === "AuthorizationPolicy") authorizationPolicies.push(o as AuthorizationPolicy);
       else if (o.kind === "RequestAuthentication") requestAuthentications.push(o as RequestAuthentication);
@@ -198,6 +212,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     trafficPolicies,
     authorizationPolicies,
     requestAuthentications,
+    gatewayExtensions,
+    secrets,
     service: (namespace, name) => serviceByKey.get(nsName(namespace, name)),
   };
 }

@@ -9,10 +9,27 @@
 export const HTTP_FILTER_SLOTS = [
   "authentication", // jwt_authn (RequestAuthentication)
   "authorization", // rbac (AuthorizationPolicy)
-  "cors",
-  "localRateLimit",
-  "headerModifiers",
+  // TrafficPolicy features, in the order kgateway's filter stages put them: a preflight answered and
+  // a fault injected before anyone is authenticated; who the caller is, then whether they may call;
+  // then limits, then what changes the request.
+  "cors", // cors (answers preflights)
+  "csrf",
+  "faultInjection", // fault
+  // compressor: before every filter that changes a response body (transformation), as responses
+  // pass the filters in reverse order and must be compressed last.
+  "compression", // compressor (responses)
+  "decompression", // decompressor (request bodies)
   "buffer",
+  "basicAuth", // basic_auth
+  "apiKeyAuth", // api_key_auth
+  "jwtAuth", // jwt_authn (TrafficPolicy jwtAuth / GatewayExtension JWTProvider)
+  "extAuth", // ext_authz (issue 15)
+  "acl", // rbac on the client IP
+  "rbac", // rbac with CEL matchers (TrafficPolicy rbac)
+  "localRateLimit", // local_ratelimit
+  "rateLimit", // ratelimit (global, issue 15)
+  "extProc", // ext_proc (issue 15)
+  "headerModifiers", // header_mutation
   "transformation", // lua (TrafficPolicy transformation)
   "router", // the router, always last
 ] as const;

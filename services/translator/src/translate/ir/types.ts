@@ -1,7 +1,7 @@
 // The typed intermediate representation of one waypoint: what the translation decided, before any
 // xDS is written. Stage 5 (ir/waypoint.ts) builds it from the waypoint, its services and the
 // compiled routes; policies fill its slots (policies/stage.ts); xds/ emits the resources from it.
-import type { AnyJson, ClusterJson, FilterJson, HttpFilterJson } from "@waymark/envoy-proto";
+import type { AnyJson, ClusterJson, FilterJson, HttpFilterJson, RouteJson } from "@waymark/envoy-proto";
 import type { ServiceInfo } from "../input/objects.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
@@ -59,6 +59,11 @@ export interface RouteConfigIR {
   targets: readonly BackendTarget[];
   /** Policy slot: the virtual host's per-filter config (Gateway-level policies). */
   virtualHostConfig?: PerFilterConfig;
+  /**
+   * Policy slot: Gateway-level edits of the route entries (timeouts, retries): a replacement for an
+   * entry, or undefined to keep it (see PolicyFeature.editRoute).
+   */
+  routeEdit?: (route: RouteJson) => RouteJson | undefined;
 }
 
 export interface ListenerIR {

@@ -15,8 +15,12 @@ import type { WaypointInfo } from "../waypoints/gateways.ts";
 
 export const POLICY_WEIGHT_ANNOTATION = "kgateway.dev/policy-weight";
 
-/** TrafficPolicy fields Waymark does not implement yet: a policy using them is PartiallyValid. */
-export const UNSUPPORTED_FIELDS = [
+/**
+ * Every feature field of kgateway's TrafficPolicy spec. One that no entry of policies/features.ts
+ * implements is accepted and ignored: the policy is PartiallyValid, and the status names the field.
+ */
+export const TRAFFIC_POLICY_FIELDS = [
+  "transformation",
   "headerModifiers",
   "urlRewrite",
   "autoHostRewrite",

@@ -1,14 +1,18 @@
 // The contract of one policy feature: one TrafficPolicy spec field (transformation, and the ones to
 // come), in its own folder, registered by one entry in features.ts. A feature
-//   - reads its field of the spec into a value (its IR), every error naming the JSON path it is about;
+//   - reads its field of the spec into a value (its IR), every error naming the JSON path it is about,
+//     with what it references (a Secret, a GatewayExtension) looked up through the FeatureContext;
 //   - says whether two values are equal, so the incremental path asks it whether a policy changed;
-//   - names the HTTP filters it needs, each in a slot of the one ordered list (ir/filter-order.ts);
-//   - gives the per-route and per-virtual-host config (typed_per_filter_config) where it is in force;
+//   - names the HTTP filters it needs, each in a slot of the one ordered list (ir/filter-order.ts),
+//     statically or from the values in force on a waypoint (filtersFor), and any clusters they call;
+//   - gives the per-route and per-virtual-host config (typed_per_filter_config) where it is in force,
+//     and/or edits the route entries themselves (timeouts, retries, rewrites: editRoute);
 //   - may add to the policy's status: parts it accepts but does not program (PartiallyValid).
 // Which policy is in force where (targets, priority, section names, overrides) is not a feature's
 // business: policies/translation.ts decides it once for all of them.
 
-import type { RouteJson } from "@waymark/envoy-proto";
+import type { GatewayExtension, Secret } from "@waymark/api";
+import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
 import type { PerFilterConfig, PlacedHttpFilter } from "../ir/types.ts";
 import type { TranslatorSettings } from "../types.ts";
 
@@ -39,23 +43,66 @@ export class FieldErrors {
   }
 }
 
+/** What a feature's reader may look at besides its field. */
+export interface FeatureContext {
+  settings: TranslatorSettings;
+  /** The policy's namespace: references resolve in it, and only in it. */
+  namespace: string;
+  /** The kinds the policy targets (targetRefs and targetSelectors), e.g. some features are route-only. */
+  targetKinds: ReadonlySet<string>;
+  /**
+   * A Secret of the policy's namespace (undefined: not there, or not given to the translator). Never
+   * put a value of it into an error message: errors end up in status.
+   */
+  secret(name: string): Secret | undefined;
+  /** A GatewayExtension of the policy's namespace. */
+  gatewayExtension(name: string): GatewayExtension | undefined;
+}
+
+/** Where a route entry sits, for features that render names from it (statPrefix). */
+export interface RouteSite {
+  routeNamespace: string;
+  routeName: string;
+  /** The rule's name; undefined when the rule is unnamed. */
+  ruleName: string | undefined;
+  ruleIndex: number;
+}
+
 export type FeatureRead<V> = { ok: true; value: V } | { ok: false; errors: FieldError[] };
 
 export interface PolicyFeature<V> {
   /** The TrafficPolicy spec field this feature implements (also the path its errors start with). */
   field: string;
   /** Reads and validates spec[field]; any error makes the policy Invalid. */
-  read(value: unknown, settings: TranslatorSettings): FeatureRead<V>;
+  read(value: unknown, ctx: FeatureContext): FeatureRead<V>;
   /** Whether two values program the same thing (the incremental path asks this). */
   equal(a: V, b: V): boolean;
-  /** HTTP filters for every connection manager of a waypoint where the feature is in force. */
-  httpFilters: readonly PlacedHttpFilter[];
+  /**
+   * HTTP filters for every connection manager of a waypoint where the feature is in force. Only those
+   * some route entry or virtual host names in its per-filter config are emitted; put them disabled
+   * when they must act only where enabled per route (FilterConfig, or the filter's own per-route).
+   */
+  httpFilters?: readonly PlacedHttpFilter[];
+  /**
+   * Instead of httpFilters: the filters from the values in force anywhere on one waypoint (in policy
+   * priority order, each once), e.g. jwt_authn with every provider they use. Same emission rule.
+   */
+  filtersFor?(values: readonly V[]): readonly PlacedHttpFilter[];
+  /** Clusters the filters call (a JWKS server), from the values in force on one waypoint; by name, once. */
+  clustersFor?(values: readonly V[]): readonly ClusterJson[];
   // Network filters (a connection-level feature, e.g. network RBAC) go into ChainIR.networkFilters,
   // in a slot of NETWORK_FILTER_SLOTS; no TrafficPolicy feature has one yet.
   /** typed_per_filter_config of a route entry where `value` is in force ({} when it does nothing). */
-  perRoute(value: V): PerFilterConfig;
+  perRoute?(value: V): PerFilterConfig;
   /** metadata.filter_metadata of a route entry where `value` is in force, for filters that read it. */
   routeMetadata?(value: V): RouteFilterMetadata;
+  /**
+   * Edits a route entry where `value` is in force (route action fields: timeouts, retry policy,
+   * rewrites; the route's stat_prefix, tracing). Given a copy it may change in place. Gateway-level
+   * values are applied to every entry of the waypoint's virtual hosts that no route-level or
+   * rule-level policy sets this feature on.
+   */
+  editRoute?(value: V, route: RouteJson, site: RouteSite | undefined): void;
   /** typed_per_filter_config of a virtual host (Gateway-level policies); perRoute when absent. */
   perVirtualHost?(value: V): PerFilterConfig;
   /** Paths under spec[field] that are accepted but not programmed (status: PartiallyValid). */

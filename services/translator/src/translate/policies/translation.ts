@@ -3,9 +3,10 @@
 // (attachment.ts). The features themselves (features.ts, one folder each) only read their field and
 // give the config to place; this file places it, into the compiled routes and the waypoint IR.
 import { type HTTPRoute, type ObjectRef, refOf, type TrafficPolicy } from "@waymark/api";
-import { isRecord, stringMap } from "../input/guards.ts";
+import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
+import { compareStrings, isRecord, records, str, stringMap } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
-import type { PerFilterConfig, WaypointIR } from "../ir/types.ts";
+import type { PerFilterConfig, PlacedHttpFilter, WaypointIR } from "../ir/types.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
 import type { ObjectStatus, TranslatorSettings } from "../types.ts";
 import type { WaypointInfo } from "../waypoints/gateways.ts";
@@ -16,16 +17,40 @@ import {
   policyInfo,
   policyStatus,
   readTargets,
+  TRAFFIC_POLICY_FIELDS,
   targetMatches,
-  UNSUPPORTED_FIELDS,
 } from "./attachment.ts";
-import { formatFieldError, type PolicyFeature, type RouteFilterMetadata } from "./feature.ts";
+import {
+  type FeatureContext,
+  formatFieldError,
+  type PolicyFeature,
+  type RouteFilterMetadata,
+  type RouteSite,
+} from "./feature.ts";
 import { FEATURES } from "./features.ts";
 
 const FEATURE_FIELDS = new Set(FEATURES.map((f) => f.field));
 const ATTACHMENT_FIELDS = new Set(["targetRefs", "targetSelectors"]);
 
-function readPolicy(p: Parameters<typeof policyInfo>[0], settings: TranslatorSettings): PolicyInfo {
+/** What a feature's reader may see of the world: the policy's own namespace only. */
+function featureContext(p: TrafficPolicy, settings: TranslatorSettings, index: ObjectIndex): FeatureContext {
+  const namespace = p.metadata.namespace ?? "";
+  const spec = isRecord(p.spec) ? p.spec : {};
+  const targetKinds = new Set<string>();
+  for (const r of [...records(spec.targetRefs), ...records(spec.targetSelectors)]) {
+    const kind = str(r.kind);
+    if (kind) targetKinds.add(kind);
+  }
+  return {
+    settings,
+    namespace,
+    targetKinds,
+    secret: (name) => index.secrets.get(nsName(namespace, name)),
+    gatewayExtension: (name) => index.gatewayExtensions.get(nsName(namespace, name)),
+  };
+}
+
+function readPolicy(p: TrafficPolicy, settings: TranslatorSettings, index: ObjectIndex): PolicyInfo {
   const errors: string[] = [];
   const ignored: string[] = [];
   const features = new Map<string, unknown>();
@@ -33,12 +58,13 @@ function readPolicy(p: Parameters<typeof policyInfo>[0], settings: TranslatorSet
   const spec = isRecord(p.spec) ? p.spec : {};
   for (const field of Object.keys(spec).sort()) {
     if (ATTACHMENT_FIELDS.has(field) || FEATURE_FIELDS.has(field)) continue;
-    if (UNSUPPORTED_FIELDS.includes(field)) ignored.push(field);
+    if (TRAFFIC_POLICY_FIELDS.includes(field)) ignored.push(field);
     else errors.push(`${field}: unknown field`);
   }
+  const ctx = featureContext(p, settings, index);
   for (const f of FEATURES) {
     if (spec[f.field] === undefined) continue;
-    const r = f.read(spec[f.field], settings);
+    const r = f.read(spec[f.field], ctx);
     if (r.ok) {
       features.set(f.field, r.value);
       for (const path of f.ignored?.(r.value) ?? []) ignored.push(path);
@@ -62,11 +88,17 @@ export class PolicyTranslation {
     string,
     { winners: Set<PolicyInfo>; losers: Map<PolicyInfo, Map<string, Set<string>>> }
   >();
+  /** Route key → feature field → the route-level and rule-level policies in force for it on some entry. */
+  private readonly routeValues = new Map<string, Map<string, Set<PolicyInfo>>>();
+  /** Route entry name → the features a route-level or rule-level policy sets on it (editRoute). */
+  private readonly entryFields = new Map<string, Set<string>>();
   private readonly perFilterCache = new Map<string, PerFilterConfig>();
+  private readonly index: ObjectIndex;
 
   constructor(index: ObjectIndex, settings: TranslatorSettings) {
     this.settings = settings;
-    this.policies = index.trafficPolicies.map((p) => readPolicy(p, settings)).sort(comparePriority);
+    this.index = index;
+    this.policies = index.trafficPolicies.map((p) => readPolicy(p, settings, index)).sort(comparePriority);
   }
 
   private perFilter(p: PolicyInfo, feature: PolicyFeature<unknown>, on: "route" | "vhost"): PerFilterConfig {
@@ -74,7 +106,10 @@ export class PolicyTranslation {
     let c = this.perFilterCache.get(key);
     if (!c) {
       const value = p.features.get(feature.field);
-      c = on === "vhost" && feature.perVirtualHost ? feature.perVirtualHost(value) : feature.perRoute(value);
+      c =
+        on === "vhost" && feature.perVirtualHost
+          ? feature.perVirtualHost(value)
+          : (feature.perRoute?.(value) ?? {});
       this.perFilterCache.set(key, c);
     }
     return c;
@@ -116,10 +151,18 @@ export class PolicyTranslation {
       : [];
     const winners = new Set<PolicyInfo>();
     const losers = new Map<PolicyInfo, Map<string, Set<string>>>();
+    const values = new Map<string, Set<PolicyInfo>>();
     for (const entry of route.entries) {
       const rule = rules[entry.rank.ruleIndex];
       const ruleName = isRecord(rule) && typeof rule.name === "string" ? rule.name : undefined;
       const ruleLabel = `rule ${ruleName ?? entry.rank.ruleIndex}`;
+      const site: RouteSite = {
+        routeNamespace: route.namespace,
+        routeName: route.name,
+        ruleName,
+        ruleIndex: entry.rank.ruleIndex,
+      };
+      const fields = new Set<string>();
       const candidates = [
         ...ruleLevel.filter((p) =>
           p.targets.some(
@@ -135,7 +178,15 @@ export class PolicyTranslation {
         if (!winner) continue;
         Object.assign(config, this.perFilter(winner, f, "route"));
         if (f.routeMetadata) Object.assign(metadata, f.routeMetadata(winner.features.get(f.field)));
+        // In place: a compiled route reused by the memo gets the same edit again (editRoute sets fields).
+        if (f.editRoute) {
+          f.editRoute(winner.features.get(f.field), entry.json, site);
+          fields.add(f.field);
+        }
         winners.add(winner);
+        const inForce = values.get(f.field) ?? new Set<PolicyInfo>();
+        inForce.add(winner);
+        values.set(f.field, inForce);
         for (const l of rest) {
           const byRule = losers.get(l) ?? new Map<string, Set<string>>();
           const by = byRule.get(ruleLabel) ?? new Set<string>();
@@ -144,6 +195,7 @@ export class PolicyTranslation {
           losers.set(l, byRule);
         }
       }
+      if (fields.size && entry.json.name) this.entryFields.set(entry.json.name, fields);
       if (Object.keys(config).length) entry.json.typedPerFilterConfig = config;
       if (Object.keys(metadata).length)
         entry.json.metadata = {
@@ -152,6 +204,7 @@ export class PolicyTranslation {
         };
     }
     this.routeProviders.set(nsName(route.namespace, route.name), { winners, losers });
+    this.routeValues.set(nsName(route.namespace, route.name), values);
   }
 
   private outcome(p: PolicyInfo, w: WaypointInfo): AncestorOutcome {
@@ -205,12 +258,17 @@ export class PolicyTranslation {
     const policies = this.gatewayPolicies(w);
     const vhostConfig: PerFilterConfig = {};
     const label = `Gateway ${w.key}`;
+    /** Feature field → the policies in force for it on this waypoint, in priority order. */
+    const inForce = new Map<string, Set<PolicyInfo>>();
+    const gatewayEdits: Array<{ feature: PolicyFeature<unknown>; value: unknown }> = [];
     for (const p of policies) this.outcome(p, w);
     for (const f of FEATURES) {
       const having = policies.filter((p) => p.errors.length === 0 && p.features.has(f.field));
       const [winner, ...losers] = having;
       if (!winner) continue;
+      inForce.set(f.field, new Set([winner]));
       Object.assign(vhostConfig, this.perFilter(winner, f, "vhost"));
+      if (f.editRoute) gatewayEdits.push({ feature: f, value: winner.features.get(f.field) });
       this.outcome(winner, w).inForce.add(label);
       for (const l of losers) {
         const o = this.outcome(l, w);
@@ -227,19 +285,60 @@ export class PolicyTranslation {
     // The filters in use: those some virtual host or route entry has per-filter config for.
     const used = new Set<string>();
     const vhostKeys = Object.keys(vhostConfig);
+    const routeEdit = gatewayEdits.length ? this.gatewayRouteEdit(gatewayEdits) : undefined;
     for (const rc of ir.routeConfigs) {
       if (vhostKeys.length) rc.virtualHostConfig = vhostConfig;
+      if (routeEdit) rc.routeEdit = routeEdit;
       for (const k of vhostKeys) used.add(k);
       for (const list of [rc.gatewayRoutes, rc.serviceRoutes])
-        for (const r of list)
+        for (const r of list) {
+          for (const [field, ps] of this.routeValues.get(nsName(r.namespace, r.name)) ?? []) {
+            const all = inForce.get(field) ?? new Set<PolicyInfo>();
+            for (const p of ps) all.add(p);
+            inForce.set(field, all);
+          }
           for (const e of r.entries)
             if (e.json.typedPerFilterConfig)
               for (const k of Object.keys(e.json.typedPerFilterConfig)) used.add(k);
+        }
     }
-    const filters = FEATURES.flatMap((f) => f.httpFilters).filter((h) => used.has(String(h.filter.name)));
+    const filters: PlacedHttpFilter[] = [];
+    const clusters = new Map<string, ClusterJson>();
+    for (const f of FEATURES) {
+      const ps = inForce.get(f.field);
+      if (!ps?.size) continue;
+      const values = [...ps].sort(comparePriority).map((p) => p.features.get(f.field));
+      for (const h of f.filtersFor ? f.filtersFor(values) : (f.httpFilters ?? []))
+        if (used.has(String(h.filter.name))) filters.push(h);
+      for (const c of f.clustersFor?.(values) ?? [])
+        if (c.name && !clusters.has(c.name)) clusters.set(c.name, c);
+    }
+    if (clusters.size) {
+      const extra = [...(ir.extraClusters ?? [])];
+      for (const c of clusters.values()) if (!extra.some((e) => e.name === c.name)) extra.push(c);
+      ir.extraClusters = extra.sort((a, b) => compareStrings(a.name ?? "", b.name ?? ""));
+    }
     if (filters.length === 0) return;
     for (const chain of ir.listener?.chains ?? [])
       if (chain.kind === "http") chain.httpFilters.push(...filters);
+  }
+
+  /**
+   * The Gateway-level route edits: a copy of each route entry with every Gateway-level editRoute
+   * feature applied that no route-level or rule-level policy sets on that entry (the more specific
+   * wins); undefined when none applies (the entry is kept as it is).
+   */
+  private gatewayRouteEdit(
+    edits: ReadonlyArray<{ feature: PolicyFeature<unknown>; value: unknown }>,
+  ): (route: RouteJson) => RouteJson | undefined {
+    return (route) => {
+      const set = route.name ? this.entryFields.get(route.name) : undefined;
+      const apply = edits.filter((e) => !set?.has(e.feature.field));
+      if (apply.length === 0) return undefined;
+      const copy = structuredClone(route);
+      for (const e of apply) e.feature.editRoute!(e.value, copy, undefined);
+      return copy;
+    };
   }
 
   statuses(): ObjectStatus[] {
@@ -273,7 +372,7 @@ export class PolicyTranslation {
     const at = this.policies.findIndex((p) => p.policy === before);
     if (at < 0) return undefined;
     const old = this.policies[at]!;
-    const next = readPolicy(after, this.settings);
+    const next = readPolicy(after, this.settings, this.index);
     if (!samePolicy(old, next)) return undefined;
     const commit = () => {
       this.policies[at] = next;

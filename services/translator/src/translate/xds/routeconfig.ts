@@ -108,7 +108,16 @@ export function fillRouteConfigSlots(
   rc: RouteConfigIR,
 ): RouteConfigurationJson {
   const config = rc.virtualHostConfig;
-  if (config && Object.keys(config).length)
-    for (const vh of json.virtualHosts ?? []) vh.typedPerFilterConfig = { ...config };
-  return json;
+  const edit = rc.routeEdit;
+  const perFilter = config && Object.keys(config).length ? config : undefined;
+  if (!perFilter && !edit) return json;
+  // New virtual hosts and routes: `json` may be kept by the route configuration cache.
+  return {
+    ...json,
+    virtualHosts: (json.virtualHosts ?? []).map((vh) => ({
+      ...vh,
+      ...(perFilter ? { typedPerFilterConfig: { ...perFilter } } : {}),
+      ...(edit && vh.routes ? { routes: vh.routes.map((r) => edit(r) ?? r) } : {}),
+    })),
+  };
 }

@@ -42,7 +42,7 @@ const perRouteLua = pack("envoy.extensions.filters.http.lua.v3.LuaPerRoute", {
 
 export const transformationFeature: PolicyFeature<TransformationValue> = {
   field: "transformation",
-  read(value, settings) {
+  read(value, { settings }) {
     const r = readTransformation(value, settings.templateLimits);
     if (!r.ok) return r;
     const spec = r.value;
