@@ -261,12 +261,15 @@ export class PolicyTranslation {
     /** Feature field → the policies in force for it on this waypoint, in priority order. */
     const inForce = new Map<string, Set<PolicyInfo>>();
     const gatewayEdits: Array<{ feature: PolicyFeature<unknown>; value: unknown }> = [];
+    /** Feature field → the Gateway-level policy in force for it (route-level ones override it). */
+    const gatewayWinners = new Map<string, PolicyInfo>();
     for (const p of policies) this.outcome(p, w);
     for (const f of FEATURES) {
       const having = policies.filter((p) => p.errors.length === 0 && p.features.has(f.field));
       const [winner, ...losers] = having;
       if (!winner) continue;
       inForce.set(f.field, new Set([winner]));
+      gatewayWinners.set(f.field, winner);
       Object.assign(vhostConfig, this.perFilter(winner, f, "vhost"));
       if (f.editRoute) gatewayEdits.push({ feature: f, value: winner.features.get(f.field) });
       this.outcome(winner, w).inForce.add(label);
@@ -296,6 +299,16 @@ export class PolicyTranslation {
             const all = inForce.get(field) ?? new Set<PolicyInfo>();
             for (const p of ps) all.add(p);
             inForce.set(field, all);
+            // The route's own policy sets this feature: the Gateway-level one is overridden there
+            // (a route entry's per-filter config and fields replace the virtual host's).
+            const gw = gatewayWinners.get(field);
+            if (gw) {
+              const o = this.outcome(gw, w);
+              const on = `HTTPRoute ${nsName(r.namespace, r.name)}`;
+              const by = o.overridden.get(on) ?? new Set<string>();
+              for (const p of ps) by.add(p.key);
+              o.overridden.set(on, by);
+            }
           }
           for (const e of r.entries)
             if (e.json.typedPerFilterConfig)
