@@ -137,6 +137,7 @@ export type {
   JwtAuthenticationJson,
   JwtProviderJson,
   JwtRequirementJson,
+  PerRouteConfigJson as JwtPerRouteConfigJson,
   RemoteJwksJson,
   RequirementRuleJson,
 } from "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";

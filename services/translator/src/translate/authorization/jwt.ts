@@ -559,3 +559,14 @@ export const jwtAuthnFilter: JwtAuthnBuilder = (policies: readonly BoundPolicy[]
     ? { filter, clusters: out, problems, outputHeaders }
     : { filter, clusters: out, problems };
 };
+
+/** Why an inline JWKS cannot be used (Envoy would refuse it), or undefined: for TrafficPolicy jwtAuth. */
+export function inlineJwksProblem(v: string): string | undefined {
+  try {
+    readInlineJwks(v, "");
+    return undefined;
+  } catch (e) {
+    if (e instanceof Invalid) return e.why;
+    throw e;
+  }
+}

@@ -68,6 +68,8 @@ export interface PolicyInfo {
   errors: string[];
   /** Fields present but not implemented (PartiallyValid). */
   ignored: string[];
+  /** Fields of fail-closed features (feature.ts) that could not be read: the policy's targets answer 500. */
+  failsClosed: string[];
   /** Feature field → its compiled configuration (only when the policy is valid). */
   features: Map<string, unknown>;
 }
@@ -112,7 +114,7 @@ export function readTargets(policy: TrafficPolicy, errors: string[]): PolicyTarg
 
 export function policyInfo(
   policy: TrafficPolicy,
-): Omit<PolicyInfo, "features" | "errors" | "ignored" | "targets"> {
+): Omit<PolicyInfo, "features" | "errors" | "ignored" | "targets" | "failsClosed"> {
   const namespace = policy.metadata.namespace ?? "";
   const w = Number(stringMap(policy.metadata.annotations)[POLICY_WEIGHT_ANNOTATION] ?? "0");
   return {

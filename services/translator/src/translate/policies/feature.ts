@@ -14,6 +14,7 @@
 import type { GatewayExtension, Secret } from "@waymark/api";
 import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
 import type { PerFilterConfig, PlacedHttpFilter } from "../ir/types.ts";
+import type { BackendTarget } from "../routes/backends.ts";
 import type { TranslatorSettings } from "../types.ts";
 
 /** A route entry's metadata.filter_metadata (namespace → struct). */
@@ -57,6 +58,11 @@ export interface FeatureContext {
   secret(name: string): Secret | undefined;
   /** A GatewayExtension of the policy's namespace. */
   gatewayExtension(name: string): GatewayExtension | undefined;
+  /**
+   * A backendRef (a port of a Service of the policy's namespace: a JWKS server, an auth server) as a
+   * backend the waypoint can send to, or why it cannot (the message names the Service and port).
+   */
+  backend(ref: unknown): { ok: true; target: BackendTarget } | { ok: false; message: string };
 }
 
 /** Where a route entry sits, for features that render names from it (statPrefix). */
@@ -90,6 +96,16 @@ export interface PolicyFeature<V> {
   filtersFor?(values: readonly V[]): readonly PlacedHttpFilter[];
   /** Clusters the filters call (a JWKS server), from the values in force on one waypoint; by name, once. */
   clustersFor?(values: readonly V[]): readonly ClusterJson[];
+  /**
+   * Services the filters call, from the values in force on one waypoint: EDS clusters with endpoints
+   * from their EndpointSlices, as a route's backends get (the same cluster when a route uses it too).
+   */
+  backendsFor?(values: readonly V[]): readonly BackendTarget[];
+  /**
+   * A security feature (authentication, access control): when it cannot be read, the policy is Invalid
+   * and every route entry it targets answers 500 instead of going unprotected (fails closed).
+   */
+  failClosed?: boolean;
   // Network filters (a connection-level feature, e.g. network RBAC) go into ChainIR.networkFilters,
   // in a slot of NETWORK_FILTER_SLOTS; no TrafficPolicy feature has one yet.
   /** typed_per_filter_config of a route entry where `value` is in force ({} when it does nothing). */

@@ -7,6 +7,7 @@ import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
 import { compareStrings, isRecord, records, str, stringMap } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
 import type { PerFilterConfig, PlacedHttpFilter, WaypointIR } from "../ir/types.ts";
+import { resolveBackend } from "../routes/backends.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
 import type { ObjectStatus, TranslatorSettings } from "../types.ts";
 import type { WaypointInfo } from "../waypoints/gateways.ts";
@@ -30,6 +31,8 @@ import {
 import { FEATURES } from "./features.ts";
 
 const FEATURE_FIELDS = new Set(FEATURES.map((f) => f.field));
+/** In entryFields: the entry fails closed (no Gateway-level edit applies to it). */
+const FAIL_CLOSED_FIELD = "*failClosed";
 const ATTACHMENT_FIELDS = new Set(["targetRefs", "targetSelectors"]);
 
 /** What a feature's reader may see of the world: the policy's own namespace only. */
@@ -47,12 +50,36 @@ function featureContext(p: TrafficPolicy, settings: TranslatorSettings, index: O
     targetKinds,
     secret: (name) => index.secrets.get(nsName(namespace, name)),
     gatewayExtension: (name) => index.gatewayExtensions.get(nsName(namespace, name)),
+    backend: (ref) => {
+      const other = isRecord(ref) ? str(ref.namespace) : undefined;
+      if (other !== undefined && other !== namespace)
+        return {
+          ok: false,
+          message: `backendRef namespace ${other}: a policy may only call Services of its own namespace (${namespace}); remove the namespace or move the Service`,
+        };
+      const r = resolveBackend(ref, namespace, index);
+      return r.ok ? { ok: true, target: r.target } : { ok: false, message: r.message };
+    },
   };
+}
+
+/** The body of a route entry a fail-closed policy could not be programmed for. */
+export const FAIL_CLOSED_BODY =
+  "waymark: a security policy for this route is invalid; see its TrafficPolicy status\n";
+
+/** Makes a route entry answer 500 (fail closed) instead of forwarding or redirecting. */
+function failClosed(route: RouteJson): void {
+  delete route.route;
+  delete route.redirect;
+  delete route.filterAction;
+  delete route.nonForwardingAction;
+  route.directResponse = { status: 500, body: { inlineString: FAIL_CLOSED_BODY } };
 }
 
 function readPolicy(p: TrafficPolicy, settings: TranslatorSettings, index: ObjectIndex): PolicyInfo {
   const errors: string[] = [];
   const ignored: string[] = [];
+  const failsClosed: string[] = [];
   const features = new Map<string, unknown>();
   const targets = readTargets(p, errors);
   const spec = isRecord(p.spec) ? p.spec : {};
@@ -68,9 +95,16 @@ function readPolicy(p: TrafficPolicy, settings: TranslatorSettings, index: Objec
     if (r.ok) {
       features.set(f.field, r.value);
       for (const path of f.ignored?.(r.value) ?? []) ignored.push(path);
-    } else for (const e of r.errors) errors.push(formatFieldError(e));
+    } else {
+      for (const e of r.errors) errors.push(formatFieldError(e));
+      if (f.failClosed) failsClosed.push(f.field);
+    }
   }
-  return { ...policyInfo(p), targets, errors, ignored, features };
+  if (failsClosed.length)
+    errors.push(
+      `${failsClosed.join(", ")} could not be programmed, so the routes this policy targets answer 500 until it is fixed (security policies fail closed)`,
+    );
+  return { ...policyInfo(p), targets, errors, ignored, failsClosed, features };
 }
 
 /**
@@ -145,7 +179,10 @@ export class PolicyTranslation {
       );
     const routeLevel = this.valid().filter((p) => onRoute(p, false));
     const ruleLevel = this.valid().filter((p) => onRoute(p, true));
-    if (routeLevel.length === 0 && ruleLevel.length === 0) return;
+    const closing = this.policies.filter(
+      (p) => p.failsClosed.length && (onRoute(p, false) || onRoute(p, true)),
+    );
+    if (routeLevel.length === 0 && ruleLevel.length === 0 && closing.length === 0) return;
     const rules = Array.isArray(isRecord(route.route.spec) ? route.route.spec.rules : undefined)
       ? ((route.route.spec as { rules: unknown[] }).rules ?? [])
       : [];
@@ -194,6 +231,18 @@ export class PolicyTranslation {
           byRule.set(ruleLabel, by);
           losers.set(l, byRule);
         }
+      }
+      const closedBy = closing.some((p) =>
+        p.targets.some(
+          (t) =>
+            targetMatches(t, "HTTPRoute", route.name, labels) &&
+            (t.sectionName === undefined || t.sectionName === ruleName),
+        ),
+      );
+      if (closedBy) {
+        failClosed(entry.json);
+        // Gateway-level edits must not put a forwarding action back.
+        fields.add(FAIL_CLOSED_FIELD);
       }
       if (fields.size && entry.json.name) this.entryFields.set(entry.json.name, fields);
       if (Object.keys(config).length) entry.json.typedPerFilterConfig = config;
@@ -288,7 +337,8 @@ export class PolicyTranslation {
     // The filters in use: those some virtual host or route entry has per-filter config for.
     const used = new Set<string>();
     const vhostKeys = Object.keys(vhostConfig);
-    const routeEdit = gatewayEdits.length ? this.gatewayRouteEdit(gatewayEdits) : undefined;
+    const closed = policies.some((p) => p.failsClosed.length > 0);
+    const routeEdit = gatewayEdits.length || closed ? this.gatewayRouteEdit(gatewayEdits, closed) : undefined;
     for (const rc of ir.routeConfigs) {
       if (vhostKeys.length) rc.virtualHostConfig = vhostConfig;
       if (routeEdit) rc.routeEdit = routeEdit;
@@ -325,6 +375,8 @@ export class PolicyTranslation {
         if (used.has(String(h.filter.name))) filters.push(h);
       for (const c of f.clustersFor?.(values) ?? [])
         if (c.name && !clusters.has(c.name)) clusters.set(c.name, c);
+      for (const b of f.backendsFor?.(values) ?? [])
+        if (!ir.clusters.some((c) => c.cluster === b.cluster)) ir.clusters.push(b);
     }
     if (clusters.size) {
       const extra = [...(ir.extraClusters ?? [])];
@@ -343,9 +395,16 @@ export class PolicyTranslation {
    */
   private gatewayRouteEdit(
     edits: ReadonlyArray<{ feature: PolicyFeature<unknown>; value: unknown }>,
+    closed: boolean,
   ): (route: RouteJson) => RouteJson | undefined {
     return (route) => {
       const set = route.name ? this.entryFields.get(route.name) : undefined;
+      if (set?.has(FAIL_CLOSED_FIELD)) return undefined;
+      if (closed) {
+        const copy = structuredClone(route);
+        failClosed(copy);
+        return copy;
+      }
       const apply = edits.filter((e) => !set?.has(e.feature.field));
       if (apply.length === 0) return undefined;
       const copy = structuredClone(route);
