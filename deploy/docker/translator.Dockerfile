@@ -22,6 +22,7 @@ COPY services/translator/package.json services/translator/
 FROM pnpm AS proto
 RUN pnpm install --frozen-lockfile --filter @waymark/envoy-proto
 COPY packages/envoy-proto/scripts packages/envoy-proto/scripts
+COPY packages/envoy-proto/proto-extra packages/envoy-proto/proto-extra
 COPY packages/envoy-proto/src packages/envoy-proto/src
 RUN pnpm --filter @waymark/envoy-proto generate
 

@@ -21,6 +21,7 @@ COPY services/xds-server/package.json services/xds-server/
 FROM pnpm AS proto
 RUN pnpm install --frozen-lockfile --filter @waymark/envoy-proto
 COPY packages/envoy-proto/scripts packages/envoy-proto/scripts
+COPY packages/envoy-proto/proto-extra packages/envoy-proto/proto-extra
 COPY packages/envoy-proto/src packages/envoy-proto/src
 RUN pnpm --filter @waymark/envoy-proto generate
 

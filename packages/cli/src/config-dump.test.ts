@@ -41,3 +41,25 @@ test("config-dump decodes every blob a manifest names and reports the ones it ca
   });
   assert.deepEqual(d.problems, { deadbeef: "blob of gone is missing from wm-xds" });
 });
+
+test("config-dump redacts API keys and htpasswd users wherever they are, keeping the rest", async () => {
+  const { redact, REDACTED } = await import("./config-dump.ts");
+  const perRoute = {
+    "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+    config: {
+      "@type": "type.googleapis.com/envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuthPerRoute",
+      credentials: [{ key: "k-secret", client: "alice" }],
+      keySources: [{ header: "x-api-key" }],
+    },
+  };
+  const basic = {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth",
+    users: { inlineString: "alice:{SHA}abc=" },
+    forwardUsernameHeader: "x-user",
+  };
+  const out = redact({ routes: [{ typedPerFilterConfig: { a: perRoute, b: basic } }] });
+  const text = JSON.stringify(out);
+  assert.ok(!text.includes("k-secret") && !text.includes("{SHA}abc="), text);
+  assert.ok(text.includes('"client":"alice"') && text.includes("x-api-key") && text.includes("x-user"));
+  assert.ok(text.includes(REDACTED));
+});

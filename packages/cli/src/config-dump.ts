@@ -1,6 +1,6 @@
 // `waymark config-dump <ns>/<gateway>`: one waypoint's xDS as the xds-server serves it, decoded from
-// the manifest's blobs to proto3 JSON (the same JSON as Envoy's /config_dump resources). Pure: the
-// caller fetches the manifest and the blobs.
+// the manifest's blobs to proto3 JSON (the same JSON as Envoy's /config_dump resources), with secret
+// values (API keys, htpasswd users) redacted. Pure: the caller fetches the manifest and the blobs.
 import type { WaypointManifest } from "@waymark/api";
 import { decodeResource, type JsonValue } from "@waymark/envoy-proto";
 
@@ -14,6 +14,37 @@ export interface ConfigDump {
   types: Record<string, { version: string | undefined; resources: Record<string, JsonValue> }>;
   /** Blobs the manifest names that could not be read or decoded (hash → why). */
   problems?: Record<string, string>;
+}
+
+const T = "type.googleapis.com/envoy.extensions.filters.http.";
+/**
+ * Fields that hold secret values (Envoy marks them sensitive), by the @type of the message holding
+ * them: the dump shows that they are there, never what they are.
+ */
+const SENSITIVE: Record<string, readonly string[]> = {
+  [`${T}api_key_auth.v3.ApiKeyAuth`]: ["credentials"],
+  [`${T}api_key_auth.v3.ApiKeyAuthPerRoute`]: ["credentials"],
+  [`${T}basic_auth.v3.BasicAuth`]: ["users"],
+  [`${T}basic_auth.v3.BasicAuthPerRoute`]: ["users"],
+};
+export const REDACTED = "[redacted]";
+
+/** A copy of decoded JSON with every sensitive field's value replaced (clients' names stay). */
+export function redact(v: JsonValue): JsonValue {
+  if (Array.isArray(v)) return v.map(redact);
+  if (v === null || typeof v !== "object") return v;
+  const type = typeof v["@type"] === "string" ? v["@type"] : undefined;
+  const hide = new Set(type ? (SENSITIVE[type] ?? []) : []);
+  const out: Record<string, JsonValue> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!hide.has(k)) out[k] = redact(x as JsonValue);
+    else if (k === "credentials" && Array.isArray(x))
+      out[k] = x.map((c) =>
+        c && typeof c === "object" && !Array.isArray(c) ? { ...c, key: REDACTED } : REDACTED,
+      );
+    else out[k] = REDACTED;
+  }
+  return out;
 }
 
 export function configDump(
@@ -38,7 +69,7 @@ export function configDump(
         continue;
       }
       try {
-        resources[name] = decodeResource(typeUrl, bytes);
+        resources[name] = redact(decodeResource(typeUrl, bytes));
       } catch (err) {
         problems[hash] = `cannot decode ${name}: ${err instanceof Error ? err.message : String(err)}`;
       }

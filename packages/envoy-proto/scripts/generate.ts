@@ -60,7 +60,12 @@ export const ROOTS = [
   "envoy/extensions/filters/http/set_metadata/v3/set_metadata.proto",
   "xds/type/matcher/v3/cel.proto",
   "xds/type/matcher/v3/http_inputs.proto",
+  // Not vendored by @grpc/grpc-js-xds: our own copy of the wire shape, in proto-extra/.
+  "envoy/extensions/filters/http/api_key_auth/v3/api_key_auth.proto",
 ];
+
+/** Protos the vendored set lacks, kept in this package (proto-extra/, same paths). */
+const extraDir = join(pkgDir, "proto-extra");
 
 /** Lines inserted after an anchor of a vendored proto (fields the vendored copy predates). */
 const OVERLAYS = [
@@ -82,6 +87,10 @@ const want = JSON.stringify({
   roots: ROOTS,
   overlays: OVERLAYS,
   deps: readFileSync(join(depsDir, "..", "package.json"), "utf8").length,
+  extra: readFileSync(
+    join(extraDir, "envoy/extensions/filters/http/api_key_auth/v3/api_key_auth.proto"),
+    "utf8",
+  ),
 });
 if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) process.exit(0);
 
@@ -93,6 +102,7 @@ for (const part of ["envoy-api", "xds", "googleapis", "protoc-gen-validate"]) {
     filter: (src) => !src.includes("/java") && !src.includes("/tests"),
   });
 }
+cpSync(extraDir, buildDir, { recursive: true });
 // The vendored validate.proto predates StringRules.ignore_empty (field 26), which envoy-api uses.
 const validate = join(buildDir, "validate", "validate.proto");
 const text = readFileSync(validate, "utf8");

@@ -14,6 +14,7 @@ import { WaymarkError } from "@waymark/api";
 import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
+import { file_envoy_config_route_v3_route_components } from "./gen/envoy/config/route/v3/route_components_pb.js";
 import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
 import { file_envoy_extensions_compression_brotli_compressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
 import { file_envoy_extensions_compression_brotli_decompressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/decompressor/v3/brotli_pb.js";
@@ -21,6 +22,7 @@ import { file_envoy_extensions_compression_gzip_compressor_v3_gzip } from "./gen
 import { file_envoy_extensions_compression_gzip_decompressor_v3_gzip } from "./gen/envoy/extensions/compression/gzip/decompressor/v3/gzip_pb.js";
 import { file_envoy_extensions_compression_zstd_compressor_v3_zstd } from "./gen/envoy/extensions/compression/zstd/compressor/v3/zstd_pb.js";
 import { file_envoy_extensions_compression_zstd_decompressor_v3_zstd } from "./gen/envoy/extensions/compression/zstd/decompressor/v3/zstd_pb.js";
+import { file_envoy_extensions_filters_http_api_key_auth_v3_api_key_auth } from "./gen/envoy/extensions/filters/http/api_key_auth/v3/api_key_auth_pb.js";
 import { file_envoy_extensions_filters_http_basic_auth_v3_basic_auth } from "./gen/envoy/extensions/filters/http/basic_auth/v3/basic_auth_pb.js";
 import { file_envoy_extensions_filters_http_buffer_v3_buffer } from "./gen/envoy/extensions/filters/http/buffer/v3/buffer_pb.js";
 import { file_envoy_extensions_filters_http_compressor_v3_compressor } from "./gen/envoy/extensions/filters/http/compressor/v3/compressor_pb.js";
@@ -105,6 +107,10 @@ export type { BrotliJson as BrotliCompressorJson } from "./gen/envoy/extensions/
 export type { GzipJson as GzipCompressorJson } from "./gen/envoy/extensions/compression/gzip/compressor/v3/gzip_pb.js";
 export type { ZstdJson as ZstdCompressorJson } from "./gen/envoy/extensions/compression/zstd/compressor/v3/zstd_pb.js";
 // TrafficPolicy features (issue 14) and the extensions (issue 15).
+export type {
+  ApiKeyAuthJson,
+  ApiKeyAuthPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/api_key_auth/v3/api_key_auth_pb.js";
 export type {
   BasicAuthJson,
   BasicAuthPerRouteJson,
@@ -205,6 +211,8 @@ export const registry = createRegistry(
   file_envoy_config_listener_v3_listener,
   file_envoy_config_cluster_v3_cluster,
   file_envoy_config_route_v3_route,
+  // FilterConfig (per-route config that enables a filter placed disabled) lives here.
+  file_envoy_config_route_v3_route_components,
   file_envoy_config_endpoint_v3_endpoint,
   file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol,
   file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager,
@@ -238,6 +246,7 @@ export const registry = createRegistry(
   file_envoy_extensions_compression_zstd_compressor_v3_zstd,
   file_envoy_extensions_compression_zstd_decompressor_v3_zstd,
   file_envoy_extensions_filters_http_fault_v3_fault,
+  file_envoy_extensions_filters_http_api_key_auth_v3_api_key_auth,
   file_envoy_extensions_filters_http_basic_auth_v3_basic_auth,
   file_envoy_extensions_filters_http_set_metadata_v3_set_metadata,
   file_xds_type_matcher_v3_cel,

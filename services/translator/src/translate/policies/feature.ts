@@ -56,6 +56,8 @@ export interface FeatureContext {
    * put a value of it into an error message: errors end up in status.
    */
   secret(name: string): Secret | undefined;
+  /** The Secrets of the policy's namespace whose labels include `matchLabels`, sorted by name. */
+  secretsSelected(matchLabels: Record<string, string>): Secret[];
   /** A GatewayExtension of the policy's namespace. */
   gatewayExtension(name: string): GatewayExtension | undefined;
   /**

@@ -1,8 +1,14 @@
 // Every policy feature, in the order their filters are emitted within one slot and their per-filter
 // config is merged. Adding a feature: a folder beside transformation/ and one entry here.
+
+import { apiKeyAuthFeature } from "./api-key-auth/index.ts";
 import type { PolicyFeature } from "./feature.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
 import { transformationFeature } from "./transformation/index.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: a heterogeneous registry; each feature reads its own value
-export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [jwtAuthFeature, transformationFeature];
+export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
+  apiKeyAuthFeature,
+  jwtAuthFeature,
+  transformationFeature,
+];

@@ -49,6 +49,14 @@ function featureContext(p: TrafficPolicy, settings: TranslatorSettings, index: O
     namespace,
     targetKinds,
     secret: (name) => index.secrets.get(nsName(namespace, name)),
+    secretsSelected: (matchLabels) =>
+      [...index.secrets.values()]
+        .filter((s) => {
+          if (s.metadata.namespace !== namespace) return false;
+          const labels = stringMap(s.metadata.labels);
+          return Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
+        })
+        .sort((a, b) => compareStrings(a.metadata.name, b.metadata.name)),
     gatewayExtension: (name) => index.gatewayExtensions.get(nsName(namespace, name)),
     backend: (ref) => {
       const other = isRecord(ref) ? str(ref.namespace) : undefined;

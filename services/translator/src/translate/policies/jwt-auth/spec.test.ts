@@ -23,6 +23,7 @@ function ctx(extensions: Record<string, unknown>): FeatureContext {
     namespace: "ns",
     targetKinds: new Set(["HTTPRoute"]),
     secret: () => undefined,
+    secretsSelected: () => [],
     gatewayExtension: (name) =>
       extensions[name] === undefined
         ? undefined
