@@ -37,7 +37,12 @@ export function createSource(config: WatcherConfig, log: Logger): Source {
       const s = config.source;
       const conn = s.kubeconfig ? fromKubeconfig(s.kubeconfig, s.context) : inCluster();
       log.info("connecting to Kubernetes", { via: conn.description, server: conn.server });
-      return new KubeSource({ client: new KubeClient(conn), log, watchTimeoutSec: s.watchTimeoutSec });
+      return new KubeSource({
+        client: new KubeClient(conn),
+        log,
+        watchTimeoutSec: s.watchTimeoutSec,
+        secretRefreshMs: s.secretRefreshMs,
+      });
     }
   }
 }

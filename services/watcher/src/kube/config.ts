@@ -20,6 +20,8 @@ export interface KubeSourceConfig {
   lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryMs: number };
   gatewayClassFile: string;
   watchTimeoutSec: number;
+  /** How often the Secrets policies reference are read again (kube/secrets.ts). */
+  secretRefreshMs: number;
 }
 
 const DEFAULT_GATEWAYCLASS = join(
@@ -82,5 +84,6 @@ export function loadKubeSourceConfig(raw: string, env: Record<string, string | u
     },
     gatewayClassFile: isAbsolute(gatewayClassFile) ? gatewayClassFile : resolve(gatewayClassFile),
     watchTimeoutSec: int(env, "WAYMARK_KUBE_WATCH_TIMEOUT_S", 300, 1),
+    secretRefreshMs: int(env, "WAYMARK_KUBE_SECRET_REFRESH_MS", 30_000, 100),
   };
 }

@@ -3,12 +3,13 @@
 // each watch event is an upsert or remove, and a relist of one kind reconciles that kind alone.
 // Objects go to NATS without what only the API server needs (managedFields, resourceVersion) and
 // without the status Waymark itself writes, so a status write never echoes back as a change.
-import { type KubeObject, type Logger, objectKey, refOf } from "@waymark/api";
+import { KGATEWAY_GROUP, type KubeObject, type Logger, objectKey, refOf } from "@waymark/api";
 import type { Source, SourceSink } from "../source.ts";
 import type { KubeClient } from "./client.ts";
 import { Informer } from "./informer.ts";
 import { diffList } from "./informer-events.ts";
 import { type ResourceInfo, WATCHED } from "./resources.ts";
+import { ReferencedSecrets } from "./secrets.ts";
 
 export const KUBE_ORIGIN = "kube";
 
@@ -18,6 +19,7 @@ export interface KubeSourceOptions {
   resources?: readonly ResourceInfo[];
   watchTimeoutSec?: number;
   idleMs?: number;
+  secretRefreshMs?: number;
 }
 
 /** Told about every object change (raw, with status), e.g. by the status writer. */
@@ -42,6 +44,7 @@ export class KubeSource implements Source {
   readonly #listeners = new Set<ObjectListener>();
   #sink: SourceSink | undefined;
   #initial = true;
+  #secrets: ReferencedSecrets | undefined;
 
   constructor(o: KubeSourceOptions) {
     this.#o = o;
@@ -64,6 +67,22 @@ export class KubeSource implements Source {
 
   get client(): KubeClient {
     return this.#o.client;
+  }
+
+  /** The Secrets policies reference (kube/secrets.ts): read by name once the initial listing is out. */
+  #startSecrets(sink: SourceSink): void {
+    const secrets = new ReferencedSecrets({
+      client: this.#o.client,
+      sink,
+      log: this.#o.log,
+      origin: KUBE_ORIGIN,
+    });
+    this.#secrets = secrets;
+    for (const [key, o] of this.#byKind.get(`${KGATEWAY_GROUP}/TrafficPolicy`) ?? []) secrets.policy(key, o);
+    this.onChange((key, o) => {
+      if (o ? o.kind === "TrafficPolicy" : secrets.tracks(key)) secrets.policy(key, o);
+    });
+    secrets.start();
   }
 
   /** Informers, for tests (lists per kind). */
@@ -122,6 +141,8 @@ export class KubeSource implements Source {
     this.#initial = false;
     sink.replaceAll(all);
     this.#o.log.info("initial listing published", { objects: all.length });
+    if (resources.some((r) => r.group === KGATEWAY_GROUP && r.kind === "TrafficPolicy"))
+      this.#startSecrets(sink);
   }
 
   /** A (re)list of one kind: what went during the gap is removed, what changed is handed on, the rest not. */
@@ -138,6 +159,7 @@ export class KubeSource implements Source {
   }
 
   async stop(): Promise<void> {
+    this.#secrets?.stop();
     await Promise.all(this.#informers.map((i) => i.stop()));
     this.#o.client.close();
   }
