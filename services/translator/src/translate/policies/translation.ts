@@ -45,6 +45,7 @@ function featureContext(p: TrafficPolicy, settings: TranslatorSettings, index: O
     settings,
     namespace,
     targetKinds,
+    spec,
     secret: (name) => index.secrets.get(nsName(namespace, name)),
     gatewayExtension: (name) => index.gatewayExtensions.get(nsName(namespace, name)),
   };
