@@ -51,6 +51,8 @@ export interface FeatureContext {
   namespace: string;
   /** The kinds the policy targets (targetRefs and targetSelectors), e.g. some features are route-only. */
   targetKinds: ReadonlySet<string>;
+  /** The whole spec, for rules across fields (retry.perTryTimeout must be shorter than timeouts.request). */
+  spec: Readonly<Record<string, unknown>>;
   /**
    * A Secret of the policy's namespace (undefined: not there, or not given to the translator). Never
    * put a value of it into an error message: errors end up in status.

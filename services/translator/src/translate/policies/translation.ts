@@ -48,6 +48,7 @@ function featureContext(p: TrafficPolicy, settings: TranslatorSettings, index: O
     settings,
     namespace,
     targetKinds,
+    spec,
     secret: (name) => index.secrets.get(nsName(namespace, name)),
     secretsSelected: (matchLabels) =>
       [...index.secrets.values()]

@@ -83,7 +83,8 @@ export function compileResilience(rule: Record<string, unknown>): Resilience {
       ? "connect-failure,refused-stream,reset,retriable-status-codes"
       : "connect-failure,refused-stream,reset";
     if (codes.length) policy.retriableStatusCodes = codes;
-    policy.numRetries = attempts ?? 1;
+    // An invalid count is ignored (reported above): the default of 1 retry.
+    policy.numRetries = attempts !== undefined && attempts >= 0 ? attempts : 1;
     if (backoff !== undefined && backoff > 0) policy.retryBackOff = { baseInterval: msToProto(backoff) };
   }
   if (Object.keys(policy).length) fields.retryPolicy = policy;

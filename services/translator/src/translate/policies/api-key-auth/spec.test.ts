@@ -16,6 +16,7 @@ function ctx(secrets: Secret[]): FeatureContext {
   return {
     settings: GOLDEN_SETTINGS,
     namespace: "ns",
+    spec: {},
     targetKinds: new Set(["HTTPRoute"]),
     secret: (n) => secrets.find((s) => s.metadata.name === n),
     secretsSelected: () => secrets,

@@ -21,6 +21,7 @@ function ctx(extensions: Record<string, unknown>): FeatureContext {
   return {
     settings: GOLDEN_SETTINGS,
     namespace: "ns",
+    spec: {},
     targetKinds: new Set(["HTTPRoute"]),
     secret: () => undefined,
     secretsSelected: () => [],
