@@ -14,6 +14,7 @@ import { WaymarkError } from "@waymark/api";
 import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
+import { file_envoy_config_route_v3_route_components } from "./gen/envoy/config/route/v3/route_components_pb.js";
 import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
 import { file_envoy_extensions_compression_brotli_compressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
 import { file_envoy_extensions_compression_brotli_decompressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/decompressor/v3/brotli_pb.js";
@@ -88,6 +89,7 @@ export type {
 } from "./gen/envoy/config/rbac/v3/rbac_pb.js";
 export type {
   DirectResponseActionJson,
+  FilterConfigJson,
   HeaderMatcherJson,
   QueryParameterMatcherJson,
   RedirectActionJson,
@@ -204,6 +206,8 @@ export const registry = createRegistry(
   file_envoy_config_listener_v3_listener,
   file_envoy_config_cluster_v3_cluster,
   file_envoy_config_route_v3_route,
+  // FilterConfig (a typed_per_filter_config that only enables or disables a filter) is packed in an Any.
+  file_envoy_config_route_v3_route_components,
   file_envoy_config_endpoint_v3_endpoint,
   file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol,
   file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager,
