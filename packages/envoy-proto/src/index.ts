@@ -90,6 +90,7 @@ export type {
 } from "./gen/envoy/config/rbac/v3/rbac_pb.js";
 export type {
   DirectResponseActionJson,
+  FilterConfigJson,
   HeaderMatcherJson,
   QueryParameterMatcherJson,
   RedirectActionJson,

@@ -2,7 +2,13 @@
 // config is merged. Adding a feature: a folder beside transformation/ and one entry here.
 import { apiKeyAuthFeature } from "./api-key-auth/index.ts";
 import { autoHostRewriteFeature } from "./auto-host-rewrite/index.ts";
+import { bufferFeature } from "./buffer/index.ts";
+import { compressionFeature } from "./compression/index.ts";
+import { corsFeature } from "./cors/index.ts";
+import { csrfFeature } from "./csrf/index.ts";
+import { faultInjectionFeature } from "./fault-injection/index.ts";
 import type { PolicyFeature } from "./feature.ts";
+import { headerModifiersFeature } from "./header-modifiers/index.ts";
 import { internalRedirectFeature } from "./internal-redirect/index.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
 import { retryFeature } from "./retry/index.ts";
@@ -13,9 +19,15 @@ import { urlRewriteFeature } from "./url-rewrite/index.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: a heterogeneous registry; each feature reads its own value
 export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
-  // Authentication (fail closed).
-  apiKeyAuthFeature,
-  jwtAuthFeature,
+  // Filters, in the order of their slots (ir/filter-order.ts).
+  corsFeature,
+  csrfFeature,
+  faultInjectionFeature,
+  compressionFeature,
+  bufferFeature,
+  apiKeyAuthFeature, // fails closed
+  jwtAuthFeature, // fails closed
+  headerModifiersFeature,
   transformationFeature,
   // Route edits (no filter): route action and route entry fields.
   urlRewriteFeature,
