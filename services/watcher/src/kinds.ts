@@ -18,9 +18,10 @@ export const SUPPORTED_KINDS: readonly KindInfo[] = [
   { group: "", kind: "Namespace", versions: ["v1"], namespaced: false },
   { group: "discovery.k8s.io", kind: "EndpointSlice", versions: ["v1"], namespaced: true },
   { group: KGATEWAY_GROUP, kind: "TrafficPolicy", versions: ["v1alpha1"], namespaced: true },
+  // The external services (auth, processing, rate limit, JWT providers) TrafficPolicies refer to.
   { group: KGATEWAY_GROUP, kind: "GatewayExtension", versions: ["v1alpha1"], namespaced: true },
   // Secrets that policies reference (basicAuth, apiKeyAuth). In standalone mode the directory is the
-  // operator's choice of what to share; in Kubernetes the watcher reads only referenced Secrets.
+  // operator's choice of what to share; on Kubernetes the watcher reads only referenced Secrets.
   { group: "", kind: "Secret", versions: ["v1"], namespaced: true },
   // Istio's CRDs serve v1 and v1beta1 with the same schema; directories may hold either.
   { group: ISTIO_SECURITY_GROUP, kind: "AuthorizationPolicy", versions: ["v1", "v1beta1"], namespaced: true },

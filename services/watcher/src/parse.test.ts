@@ -110,6 +110,7 @@ test("every supported kind and version is accepted; v1beta1 Gateway API and Isti
     ["v1", "Namespace"],
     ["discovery.k8s.io/v1", "EndpointSlice"],
     ["gateway.kgateway.dev/v1alpha1", "TrafficPolicy"],
+    ["gateway.kgateway.dev/v1alpha1", "GatewayExtension"],
     ["security.istio.io/v1", "AuthorizationPolicy"],
     ["security.istio.io/v1beta1", "AuthorizationPolicy"],
     ["security.istio.io/v1", "RequestAuthentication"],
@@ -118,7 +119,7 @@ test("every supported kind and version is accepted; v1beta1 Gateway API and Isti
   const r = parseSourceFile("all.yml", docs.join("---\n"));
   assert.ok(r.ok);
   assert.deepEqual(r.problems, []);
-  assert.equal(r.objects.length, 12);
+  assert.equal(r.objects.length, 13);
   // Istio's policies are namespaced: "default" when the document names none.
   assert.equal(r.objects.at(-1)?.object.metadata.namespace, "default");
 });

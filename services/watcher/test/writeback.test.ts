@@ -168,8 +168,8 @@ describe("status and infra writers on a real API server", { timeout: 90_000, ski
     statusKv = await openBucket(nc, Bucket.status);
     infraKv = await openBucket(nc, Bucket.infra);
     await kubectl(["create", "namespace", NS]);
-    // Every kind Waymark watches (Istio's security.istio.io CRDs are installed); TrafficPolicy is not
-    // served here (its CRD is not installed): empty.
+    // Every kind Waymark watches (Istio's security.istio.io CRDs are installed); TrafficPolicy and
+    // GatewayExtension are not served here (their CRDs are not installed): empty.
     source = new KubeSource({ client: client(), log });
     await source.start(noSink);
   });

@@ -94,6 +94,14 @@ export const WATCHED: readonly ResourceInfo[] = [
     statusWriter: true,
     sharedStatusList: "ancestors",
   },
+  // Read only: what TrafficPolicies name in extensionRef. Waymark writes no status on them.
+  {
+    group: KGATEWAY_GROUP,
+    version: "v1alpha1",
+    kind: "GatewayExtension",
+    plural: "gatewayextensions",
+    namespaced: true,
+  },
   {
     group: ISTIO_SECURITY_GROUP,
     version: "v1",
