@@ -696,7 +696,8 @@ describe("kubernetes: TrafficPolicy with kgateway's CRD", { timeout: 300_000, sk
     if (problem) throw new Error(problem);
     logDir = tempDir("e2e-kube-trafficpolicy");
     console.log(`logs: ${logDir}`);
-    s = await startKubeStack({ logDir });
+    // Referenced Secrets are read again every 200 ms here (30 s by default), so a rotation shows soon.
+    s = await startKubeStack({ logDir, watcherEnv: { WAYMARK_KUBE_SECRET_REFRESH_MS: "200" } });
     nc = await connectBus({ servers: s.nats.url, name: "e2e-kube-tp", log: createLogger("e2e") });
     // The guide's apps, waypoint and routes (both Services enrolled).
     await s.sh(guide.createNamespace);
@@ -874,6 +875,68 @@ describe("kubernetes: TrafficPolicy with kgateway's CRD", { timeout: 300_000, sk
     );
     assert.equal(r.status, 200);
     assert.equal(r.headers["x-kgateway-manifest"], "applied unchanged");
+  });
+
+  test("apiKeyAuth with a Secret: the watcher reads only referenced Secrets (get by name), keys in traffic, rotation", async () => {
+    const secret = (name: string, data: Record<string, string>) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: NS },
+      stringData: data,
+    });
+    await applyJson(secret("api-keys", { alice: "k-alice-1" }), secret("unrelated", { token: "k-not-read" }));
+    await applyJson({
+      ...tpManifest("api-keys", {}),
+      spec: {
+        targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "httpbin2" }],
+        apiKeyAuth: { secretRef: { name: "api-keys" }, clientIdHeader: "x-client" },
+      },
+    });
+    await waitFor(
+      "httpbin2 asks for a key",
+      async () => (await get("httpbin2", "/headers").catch(() => undefined))?.status === 401,
+      30_000,
+      200,
+    );
+    const ok = await get("httpbin2", "/headers", { "api-key": "k-alice-1" });
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(ok.body, /"X-Client":\s*\[\s*"alice"/);
+    const p = await acceptedStatus("api-keys");
+    assert.equal(p.status?.ancestors?.[0]?.conditions.find((c) => c.type === "Accepted")?.reason, "Valid");
+    // Only the referenced Secret reached NATS; the other one was never read.
+    const objects = await openBucket(nc, Bucket.objects);
+    const key = (name: string) => objectKey({ group: "", kind: "Secret", namespace: NS, name });
+    assert.ok(await getJson(objects, key("api-keys")), "the referenced Secret is published");
+    assert.equal(await getJson(objects, key("unrelated")), undefined, "an unreferenced Secret is not read");
+    // The RBAC behind it: the watcher may get a Secret by name, never list or watch them.
+    const as = ["--as", "system:serviceaccount:waymark-system:waymark-watcher"];
+    assert.equal((await kubectl(["auth", "can-i", "get", "secrets", "-n", NS, ...as])).trim(), "yes");
+    await assert.rejects(kubectl(["auth", "can-i", "list", "secrets", "-n", NS, ...as]), /no/);
+    await assert.rejects(kubectl(["auth", "can-i", "watch", "secrets", "-n", NS, ...as]), /no/);
+    // A rotated key: the new one works, the old one stops.
+    await applyJson(secret("api-keys", { alice: "k-alice-2" }));
+    await waitFor(
+      "the rotated key in force",
+      async () =>
+        (await get("httpbin2", "/headers", { "api-key": "k-alice-2" }).catch(() => undefined))?.status ===
+        200,
+      30_000,
+      200,
+    );
+    assert.equal((await get("httpbin2", "/headers", { "api-key": "k-alice-1" })).status, 401);
+    await kubectl(["-n", NS, "delete", "trafficpolicy", "api-keys"]);
+    await waitFor(
+      "no key needed again",
+      async () => (await get("httpbin2", "/headers").catch(() => undefined))?.status === 200,
+      30_000,
+      200,
+    );
+    await waitFor(
+      "the Secret unpublished",
+      async () => (await getJson(objects, key("api-keys"))) === undefined,
+      30_000,
+      200,
+    );
   });
 
   test("every CEL rule of the TrafficPolicy CRD rejects at the API server, with its message", async (t) => {
