@@ -63,3 +63,61 @@ test("config-dump redacts API keys and htpasswd users wherever they are, keeping
   assert.ok(text.includes('"client":"alice"') && text.includes("x-api-key") && text.includes("x-user"));
   assert.ok(text.includes(REDACTED));
 });
+
+test("config-dump redacts basicAuth users where Waymark puts them: FilterConfig per route and virtual host", () => {
+  // The shape the translator's basicAuth feature emits (services/translator/testdata/trafficpolicy-basic-auth),
+  // encoded and decoded as the xds-server serves it.
+  const users = "alice:{SHA}g2YDYHBhl9R/ddqtGep+ipAO4aU=\nbob:{SHA}bOWgjgJew8XNjPXTyFghAc+ha1M=";
+  const perRoute = {
+    "waymark.basic_auth": {
+      "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+      config: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute",
+        users: { inlineString: users },
+      },
+    },
+  };
+  const route = encodeResource(TypeUrl.route, "fc_http_80_shop_w", {
+    name: "fc_http_80_shop_w",
+    virtualHosts: [
+      {
+        name: "http_routes_shop_w",
+        domains: ["*"],
+        routes: [
+          {
+            name: "w/shop/rule0/match0",
+            match: { prefix: "/" },
+            route: { cluster: "kube_w_shop_80" },
+            typedPerFilterConfig: perRoute,
+          },
+        ],
+        typedPerFilterConfig: perRoute,
+      },
+    ],
+  });
+  const h = contentHash(route);
+  const m: WaypointManifest = {
+    waypoint: { namespace: "w", name: "waypoint" },
+    version: "v1",
+    versions: { [TypeUrl.route]: "r1" },
+    resources: { [TypeUrl.route]: { fc_http_80_shop_w: h } },
+    builtAt: "2026-01-01T00:00:00.000Z",
+  };
+  const d = configDump(m, new Map([[h, route]]));
+  const text = JSON.stringify(d);
+  assert.ok(!text.includes("{SHA}") && !text.includes("g2YDYHBhl9R"), text);
+  const rc = d.types[TypeUrl.route]?.resources["fc_http_80_shop_w"] as {
+    virtualHosts: Array<{ typedPerFilterConfig: unknown; routes: Array<{ typedPerFilterConfig: unknown }> }>;
+  };
+  const redacted = {
+    "waymark.basic_auth": {
+      "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+      config: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute",
+        users: "[redacted]",
+      },
+    },
+  };
+  assert.deepEqual(rc.virtualHosts[0]?.typedPerFilterConfig, redacted);
+  assert.deepEqual(rc.virtualHosts[0]?.routes[0]?.typedPerFilterConfig, redacted);
+});

@@ -2,6 +2,7 @@
 // config is merged. Adding a feature: a folder beside transformation/ and one entry here.
 import { apiKeyAuthFeature } from "./api-key-auth/index.ts";
 import { autoHostRewriteFeature } from "./auto-host-rewrite/index.ts";
+import { basicAuthFeature } from "./basic-auth/index.ts";
 import { bufferFeature } from "./buffer/index.ts";
 import { compressionFeature } from "./compression/index.ts";
 import { corsFeature } from "./cors/index.ts";
@@ -25,6 +26,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   faultInjectionFeature,
   compressionFeature,
   bufferFeature,
+  basicAuthFeature, // fails closed
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed
   headerModifiersFeature,
