@@ -1,5 +1,6 @@
 // Every policy feature, in the order their filters are emitted within one slot and their per-filter
 // config is merged. Adding a feature: a folder beside transformation/ and one entry here.
+import { aclFeature } from "./acl/index.ts";
 import { apiKeyAuthFeature } from "./api-key-auth/index.ts";
 import { autoHostRewriteFeature } from "./auto-host-rewrite/index.ts";
 import { bufferFeature } from "./buffer/index.ts";
@@ -28,6 +29,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   bufferFeature,
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed
+  aclFeature, // fails closed
   localRateLimitFeature,
   headerModifiersFeature,
   transformationFeature,
