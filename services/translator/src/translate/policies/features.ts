@@ -1,5 +1,6 @@
 // Every policy feature, in the order their filters are emitted within one slot and their per-filter
 // config is merged. Adding a feature: a folder beside transformation/ and one entry here.
+import { aclFeature } from "./acl/index.ts";
 import { apiKeyAuthFeature } from "./api-key-auth/index.ts";
 import { autoHostRewriteFeature } from "./auto-host-rewrite/index.ts";
 import { basicAuthFeature } from "./basic-auth/index.ts";
@@ -12,6 +13,7 @@ import type { PolicyFeature } from "./feature.ts";
 import { headerModifiersFeature } from "./header-modifiers/index.ts";
 import { internalRedirectFeature } from "./internal-redirect/index.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
+import { localRateLimitFeature } from "./local-rate-limit/index.ts";
 import { retryFeature } from "./retry/index.ts";
 import { statPrefixFeature } from "./stat-prefix/index.ts";
 import { timeoutsFeature } from "./timeouts/index.ts";
@@ -29,6 +31,8 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   basicAuthFeature, // fails closed
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed
+  aclFeature, // fails closed
+  localRateLimitFeature,
   headerModifiersFeature,
   transformationFeature,
   // Route edits (no filter): route action and route entry fields.
