@@ -102,13 +102,17 @@ describe("standalone: TrafficPolicy rateLimit.local through Envoy", { timeout: 2
     for (let i = 0; i < 3; i++) {
       const r = await to("httpbin2");
       assert.equal(r.status, 200, `request ${i + 1} of 3 is within the bucket: ${show(r)}`);
+      // The bucket's state, as a client that backs off reads it.
+      assert.equal(r.headers["x-ratelimit-limit"], "3", show(r));
+      assert.equal(r.headers["x-ratelimit-remaining"], String(2 - i), show(r));
     }
     const refused = await to("httpbin2");
     assert.equal(refused.status, 429, show(refused));
     assert.equal(refused.body, "local_rate_limited");
-    // kgateway turns on no x-ratelimit-* headers (enable_x_ratelimit_headers), so none are sent.
-    const rlHeaders = Object.keys(refused.headers).filter((h) => h.startsWith("x-ratelimit"));
-    assert.deepEqual(rlHeaders, [], "no x-ratelimit-* headers");
+    assert.equal(refused.headers["x-ratelimit-limit"], "3", show(refused));
+    assert.equal(refused.headers["x-ratelimit-remaining"], "0", show(refused));
+    const reset = Number(refused.headers["x-ratelimit-reset"]);
+    assert.ok(Number.isInteger(reset) && reset > 0 && reset <= 3601, `x-ratelimit-reset: ${show(refused)}`);
     assert.equal((await to("httpbin2")).status, 429, "still empty: nothing refills within an hour");
     assert.deepEqual(await statuses("httpbin3", 6), [200, 200, 200, 200, 200, 200], "httpbin3 has no limit");
 

@@ -4,8 +4,8 @@
 // holding the token bucket. Envoy keeps one bucket per such config, shared by every connection and
 // worker of the waypoint (local_rate_limit_per_downstream_connection stays false, its default): a
 // route-level limit is per route entry, a Gateway-level one per virtual host (one per service of the
-// waypoint). A refused request gets 429 `local_rate_limited`; kgateway turns on no x-ratelimit-*
-// headers, and neither does Waymark. rateLimit.global is not programmed (see spec.ts).
+// waypoint). A refused request gets 429 `local_rate_limited`, and every response of a limited route
+// carries x-ratelimit-limit / -remaining / -reset (kgateway sends none; see spec.ts). rateLimit.global is not programmed (see spec.ts).
 import type { LocalRateLimitJson } from "@waymark/envoy-proto";
 import { pack } from "../../ir/any.ts";
 import type { PerFilterConfig } from "../../ir/types.ts";

@@ -37,6 +37,7 @@ test("a token bucket with kgateway's defaults: enabled and enforced for every re
       defaultValue: { numerator: 100, denominator: "HUNDRED" },
       runtimeKey: "local_rate_limit_enforced",
     },
+    enableXRatelimitHeaders: "DRAFT_VERSION_03",
   });
 });
 

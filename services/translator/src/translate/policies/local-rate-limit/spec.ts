@@ -95,6 +95,10 @@ export function readRateLimit(value: unknown, ctx: FeatureContext): FeatureRead<
     },
     filterEnabled: { defaultValue: percentJson(enabled), runtimeKey: ENABLED_KEY },
     filterEnforced: { defaultValue: percentJson(enforced), runtimeKey: ENFORCED_KEY },
+    // Tell clients the bucket's state (x-ratelimit-limit, -remaining, -reset on every response of a
+    // limited route, a 429 included). kgateway sends none; a client that backs off needs them, and
+    // they say nothing a client could not count itself.
+    enableXRatelimitHeaders: "DRAFT_VERSION_03",
   };
   return { ok: true, value: { kind: "limit", global, config } };
 }
