@@ -11,6 +11,7 @@ import type { PolicyFeature } from "./feature.ts";
 import { headerModifiersFeature } from "./header-modifiers/index.ts";
 import { internalRedirectFeature } from "./internal-redirect/index.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
+import { rbacFeature } from "./rbac/index.ts";
 import { retryFeature } from "./retry/index.ts";
 import { statPrefixFeature } from "./stat-prefix/index.ts";
 import { timeoutsFeature } from "./timeouts/index.ts";
@@ -27,6 +28,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   bufferFeature,
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed
+  rbacFeature, // fails closed
   headerModifiersFeature,
   transformationFeature,
   // Route edits (no filter): route action and route entry fields.
