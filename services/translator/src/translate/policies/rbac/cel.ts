@@ -12,7 +12,11 @@
 //   - no comprehension: Envoy builds CEL with comprehensions off, so all, exists, exists_one, map and
 //     filter are refused;
 //   - no message construction (`Foo{...}`); map and list literals are fine;
-//   - the expression as a whole may be a bool: a literal, list, map or arithmetic at the top is refused.
+//   - the expression as a whole may be a bool: a literal, list, map or arithmetic at the top is refused;
+//   - at most MAX_CEL_DEPTH nested sub-expressions: each level is two nested messages in the config,
+//     and protobuf decoders stop at 100 (ours when encoding the route configuration, Envoy's when it
+//     unpacks the CEL matcher), so a deeper AST could not be sent at all. `a && b && c ...` and
+//     `a || b || ...` chains are balanced by the parser and stay shallow.
 import { parse } from "@bufbuild/cel";
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { ExprSchema } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
@@ -99,6 +103,9 @@ const NOT_BOOL = new Set([
   ...GETTERS,
 ]);
 
+/** The deepest nesting of sub-expressions sent (1: a lone literal or variable). */
+export const MAX_CEL_DEPTH = 32;
+
 export type CelCheck = { ok: true; expr: JsonObject } | { ok: false; message: string };
 
 /** Parses and checks one expression; the AST as proto3 JSON (cel.expr.Expr), or why not. */
@@ -112,7 +119,7 @@ export function compileCel(source: string): CelCheck {
     return { ok: false, message: `does not parse: ${text.replaceAll("<input>:", "at ")}` };
   }
   const problems: string[] = [];
-  walk(expr, problems);
+  walk(expr, problems, 1);
   if (problems.length === 0) {
     const top = topLevelKind(expr);
     if (top !== undefined) problems.push(`must evaluate to a bool, not ${top}`);
@@ -121,7 +128,12 @@ export function compileCel(source: string): CelCheck {
   return { ok: true, expr: toJson(ExprSchema, expr) as JsonObject };
 }
 
-function walk(e: Expr, problems: string[]): void {
+function walk(e: Expr, problems: string[], depth: number): void {
+  if (depth > MAX_CEL_DEPTH) {
+    problems.push(`nested more than ${MAX_CEL_DEPTH} levels deep (the most a route configuration carries)`);
+    return;
+  }
+  const d = depth + 1;
   const k = e.exprKind;
   switch (k.case) {
     case "constExpr":
@@ -131,7 +143,7 @@ function walk(e: Expr, problems: string[]): void {
         problems.push(`unknown variable ${k.value.name} (known: ${CEL_VARIABLES.join(", ")})`);
       return;
     case "selectExpr":
-      if (k.value.operand) walk(k.value.operand, problems);
+      if (k.value.operand) walk(k.value.operand, problems, d);
       return;
     case "callExpr": {
       const { function: name, target, args } = k.value;
@@ -142,19 +154,20 @@ function walk(e: Expr, problems: string[]): void {
         problems.push(
           `Envoy's CEL has no ${name} ${target ? "method" : "function"} taking ${args.length} argument${args.length === 1 ? "" : "s"}`,
         );
-      if (target) walk(target, problems);
-      for (const a of args) walk(a, problems);
+      if (target) walk(target, problems, d);
+      for (const a of args) walk(a, problems, d);
       return;
     }
     case "listExpr":
-      for (const x of k.value.elements) walk(x, problems);
+      for (const x of k.value.elements) walk(x, problems, d);
       return;
     case "structExpr":
       if (k.value.messageName !== "")
         problems.push(`building a message (${k.value.messageName}{...}) is not supported`);
+      // An entry is one more message between the map and its keys and values.
       for (const entry of k.value.entries) {
-        if (entry.keyKind.case === "mapKey") walk(entry.keyKind.value, problems);
-        if (entry.value) walk(entry.value, problems);
+        if (entry.keyKind.case === "mapKey") walk(entry.keyKind.value, problems, d + 1);
+        if (entry.value) walk(entry.value, problems, d + 1);
       }
       return;
     case "comprehensionExpr":

@@ -5,15 +5,18 @@ import { ParsedExprSchema } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { fromBinary, toJson } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { encodeResource } from "@waymark/envoy-proto";
-import { compileCel } from "./cel.ts";
+import { compileCel, MAX_CEL_DEPTH } from "./cel.ts";
+import { rbacFeature } from "./index.ts";
 import { readRbac } from "./spec.ts";
 
-const errors = (r: ReturnType<typeof readRbac>) => (r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`));
+const errors = (r: ReturnType<typeof readRbac>) =>
+  r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
 const matcherOf = (r: ReturnType<typeof readRbac>) => {
   assert.ok(r.ok, errors(r).join("; "));
   return r.value.perRoute.rbac!.matcher!;
 };
-const actionOf = (m: unknown) => (m as { action: { typedConfig: { action: string } } }).action.typedConfig.action;
+const actionOf = (m: unknown) =>
+  (m as { action: { typedConfig: { action: string } } }).action.typedConfig.action;
 
 test("Allow (the default): a match is allowed, anything else denied; one expression is one predicate", () => {
   const m = matcherOf(readRbac({ policy: { matchExpressions: ['request.headers["x-user"] == "alice"'] } }));
@@ -28,7 +31,10 @@ test("Allow (the default): a match is allowed, anything else denied; one express
 
 test("Deny: a match is denied, anything else allowed; several expressions are ORed (as kgateway)", () => {
   const m = matcherOf(
-    readRbac({ action: "Deny", policy: { matchExpressions: ['request.method == "DELETE"', "source.port == 1"] } }),
+    readRbac({
+      action: "Deny",
+      policy: { matchExpressions: ['request.method == "DELETE"', "source.port == 1"] },
+    }),
   );
   const [fm] = m.matcherList!.matchers!;
   assert.equal(actionOf(fm!.onMatch), "DENY");
@@ -40,7 +46,7 @@ test("the AST sent as cel_expr_parsed has cel.expr.ParsedExpr's bytes (the v1alp
   const source =
     'request.headers["x-user"] == "alice" && {"a": [1, -2, 3u, 3.5, b"x", null, true]}["a"][0] == 1' +
     ' && has(request.id) && request.time > timestamp("2020-01-01T00:00:00Z") && request.path in ["/a"]' +
-    ' && (connection.mtls ? 1 : 2) == 1';
+    " && (connection.mtls ? 1 : 2) == 1";
   const c = compileCel(source);
   assert.ok(c.ok);
   const bytes = encodeResource("type.googleapis.com/xds.type.matcher.v3.CelMatcher", "t", {
@@ -57,7 +63,10 @@ test("the AST sent as cel_expr_parsed has cel.expr.ParsedExpr's bytes (the v1alp
     throw new Error(`no field ${n}`);
   };
   const back = fromBinary(ParsedExprSchema, field(field(bytes, 1), 3));
-  assert.deepEqual(toJson(ParsedExprSchema, back), toJson(ParsedExprSchema, { ...parse(source), sourceInfo: undefined }));
+  assert.deepEqual(
+    toJson(ParsedExprSchema, back),
+    toJson(ParsedExprSchema, { ...parse(source), sourceInfo: undefined }),
+  );
 });
 
 test("an expression that does not parse is an error at its path, with the parser's message", () => {
@@ -75,7 +84,10 @@ test("what Envoy cannot evaluate is refused before it is sent (Envoy would NACK 
     ['request.headers.exists(h, h == "x")', /without comprehensions/],
     ["[1].all(x, x > 0)", /without comprehensions/],
     ["google.protobuf.Duration{seconds: 1} == duration('1s')", /building a message/],
-    ["user == 'alice'", /unknown variable user \(known: request, source, destination, connection, metadata\)/],
+    [
+      "user == 'alice'",
+      /unknown variable user \(known: request, source, destination, connection, metadata\)/,
+    ],
     ["'alice'", /must evaluate to a bool, not a literal/],
     ["request.size + 1", /not the result of _\+_/],
     ["[true]", /not a list/],
@@ -115,8 +127,41 @@ test("the spec's shape: policy and matchExpressions required, 1 to 256 non-empty
   assert.deepEqual(errors(readRbac({ action: "allow", policy: { matchExpressions: ["true"] } })), [
     "rbac.action: must be Allow or Deny",
   ]);
-  assert.match(errors(readRbac({ policy: { matchExpressions: ["true"], other: 1 } })).join(), /rbac\.policy\.other: unknown field/);
+  assert.match(
+    errors(readRbac({ policy: { matchExpressions: ["true"], other: 1 } })).join(),
+    /rbac\.policy\.other: unknown field/,
+  );
   assert.deepEqual(errors(readRbac("x")), ["rbac: must be an object"]);
+});
+
+test(`an expression nested ${MAX_CEL_DEPTH} levels deep is sent; one level more is refused (protobuf's depth limit)`, () => {
+  // request.size + 1 + ... > 0: _>_, then one _+_ per term, then request.size (a select of an ident).
+  const nested = (depth: number) => `request.size${" + 1".repeat(depth - 3)} > 0`;
+  // The deepest place: a route entry, in an OR of two expressions.
+  const r = readRbac({ policy: { matchExpressions: [nested(MAX_CEL_DEPTH), "true"] } });
+  assert.ok(r.ok, errors(r).join());
+  const routeConfig = {
+    name: "r",
+    virtualHosts: [
+      {
+        name: "v",
+        domains: ["*"],
+        routes: [
+          {
+            match: { prefix: "/" },
+            directResponse: { status: 200 },
+            typedPerFilterConfig: rbacFeature.perRoute!(r.value),
+          },
+        ],
+      },
+    ],
+  };
+  encodeResource("type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "r", routeConfig);
+  assert.deepEqual(errors(readRbac({ policy: { matchExpressions: [nested(MAX_CEL_DEPTH + 1)] } })), [
+    `rbac.policy.matchExpressions[0]: nested more than ${MAX_CEL_DEPTH} levels deep (the most a route configuration carries)`,
+  ]);
+  const maps = `${'{"a": '.repeat(17)}1${"}".repeat(17)} == {}`;
+  assert.match(errors(readRbac({ policy: { matchExpressions: [maps] } })).join(), /nested more than/);
 });
 
 test("an expression nested too deep for the parser is an error, not a crash", () => {
