@@ -80,6 +80,15 @@ const OVERLAYS = [
     anchor: 'import "envoy/type/matcher/v3/metadata.proto";',
     insert: 'import "envoy/type/matcher/v3/filter_state.proto";',
   },
+  {
+    // CelExpression.cel_expr_parsed (upstream field 3, outside the oneof): Envoy 1.40 evaluates a parsed
+    // AST given there (TrafficPolicy rbac). Upstream types it cel.expr.ParsedExpr, which the vendored set
+    // lacks; google.api.expr.v1alpha1.ParsedExpr is its wire-identical ancestor (same messages, same
+    // field numbers for everything Waymark emits), so the bytes are what Envoy expects.
+    file: "xds/type/v3/cel.proto",
+    anchor: "    google.api.expr.v1alpha1.CheckedExpr checked_expr = 2;\n  }",
+    insert: "  google.api.expr.v1alpha1.ParsedExpr cel_expr_parsed = 3;",
+  },
 ];
 
 const stamp = join(outDir, ".stamp");
@@ -112,7 +121,8 @@ writeFileSync(validate, text.replace(anchor, `${anchor}\n  optional bool ignore_
 // Fields newer than the vendored envoy-api, added with their upstream field numbers (Envoy 1.40).
 for (const o of OVERLAYS) {
   const file = join(buildDir, o.file);
-  const source = readFileSync(file, "utf8");
+  // Some vendored files have CRLF line ends; anchors are written with LF.
+  const source = readFileSync(file, "utf8").replaceAll("\r\n", "\n");
   if (!source.includes(o.anchor)) throw new Error(`${o.file} changed shape; update the overlay`);
   writeFileSync(file, source.replace(o.anchor, `${o.anchor}\n${o.insert}`));
 }

@@ -14,6 +14,7 @@ import { WaymarkError } from "@waymark/api";
 import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
+import { file_envoy_config_rbac_v3_rbac } from "./gen/envoy/config/rbac/v3/rbac_pb.js";
 import { file_envoy_config_route_v3_route_components } from "./gen/envoy/config/route/v3/route_components_pb.js";
 import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
 import { file_envoy_extensions_compression_brotli_compressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
@@ -83,6 +84,7 @@ export type {
 } from "./gen/envoy/config/listener/v3/listener_components_pb.js";
 export type { ListenerJson } from "./gen/envoy/config/listener/v3/listener_pb.js";
 export type {
+  ActionJson as RbacActionJson,
   PermissionJson as RbacPermissionJson,
   PolicyJson as RbacPolicyJson,
   PrincipalJson as RbacPrincipalJson,
@@ -174,6 +176,11 @@ export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_
 export type { StringMatcherJson } from "./gen/envoy/type/matcher/v3/string_pb.js";
 export type { CelMatcherJson } from "./gen/xds/type/matcher/v3/cel_pb.js";
 export type { HttpAttributesCelMatchInputJson } from "./gen/xds/type/matcher/v3/http_inputs_pb.js";
+export type {
+  Matcher_MatcherList_PredicateJson as XdsMatcherPredicateJson,
+  Matcher_OnMatchJson as XdsMatcherOnMatchJson,
+  MatcherJson as XdsMatcherJson,
+} from "./gen/xds/type/matcher/v3/matcher_pb.js";
 export {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
@@ -222,6 +229,8 @@ export const registry = createRegistry(
   file_envoy_extensions_filters_http_router_v3_router,
   file_envoy_extensions_filters_http_lua_v3_lua,
   file_envoy_extensions_upstreams_http_v3_http_protocol_options,
+  // envoy.config.rbac.v3.Action: the actions of an RBAC matcher (TrafficPolicy rbac).
+  file_envoy_config_rbac_v3_rbac,
   file_envoy_extensions_filters_http_rbac_v3_rbac,
   file_envoy_extensions_filters_network_rbac_v3_rbac,
   file_envoy_extensions_filters_http_jwt_authn_v3_config,

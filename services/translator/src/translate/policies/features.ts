@@ -14,6 +14,7 @@ import { headerModifiersFeature } from "./header-modifiers/index.ts";
 import { internalRedirectFeature } from "./internal-redirect/index.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
 import { localRateLimitFeature } from "./local-rate-limit/index.ts";
+import { rbacFeature } from "./rbac/index.ts";
 import { retryFeature } from "./retry/index.ts";
 import { statPrefixFeature } from "./stat-prefix/index.ts";
 import { timeoutsFeature } from "./timeouts/index.ts";
@@ -32,6 +33,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed
   aclFeature, // fails closed
+  rbacFeature, // fails closed
   localRateLimitFeature,
   headerModifiersFeature,
   transformationFeature,
