@@ -852,6 +852,17 @@ describe("kubernetes: TrafficPolicy with kgateway's CRD", { timeout: 300_000, sk
       ),
     );
     assert.equal(JSON.stringify(ge).includes('"requestTimeout":"200ms"'), true, JSON.stringify(ge));
+    // Its own status, written to the API server: Waymark does not program ExtAuth yet, and says so.
+    const geStatus = await waitFor("the GatewayExtension's status", async () => {
+      const o = JSON.parse(
+        await kubectl(["-n", NS, "get", "gatewayextension", "ext-authz", "-o", "json"]),
+      ) as {
+        status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
+      };
+      return o.status?.conditions?.find((c) => c.type === "Accepted");
+    });
+    assert.deepEqual([geStatus.status, geStatus.reason], ["False", "Unsupported"], geStatus.message);
+    assert.match(geStatus.message, /type ExtAuth is not supported by Waymark yet/);
 
     const implemented = new Set(FEATURES.map((f) => f.field));
     const ignored = KITCHEN_FIELDS.filter((f) => !implemented.has(f));

@@ -94,13 +94,14 @@ export const WATCHED: readonly ResourceInfo[] = [
     statusWriter: true,
     sharedStatusList: "ancestors",
   },
-  // Read only: what TrafficPolicies name in extensionRef. Waymark writes no status on them.
+  // What TrafficPolicies name in extensionRef; their status (Accepted, or why not) is ours too.
   {
     group: KGATEWAY_GROUP,
     version: "v1alpha1",
     kind: "GatewayExtension",
     plural: "gatewayextensions",
     namespaced: true,
+    statusWriter: true,
   },
   {
     group: ISTIO_SECURITY_GROUP,

@@ -11,11 +11,12 @@
 // Which policy is in force where (targets, priority, section names, overrides) is not a feature's
 // business: policies/translation.ts decides it once for all of them.
 
-import type { GatewayExtension, Secret } from "@waymark/api";
+import type { Secret } from "@waymark/api";
 import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
 import type { PerFilterConfig, PlacedHttpFilter } from "../ir/types.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import type { TranslatorSettings } from "../types.ts";
+import type { ExtensionKind } from "./extensions/kind.ts";
 
 /** A route entry's metadata.filter_metadata (namespace → struct). */
 export type RouteFilterMetadata = NonNullable<NonNullable<RouteJson["metadata"]>["filterMetadata"]>;
@@ -60,8 +61,12 @@ export interface FeatureContext {
   secret(name: string): Secret | undefined;
   /** The Secrets of the policy's namespace whose labels include `matchLabels`, sorted by name. */
   secretsSelected(matchLabels: Record<string, string>): Secret[];
-  /** A GatewayExtension of the policy's namespace. */
-  gatewayExtension(name: string): GatewayExtension | undefined;
+  /**
+   * A reference (`ref`, at `path` in the policy, e.g. `jwtAuth.extensionRef`) to a GatewayExtension of
+   * `kind` in the policy's namespace, read by its type (extensions/registry.ts): its value, or errors
+   * saying what to fix (not found, another type, invalid: the same words as the extension's status).
+   */
+  extension<E>(kind: ExtensionKind<E>, ref: unknown, path: string): FeatureRead<{ name: string; value: E }>;
   /**
    * A backendRef (a port of a Service of the policy's namespace: a JWKS server, an auth server) as a
    * backend the waypoint can send to, or why it cannot (the message names the Service and port).

@@ -7,7 +7,6 @@ import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
 import { compareStrings, isRecord, records, str, stringMap } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
 import type { PerFilterConfig, PlacedHttpFilter, WaypointIR } from "../ir/types.ts";
-import { resolveBackend } from "../routes/backends.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
 import type { ObjectStatus, TranslatorSettings } from "../types.ts";
 import type { WaypointInfo } from "../waypoints/gateways.ts";
@@ -21,6 +20,7 @@ import {
   TRAFFIC_POLICY_FIELDS,
   targetMatches,
 } from "./attachment.ts";
+import { Extensions, sameNamespaceBackend } from "./extensions/resolve.ts";
 import {
   type FeatureContext,
   formatFieldError,
@@ -36,7 +36,12 @@ const FAIL_CLOSED_FIELD = "*failClosed";
 const ATTACHMENT_FIELDS = new Set(["targetRefs", "targetSelectors"]);
 
 /** What a feature's reader may see of the world: the policy's own namespace only. */
-function featureContext(p: TrafficPolicy, settings: TranslatorSettings, index: ObjectIndex): FeatureContext {
+function featureContext(
+  p: TrafficPolicy,
+  settings: TranslatorSettings,
+  index: ObjectIndex,
+  extensions: Extensions,
+): FeatureContext {
   const namespace = p.metadata.namespace ?? "";
   const spec = isRecord(p.spec) ? p.spec : {};
   const targetKinds = new Set<string>();
@@ -58,17 +63,8 @@ function featureContext(p: TrafficPolicy, settings: TranslatorSettings, index: O
           return Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
         })
         .sort((a, b) => compareStrings(a.metadata.name, b.metadata.name)),
-    gatewayExtension: (name) => index.gatewayExtensions.get(nsName(namespace, name)),
-    backend: (ref) => {
-      const other = isRecord(ref) ? str(ref.namespace) : undefined;
-      if (other !== undefined && other !== namespace)
-        return {
-          ok: false,
-          message: `backendRef namespace ${other}: a policy may only call Services of its own namespace (${namespace}); remove the namespace or move the Service`,
-        };
-      const r = resolveBackend(ref, namespace, index);
-      return r.ok ? { ok: true, target: r.target } : { ok: false, message: r.message };
-    },
+    extension: (kind, ref, path) => extensions.resolve(kind, ref, path, namespace),
+    backend: (ref) => sameNamespaceBackend(ref, namespace, index),
   };
 }
 
@@ -85,7 +81,12 @@ function failClosed(route: RouteJson): void {
   route.directResponse = { status: 500, body: { inlineString: FAIL_CLOSED_BODY } };
 }
 
-function readPolicy(p: TrafficPolicy, settings: TranslatorSettings, index: ObjectIndex): PolicyInfo {
+function readPolicy(
+  p: TrafficPolicy,
+  settings: TranslatorSettings,
+  index: ObjectIndex,
+  extensions: Extensions,
+): PolicyInfo {
   const errors: string[] = [];
   const ignored: string[] = [];
   const failsClosed: string[] = [];
@@ -97,7 +98,7 @@ function readPolicy(p: TrafficPolicy, settings: TranslatorSettings, index: Objec
     if (TRAFFIC_POLICY_FIELDS.includes(field)) ignored.push(field);
     else errors.push(`${field}: unknown field`);
   }
-  const ctx = featureContext(p, settings, index);
+  const ctx = featureContext(p, settings, index, extensions);
   for (const f of FEATURES) {
     if (spec[f.field] === undefined) continue;
     const r = f.read(spec[f.field], ctx);
@@ -137,11 +138,16 @@ export class PolicyTranslation {
   private readonly entryFields = new Map<string, Set<string>>();
   private readonly perFilterCache = new Map<string, PerFilterConfig>();
   private readonly index: ObjectIndex;
+  /** The GatewayExtensions, each read once; their statuses go out with the policies'. */
+  private readonly extensions: Extensions;
 
   constructor(index: ObjectIndex, settings: TranslatorSettings) {
     this.settings = settings;
     this.index = index;
-    this.policies = index.trafficPolicies.map((p) => readPolicy(p, settings, index)).sort(comparePriority);
+    this.extensions = new Extensions(index, settings);
+    this.policies = index.trafficPolicies
+      .map((p) => readPolicy(p, settings, index, this.extensions))
+      .sort(comparePriority);
   }
 
   private perFilter(p: PolicyInfo, feature: PolicyFeature<unknown>, on: "route" | "vhost"): PerFilterConfig {
@@ -423,7 +429,7 @@ export class PolicyTranslation {
   }
 
   statuses(): ObjectStatus[] {
-    const out: ObjectStatus[] = [];
+    const out: ObjectStatus[] = this.extensions.statuses();
     for (const p of this.policies) {
       const s = this.statusOf(p);
       if (s) out.push(s);
@@ -453,7 +459,7 @@ export class PolicyTranslation {
     const at = this.policies.findIndex((p) => p.policy === before);
     if (at < 0) return undefined;
     const old = this.policies[at]!;
-    const next = readPolicy(after, this.settings, this.index);
+    const next = readPolicy(after, this.settings, this.index, this.extensions);
     if (!samePolicy(old, next)) return undefined;
     const commit = () => {
       this.policies[at] = next;

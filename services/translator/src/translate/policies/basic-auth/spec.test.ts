@@ -38,7 +38,7 @@ function ctx(secrets: Secret[]): FeatureContext {
     targetKinds: new Set(["HTTPRoute"]),
     secret: (n) => secrets.find((s) => s.metadata.name === n),
     secretsSelected: () => [],
-    gatewayExtension: () => undefined,
+    extension: () => ({ ok: false, errors: [{ path: "-", message: "no GatewayExtensions here" }] }),
     backend: () => ({ ok: false, message: "none" }),
   };
 }

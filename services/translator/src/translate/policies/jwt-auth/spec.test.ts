@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { GatewayExtension } from "@waymark/api";
+import type { KubeObject } from "@waymark/api";
 import { GOLDEN_SETTINGS } from "../../golden-cases.ts";
+import { indexObjects } from "../../input/objects.ts";
+import { Extensions, sameNamespaceBackend } from "../extensions/resolve.ts";
 import type { FeatureContext } from "../feature.ts";
 import { readJwtAuth } from "./spec.ts";
 
@@ -18,6 +20,19 @@ const JWKS = JSON.stringify({
 });
 
 function ctx(extensions: Record<string, unknown>): FeatureContext {
+  const objects = new Map<string, KubeObject>(
+    Object.entries(extensions).map(([name, spec]) => [
+      `gateway.kgateway.dev/GatewayExtension/ns/${name}`,
+      {
+        apiVersion: "gateway.kgateway.dev/v1alpha1",
+        kind: "GatewayExtension",
+        metadata: { name, namespace: "ns" },
+        spec,
+      } as KubeObject,
+    ]),
+  );
+  const index = indexObjects(objects);
+  const all = new Extensions(index, GOLDEN_SETTINGS);
   return {
     settings: GOLDEN_SETTINGS,
     namespace: "ns",
@@ -25,16 +40,8 @@ function ctx(extensions: Record<string, unknown>): FeatureContext {
     targetKinds: new Set(["HTTPRoute"]),
     secret: () => undefined,
     secretsSelected: () => [],
-    gatewayExtension: (name) =>
-      extensions[name] === undefined
-        ? undefined
-        : ({
-            apiVersion: "gateway.kgateway.dev/v1alpha1",
-            kind: "GatewayExtension",
-            metadata: { name, namespace: "ns" },
-            spec: extensions[name],
-          } as GatewayExtension),
-    backend: () => ({ ok: false, message: "Service ns/jwks not found" }),
+    extension: (kind, ref, path) => all.resolve(kind, ref, path, "ns"),
+    backend: (ref) => sameNamespaceBackend(ref, "ns", index),
   };
 }
 
@@ -61,7 +68,7 @@ test("a missing extension, another namespace, a non-JWT extension are errors nam
   );
   assert.match(
     messages(readJwtAuth({ extensionRef: { name: "x" } }, ctx({ x: { extAuth: {} } })))[0] ?? "",
-    /no spec\.jwt/,
+    /GatewayExtension ns\/x is of type ExtAuth, not JWT/,
   );
 });
 
@@ -109,6 +116,6 @@ test("unusable JWKS sources are errors: not JSON, ConfigMap, https, an unknown b
     remote: { url: "https://keys.example/jwks", backendRef: { name: "jwks", port: 80 } },
   });
   assert.ok(remote.some((m) => /only http is supported/.test(m)));
-  assert.ok(remote.some((m) => /jwks\.remote\.backendRef: Service ns\/jwks not found/.test(m)));
+  assert.ok(remote.some((m) => /jwks\.remote\.backendRef: Service jwks not found/.test(m)));
   assert.match(read({})[0] ?? "", /exactly one of local and remote/);
 });

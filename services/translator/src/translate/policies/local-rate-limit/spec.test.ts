@@ -13,7 +13,7 @@ function ctx(spec: Record<string, unknown>): FeatureContext {
     targetKinds: new Set(["HTTPRoute"]),
     secret: () => undefined,
     secretsSelected: () => [],
-    gatewayExtension: () => undefined,
+    extension: () => ({ ok: false, errors: [{ path: "-", message: "no GatewayExtensions here" }] }),
     backend: () => ({ ok: false, message: "none" }),
   };
 }
