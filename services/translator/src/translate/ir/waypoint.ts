@@ -1,6 +1,7 @@
 // Stage 5: one waypoint's IR. The inbound listener gets a chain per (service VIPs, port) of every
 // enrolled service; each HTTP chain a route configuration holding the routes that apply to that
-// service port; and every service port and backend sent to a cluster.
+// service port (and the HTTP filters their own filters need); and every service port and backend
+// sent to a cluster.
 import { compareStrings } from "../input/guards.ts";
 import { chainName } from "../input/names.ts";
 import { nsName, type ServiceInfo } from "../input/objects.ts";
@@ -92,6 +93,12 @@ export function buildWaypointIR(
       };
       for (const t of rc.targets) addTarget(t);
       ir.routeConfigs.push(rc);
+      // The filters the routes' own per-filter config needs (an HTTPRoute CORS filter), once each.
+      const chain = chains[chains.length - 1]!;
+      if (hasRoutes)
+        for (const r of [...gatewayRoutes, ...serviceRoutes])
+          for (const f of r.httpFilters)
+            if (!chain.httpFilters.some((h) => h.filter.name === f.filter.name)) chain.httpFilters.push(f);
     }
   }
 

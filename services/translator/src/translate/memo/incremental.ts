@@ -117,6 +117,9 @@ function recompile(
   const compiled = compileRoute(after, last.context.index);
   // Other backends: other clusters and load assignments.
   if (!sameTargets(old.compiled.targets, compiled.targets)) return undefined;
+  // Other HTTP filters for its own filters (a CORS filter added or removed): other listeners.
+  const filterNames = (r: CompiledRoute) => r.httpFilters.map((f) => String(f.filter.name)).join();
+  if (filterNames(old.compiled) !== filterNames(compiled)) return undefined;
   const parents = resolveParents(compiled, last.context);
   if (!sameAttachment(old.parents, parents)) return undefined;
   const work: RouteWork = { compiled, parents, status: undefined };

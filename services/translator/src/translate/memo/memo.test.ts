@@ -253,6 +253,30 @@ test("a route change answered by the incremental path, and one that needs a new 
   );
 });
 
+test("a route gaining or losing a CORS filter takes the whole translation (the listeners change too)", () => {
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const memo = new TranslationMemo();
+  translate({ objects }, c.settings, memo);
+  const key = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
+  const route = structuredClone(objects.get(key)!) as KubeObject & {
+    spec: { rules: Array<Record<string, unknown>> };
+  };
+  route.metadata.generation = 2;
+  route.spec.rules[0]!.filters = [{ type: "CORS", cors: { allowOrigins: ["https://a.example"] } }];
+  const withCors = new Map(objects).set(key, route);
+  const out = translate({ objects: withCors }, c.settings, memo);
+  assert.deepEqual(out, translate({ objects: withCors }, c.settings));
+  assert.equal(memo.incremental, 0, "a CORS filter added: the whole translation");
+  const listeners = JSON.stringify(
+    out.waypoints[0]!.resources["type.googleapis.com/envoy.config.listener.v3.Listener"],
+  );
+  assert.match(listeners, /envoy\.filters\.http\.cors/);
+  const back = translate({ objects }, c.settings, memo);
+  assert.deepEqual(back, translate({ objects }, c.settings));
+  assert.equal(memo.incremental, 0, "a CORS filter removed: the whole translation");
+});
+
 test("with TrafficPolicies: a route no policy names takes the incremental path; one a policy selected does not", () => {
   const c = loadCase("header-control");
   const objects = new Map(c.input.objects);

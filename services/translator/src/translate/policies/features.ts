@@ -18,6 +18,7 @@ import { rbacFeature } from "./rbac/index.ts";
 import { retryFeature } from "./retry/index.ts";
 import { statPrefixFeature } from "./stat-prefix/index.ts";
 import { timeoutsFeature } from "./timeouts/index.ts";
+import { tracingFeature } from "./tracing/index.ts";
 import { transformationFeature } from "./transformation/index.ts";
 import { urlRewriteFeature } from "./url-rewrite/index.ts";
 
@@ -43,5 +44,6 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   timeoutsFeature,
   retryFeature,
   internalRedirectFeature,
+  tracingFeature,
   statPrefixFeature,
 ];

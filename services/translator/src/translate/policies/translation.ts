@@ -260,7 +260,9 @@ export class PolicyTranslation {
         fields.add(FAIL_CLOSED_FIELD);
       }
       if (fields.size && entry.json.name) this.entryFields.set(entry.json.name, fields);
-      if (Object.keys(config).length) entry.json.typedPerFilterConfig = config;
+      // The entry's own per-filter config (the HTTPRoute's CORS filter) wins over a policy's.
+      const merged = entry.ownPerFilter ? { ...config, ...entry.ownPerFilter } : config;
+      if (Object.keys(merged).length) entry.json.typedPerFilterConfig = merged;
       if (Object.keys(metadata).length)
         entry.json.metadata = {
           ...entry.json.metadata,
@@ -399,8 +401,11 @@ export class PolicyTranslation {
       ir.extraClusters = extra.sort((a, b) => compareStrings(a.name ?? "", b.name ?? ""));
     }
     if (filters.length === 0) return;
+    // A chain may have one of them already, for its routes' own filters (ir/waypoint.ts).
     for (const chain of ir.listener?.chains ?? [])
-      if (chain.kind === "http") chain.httpFilters.push(...filters);
+      if (chain.kind === "http")
+        for (const f of filters)
+          if (!chain.httpFilters.some((h) => h.filter.name === f.filter.name)) chain.httpFilters.push(f);
   }
 
   /**

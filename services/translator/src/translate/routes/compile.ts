@@ -7,6 +7,10 @@
 //   - a forward to its backends (one cluster, or weighted clusters when several backends or backend
 //     filters), with URLRewrite, RequestMirror, timeouts and retries;
 //   - HTTP 500, when the rule cannot be honoured (no usable backend, a filter we cannot apply).
+// A CORS filter puts Envoy's CorsPolicy on the rule's forwarding entries (typed_per_filter_config;
+// Envoy's cors filter acts only on entries with a route action) and the route then needs the cors
+// filter in its connection managers (httpFilters). A TrafficPolicy cors on the same entry loses to
+// it (policies/translation.ts keeps the entry's own per-filter config).
 // When only some backends are unusable, their share of the weight answers 500 and the rest is
 // forwarded: a first entry with the same match takes that share (runtime_fraction) and answers 500.
 import type { HTTPRoute } from "@waymark/api";
@@ -21,6 +25,8 @@ import type {
 import { arr, int, isRecord, records, str } from "../input/guards.ts";
 import { routeEntryName } from "../input/names.ts";
 import type { ObjectIndex } from "../input/objects.ts";
+import type { PerFilterConfig, PlacedHttpFilter } from "../ir/types.ts";
+import { CORS_HTTP_FILTER, corsPerFilter } from "../policies/cors/spec.ts";
 import { type BackendReason, type BackendTarget, isCoreGroup, resolveBackend } from "./backends.ts";
 import { type CompiledFilters, compileFilters, type RedirectSpec, type RewriteSpec } from "./filters.ts";
 import { type CompiledMatch, compileMatch } from "./matches.ts";
@@ -34,6 +40,11 @@ export interface RouteEntry {
   rank: MatchRank;
   /** A complete Envoy Route. */
   json: RouteJson;
+  /**
+   * The entry's own typed_per_filter_config (from the route's filters, e.g. CORS), also in json; a
+   * policy's per-filter config for the same filter does not replace it.
+   */
+  ownPerFilter?: PerFilterConfig;
 }
 
 export interface RefProblem {
@@ -59,6 +70,8 @@ export interface CompiledRoute {
    * filled in when its parents are resolved (parentRef port and sectionName).
    */
   servicePorts: Map<string, ReadonlySet<number> | undefined>;
+  /** HTTP filters the entries' own per-filter config needs in the connection manager (CORS); by name, once. */
+  httpFilters: PlacedHttpFilter[];
 }
 
 const internalError = (): RouteJson => ({ directResponse: { status: 500 } });
@@ -259,6 +272,7 @@ export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRout
     unsupported: [],
     refProblems: [],
     servicePorts: new Map(),
+    httpFilters: [],
   };
   const created = parseTimestamp(route.metadata.creationTimestamp);
   const spec = isRecord(route.spec) ? route.spec : {};
@@ -285,7 +299,10 @@ export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRout
       const c = compiled.value;
       const entryName = routeEntryName(namespace, name, ruleIndex, matchIndex);
       for (const e of matchEntries(action, c, `${label}.matches[${matchIndex}]`, out)) {
+        const own = filters.cors && e.body.route ? corsPerFilter(filters.cors) : undefined;
+        if (own && !out.httpFilters.includes(CORS_HTTP_FILTER)) out.httpFilters.push(CORS_HTTP_FILTER);
         out.entries.push({
+          ...(own ? { ownPerFilter: own } : {}),
           rank: {
             pathType: c.pathType,
             pathLength: c.pathLength,
@@ -304,6 +321,7 @@ export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRout
             match: e.matchExtra ? { ...c.match, ...e.matchExtra } : c.match,
             ...e.body,
             ...filters.headerOps,
+            ...(own ? { typedPerFilterConfig: { ...own } } : {}),
           },
         });
       }

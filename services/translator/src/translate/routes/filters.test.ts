@@ -31,14 +31,14 @@ test("header modifiers: set overwrites, add appends, remove removes", () => {
 
 test("unsupported filters are reported by name, never silently ignored", () => {
   const { problems } = compileFilters([
-    { type: "CORS", cors: {} },
+    { type: "ExternalAuth", externalAuth: {} },
     {
       type: "ExtensionRef",
       extensionRef: { group: "gateway.kgateway.dev", kind: "TrafficPolicy", name: "p" },
     },
   ]);
   assert.equal(problems.length, 2);
-  assert.match(problems[0] ?? "", /CORS/);
+  assert.match(problems[0] ?? "", /ExternalAuth/);
   assert.match(problems[1] ?? "", /ExtensionRef/);
 });
 
@@ -85,4 +85,52 @@ test("Envoy refuses to modify Host: reported instead of emitted", () => {
 test("no filters, no header operations", () => {
   assert.deepEqual(compileFilters(undefined), { headerOps: {}, mirrors: [], problems: [] });
   assert.deepEqual(compileFilters([]), { headerOps: {}, mirrors: [], problems: [] });
+});
+
+test("CORS: read as the TrafficPolicy cors field is; wildcard origins; errors name the field", () => {
+  const f = compileFilters([
+    {
+      type: "CORS",
+      cors: {
+        allowOrigins: ["https://www.foo.com", "https://*.bar.com"],
+        allowMethods: ["GET", "OPTIONS"],
+        allowHeaders: ["x-header-1"],
+        exposeHeaders: ["x-header-3"],
+        allowCredentials: true,
+        maxAge: 3600,
+      },
+    },
+  ]);
+  assert.deepEqual(f.problems, []);
+  assert.deepEqual(f.cors, {
+    allowOriginStringMatch: [
+      { exact: "https://www.foo.com" },
+      { safeRegex: { regex: "https://.*\\.bar\\.com" } },
+    ],
+    allowMethods: "GET, OPTIONS",
+    allowHeaders: "x-header-1",
+    exposeHeaders: "x-header-3",
+    maxAge: "3600",
+    allowCredentials: true,
+  });
+  // maxAge defaults to 5 (the CRD's default); "*" alone for any origin.
+  assert.deepEqual(compileFilters([{ type: "CORS", cors: { allowOrigins: ["*"] } }]).cors, {
+    allowOriginStringMatch: [{ safeRegex: { regex: ".*" } }],
+    maxAge: "5",
+  });
+  const bad = compileFilters([
+    { type: "CORS", cors: { allowOrigins: ["example.com", "*"], allowMethods: ["FETCH"], disable: {} } },
+  ]);
+  assert.equal(bad.cors, undefined);
+  assert.deepEqual(bad.problems, [
+    "CORS: cors.disable: unknown field (known: allowOrigins, allowMethods, allowHeaders, exposeHeaders, maxAge, allowCredentials)",
+    'CORS: cors.allowOrigins: "*" must be the only entry when given',
+    'CORS: cors.allowOrigins[0]: "example.com" is not an origin (scheme://host[:port], e.g. https://example.com or https://*.example.com, or "*")',
+    'CORS: cors.allowMethods[0]: "FETCH" is not one of GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH or "*"',
+  ]);
+  assert.match(compileFilters([{ type: "CORS" }]).problems.join(), /CORS filter has no cors configuration/);
+  assert.match(
+    compileFilters([{ type: "CORS", cors: {} }], "backendRef").problems.join(),
+    /not supported on a backendRef/,
+  );
 });

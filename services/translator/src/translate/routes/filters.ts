@@ -1,10 +1,14 @@
 // HTTPRoute filters → what the route entries need: header operations (RequestHeaderModifier,
-// ResponseHeaderModifier), a redirect (RequestRedirect), a rewrite (URLRewrite) and mirrors
-// (RequestMirror). The same reader serves rule filters and backendRef filters; the caller says which
+// ResponseHeaderModifier), a redirect (RequestRedirect), a rewrite (URLRewrite), mirrors
+// (RequestMirror) and a CORS policy (CORS, read and rendered as the TrafficPolicy cors field is:
+// policies/cors/spec.ts). The same reader serves rule filters and backendRef filters; the caller says which
 // types a place allows. Whatever cannot be applied is reported as a problem (the rule then answers
 // 500 rather than run without the filter the user asked for).
-import type { HeaderValueOptionJson, RouteJson } from "@waymark/envoy-proto";
+import type { CorsPolicyJson, HeaderValueOptionJson, RouteJson } from "@waymark/envoy-proto";
 import { int, isRecord, records, str } from "../input/guards.ts";
+import { HTTP_CORS_FILTER_FIELDS, readCorsFields } from "../policies/cors/spec.ts";
+import { FieldErrors, formatFieldError } from "../policies/feature.ts";
+import { unknownKeys } from "../policies/read.ts";
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,256}$/;
 /** Gateway API: a header value is at most 4096 characters; Envoy refuses NUL, CR and LF in it. */
@@ -48,6 +52,8 @@ export interface CompiledFilters {
   redirect?: RedirectSpec;
   rewrite?: RewriteSpec;
   mirrors: MirrorSpec[];
+  /** The CORS filter's policy (Envoy's CorsPolicy), for the rule's forwarding entries. */
+  cors?: CorsPolicyJson;
   /** One message per filter that cannot be applied; empty when all are fine. */
   problems: string[];
 }
@@ -213,6 +219,18 @@ function requestMirror(v: unknown, problems: string[]): MirrorSpec | undefined {
   return spec;
 }
 
+function cors(v: unknown, problems: string[]): CorsPolicyJson | undefined {
+  if (!isRecord(v)) {
+    problems.push("CORS filter has no cors configuration");
+    return undefined;
+  }
+  const errors = new FieldErrors();
+  unknownKeys(v, HTTP_CORS_FILTER_FIELDS, "cors", errors);
+  const policy = readCorsFields(v, "cors", errors);
+  for (const e of errors.list) problems.push(`CORS: ${formatFieldError(e)}`);
+  return errors.length ? undefined : policy;
+}
+
 export type FilterPlace = "rule" | "backendRef";
 
 /** The filter types each place supports. */
@@ -223,6 +241,7 @@ const ALLOWED: Record<FilterPlace, ReadonlySet<string>> = {
     "RequestRedirect",
     "URLRewrite",
     "RequestMirror",
+    "CORS",
   ]),
   backendRef: new Set(["RequestHeaderModifier", "ResponseHeaderModifier"]),
 };
@@ -274,6 +293,9 @@ export function compileFilters(filters: unknown, place: FilterPlace = "rule"): C
     } else if (type === "RequestMirror") {
       const m = requestMirror(f.requestMirror, problems);
       if (m) out.mirrors.push(m);
+    } else if (type === "CORS") {
+      const c = cors(f.cors, problems);
+      if (c) out.cors = c;
     }
   }
   if (seen.has("RequestRedirect") && seen.has("URLRewrite"))

@@ -1,128 +1,16 @@
-// TrafficPolicy cors: the Gateway API HTTPCORSFilter fields (allowOrigins, allowMethods,
-// allowHeaders, exposeHeaders, maxAge, allowCredentials) inline, plus kgateway's `disable: {}`. Envoy's
-// cors filter sits, disabled, in the connection manager; a route entry or virtual host enables it with
-// its CorsPolicy. Envoy answers a preflight from an allowed origin itself and adds the
-// access-control-* headers to the responses of allowed origins; anything else passes through as if
-// there were no policy.
-import type { CorsJson, CorsPolicyJson, StringMatcherJson } from "@waymark/envoy-proto";
-import { re2Escape } from "../../authorization/rbac/matchers.ts";
-import { pack } from "../../ir/any.ts";
-import type { PerFilterConfig } from "../../ir/types.ts";
-import { FieldErrors, type PolicyFeature } from "../feature.ts";
-import { HEADER_NAME, object, readBool, readDisable, readInt, readStrings, unknownKeys } from "../read.ts";
+// TrafficPolicy cors: the Gateway API HTTPCORSFilter fields inline, plus kgateway's `disable: {}`.
+// The reader and the Envoy rendering are shared with the HTTPRoute CORS filter (spec.ts). Where both
+// apply to a route entry, the route's own filter wins (kgateway documents the HTTPRoute CORS filter
+// as taking precedence over any TrafficPolicy cors); see routes/compile.ts and policies/translation.ts.
+import type { PolicyFeature } from "../feature.ts";
+import { CORS_HTTP_FILTER, type CorsValue, corsPerFilter, readCors } from "./spec.ts";
 
-export const CORS_FILTER = "envoy.filters.http.cors";
-
-/** The CorsPolicy to place, computed once. */
-export interface CorsValue {
-  policy: CorsPolicyJson;
-}
-
-const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
-/** Gateway API (its CORSOrigin pattern): scheme://host[:port], `*` wildcards allowed in host and port; or `*` alone. */
-const ORIGIN = /^[^:/?#\s]+:\/\/[^/?#\s]+$/;
-/** Gateway API's default maxAge (seconds), which its CRD fills in when the field is absent. */
-const DEFAULT_MAX_AGE = 5;
-const FIELDS = [
-  "allowOrigins",
-  "allowMethods",
-  "allowHeaders",
-  "exposeHeaders",
-  "maxAge",
-  "allowCredentials",
-  "disable",
-];
-
-/**
- * An allowed origin as Envoy matches it: exact when it has no `*`; `*` alone any origin; a prefix when
- * its only `*` ends it; else a whole-value regex in which `*` matches anything (kgateway's conversion).
- */
-export function originMatcher(origin: string): StringMatcherJson {
-  if (origin === "*") return { safeRegex: { regex: ".*" } };
-  const stars = origin.split("*").length - 1;
-  if (stars === 0) return { exact: origin };
-  if (stars === 1 && origin.endsWith("*")) return { prefix: origin.slice(0, -1) };
-  return { safeRegex: { regex: origin.split("*").map(re2Escape).join(".*") } };
-}
-
-/** A list of header names, or `*` alone. */
-function headerList(v: unknown, path: string, errors: FieldErrors): string[] | undefined {
-  const list = readStrings(v, path, errors, 64);
-  if (!list) return undefined;
-  if (list.includes("*") && list.length > 1) errors.at(path, '"*" must be the only entry when given');
-  list.forEach((h, i) => {
-    if (h !== "*" && !HEADER_NAME.test(h))
-      errors.at(`${path}[${i}]`, `${JSON.stringify(h)} is not a header name`);
-  });
-  return list;
-}
-
-export function readCors(
-  value: unknown,
-): { ok: true; value: CorsValue } | { ok: false; errors: FieldErrors["list"] } {
-  const errors = new FieldErrors();
-  const v = object(value, "cors", errors);
-  const policy: CorsPolicyJson = {};
-  if (v) {
-    unknownKeys(v, FIELDS, "cors", errors);
-    if (readDisable(v.disable, "cors.disable", errors)) {
-      if (Object.keys(v).length > 1) errors.at("cors.disable", "cannot be combined with other cors fields");
-      policy.filterEnabled = {
-        defaultValue: { numerator: 0, denominator: "HUNDRED" },
-        runtimeKey: "cors.disabled",
-      };
-    } else {
-      const origins = readStrings(v.allowOrigins, "cors.allowOrigins", errors, 64);
-      origins?.forEach((o, i) => {
-        if (o !== "*" && !ORIGIN.test(o))
-          errors.at(
-            `cors.allowOrigins[${i}]`,
-            `${JSON.stringify(o)} is not an origin (scheme://host[:port], e.g. https://example.com or https://*.example.com, or "*")`,
-          );
-      });
-      if (origins?.length) policy.allowOriginStringMatch = origins.map(originMatcher);
-      const methods = readStrings(v.allowMethods, "cors.allowMethods", errors, 9);
-      if (methods) {
-        if (methods.includes("*") && methods.length > 1)
-          errors.at("cors.allowMethods", '"*" must be the only entry when given');
-        methods.forEach((m, i) => {
-          if (m !== "*" && !METHODS.includes(m))
-            errors.at(
-              `cors.allowMethods[${i}]`,
-              `${JSON.stringify(m)} is not one of ${METHODS.join(", ")} or "*"`,
-            );
-        });
-        if (new Set(methods).size !== methods.length) errors.at("cors.allowMethods", "lists a method twice");
-        if (methods.length) policy.allowMethods = methods.join(", ");
-      }
-      const allowHeaders = headerList(v.allowHeaders, "cors.allowHeaders", errors);
-      if (allowHeaders?.length) policy.allowHeaders = allowHeaders.join(", ");
-      const exposeHeaders = headerList(v.exposeHeaders, "cors.exposeHeaders", errors);
-      if (exposeHeaders?.length) policy.exposeHeaders = exposeHeaders.join(", ");
-      const maxAge = readInt(v.maxAge, "cors.maxAge", errors, 1, 2 ** 31 - 1) ?? DEFAULT_MAX_AGE;
-      policy.maxAge = String(maxAge);
-      if (readBool(v.allowCredentials, "cors.allowCredentials", errors)) policy.allowCredentials = true;
-    }
-  }
-  if (errors.length) return { ok: false, errors: errors.list };
-  return { ok: true, value: { policy } };
-}
+export { CORS_FILTER } from "./spec.ts";
 
 export const corsFeature: PolicyFeature<CorsValue> = {
   field: "cors",
   read: readCors,
   equal: (a, b) => JSON.stringify(a.policy) === JSON.stringify(b.policy),
-  httpFilters: [
-    {
-      slot: "cors",
-      filter: {
-        name: CORS_FILTER,
-        disabled: true,
-        typedConfig: pack("envoy.extensions.filters.http.cors.v3.Cors", {} satisfies CorsJson),
-      },
-    },
-  ],
-  perRoute: ({ policy }): PerFilterConfig => ({
-    [CORS_FILTER]: pack("envoy.extensions.filters.http.cors.v3.CorsPolicy", policy),
-  }),
+  httpFilters: [CORS_HTTP_FILTER],
+  perRoute: ({ policy }) => corsPerFilter(policy),
 };
