@@ -10,11 +10,12 @@ import { rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
+import { Bucket, createLogger, type ProxyRecord } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
 import { waitFor } from "@waymark/testing";
 import { GUIDE_WAYPOINT, type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
 import { type HttpResult, sendHttp } from "../lib/http.ts";
+import { policyAccepted } from "../lib/policies.ts";
 
 type Target = { kind: "HTTPRoute" | "Gateway"; name: string };
 const route = (name: string): Target => ({ kind: "HTTPRoute", name });
@@ -33,12 +34,6 @@ function policy(name: string, target: Target, acl: unknown): string {
 const A = "127.0.0.1";
 const B = "127.0.0.77";
 const DENIED = "RBAC: access denied";
-
-interface Condition {
-  type: string;
-  reason: string;
-  message: string;
-}
 
 describe("standalone: TrafficPolicy acl through Envoy", { timeout: 240_000 }, () => {
   let guide: GuideStack;
@@ -67,16 +62,7 @@ describe("standalone: TrafficPolicy acl through Envoy", { timeout: 240_000 }, ()
       return r.status === status ? r : undefined;
     });
 
-  const accepted = (name: string, reason: string) =>
-    waitFor(`TrafficPolicy ${name} ${reason}`, async () => {
-      const s = await getJson<StatusEntry>(
-        statusKv,
-        objectKey({ group: "gateway.kgateway.dev", kind: "TrafficPolicy", namespace: "httpbin", name }),
-      );
-      const a = (s?.status["ancestors"] as Array<{ conditions: Condition[] }> | undefined)?.[0];
-      const c = a?.conditions.find((x) => x.type === "Accepted");
-      return c?.reason === reason ? c : undefined;
-    });
+  const accepted = (name: string, reason: string) => policyAccepted(statusKv, name, reason);
 
   before(async () => {
     guide = await startGuideStack("e2e-policy-acl");

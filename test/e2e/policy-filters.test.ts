@@ -8,11 +8,12 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
+import { Bucket, createLogger, type ProxyRecord } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
 import { waitFor } from "@waymark/testing";
 import { type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
 import type { HttpResult, RequestOptions } from "../lib/http.ts";
+import { policyAccepted } from "../lib/policies.ts";
 
 type Target = { kind: "HTTPRoute" | "Gateway"; name: string };
 const route = (name: string): Target => ({ kind: "HTTPRoute", name });
@@ -27,13 +28,6 @@ function policyYaml(name: string, target: Target, spec: Record<string, unknown>)
 }
 
 const echoed = (r: HttpResult) => (JSON.parse(r.body) as { headers: Record<string, string[]> }).headers;
-
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 
 describe("standalone: TrafficPolicy filter features through Envoy", { timeout: 300_000 }, () => {
   let guide: GuideStack;
@@ -52,17 +46,7 @@ describe("standalone: TrafficPolicy filter features through Envoy", { timeout: 3
     files.splice(files.indexOf(file), 1);
   };
 
-  /** The Accepted condition of a policy once it has the wanted reason. */
-  const accepted = (name: string, reason: string) =>
-    waitFor(`TrafficPolicy ${name} ${reason}`, async () => {
-      const s = await getJson<StatusEntry>(
-        statusKv,
-        objectKey({ group: "gateway.kgateway.dev", kind: "TrafficPolicy", namespace: "httpbin", name }),
-      );
-      const a = (s?.status["ancestors"] as Array<{ conditions: Condition[] }> | undefined)?.[0];
-      const c = a?.conditions.find((x) => x.type === "Accepted");
-      return c?.reason === reason ? c : undefined;
-    });
+  const accepted = (name: string, reason: string) => policyAccepted(statusKv, name, reason);
 
   /** A request read as bytes (the body as sent, e.g. still compressed), with a body of bytes. */
   const rawPost = (

@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
+import { Bucket, createLogger, type ProxyRecord } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
 import { waitFor } from "@waymark/testing";
 import { GUIDE_WAYPOINT, type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
 import type { HttpResult } from "../lib/http.ts";
+import { policyAccepted } from "../lib/policies.ts";
 
 type Target = { kind: "HTTPRoute" | "Gateway"; name: string };
 const route = (name: string): Target => ({ kind: "HTTPRoute", name });
@@ -31,12 +32,6 @@ function policy(name: string, target: Target, spec: Record<string, unknown>): st
 const bucket = (maxTokens: number, fillSeconds: number, extra: Record<string, unknown> = {}) => ({
   rateLimit: { local: { tokenBucket: { maxTokens, fillInterval: `${fillSeconds}s` }, ...extra } },
 });
-
-interface Condition {
-  type: string;
-  reason: string;
-  message: string;
-}
 
 const STATS = "http_local_rate_limiter.http_local_rate_limit";
 
@@ -64,16 +59,7 @@ describe("standalone: TrafficPolicy rateLimit.local through Envoy", { timeout: 2
     return { ok: get("ok"), rateLimited: get("rate_limited"), enforced: get("enforced") };
   };
 
-  const accepted = (name: string, reason: string) =>
-    waitFor(`TrafficPolicy ${name} ${reason}`, async () => {
-      const s = await getJson<StatusEntry>(
-        statusKv,
-        objectKey({ group: "gateway.kgateway.dev", kind: "TrafficPolicy", namespace: "httpbin", name }),
-      );
-      const a = (s?.status["ancestors"] as Array<{ conditions: Condition[] }> | undefined)?.[0];
-      const c = a?.conditions.find((x) => x.type === "Accepted");
-      return c?.reason === reason ? c : undefined;
-    });
+  const accepted = (name: string, reason: string) => policyAccepted(statusKv, name, reason);
 
   /** `n` requests in a row, their statuses. */
   const statuses = async (svc: GuideService, n: number) => {

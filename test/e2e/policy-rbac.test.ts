@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
+import { Bucket, createLogger, type ProxyRecord } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
 import { waitFor } from "@waymark/testing";
 import { type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
 import type { HttpResult, RequestOptions } from "../lib/http.ts";
+import { policyAccepted } from "../lib/policies.ts";
 
 type Target = { kind: "HTTPRoute" | "Gateway"; name: string };
 const route = (name: string): Target => ({ kind: "HTTPRoute", name });
@@ -25,13 +26,6 @@ function policy(name: string, target: Target, rbac: unknown): string {
     metadata: { name, namespace: "httpbin" },
     spec: { targetRefs: [{ group: "gateway.networking.k8s.io", ...target }], rbac },
   })}\n`;
-}
-
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
 }
 
 describe("standalone: TrafficPolicy rbac (CEL) through Envoy", { timeout: 240_000 }, () => {
@@ -61,17 +55,7 @@ describe("standalone: TrafficPolicy rbac (CEL) through Envoy", { timeout: 240_00
     assert.equal(r.status, 403, show(r));
     assert.equal(r.body, "RBAC: access denied");
   };
-  /** The Accepted condition of a policy once it has the wanted reason. */
-  const accepted = (name: string, reason: string) =>
-    waitFor(`TrafficPolicy ${name} ${reason}`, async () => {
-      const s = await getJson<StatusEntry>(
-        statusKv,
-        objectKey({ group: "gateway.kgateway.dev", kind: "TrafficPolicy", namespace: "httpbin", name }),
-      );
-      const a = (s?.status["ancestors"] as Array<{ conditions: Condition[] }> | undefined)?.[0];
-      const c = a?.conditions.find((x) => x.type === "Accepted");
-      return c?.reason === reason ? c : undefined;
-    });
+  const accepted = (name: string, reason: string) => policyAccepted(statusKv, name, reason);
 
   before(async () => {
     guide = await startGuideStack("e2e-policy-rbac");

@@ -12,11 +12,12 @@ import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
+import { Bucket, createLogger, type ProxyRecord } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
 import { waitFor } from "@waymark/testing";
 import { stringify } from "yaml";
 import { type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
+import { policyAccepted } from "../lib/policies.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -27,13 +28,6 @@ function policyYaml(name: string, target: { kind: string; name: string }, tracin
     metadata: { name, namespace: "httpbin" },
     spec: { targetRefs: [{ group: "gateway.networking.k8s.io", ...target }], tracing },
   });
-}
-
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
 }
 
 /** Envoy's route entries by name, from its config_dump (snake_case, as Envoy prints it). */
@@ -60,16 +54,7 @@ describe("standalone: TrafficPolicy tracing through Envoy", { timeout: 300_000 }
   const HTTPBIN2 = "httpbin/httpbin2/rule0/match0";
   const HTTPBIN3 = "httpbin/httpbin3/rule0/match0";
 
-  const accepted = (name: string, reason: string) =>
-    waitFor(`TrafficPolicy ${name} ${reason}`, async () => {
-      const s = await getJson<StatusEntry>(
-        statusKv,
-        objectKey({ group: "gateway.kgateway.dev", kind: "TrafficPolicy", namespace: "httpbin", name }),
-      );
-      const a = (s?.status["ancestors"] as Array<{ conditions: Condition[] }> | undefined)?.[0];
-      const c = a?.conditions.find((x) => x.type === "Accepted");
-      return c?.reason === reason ? c : undefined;
-    });
+  const accepted = (name: string, reason: string) => policyAccepted(statusKv, name, reason);
 
   before(async () => {
     guide = await startGuideStack("e2e-policy-tracing");
