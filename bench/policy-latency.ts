@@ -1,7 +1,9 @@
 // Added latency of a route with five common TrafficPolicy features (headerModifiers, retry, cors, a
 // local rate limit, jwtAuth with an inline JWKS) against the same route with none: the same request
 // to httpbin2 (/headers with a valid token and an Origin) through the ztunnel stand-in and the
-// waypoint Envoy, in alternating rounds. The token bucket is large enough never to refuse.
+// waypoint Envoy, in alternating rounds. Each feature is also measured on its own (beside
+// headerModifiers, whose response header marks which case is in force), to say what each costs. The
+// token bucket is large enough never to refuse.
 // `pnpm bench policy-latency [requests-per-round=2000] [concurrency=8] [rounds=3]`
 import { rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -12,7 +14,10 @@ import { latencySummary, type Sample } from "./stats.ts";
 
 const ORIGIN = "https://app.example";
 
-function documents(jwks: unknown): string {
+const FIVE = ["headerModifiers", "retry", "cors", "rateLimit", "jwtAuth"] as const;
+type Feature = (typeof FIVE)[number];
+
+function documents(jwks: unknown, label: string, features: readonly Feature[]): string {
   const extension = {
     apiVersion: "gateway.kgateway.dev/v1alpha1",
     kind: "GatewayExtension",
@@ -30,28 +35,36 @@ function documents(jwks: unknown): string {
       },
     },
   };
+  const all: Record<Feature, unknown> = {
+    headerModifiers: {
+      request: { set: [{ name: "x-bench", value: "on" }] },
+      response: { add: [{ name: "x-bench-response", value: label }] },
+    },
+    retry: { attempts: 2, retryOn: ["5xx", "connect-failure"] },
+    cors: { allowOrigins: [ORIGIN], allowMethods: ["GET"], maxAge: 60 },
+    rateLimit: {
+      local: { tokenBucket: { maxTokens: 1_000_000, tokensPerFill: 1_000_000, fillInterval: "1s" } },
+    },
+    jwtAuth: { extensionRef: { name: "bench-jwt" } },
+  };
+  // Every case marks its responses (x-bench-response), so a measured round is known to run with it.
+  const spec: Record<string, unknown> = {
+    headerModifiers: all.headerModifiers,
+    ...Object.fromEntries(features.map((f) => [f, all[f]])),
+  };
   const policy = {
     apiVersion: "gateway.kgateway.dev/v1alpha1",
     kind: "TrafficPolicy",
     metadata: { name: "bench-five", namespace: "httpbin" },
     spec: {
       targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "httpbin2" }],
-      headerModifiers: {
-        request: { set: [{ name: "x-bench", value: "on" }] },
-        response: { add: [{ name: "x-bench-response", value: "on" }] },
-      },
-      retry: { attempts: 2, retryOn: ["5xx", "connect-failure"] },
-      cors: { allowOrigins: [ORIGIN], allowMethods: ["GET"], maxAge: 60 },
-      rateLimit: {
-        local: { tokenBucket: { maxTokens: 1_000_000, tokensPerFill: 1_000_000, fillInterval: "1s" } },
-      },
-      jwtAuth: { extensionRef: { name: "bench-jwt" } },
+      ...spec,
     },
   };
   return `${JSON.stringify(extension)}\n---\n${JSON.stringify(policy)}\n`;
 }
 
-function get(agent: Agent, port: number, token: string): Promise<{ ms: number; on: boolean }> {
+function get(agent: Agent, port: number, token: string): Promise<{ ms: number; marker: string | undefined }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const req = request(
@@ -68,7 +81,7 @@ function get(agent: Agent, port: number, token: string): Promise<{ ms: number; o
           if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
           resolve({
             ms: Number(process.hrtime.bigint() - t0) / 1e6,
-            on: res.headers["x-bench-response"] === "on",
+            marker: res.headers["x-bench-response"] as string | undefined,
           });
         });
       },
@@ -84,7 +97,7 @@ async function load(
   token: string,
   requests: number,
   concurrency: number,
-  on: boolean,
+  marker: string | undefined,
 ): Promise<Sample> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
@@ -95,7 +108,8 @@ async function load(
       while (next < requests) {
         next++;
         const r = await get(agent, port, token);
-        if (r.on !== on) throw new Error(`policy ${on ? "missing" : "still there"}`);
+        if (r.marker !== marker)
+          throw new Error(`case ${marker ?? "none"}, but the response says ${r.marker}`);
         latencies.push(r.ms);
       }
     }),
@@ -115,42 +129,55 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const port = guide.standinPort("httpbin2");
   const file = join(guide.dir, "50-bench-five.yaml");
   const agent = new Agent({ keepAlive: false });
-  const applied = (want: boolean) =>
+  const applied = (marker: string | undefined) =>
     waitFor(
-      `five features ${want ? "on" : "off"}`,
-      async () => (await get(agent, port, token)).on === want,
+      `case ${marker ?? "none"} in force`,
+      async () => (await get(agent, port, token)).marker === marker,
       10_000,
       20,
     );
+  // Every case sets headerModifiers (its response header marks the case in force); the single-feature
+  // cases add one feature to it, "five" all of them. Cases alternate within each round.
+  const cases: Array<{ label: string; features: readonly Feature[] }> = [
+    { label: "headerModifiers", features: [] },
+    ...FIVE.filter((f) => f !== "headerModifiers").map((f) => ({ label: f, features: [f] })),
+    { label: "five", features: FIVE },
+  ];
   try {
     const without: Sample[] = [];
-    const withFive: Sample[] = [];
-    await load(port, token, 500, concurrency, false); // warm-up
+    const withCase = new Map<string, Sample[]>(cases.map((c) => [c.label, []]));
+    await load(port, token, 500, concurrency, undefined); // warm-up
     for (let i = 0; i < rounds; i++) {
-      without.push(await load(port, token, requests, concurrency, false));
-      writeFileSync(file, documents(issuer.jwks));
-      await applied(true);
-      if (i === 0) await load(port, token, 500, concurrency, true);
-      withFive.push(await load(port, token, requests, concurrency, true));
+      without.push(await load(port, token, requests, concurrency, undefined));
+      for (const c of cases) {
+        writeFileSync(file, documents(issuer.jwks, c.label, c.features));
+        await applied(c.label);
+        if (i === 0) await load(port, token, 500, concurrency, c.label);
+        withCase.get(c.label)!.push(await load(port, token, requests, concurrency, c.label));
+      }
       rmSync(file);
-      await applied(false);
+      await applied(undefined);
     }
     const a = latencySummary(without);
-    const b = latencySummary(withFive);
-    return {
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    const out: Record<string, unknown> = {
       scenario:
-        "GET /headers via stand-in + waypoint Envoy: no policy vs headerModifiers + retry + cors + local rate limit + jwtAuth",
+        "GET /headers via stand-in + waypoint Envoy: no policy vs headerModifiers, + retry, + cors, + local rate limit, + jwtAuth, and all five",
       requests_per_case: requests * rounds,
       concurrency,
       without_p50_ms: a.p50_ms,
       without_p99_ms: a.p99_ms,
       without_rps: a.rps,
-      with_p50_ms: b.p50_ms,
-      with_p99_ms: b.p99_ms,
-      with_rps: b.rps,
-      added_p50_ms: Math.round((b.p50_ms - a.p50_ms) * 1000) / 1000,
-      added_p99_ms: Math.round((b.p99_ms - a.p99_ms) * 1000) / 1000,
     };
+    for (const c of cases) {
+      const b = latencySummary(withCase.get(c.label)!);
+      out[`${c.label}_p50_ms`] = b.p50_ms;
+      out[`${c.label}_p99_ms`] = b.p99_ms;
+      out[`${c.label}_rps`] = b.rps;
+      out[`${c.label}_added_p50_ms`] = r3(b.p50_ms - a.p50_ms);
+    }
+    out["five_added_p99_ms"] = r3((out["five_p99_ms"] as number) - a.p99_ms);
+    return out;
   } finally {
     agent.destroy();
     await guide.stop();
