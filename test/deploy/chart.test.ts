@@ -186,6 +186,23 @@ test("tracing on: every service exports to the chart's Jaeger, or to the given e
   );
 });
 
+test("the waypoints' tracing provider: off by default, else the collector and sampling for the translator", () => {
+  const off = env(find(parseObjects(renderChart("default")), "Deployment", name("translator")));
+  assert.equal(off["WAYMARK_WAYPOINT_TRACING"], undefined);
+  assert.equal(off["WAYMARK_WAYPOINT_TRACING_SAMPLING"], undefined);
+  const on = env(find(parseObjects(renderChart("waypoint-tracing")), "Deployment", name("translator")));
+  assert.equal(on["WAYMARK_WAYPOINT_TRACING"]!["value"], "otlp-grpc://otel-collector.observability.svc:4317");
+  assert.equal(on["WAYMARK_WAYPOINT_TRACING_SAMPLING"]!["value"], "0.5");
+  const whole = env(
+    find(
+      parseObjects(renderChart("waypoint-tracing", ["translator.waypointTracing.sampling=100"])),
+      "Deployment",
+      name("translator"),
+    ),
+  );
+  assert.equal(whole["WAYMARK_WAYPOINT_TRACING_SAMPLING"]!["value"], "100");
+});
+
 test("NATS users may publish only to their own buckets' subjects", () => {
   const conf: string = find(parseObjects(renderChart("default")), "ConfigMap", name("nats"))["data"][
     "nats.conf"

@@ -1,9 +1,10 @@
 // TrafficPolicy tracing end to end through a real Envoy, on the standalone example. kgateway v2.4's
 // TrafficPolicy tracing holds only the per-route parts (sampling percentages, attributes as custom
-// tags); the tracing provider lives on the listener (HTTPListenerPolicy / ListenerPolicy), which
-// Waymark does not implement, so the waypoint's connection managers have no tracing block and Envoy
-// records no spans for any route: per-route sampling has no effect a request can show, and there is
-// nothing to find in a Jaeger. What is checked instead is what Envoy holds: its config_dump shows
+// tags); the tracing provider lives on the listener in kgateway (HTTPListenerPolicy / ListenerPolicy)
+// and in the translator's WAYMARK_WAYPOINT_TRACING in Waymark, which this stack leaves unset: the
+// waypoint's connection managers have no tracing block and Envoy records no spans for any route
+// (policy-tracing-jaeger.test.ts sets the provider and reads the spans in Jaeger). What is checked
+// here is what Envoy holds without a provider: its config_dump shows
 // each route entry carrying the policy's sampling and tags (and none once the policy is gone), the
 // configuration is accepted (the running config is the new one, no NACK, no rejected update), and
 // traffic still flows. Invalid policies (a bad field; a Gateway target, which kgateway's CRD refuses

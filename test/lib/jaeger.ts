@@ -29,6 +29,8 @@ export interface Jaeger {
   proc: Proc;
   /** OTLP/HTTP base URL for OTEL_EXPORTER_OTLP_ENDPOINT. */
   otlpEndpoint: string;
+  /** host:port of the OTLP/gRPC receiver (what Envoy's OpenTelemetry tracer exports to). */
+  otlpGrpcAddress: string;
   /** Query API base URL (`/api/services`, `/api/traces`, …). */
   queryUrl: string;
   /** Traces holding spans of a service (newest first), from the query API. */
@@ -114,6 +116,7 @@ exporters:
   return {
     proc,
     otlpEndpoint: `http://127.0.0.1:${http}`,
+    otlpGrpcAddress: `127.0.0.1:${grpc}`,
     queryUrl,
     async traces(service, opts = {}) {
       const q = new URLSearchParams({

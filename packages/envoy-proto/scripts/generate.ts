@@ -58,6 +58,8 @@ export const ROOTS = [
   "envoy/extensions/filters/http/fault/v3/fault.proto",
   "envoy/extensions/filters/http/basic_auth/v3/basic_auth.proto",
   "envoy/extensions/filters/http/set_metadata/v3/set_metadata.proto",
+  // The waypoint's tracing provider (WAYMARK_WAYPOINT_TRACING): OpenTelemetry over gRPC.
+  "envoy/config/trace/v3/opentelemetry.proto",
   "xds/type/matcher/v3/cel.proto",
   "xds/type/matcher/v3/http_inputs.proto",
   // Not vendored by @grpc/grpc-js-xds: our own copy of the wire shape, in proto-extra/.

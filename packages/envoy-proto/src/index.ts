@@ -17,6 +17,7 @@ import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/liste
 import { file_envoy_config_rbac_v3_rbac } from "./gen/envoy/config/rbac/v3/rbac_pb.js";
 import { file_envoy_config_route_v3_route_components } from "./gen/envoy/config/route/v3/route_components_pb.js";
 import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
+import { file_envoy_config_trace_v3_opentelemetry } from "./gen/envoy/config/trace/v3/opentelemetry_pb.js";
 import { file_envoy_extensions_compression_brotli_compressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
 import { file_envoy_extensions_compression_brotli_decompressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/decompressor/v3/brotli_pb.js";
 import { file_envoy_extensions_compression_gzip_compressor_v3_gzip } from "./gen/envoy/extensions/compression/gzip/compressor/v3/gzip_pb.js";
@@ -106,6 +107,7 @@ export type {
   WeightedClusterJson,
 } from "./gen/envoy/config/route/v3/route_components_pb.js";
 export type { RouteConfigurationJson } from "./gen/envoy/config/route/v3/route_pb.js";
+export type { OpenTelemetryConfigJson } from "./gen/envoy/config/trace/v3/opentelemetry_pb.js";
 export type { BrotliJson as BrotliCompressorJson } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
 export type { GzipJson as GzipCompressorJson } from "./gen/envoy/extensions/compression/gzip/compressor/v3/gzip_pb.js";
 export type { ZstdJson as ZstdCompressorJson } from "./gen/envoy/extensions/compression/zstd/compressor/v3/zstd_pb.js";
@@ -259,6 +261,7 @@ export const registry = createRegistry(
   file_envoy_extensions_filters_http_api_key_auth_v3_api_key_auth,
   file_envoy_extensions_filters_http_basic_auth_v3_basic_auth,
   file_envoy_extensions_filters_http_set_metadata_v3_set_metadata,
+  file_envoy_config_trace_v3_opentelemetry,
   file_xds_type_matcher_v3_cel,
   file_xds_type_matcher_v3_http_inputs,
 );

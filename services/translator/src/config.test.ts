@@ -147,3 +147,60 @@ test("authorization settings: root namespace, trust domain and aliases, trusted 
     );
   }
 });
+
+test("the waypoints' tracing provider: otlp-grpc://host:port, sampling 1% unless set", () => {
+  assert.equal(loadConfig({}).waypointTracing, undefined, "off when unset");
+  assert.deepEqual(
+    loadConfig({ WAYMARK_WAYPOINT_TRACING: "otlp-grpc://Otel.Observability:4317" }).waypointTracing,
+    {
+      host: "otel.observability",
+      port: 4317,
+      randomSampling: 1,
+    },
+  );
+  assert.deepEqual(
+    loadConfig({
+      WAYMARK_WAYPOINT_TRACING: "otlp-grpc://[fd00::7]",
+      WAYMARK_WAYPOINT_TRACING_SAMPLING: "0.25",
+    }).waypointTracing,
+    { host: "fd00::7", port: 4317, randomSampling: 0.25 },
+    "IPv6 unbracketed, the OTLP/gRPC port by default",
+  );
+  assert.equal(
+    loadConfig({
+      WAYMARK_WAYPOINT_TRACING: "otlp-grpc://10.0.0.5:55680",
+      WAYMARK_WAYPOINT_TRACING_SAMPLING: "100",
+    }).waypointTracing?.randomSampling,
+    100,
+  );
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [
+      { WAYMARK_WAYPOINT_TRACING: "http://otel:4318" },
+      /^WAYMARK_WAYPOINT_TRACING=.*the scheme must be otlp-grpc/,
+    ],
+    [{ WAYMARK_WAYPOINT_TRACING: "otlp-grpc://otel:4317/v1/traces" }, /only a host and a port/],
+    [{ WAYMARK_WAYPOINT_TRACING: "otlp-grpc://user:pw@otel:4317" }, /only a host and a port/],
+    [{ WAYMARK_WAYPOINT_TRACING: "otlp-grpc://otel_collector:4317" }, /DNS name or an IP address/],
+    [{ WAYMARK_WAYPOINT_TRACING: "otlp-grpc://otel:0" }, /the port must be 1 to 65535/],
+    [{ WAYMARK_WAYPOINT_TRACING: "otel:4317" }, /the scheme must be otlp-grpc/],
+    [
+      { WAYMARK_WAYPOINT_TRACING: "otlp-grpc://otel", WAYMARK_WAYPOINT_TRACING_SAMPLING: "101" },
+      /^WAYMARK_WAYPOINT_TRACING_SAMPLING="101": expected a percentage from 0 to 100/,
+    ],
+    [
+      { WAYMARK_WAYPOINT_TRACING: "otlp-grpc://otel", WAYMARK_WAYPOINT_TRACING_SAMPLING: "0.001" },
+      /two decimals/,
+    ],
+    [
+      { WAYMARK_WAYPOINT_TRACING: "otlp-grpc://otel", WAYMARK_WAYPOINT_TRACING_SAMPLING: "-1" },
+      /two decimals/,
+    ],
+    [{ WAYMARK_WAYPOINT_TRACING_SAMPLING: "5" }, /WAYMARK_WAYPOINT_TRACING \(the collector\) is not/],
+  ];
+  for (const [env, message] of bad)
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
+});

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { ConfigError } from "@waymark/api";
 import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from "@waymark/inja";
 import { MAX_ROUTES_ENV, TEMPLATE_LIMIT_ENV } from "./translate/limits.ts";
+import { DEFAULT_WAYPOINT_TRACING_SAMPLING, type WaypointTracingSettings } from "./translate/types.ts";
 
 export interface TranslatorConfig {
   /** NATS server URLs (comma-separated in the environment). */
@@ -39,6 +40,11 @@ export interface TranslatorConfig {
   trustDomainAliases: readonly string[];
   /** X-Forwarded-For hops the waypoints trust (WAYMARK_XFF_TRUSTED_HOPS, default 0). */
   xffTrustedHops: number;
+  /**
+   * The waypoints' tracing provider (WAYMARK_WAYPOINT_TRACING=otlp-grpc://host:port, sampling
+   * WAYMARK_WAYPOINT_TRACING_SAMPLING, default 1%); absent when not set.
+   */
+  waypointTracing?: Readonly<WaypointTracingSettings>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -136,6 +142,49 @@ function authorization(env: Env) {
   };
 }
 
+const TRACING_ENV = "WAYMARK_WAYPOINT_TRACING";
+const TRACING_SAMPLING_ENV = "WAYMARK_WAYPOINT_TRACING_SAMPLING";
+const OTLP_GRPC_PORT = 4317;
+
+/** The waypoints' OpenTelemetry collector: otlp-grpc://host[:port] (port 4317 by default). */
+function waypointTracing(env: Env): Readonly<WaypointTracingSettings> | undefined {
+  const raw = str(env, TRACING_ENV, "");
+  const rawSampling = str(env, TRACING_SAMPLING_ENV, "");
+  if (raw === "") {
+    if (rawSampling !== "")
+      throw new ConfigError(`${TRACING_SAMPLING_ENV} is set but ${TRACING_ENV} (the collector) is not`);
+    return undefined;
+  }
+  const bad = (why: string) =>
+    new ConfigError(
+      `${TRACING_ENV}=${JSON.stringify(raw)}: ${why} (expected otlp-grpc://host:port, e.g. otlp-grpc://otel-collector.observability:4317)`,
+    );
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw bad("not a URL");
+  }
+  if (url.protocol !== "otlp-grpc:") throw bad("the scheme must be otlp-grpc");
+  if (url.username || url.password || (url.pathname !== "" && url.pathname !== "/") || url.search || url.hash)
+    throw bad("only a host and a port may be given");
+  // The URL parser keeps a non-special scheme's host as written: lower-case it, unbracket IPv6.
+  const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (host === "" || (isIP(host) === 0 && (host.length > 253 || !SUBDOMAIN.test(host))))
+    throw bad("the host must be a DNS name or an IP address");
+  const port = url.port === "" ? OTLP_GRPC_PORT : Number(url.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad("the port must be 1 to 65535");
+  let randomSampling = DEFAULT_WAYPOINT_TRACING_SAMPLING;
+  if (rawSampling !== "") {
+    randomSampling = Number(rawSampling);
+    if (!/^\d+(\.\d{1,2})?$/.test(rawSampling) || randomSampling > 100)
+      throw new ConfigError(
+        `${TRACING_SAMPLING_ENV}=${JSON.stringify(rawSampling)}: expected a percentage from 0 to 100 with at most two decimals, e.g. 1 or 0.5`,
+      );
+  }
+  return Object.freeze({ host, port, randomSampling });
+}
+
 function natsServers(env: Env): string[] {
   const name = "WAYMARK_NATS_URL";
   const raw = str(env, name, "nats://127.0.0.1:4222");
@@ -194,6 +243,7 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
   const maxRoutesPerWaypoint = count(env, MAX_ROUTES_ENV, 1_000_000);
   const limits = templateLimits(env);
   const authz = authorization(env);
+  const tracing = waypointTracing(env);
   return Object.freeze({
     natsServers: Object.freeze(natsServers(env)),
     controllerName,
@@ -208,5 +258,6 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
     ...(maxRoutesPerWaypoint === undefined ? {} : { maxRoutesPerWaypoint }),
     ...(limits === undefined ? {} : { templateLimits: limits }),
     ...authz,
+    ...(tracing === undefined ? {} : { waypointTracing: tracing }),
   });
 }

@@ -101,6 +101,7 @@ export function translatorSettings(
     trustDomain: config.trustDomain,
     trustDomainAliases: config.trustDomainAliases,
     xffTrustedHops: config.xffTrustedHops,
+    ...(config.waypointTracing === undefined ? {} : { waypointTracing: config.waypointTracing }),
   };
 }
 

@@ -41,7 +41,33 @@ export interface TranslatorSettings {
    * with 0, remote.ip / remoteIpBlocks see the PROXY source and X-Forwarded-For is ignored.
    */
   xffTrustedHops?: number;
+  /**
+   * The waypoints' tracing provider, mesh-wide (as Istio's default tracing provider): every HTTP
+   * connection manager sends spans over OTLP/gRPC to this collector. Absent: no tracing provider, and
+   * a TrafficPolicy `tracing` is programmed on the routes but records nothing.
+   */
+  waypointTracing?: WaypointTracingSettings;
 }
+
+/** An OpenTelemetry collector the waypoints export spans to (OTLP over gRPC). */
+export interface WaypointTracingSettings {
+  /** A host name (resolved by DNS, STRICT_DNS) or an IP address (STATIC), without brackets. */
+  host: string;
+  port: number;
+  /**
+   * Percentage of requests sampled (0 to 100, steps of 0.01) where no TrafficPolicy `tracing` sets
+   * randomSampling (default DEFAULT_WAYPOINT_TRACING_SAMPLING).
+   */
+  randomSampling?: number;
+}
+
+/**
+ * 1%, as Istio's default sampling: the provider is mesh-wide, so every request of every waypoint is a
+ * candidate, and a TrafficPolicy raises it on the routes that need more.
+ */
+export const DEFAULT_WAYPOINT_TRACING_SAMPLING = 1;
+/** The cluster of the collector, beside the backends' clusters (whose names start kube_). */
+export const WAYPOINT_TRACING_CLUSTER = "waymark.tracing";
 
 export const DEFAULT_ROOT_NAMESPACE = "istio-system";
 export const DEFAULT_TRUST_DOMAIN = "cluster.local";

@@ -71,8 +71,21 @@ export interface ListenerIR {
   port: number;
   /** The HTTP connection managers' xff_num_trusted_hops (settings.xffTrustedHops; absent: 0). */
   xffTrustedHops?: number;
+  /** The HTTP connection managers' tracing provider (settings.waypointTracing; absent: none). */
+  tracing?: ListenerTracingIR;
   /** Sorted by name. */
   chains: ChainIR[];
+}
+
+/** Where the waypoint's spans go (the collector's cluster) and how they are named and sampled. */
+export interface ListenerTracingIR {
+  cluster: string;
+  /** The collector's host:port, the gRPC :authority. */
+  authority: string;
+  /** The spans' service.name: `<waypoint>.<namespace>`. */
+  serviceName: string;
+  /** Percentage of requests sampled where a route sets no randomSampling of its own. */
+  randomSampling: number;
 }
 
 export interface WaypointIR {

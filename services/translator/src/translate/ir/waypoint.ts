@@ -10,6 +10,7 @@ import { type BackendTarget, serviceTarget } from "../routes/backends.ts";
 import { appliesToPort, type CompiledRoute } from "../routes/compile.ts";
 import type { TranslatorSettings } from "../types.ts";
 import type { WaypointInfo } from "../waypoints/gateways.ts";
+import { listenerTracing, tracingCluster } from "../xds/tracing.ts";
 import type { ChainIR, RouteConfigIR, WaypointIR } from "./types.ts";
 
 export interface WaypointRoutes {
@@ -107,6 +108,11 @@ export function buildWaypointIR(
     chains.sort((a, b) => compareStrings(a.name, b.name));
     ir.listener = { bindAddress: settings.bindAddress, port: inbound.port, chains };
     if (settings.xffTrustedHops) ir.listener.xffTrustedHops = settings.xffTrustedHops;
+    // The tracing provider, for the HTTP connection managers: its cluster only where one is.
+    if (settings.waypointTracing && chains.some((c) => c.kind === "http")) {
+      ir.listener.tracing = listenerTracing(settings.waypointTracing, waypoint);
+      ir.extraClusters = [tracingCluster(settings.waypointTracing)];
+    }
   }
   ir.clusters = [...targets.values()];
   return ir;

@@ -31,7 +31,8 @@ import {
   inNetworkOrder,
   type NetworkFilterSlot,
 } from "../ir/filter-order.ts";
-import type { ChainIR, ListenerIR } from "../ir/types.ts";
+import type { ChainIR, ListenerIR, ListenerTracingIR } from "../ir/types.ts";
+import { hcmTracing } from "./tracing.ts";
 
 const ADS: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
 
@@ -52,7 +53,7 @@ export function emitListener(l: ListenerIR): ListenerJson {
       },
     ],
     filterChains: l.chains.map((c) =>
-      c.kind === "http" ? httpChain(c, l.xffTrustedHops ?? 0) : tcpChain(c),
+      c.kind === "http" ? httpChain(c, l.xffTrustedHops ?? 0, l.tracing) : tcpChain(c),
     ),
   };
 }
@@ -113,7 +114,11 @@ function routerFilter(): HttpFilterJson {
 }
 
 /** An HTTP chain: HCM with RDS (route configuration named like the chain) over ADS. */
-function httpChain(c: ChainIR, xffTrustedHops: number): FilterChainJson {
+function httpChain(
+  c: ChainIR,
+  xffTrustedHops: number,
+  tracing: ListenerTracingIR | undefined,
+): FilterChainJson {
   const placed: Array<{ slot: HttpFilterSlot; filter: HttpFilterJson }> = c.httpFilters.map((f) => ({
     slot: f.slot,
     filter: structuredClone(f.filter),
@@ -131,6 +136,7 @@ function httpChain(c: ChainIR, xffTrustedHops: number): FilterChainJson {
     // by default; without this Envoy answers an upgrade request with 403. Upgraded streams pass the
     // same filter chain; the transformation's Lua leaves their bodies alone (see its chunk.ts).
     upgradeConfigs: [{ upgradeType: "websocket" }],
+    ...(tracing ? { tracing: hcmTracing(tracing) } : {}),
   };
   if (c.earlyRemovedHeaders?.length) {
     const mutation: EarlyHeaderMutationJson = {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { DEFAULT_SETTINGS } from "../../types.ts";
 import { readTracing } from "./spec.ts";
 
 const errorsOf = (v: unknown) => {
@@ -99,4 +100,45 @@ test("only for route targets, as kgateway's CRD has it", () => {
     /every target is HTTPRoute or GRPCRoute \(this policy also targets Gateway\)/,
   );
   assert.ok(readTracing({ randomSampling: 10 }, { targetKinds: new Set(["HTTPRoute", "GRPCRoute"]) }).ok);
+});
+
+test("with the waypoints' tracing provider, an unset randomSampling keeps the provider's default", () => {
+  const settings = (randomSampling?: number) => ({
+    settings: {
+      ...DEFAULT_SETTINGS,
+      waypointTracing: {
+        host: "otel",
+        port: 4317,
+        ...(randomSampling === undefined ? {} : { randomSampling }),
+      },
+    },
+  });
+  const tags = { attributes: [{ name: "team", literal: { value: "payments" } }] };
+  const filled = (v: unknown, s: ReturnType<typeof settings>) => {
+    const r = readTracing(v, s);
+    assert.ok(r.ok);
+    return r.value.tracing;
+  };
+  // Without it, Envoy would sample the route at 100% (an unset route percentage), not at the default.
+  assert.deepEqual(filled(tags, settings()).randomSampling, { numerator: 1, denominator: "HUNDRED" });
+  assert.deepEqual(filled(tags, settings(0)).randomSampling, { numerator: 0, denominator: "HUNDRED" });
+  assert.deepEqual(filled({ clientSampling: 5 }, settings(0.25)), {
+    clientSampling: { numerator: 5, denominator: "HUNDRED" },
+    randomSampling: { numerator: 25, denominator: "TEN_THOUSAND" },
+  });
+  // A randomSampling of the policy's own, and disable, are kept as they are.
+  assert.deepEqual(filled({ randomSampling: 40 }, settings(0)).randomSampling, {
+    numerator: 40,
+    denominator: "HUNDRED",
+  });
+  const zero = { numerator: 0, denominator: "HUNDRED" };
+  assert.deepEqual(filled({ disable: {} }, settings(50)), {
+    clientSampling: zero,
+    randomSampling: zero,
+    overallSampling: zero,
+  });
+  // No provider: only what the policy gives.
+  const none = readTracing(tags, { settings: DEFAULT_SETTINGS });
+  assert.ok(none.ok);
+  assert.equal(none.value.tracing.randomSampling, undefined);
 });

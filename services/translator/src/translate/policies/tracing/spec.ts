@@ -2,12 +2,17 @@
 // percentages (clientSampling, randomSampling, overallSampling, whole numbers 0-100) and attributes
 // (custom tags on the span: a literal, an environment variable, a request header, or metadata), or
 // `disable: {}` alone. The tracing provider is not here: kgateway configures it on the listener
-// (HTTPListenerPolicy / ListenerPolicy tracing.provider), and Envoy reads a route's tracing only when
-// its connection manager has a tracing block. Each becomes the route entry's `tracing`
+// (HTTPListenerPolicy / ListenerPolicy tracing.provider), Waymark mesh-wide (the translator setting
+// WAYMARK_WAYPOINT_TRACING, xds/tracing.ts), and Envoy reads a route's tracing only when its
+// connection manager has a tracing block. Each becomes the route entry's `tracing`
 // (envoy.config.route.v3.Tracing): the percentages as FractionalPercent over 100, the attributes as
 // custom_tags; `disable` samples nothing on the route (all three percentages 0). Only for policies
-// whose every target is an HTTPRoute or GRPCRoute (kgateway's CRD rejects it on a Gateway).
+// whose every target is an HTTPRoute or GRPCRoute (kgateway's CRD rejects it on a Gateway). With the
+// waypoints' tracing provider set (settings.waypointTracing), a policy that leaves randomSampling out
+// gets the provider's default sampling on its routes rather than Envoy's 100% for an unset route
+// percentage, which Envoy alone would use whatever the connection manager's sampling is.
 import type { RouteJson } from "@waymark/envoy-proto";
+import { DEFAULT_WAYPOINT_TRACING_SAMPLING } from "../../types.ts";
 import { type FeatureContext, type FeatureRead, FieldErrors } from "../feature.ts";
 import { HEADER_NAME, object, readDisable, readInt, unknownKeys } from "../read.ts";
 import { onlyForKinds } from "../route-fields.ts";
@@ -115,12 +120,23 @@ function attribute(a: unknown, path: string, errors: FieldErrors): CustomTagJson
   return errors.length === before ? out : undefined;
 }
 
+/**
+ * The waypoints' default random sampling as a route's FractionalPercent: whole percents over 100,
+ * else over 10,000 (the setting has steps of 0.01).
+ */
+export function defaultSampling(percentage: number): RouteTracingJson["randomSampling"] {
+  return Number.isInteger(percentage)
+    ? percent(percentage)
+    : { numerator: Math.round(percentage * 100), denominator: "TEN_THOUSAND" };
+}
+
 export function readTracing(
   value: unknown,
-  ctx?: Pick<FeatureContext, "targetKinds">,
+  ctx?: Partial<Pick<FeatureContext, "targetKinds" | "settings">>,
 ): FeatureRead<TracingValue> {
   const errors = new FieldErrors();
-  if (ctx) onlyForKinds(ctx, ["HTTPRoute", "GRPCRoute"], "tracing", errors);
+  if (ctx?.targetKinds)
+    onlyForKinds({ targetKinds: ctx.targetKinds }, ["HTTPRoute", "GRPCRoute"], "tracing", errors);
   const v = object(value, "tracing", errors);
   const tracing: RouteTracingJson = {};
   if (v) {
@@ -136,6 +152,14 @@ export function readTracing(
         const n = readInt(v[field], `tracing.${field}`, errors, 0, 100);
         if (n !== undefined) tracing[key] = percent(n);
       }
+      // Envoy reads a percentage the route's tracing leaves out as 100%, not as the connection
+      // manager's: with a tracing provider, an unset randomSampling keeps the waypoints' default
+      // (client and overall sampling are 100% on the connection managers too, as Envoy's defaults).
+      const provider = ctx?.settings?.waypointTracing;
+      if (provider && v.randomSampling === undefined)
+        tracing.randomSampling = defaultSampling(
+          provider.randomSampling ?? DEFAULT_WAYPOINT_TRACING_SAMPLING,
+        );
       if (v.attributes !== undefined) {
         if (!Array.isArray(v.attributes)) errors.at("tracing.attributes", "must be a list");
         else {
