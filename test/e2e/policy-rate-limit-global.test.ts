@@ -212,7 +212,7 @@ describe("standalone: TrafficPolicy rateLimit.global (GatewayExtension RateLimit
       2,
       "and twice over it",
     );
-    // Both replicas served some (chance they did not: 2^-(N+1)), yet the (N+1)th was refused.
+    // Both replicas served some (the chance that one took all N: 2^-(N-1)), yet the (N+1)th was refused.
     assert.ok(
       ok.every((n) => n > 0),
       `both Envoys took requests within the budget: ${ok.join(", ")}`,
