@@ -24,6 +24,15 @@ export function ensureJaeger(): void {
   if (!process.env["WAYMARK_JAEGER"]) applyExports("bootstrap-jaeger.sh");
 }
 
+/**
+ * Envoy's rate limit service and Redis for the global rate limit end-to-end tests
+ * (scripts/bootstrap-ratelimit.sh: built once, then cached; redis-server from Debian when missing).
+ */
+export function ensureRateLimit(): void {
+  if (!process.env["WAYMARK_RATELIMIT"] || !process.env["WAYMARK_REDIS"])
+    applyExports("bootstrap-ratelimit.sh");
+}
+
 /** The Gateway API conformance module and its echo-basic (scripts/bootstrap-conformance.sh). */
 export function ensureConformance(): void {
   if (!process.env["WAYMARK_ECHO_BASIC"] || !process.env["WAYMARK_GWAPI_CONFORMANCE"])

@@ -76,6 +76,7 @@ export type { ClusterJson } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 export type { AddressJson, SocketAddressJson } from "./gen/envoy/config/core/v3/address_pb.js";
 export type { HeaderValueOptionJson } from "./gen/envoy/config/core/v3/base_pb.js";
 export type { ConfigSourceJson } from "./gen/envoy/config/core/v3/config_source_pb.js";
+export type { GrpcServiceJson } from "./gen/envoy/config/core/v3/grpc_service_pb.js";
 export type { ClusterLoadAssignmentJson } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
 export type {
   FilterChainJson,
@@ -155,7 +156,11 @@ export type {
 export type { LocalRateLimitJson } from "./gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js";
 export type { LuaJson, LuaPerRouteJson } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
 export type { OAuth2Json } from "./gen/envoy/extensions/filters/http/oauth2/v3/oauth_pb.js";
-export type { RateLimitJson as HttpRateLimitJson } from "./gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit_pb.js";
+export type {
+  RateLimitConfigJson as HttpRateLimitConfigJson,
+  RateLimitJson as HttpRateLimitJson,
+  RateLimitPerRouteJson as HttpRateLimitPerRouteJson,
+} from "./gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit_pb.js";
 export type {
   RBACJson as HttpRbacJson,
   RBACPerRouteJson as HttpRbacPerRouteJson,

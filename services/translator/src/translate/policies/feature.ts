@@ -1,5 +1,6 @@
 // The contract of one policy feature: one TrafficPolicy spec field (transformation, and the ones to
-// come), in its own folder, registered by one entry in features.ts. A feature
+// come) or one sub-field (rateLimit.local, rateLimit.global), in its own folder, registered by one
+// entry in features.ts. A feature
 //   - reads its field of the spec into a value (its IR), every error naming the JSON path it is about,
 //     with what it references (a Secret, a GatewayExtension) looked up through the FeatureContext;
 //   - says whether two values are equal, so the incremental path asks it whether a policy changed;
@@ -86,9 +87,14 @@ export interface RouteSite {
 export type FeatureRead<V> = { ok: true; value: V } | { ok: false; errors: FieldError[] };
 
 export interface PolicyFeature<V> {
-  /** The TrafficPolicy spec field this feature implements (also the path its errors start with). */
+  /**
+   * The TrafficPolicy spec field this feature implements (also the path its errors start with), or a
+   * sub-field of one ("rateLimit.global") when the field's parts are features of their own: each is
+   * read, merged across policies and compared on its own; keys of the field that no feature names
+   * are unknown, and the field must set one of them.
+   */
   field: string;
-  /** Reads and validates spec[field]; any error makes the policy Invalid. */
+  /** Reads and validates the value at field (spec.rateLimit.global); any error makes the policy Invalid. */
   read(value: unknown, ctx: FeatureContext): FeatureRead<V>;
   /** Whether two values program the same thing (the incremental path asks this). */
   equal(a: V, b: V): boolean;

@@ -14,6 +14,7 @@ import { headerModifiersFeature } from "./header-modifiers/index.ts";
 import { internalRedirectFeature } from "./internal-redirect/index.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
 import { localRateLimitFeature } from "./local-rate-limit/index.ts";
+import { globalRateLimitFeature } from "./rate-limit-global/index.ts";
 import { rbacFeature } from "./rbac/index.ts";
 import { retryFeature } from "./retry/index.ts";
 import { statPrefixFeature } from "./stat-prefix/index.ts";
@@ -36,6 +37,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   aclFeature, // fails closed
   rbacFeature, // fails closed
   localRateLimitFeature,
+  globalRateLimitFeature,
   headerModifiersFeature,
   transformationFeature,
   // Route edits (no filter): route action and route entry fields.

@@ -30,7 +30,21 @@ import {
 } from "./feature.ts";
 import { FEATURES } from "./features.ts";
 
-const FEATURE_FIELDS = new Set(FEATURES.map((f) => f.field));
+/** The spec fields features implement (a feature of a sub-field, "rateLimit.global", counts for its field). */
+const FEATURE_FIELDS = new Set(FEATURES.map((f) => f.field.split(".")[0]!));
+/** Spec fields whose sub-fields are features of their own: field → those sub-fields, in feature order. */
+const SUB_FIELDS = new Map<string, string[]>();
+for (const f of FEATURES) {
+  const [top, ...rest] = f.field.split(".");
+  if (rest.length) SUB_FIELDS.set(top!, [...(SUB_FIELDS.get(top!) ?? []), rest.join(".")]);
+}
+
+/** The value at a feature's field ("rateLimit.global": spec.rateLimit.global). */
+function fieldValue(spec: Record<string, unknown>, field: string): unknown {
+  let v: unknown = spec;
+  for (const k of field.split(".")) v = isRecord(v) ? v[k] : undefined;
+  return v;
+}
 /** In entryFields: the entry fails closed (no Gateway-level edit applies to it). */
 const FAIL_CLOSED_FIELD = "*failClosed";
 const ATTACHMENT_FIELDS = new Set(["targetRefs", "targetSelectors"]);
@@ -98,10 +112,23 @@ function readPolicy(
     if (TRAFFIC_POLICY_FIELDS.includes(field)) ignored.push(field);
     else errors.push(`${field}: unknown field`);
   }
+  // A field split into features: what none of them reads is unknown, and it must set one of them.
+  for (const [field, subs] of SUB_FIELDS) {
+    const v = spec[field];
+    if (v === undefined) continue;
+    if (!isRecord(v)) {
+      errors.push(`${field}: must be an object`);
+      continue;
+    }
+    for (const k of Object.keys(v))
+      if (!subs.includes(k)) errors.push(`${field}.${k}: unknown field (known: ${subs.join(", ")})`);
+    if (Object.keys(v).length === 0) errors.push(`${field}: set ${subs.join(" or ")}`);
+  }
   const ctx = featureContext(p, settings, index, extensions);
   for (const f of FEATURES) {
-    if (spec[f.field] === undefined) continue;
-    const r = f.read(spec[f.field], ctx);
+    const value = fieldValue(spec, f.field);
+    if (value === undefined) continue;
+    const r = f.read(value, ctx);
     if (r.ok) {
       features.set(f.field, r.value);
       for (const path of f.ignored?.(r.value) ?? []) ignored.push(path);

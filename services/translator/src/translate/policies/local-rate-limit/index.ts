@@ -1,11 +1,12 @@
-// TrafficPolicy rateLimit.local: Envoy's local_ratelimit filter, as kgateway programs it. The filter
-// sits, disabled and without a bucket, in every connection manager of a waypoint that uses it; a route
-// entry (route-level policy) or the virtual host (Gateway-level) enables it with its own LocalRateLimit
-// holding the token bucket. Envoy keeps one bucket per such config, shared by every connection and
-// worker of the waypoint (local_rate_limit_per_downstream_connection stays false, its default): a
-// route-level limit is per route entry, a Gateway-level one per virtual host (one per service of the
-// waypoint). A refused request gets 429 `local_rate_limited`, and every response of a limited route
-// carries x-ratelimit-limit / -remaining / -reset (kgateway sends none; see spec.ts). rateLimit.global is not programmed (see spec.ts).
+// TrafficPolicy rateLimit.local (a feature of its own beside rateLimit.global): Envoy's
+// local_ratelimit filter, as kgateway programs it. The filter sits, disabled and without a bucket, in
+// every connection manager of a waypoint that uses it; a route entry (route-level policy) or the
+// virtual host (Gateway-level) enables it with its own LocalRateLimit holding the token bucket. Envoy
+// keeps one bucket per such config, shared by every connection and worker of the waypoint
+// (local_rate_limit_per_downstream_connection stays false, its default): a route-level limit is per
+// route entry, a Gateway-level one per virtual host (one per service of the waypoint). A refused
+// request gets 429 `local_rate_limited`, and every response of a limited route carries
+// x-ratelimit-limit / -remaining / -reset (kgateway sends none; see spec.ts).
 import type { LocalRateLimitJson } from "@waymark/envoy-proto";
 import { pack } from "../../ir/any.ts";
 import type { PerFilterConfig } from "../../ir/types.ts";
@@ -16,11 +17,10 @@ export const LOCAL_RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
 const TYPE = "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
 
 export const localRateLimitFeature: PolicyFeature<LocalRateLimit> = {
-  field: "rateLimit",
+  field: "rateLimit.local",
   read: readRateLimit,
   equal: (a, b) =>
     a.kind === b.kind &&
-    a.global === b.global &&
     (a.kind !== "limit" || (b.kind === "limit" && JSON.stringify(a.config) === JSON.stringify(b.config))),
   httpFilters: [
     {
@@ -33,8 +33,6 @@ export const localRateLimitFeature: PolicyFeature<LocalRateLimit> = {
     },
   ],
   perRoute(v): PerFilterConfig {
-    if (v.kind === "none") return {};
     return { [LOCAL_RATE_LIMIT_FILTER]: pack(TYPE, v.kind === "limit" ? v.config : disabledConfig()) };
   },
-  ignored: (v) => (v.global ? ["rateLimit.global"] : []),
 };

@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GOLDEN_SETTINGS } from "../../golden-cases.ts";
-import type { FeatureContext } from "../feature.ts";
 import { localRateLimitFeature } from "./index.ts";
 import { readRateLimit } from "./spec.ts";
 
-function ctx(spec: Record<string, unknown>): FeatureContext {
-  return {
-    settings: GOLDEN_SETTINGS,
-    namespace: "ns",
-    spec,
-    targetKinds: new Set(["HTTPRoute"]),
-    secret: () => undefined,
-    secretsSelected: () => [],
-    extension: () => ({ ok: false, errors: [{ path: "-", message: "no GatewayExtensions here" }] }),
-    backend: () => ({ ok: false, message: "none" }),
-  };
-}
-const read = (rateLimit: unknown, spec: Record<string, unknown> = {}) =>
-  readRateLimit(rateLimit, ctx({ rateLimit, ...spec }));
+/** Reads rateLimit.local of `rateLimit`, as the policy reader hands it over. */
+const read = (rateLimit: { local?: unknown; [k: string]: unknown }) => readRateLimit(rateLimit.local);
 const errors = (r: ReturnType<typeof readRateLimit>) =>
   r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
 
@@ -58,7 +44,7 @@ test("percentEnabled and percentEnforced are the runtime fractions' defaults; to
 
 test("local: {} disables; its per-route config turns the filter off", () => {
   const r = read({ local: {} });
-  assert.deepEqual(r, { ok: true, value: { kind: "disable", global: false } });
+  assert.deepEqual(r, { ok: true, value: { kind: "disable" } });
   if (!r.ok) return;
   const cfg = localRateLimitFeature.perRoute!(r.value)["envoy.filters.http.local_ratelimit"] as Record<
     string,
@@ -68,16 +54,6 @@ test("local: {} disables; its per-route config turns the filter off", () => {
     defaultValue: { numerator: 0, denominator: "HUNDRED" },
     runtimeKey: "local_rate_limit_disabled",
   });
-});
-
-test("global: ignored beside local or other fields, Invalid when the policy has nothing else", () => {
-  const both = read({ local: {}, global: { extensionRef: { name: "rls" } } });
-  assert.ok(both.ok);
-  if (both.ok) assert.deepEqual(localRateLimitFeature.ignored!(both.value), ["rateLimit.global"]);
-  const withCors = read({ global: {} }, { cors: { allowOrigins: ["*"] } });
-  assert.ok(withCors.ok && withCors.value.kind === "none");
-  if (withCors.ok) assert.deepEqual(localRateLimitFeature.perRoute!(withCors.value), {});
-  assert.match(errors(read({ global: {} }))[0] ?? "", /^rateLimit\.global: not supported by Waymark yet/);
 });
 
 test("errors name the field", () => {

@@ -1,12 +1,11 @@
-// Reading TrafficPolicy rateLimit (kgateway's shape). `local` is a token bucket Envoy keeps in the
+// Reading TrafficPolicy rateLimit.local (kgateway's shape): a token bucket Envoy keeps in the
 // waypoint itself: maxTokens requests at once, tokensPerFill more every fillInterval (default 1), of
 // which percentEnabled percent of requests are checked and percentEnforced percent of those are
 // refused when the bucket is empty (both 100 when not given, as kgateway). `local: {}` turns a
-// Gateway-level limit off where it is in force. `global` (a RateLimit GatewayExtension and a rate
-// limit service) is not programmed here: it is accepted and named as ignored, or makes the policy
-// Invalid when the policy holds nothing else.
+// Gateway-level limit off where it is in force. rateLimit.global is a feature of its own
+// (policies/rate-limit-global/).
 import type { LocalRateLimitJson } from "@waymark/envoy-proto";
-import { type FeatureContext, type FeatureRead, FieldErrors } from "../feature.ts";
+import { type FeatureRead, FieldErrors } from "../feature.ts";
 import { durationJson, object, percentJson, readDuration, readInt, unknownKeys } from "../read.ts";
 
 /** kgateway's stat prefix and runtime keys, so stats and runtime overrides read the same. */
@@ -16,15 +15,10 @@ const ENFORCED_KEY = "local_rate_limit_enforced";
 const DISABLED_KEY = "local_rate_limit_disabled";
 
 export type LocalRateLimit =
-  /** `local` absent (only `global`, which is ignored): no effect, an inherited limit stays. */
-  | { kind: "none"; global: boolean }
   /** `local: {}`: no limit where in force (overrides a Gateway-level one). */
-  | { kind: "disable"; global: boolean }
-  | { kind: "limit"; global: boolean; config: LocalRateLimitJson };
+  { kind: "disable" } | { kind: "limit"; config: LocalRateLimitJson };
 
 const INT32 = 2 ** 31 - 1;
-/** Fields of a policy spec that are not features (where it attaches). */
-const ATTACHMENT = new Set(["targetRefs", "targetSelectors", "rateLimit"]);
 
 /** The per-route config that keeps the filter from limiting (Envoy wants a bucket there even so). */
 export function disabledConfig(): LocalRateLimitJson {
@@ -35,28 +29,12 @@ export function disabledConfig(): LocalRateLimitJson {
   };
 }
 
-export function readRateLimit(value: unknown, ctx: FeatureContext): FeatureRead<LocalRateLimit> {
+export function readRateLimit(value: unknown): FeatureRead<LocalRateLimit> {
   const errors = new FieldErrors();
-  const v = object(value, "rateLimit", errors);
-  if (!v) return { ok: false, errors: errors.list };
-  unknownKeys(v, ["local", "global"], "rateLimit", errors);
-  const global = v.global !== undefined;
-  if (v.local === undefined) {
-    const others = Object.keys(ctx.spec).filter((k) => !ATTACHMENT.has(k));
-    if (!global) errors.at("rateLimit", "set local (a token bucket in the waypoint) or global");
-    else if (others.length === 0)
-      // Nothing of the policy would be programmed: Invalid rather than silently accepted.
-      errors.at(
-        "rateLimit.global",
-        "not supported by Waymark yet (global rate limiting through a RateLimit GatewayExtension); use rateLimit.local",
-      );
-    if (errors.length) return { ok: false, errors: errors.list };
-    return { ok: true, value: { kind: "none", global } };
-  }
-  const local = object(v.local, "rateLimit.local", errors);
+  const local = object(value, "rateLimit.local", errors);
   if (!local) return { ok: false, errors: errors.list };
   unknownKeys(local, ["tokenBucket", "percentEnabled", "percentEnforced"], "rateLimit.local", errors);
-  if (Object.keys(local).length === 0) return { ok: true, value: { kind: "disable", global } };
+  if (Object.keys(local).length === 0) return { ok: true, value: { kind: "disable" } };
 
   const enabled = readInt(local.percentEnabled, "rateLimit.local.percentEnabled", errors, 0, 100) ?? 100;
   const enforced = readInt(local.percentEnforced, "rateLimit.local.percentEnforced", errors, 0, 100) ?? 100;
@@ -100,5 +78,5 @@ export function readRateLimit(value: unknown, ctx: FeatureContext): FeatureRead<
     // they say nothing a client could not count itself.
     enableXRatelimitHeaders: "DRAFT_VERSION_03",
   };
-  return { ok: true, value: { kind: "limit", global, config } };
+  return { ok: true, value: { kind: "limit", config } };
 }
