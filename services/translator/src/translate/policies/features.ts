@@ -8,6 +8,7 @@ import { bufferFeature } from "./buffer/index.ts";
 import { compressionFeature } from "./compression/index.ts";
 import { corsFeature } from "./cors/index.ts";
 import { csrfFeature } from "./csrf/index.ts";
+import { extProcFeature } from "./ext-proc/index.ts";
 import { faultInjectionFeature } from "./fault-injection/index.ts";
 import type { PolicyFeature } from "./feature.ts";
 import { headerModifiersFeature } from "./header-modifiers/index.ts";
@@ -36,6 +37,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   aclFeature, // fails closed
   rbacFeature, // fails closed
   localRateLimitFeature,
+  extProcFeature, // fails closed
   headerModifiersFeature,
   transformationFeature,
   // Route edits (no filter): route action and route entry fields.
