@@ -196,8 +196,8 @@ function readExtProcProvider(value: unknown, ctx: ExtensionContext): FeatureRead
   const maxMessageTimeout = readTimeout(o.maxMessageTimeout, "extProc.maxMessageTimeout", errors);
   if (maxMessageTimeout) filter.maxMessageTimeout = maxMessageTimeout;
   if (o.statPrefix !== undefined) {
-    if (typeof o.statPrefix !== "string" || o.statPrefix === "" || !/^[A-Za-z0-9_.-]+$/.test(o.statPrefix))
-      errors.at("extProc.statPrefix", "must be a non-empty stat name (letters, digits, _ . -)");
+    if (typeof o.statPrefix !== "string" || o.statPrefix === "" || CONTROL.test(o.statPrefix))
+      errors.at("extProc.statPrefix", "must be a non-empty name without control characters");
     else filter.statPrefix = o.statPrefix;
   }
   const attributes = readStrings(o.requestAttributes, "extProc.requestAttributes", errors, 64);

@@ -115,7 +115,7 @@ test("extension: what Envoy would refuse, or Waymark cannot do, is an error at i
       allowedProcessingModeOverrides: [{}],
       routeCacheAction: "Sometimes",
       filterStage: { stage: "AuthN" },
-      statPrefix: "has space",
+      statPrefix: "",
       unknown: true,
     },
     extCtx(),
