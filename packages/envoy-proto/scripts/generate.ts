@@ -41,6 +41,8 @@ export const ROOTS = [
   "envoy/extensions/filters/http/buffer/v3/buffer.proto",
   "envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto",
   "envoy/extensions/filters/http/ext_proc/v3/ext_proc.proto",
+  // The ext_proc gRPC service: the e2e tests' processing server speaks it.
+  "envoy/service/ext_proc/v3/external_processor.proto",
   "envoy/extensions/filters/http/oauth2/v3/oauth.proto",
   "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
   "envoy/extensions/filters/http/csrf/v3/csrf.proto",
@@ -90,6 +92,19 @@ const OVERLAYS = [
     file: "xds/type/v3/cel.proto",
     anchor: "    google.api.expr.v1alpha1.CheckedExpr checked_expr = 2;\n  }",
     insert: "  google.api.expr.v1alpha1.ParsedExpr cel_expr_parsed = 3;",
+  },
+  {
+    // ProcessingMode.BodySendMode FULL_DUPLEX_STREAMED (upstream value 4), a mode kgateway's CRD offers.
+    file: "envoy/extensions/filters/http/ext_proc/v3/processing_mode.proto",
+    anchor: "    BUFFERED_PARTIAL = 3;",
+    insert: "    FULL_DUPLEX_STREAMED = 4;",
+  },
+  {
+    // ExternalProcessor.allowed_override_modes (upstream field 22): the modes a server may ask for
+    // (GatewayExtension extProc.allowedProcessingModeOverrides).
+    file: "envoy/extensions/filters/http/ext_proc/v3/ext_proc.proto",
+    anchor: "  google.protobuf.Duration deferred_close_timeout = 19;",
+    insert: "  repeated ProcessingMode allowed_override_modes = 22;",
   },
 ];
 

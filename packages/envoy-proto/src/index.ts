@@ -140,6 +140,7 @@ export type {
   ExternalProcessorJson,
   ExtProcPerRouteJson,
 } from "./gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.js";
+export type { ProcessingModeJson } from "./gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.js";
 export type { HTTPFaultJson } from "./gen/envoy/extensions/filters/http/fault/v3/fault_pb.js";
 export type {
   HeaderMutationJson,
@@ -179,6 +180,13 @@ export type { UriTemplateMatchConfigJson } from "./gen/envoy/extensions/path/mat
 export type { UpstreamTlsContextJson } from "./gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
+// The ext_proc service's messages (a processing server in the e2e tests speaks them).
+export {
+  type ProcessingRequest,
+  ProcessingRequestSchema,
+  type ProcessingResponse,
+  ProcessingResponseSchema,
+} from "./gen/envoy/service/ext_proc/v3/external_processor_pb.js";
 export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_state_pb.js";
 export type { StringMatcherJson } from "./gen/envoy/type/matcher/v3/string_pb.js";
 export type { CelMatcherJson } from "./gen/xds/type/matcher/v3/cel_pb.js";

@@ -8,6 +8,7 @@ import { bufferFeature } from "./buffer/index.ts";
 import { compressionFeature } from "./compression/index.ts";
 import { corsFeature } from "./cors/index.ts";
 import { csrfFeature } from "./csrf/index.ts";
+import { extProcFeature } from "./ext-proc/index.ts";
 import { faultInjectionFeature } from "./fault-injection/index.ts";
 import type { PolicyFeature } from "./feature.ts";
 import { headerModifiersFeature } from "./header-modifiers/index.ts";
@@ -38,6 +39,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   rbacFeature, // fails closed
   localRateLimitFeature,
   globalRateLimitFeature,
+  extProcFeature, // fails closed
   headerModifiersFeature,
   transformationFeature,
   // Route edits (no filter): route action and route entry fields.

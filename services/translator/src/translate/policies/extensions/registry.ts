@@ -1,12 +1,17 @@
 // Every GatewayExtension type Waymark programs. Adding one: its reader (an ExtensionKind, in the
 // folder of the feature that uses it) and one entry here. A type not listed is accepted by the CRD
 // but reported on the extension as not supported yet.
+import { extProcExtension } from "../ext-proc/extension.ts";
 import { jwtExtension } from "../jwt-auth/extension.ts";
 import { rateLimitExtension } from "../rate-limit-global/extension.ts";
 import type { ExtensionKind } from "./kind.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: a heterogeneous registry; each type reads its own value
-export const EXTENSION_KINDS: ReadonlyArray<ExtensionKind<any>> = [jwtExtension, rateLimitExtension];
+export const EXTENSION_KINDS: ReadonlyArray<ExtensionKind<any>> = [
+  jwtExtension,
+  rateLimitExtension,
+  extProcExtension,
+];
 
 /** kgateway's GatewayExtension types and the spec field each uses (the CRD's own list). */
 export const KGATEWAY_EXTENSION_FIELDS: Readonly<Record<string, string>> = {
