@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import {
   Bucket,
@@ -196,19 +195,33 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut of
 
     // Past the TTL, an idle proxy's record is not rewritten: the replica's heartbeat keeps it current,
     // and a live replica's look for dead ones leaves it be.
+    // (The event to wait for: a heartbeat written more than a TTL after the first, so the record is
+    // older than a TTL while its replica's heartbeat is current.)
     const revision = (await proxies.get(key))?.revision;
-    await sleep(3000);
+    await waitFor("the heartbeat rewritten a TTL later", async () => {
+      const h = await heartbeat();
+      return h && Date.parse(h.beatAt) - Date.parse(beat.beatAt) > 2000 ? h : undefined;
+    });
     await server.liveness.tick();
     assert.equal((await proxies.get(key))?.revision, revision, "an idle proxy's record is not rewritten");
-    assert.ok(Date.parse((await heartbeat())!.beatAt) > Date.parse(beat.beatAt), "the heartbeat is");
+    assert.equal(rec.incarnation, (await heartbeat())?.incarnation, "nor its replica taken for dead");
 
     // Cut off (stopped) past its TTL: a live replica removes its heartbeat and records…
     const pid = proc.child.pid!;
     await pauseProcess(proc.child);
-    await sleep(2600);
-    await server.liveness.tick();
-    assert.equal(await getJson(proxies, key), undefined, "the records of a replica gone silent are removed");
-    assert.equal(await heartbeat(), undefined);
+    // A live replica's look, again until the silent one's heartbeat is older than its TTL.
+    const sweptAfter = async (what: string) =>
+      waitFor(
+        what,
+        async () => {
+          await server.liveness.tick();
+          return (await getJson(proxies, key)) === undefined;
+        },
+        30_000,
+        200,
+      );
+    await sweptAfter("the records of a replica gone silent removed");
+    assert.equal(await heartbeat(), undefined, "with its heartbeat");
     // …and when it comes back, it finds out and rewrites them under a new incarnation.
     process.kill(pid, "SIGCONT");
     const back = await waitFor("records rewritten", async () => {
@@ -220,10 +233,8 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut of
 
     // Killed without a word: the next look of a live replica removes what it left.
     await proc.kill();
-    await sleep(2100);
-    await server.liveness.tick();
-    assert.equal(await getJson(proxies, key), undefined, "the records of a SIGKILLed replica are removed");
-    assert.equal(await heartbeat(), undefined);
+    await sweptAfter("the records of a SIGKILLed replica removed");
+    assert.equal(await heartbeat(), undefined, "with its heartbeat");
   } finally {
     client.close();
     await proc.kill();
