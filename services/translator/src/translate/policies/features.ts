@@ -14,6 +14,7 @@ import { headerModifiersFeature } from "./header-modifiers/index.ts";
 import { internalRedirectFeature } from "./internal-redirect/index.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
 import { localRateLimitFeature } from "./local-rate-limit/index.ts";
+import { oauth2Feature } from "./oauth2/index.ts";
 import { rbacFeature } from "./rbac/index.ts";
 import { retryFeature } from "./retry/index.ts";
 import { statPrefixFeature } from "./stat-prefix/index.ts";
@@ -30,6 +31,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   faultInjectionFeature,
   compressionFeature,
   bufferFeature,
+  oauth2Feature, // fails closed
   basicAuthFeature, // fails closed
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed
