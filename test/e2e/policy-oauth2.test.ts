@@ -344,6 +344,47 @@ describe("standalone: TrafficPolicy oauth2 (GatewayExtension OAuth2) with Hydra 
     await page.close();
   });
 
+  test("an extension Waymark cannot program fails closed: 500, Invalid naming the field", async () => {
+    write(
+      "42-discovery.yaml",
+      doc("GatewayExtension", "discovery", {
+        type: "OAuth2",
+        oauth2: {
+          issuerURI: `${IDP}/`,
+          backendRef: { name: "hydra", port: 4444 },
+          credentials: { clientID: CLIENT_ID, clientSecretRef: { name: "hydra-client" } },
+        },
+      }),
+    );
+    write(
+      "51-broken.yaml",
+      doc("TrafficPolicy", "broken", {
+        targetRefs: [{ group: GW, kind: "HTTPRoute", name: "httpbin3" }],
+        oauth2: { extensionRef: { name: "discovery" } },
+      }),
+    );
+    const r = await waitFor("httpbin3 answering 500", async () => {
+      const x = await guide.request("httpbin3", "/headers");
+      return x.status === 500 ? x : undefined;
+    });
+    assert.match(r.body, /security policy/);
+    const c = await waitFor("the policy Invalid", async () => {
+      const a = await accepted("broken");
+      return a?.reason === "Invalid" ? a : undefined;
+    });
+    assert.match(c.message, /oauth2\.issuerURI/);
+    const e = await accepted("discovery", "GatewayExtension");
+    assert.equal(e?.reason, "Invalid");
+    for (const m of [c.message, e?.message ?? ""])
+      assert.ok(!m.includes(CLIENT_SECRET), "no secret in status");
+    rmSync(join(guide.dir, "51-broken.yaml"));
+    await waitFor(
+      "httpbin3 back to 200",
+      async () => (await guide.request("httpbin3", "/headers")).status === 200,
+    );
+  });
+
+  // After the invalid policy came and went (two translations, the HMAC secret derived again each time).
   test("a second navigation goes straight through; the logout path clears the session", async () => {
     const page = await context.newPage();
     const res = await page.goto(`${APP}/headers`);
@@ -393,46 +434,6 @@ describe("standalone: TrafficPolicy oauth2 (GatewayExtension OAuth2) with Hydra 
     const after = (await context.cookies()).find((c) => c.name === "BearerToken")?.value;
     assert.ok(after && after !== before, "a new access token");
     await page.close();
-  });
-
-  test("an extension Waymark cannot program fails closed: 500, Invalid naming the field", async () => {
-    write(
-      "42-discovery.yaml",
-      doc("GatewayExtension", "discovery", {
-        type: "OAuth2",
-        oauth2: {
-          issuerURI: `${IDP}/`,
-          backendRef: { name: "hydra", port: 4444 },
-          credentials: { clientID: CLIENT_ID, clientSecretRef: { name: "hydra-client" } },
-        },
-      }),
-    );
-    write(
-      "51-broken.yaml",
-      doc("TrafficPolicy", "broken", {
-        targetRefs: [{ group: GW, kind: "HTTPRoute", name: "httpbin3" }],
-        oauth2: { extensionRef: { name: "discovery" } },
-      }),
-    );
-    const r = await waitFor("httpbin3 answering 500", async () => {
-      const x = await guide.request("httpbin3", "/headers");
-      return x.status === 500 ? x : undefined;
-    });
-    assert.match(r.body, /security policy/);
-    const c = await waitFor("the policy Invalid", async () => {
-      const a = await accepted("broken");
-      return a?.reason === "Invalid" ? a : undefined;
-    });
-    assert.match(c.message, /oauth2\.issuerURI/);
-    const e = await accepted("discovery", "GatewayExtension");
-    assert.equal(e?.reason, "Invalid");
-    for (const m of [c.message, e?.message ?? ""])
-      assert.ok(!m.includes(CLIENT_SECRET), "no secret in status");
-    rmSync(join(guide.dir, "51-broken.yaml"));
-    await waitFor(
-      "httpbin3 back to 200",
-      async () => (await guide.request("httpbin3", "/headers")).status === 200,
-    );
   });
 
   test("Envoy never NACKed", async () => {
