@@ -436,6 +436,14 @@ describe("standalone: TrafficPolicy oauth2 (GatewayExtension OAuth2) with Hydra 
     await page.close();
   });
 
+  test("the client secret is in no log of Waymark or Envoy", () => {
+    for (const f of ["watcher.log", "translator.log", "xds-server-0.log", "envoy-waypoint.log"]) {
+      const text = readFileSync(join(guide.logDir, f), "utf8");
+      assert.ok(text.length > 0, `${f} is empty`);
+      assert.ok(!text.includes(CLIENT_SECRET), `${f} holds the client secret`);
+    }
+  });
+
   test("Envoy never NACKed", async () => {
     for (const k of await listKeys(proxiesKv)) {
       const rec = await getJson<ProxyRecord>(proxiesKv, k);
