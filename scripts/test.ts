@@ -12,6 +12,7 @@ import {
   ensureHelm,
   ensureJaeger,
   ensureKube,
+  ensureOAuth2,
   ensureRateLimit,
   ensureToolchain,
 } from "./lib/toolchain.ts";
@@ -53,6 +54,7 @@ ensureToolchain();
 if (which !== "unit") ensureJaeger();
 // The rate limit service and Redis (test/e2e/policy-rate-limit-global.test.ts).
 if (which === "all" || which === "e2e") ensureRateLimit();
+if (which !== "unit") ensureOAuth2();
 if (which === "all" || which === "conformance") ensureConformance();
 // The chart (deploy: lint, goldens, Dockerfiles; e2e: the chart's configuration as processes).
 if (which !== "unit" && which !== "conformance") ensureHelm();

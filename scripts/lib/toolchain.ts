@@ -19,6 +19,14 @@ function applyExports(script: string): void {
   }
 }
 
+/**
+ * Ory Hydra (an OpenID Connect provider) and Chromium for the OAuth2 end-to-end test
+ * (scripts/bootstrap-oauth2.sh: hydra built once, then cached; chromium from Debian when missing).
+ */
+export function ensureOAuth2(): void {
+  if (!process.env["WAYMARK_HYDRA"] || !process.env["WAYMARK_CHROMIUM"]) applyExports("bootstrap-oauth2.sh");
+}
+
 /** Jaeger v2 for the tracing end-to-end tests (scripts/bootstrap-jaeger.sh: built once, then cached). */
 export function ensureJaeger(): void {
   if (!process.env["WAYMARK_JAEGER"]) applyExports("bootstrap-jaeger.sh");

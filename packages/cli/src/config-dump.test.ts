@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { WaypointManifest } from "@waymark/api";
 import { manifestHashes } from "@waymark/bus";
-import { contentHash, encodeResource, TypeUrl } from "@waymark/envoy-proto";
+import { contentHash, encodeResource, SECRET_TYPE_URL, TypeUrl } from "@waymark/envoy-proto";
 import { configDump } from "./config-dump.ts";
 
 test("config-dump decodes every blob a manifest names and reports the ones it cannot", () => {
@@ -120,4 +120,25 @@ test("config-dump redacts basicAuth users where Waymark puts them: FilterConfig 
   };
   assert.deepEqual(rc.virtualHosts[0]?.typedPerFilterConfig, redacted);
   assert.deepEqual(rc.virtualHosts[0]?.routes[0]?.typedPerFilterConfig, redacted);
+});
+
+test("config-dump shows an SDS secret's name and kind, never its value (OAuth2's client and HMAC secrets)", () => {
+  const value = "test-only-client-secret";
+  const bytes = encodeResource(SECRET_TYPE_URL, "oauth2/w/idp/client-secret", {
+    name: "oauth2/w/idp/client-secret",
+    genericSecret: { secret: { inlineString: value } },
+  });
+  const h = contentHash(bytes);
+  const m: WaypointManifest = {
+    waypoint: { namespace: "w", name: "waypoint" },
+    version: "v1",
+    versions: { [SECRET_TYPE_URL]: "s1" },
+    resources: { [SECRET_TYPE_URL]: { "oauth2/w/idp/client-secret": h } },
+    builtAt: "2026-01-01T00:00:00.000Z",
+  };
+  const d = configDump(m, new Map([[h, bytes]]));
+  assert.deepEqual(d.types[SECRET_TYPE_URL]?.resources, {
+    "oauth2/w/idp/client-secret": { name: "oauth2/w/idp/client-secret", genericSecret: "[redacted]" },
+  });
+  assert.ok(!JSON.stringify(d).includes(value));
 });

@@ -1,8 +1,8 @@
 // `waymark config-dump <ns>/<gateway>`: one waypoint's xDS as the xds-server serves it, decoded from
 // the manifest's blobs to proto3 JSON (the same JSON as Envoy's /config_dump resources), with secret
-// values (API keys, htpasswd users) redacted. Pure: the caller fetches the manifest and the blobs.
+// values (API keys, htpasswd users, SDS secrets such as OAuth2's client and HMAC secrets) redacted. Pure: the caller fetches the manifest and the blobs.
 import type { WaypointManifest } from "@waymark/api";
-import { decodeResource, type JsonValue } from "@waymark/envoy-proto";
+import { decodeResource, type JsonValue, SECRET_TYPE_URL } from "@waymark/envoy-proto";
 
 export interface ConfigDump {
   waypoint: string;
@@ -28,6 +28,17 @@ const SENSITIVE: Record<string, readonly string[]> = {
   [`${T}basic_auth.v3.BasicAuthPerRoute`]: ["users"],
 };
 export const REDACTED = "[redacted]";
+
+/**
+ * An SDS Secret resource with every value hidden: its name and which kind of secret it is stay (a
+ * generic secret, a certificate...), what it holds does not.
+ */
+export function redactSecret(v: JsonValue): JsonValue {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return REDACTED;
+  const out: Record<string, JsonValue> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = k === "name" ? x : REDACTED;
+  return out;
+}
 
 /** A copy of decoded JSON with every sensitive field's value replaced (clients' names stay). */
 export function redact(v: JsonValue): JsonValue {
@@ -69,7 +80,8 @@ export function configDump(
         continue;
       }
       try {
-        resources[name] = redact(decodeResource(typeUrl, bytes));
+        const json = decodeResource(typeUrl, bytes);
+        resources[name] = typeUrl === SECRET_TYPE_URL ? redactSecret(json) : redact(json);
       } catch (err) {
         problems[hash] = `cannot decode ${name}: ${err instanceof Error ? err.message : String(err)}`;
       }

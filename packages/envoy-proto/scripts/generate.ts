@@ -106,6 +106,43 @@ const OVERLAYS = [
     anchor: "  google.protobuf.Duration deferred_close_timeout = 19;",
     insert: "  repeated ProcessingMode allowed_override_modes = 22;",
   },
+  // OAuth2 (GatewayExtension OAuth2): fields and messages newer than the vendored oauth.proto, with
+  // their upstream numbers (Envoy 1.40): the cookie domain, the end-session endpoint, turning off the
+  // access and refresh token cookies, and the cookies' SameSite attribute.
+  {
+    file: "envoy/extensions/filters/http/oauth2/v3/oauth.proto",
+    anchor: "  CookieNames cookie_names = 4;",
+    insert: "  string cookie_domain = 5;",
+  },
+  {
+    file: "envoy/extensions/filters/http/oauth2/v3/oauth.proto",
+    anchor: "  bool disable_id_token_set_cookie = 17;",
+    insert: [
+      "  bool disable_access_token_set_cookie = 19;",
+      "  bool disable_refresh_token_set_cookie = 20;",
+      "  CookieConfigs cookie_configs = 21;",
+      "  string end_session_endpoint = 23;",
+    ].join("\n"),
+  },
+  {
+    file: "envoy/extensions/filters/http/oauth2/v3/oauth.proto",
+    anchor: "option (udpa.annotations.file_status).package_version_status = ACTIVE;",
+    insert: [
+      "message CookieConfig {",
+      "  enum SameSite { DISABLED = 0; STRICT = 1; LAX = 2; NONE = 3; }",
+      "  SameSite same_site = 1;",
+      "}",
+      "message CookieConfigs {",
+      "  CookieConfig bearer_token_cookie_config = 1;",
+      "  CookieConfig oauth_hmac_cookie_config = 2;",
+      "  CookieConfig oauth_expires_cookie_config = 3;",
+      "  CookieConfig id_token_cookie_config = 4;",
+      "  CookieConfig refresh_token_cookie_config = 5;",
+      "  CookieConfig oauth_nonce_cookie_config = 6;",
+      "  CookieConfig code_verifier_cookie_config = 7;",
+      "}",
+    ].join("\n"),
+  },
 ];
 
 const stamp = join(outDir, ".stamp");

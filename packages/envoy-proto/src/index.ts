@@ -51,6 +51,7 @@ import { file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_st
 import { file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
 import { file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation } from "./gen/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation_pb.js";
 import { file_envoy_extensions_path_match_uri_template_v3_uri_template_match } from "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js";
+import { file_envoy_extensions_transport_sockets_tls_v3_secret } from "./gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from "./gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 import {
@@ -156,7 +157,10 @@ export type {
 } from "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
 export type { LocalRateLimitJson } from "./gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js";
 export type { LuaJson, LuaPerRouteJson } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
-export type { OAuth2Json } from "./gen/envoy/extensions/filters/http/oauth2/v3/oauth_pb.js";
+export type {
+  OAuth2ConfigJson,
+  OAuth2Json,
+} from "./gen/envoy/extensions/filters/http/oauth2/v3/oauth_pb.js";
 export type {
   RateLimitConfigJson as HttpRateLimitConfigJson,
   RateLimitJson as HttpRateLimitJson,
@@ -177,6 +181,10 @@ export type { ConfigJson as SetFilterStateJson } from "./gen/envoy/extensions/fi
 export type { TcpProxyJson } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
 export type { HeaderMutationJson as EarlyHeaderMutationJson } from "./gen/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation_pb.js";
 export type { UriTemplateMatchConfigJson } from "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js";
+export type {
+  SdsSecretConfigJson,
+  SecretJson,
+} from "./gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 export type { UpstreamTlsContextJson } from "./gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
@@ -215,6 +223,13 @@ export const TypeUrl = {
   route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
 } as const;
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
+
+/**
+ * SDS secrets (envoy.extensions.transport_sockets.tls.v3.Secret): served over the same ADS stream, in a
+ * waypoint's snapshot only when a filter reads one (OAuth2's client and HMAC secrets). Not in
+ * PUSH_ORDER: Envoy asks for them by name when a listener that names them arrives.
+ */
+export const SECRET_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 
 /** Make-before-break order in which a proxy is sent its resources. */
 export const PUSH_ORDER: readonly TypeUrl[] = [
@@ -261,6 +276,8 @@ export const registry = createRegistry(
   file_envoy_extensions_filters_http_header_mutation_v3_header_mutation,
   file_envoy_extensions_filters_http_csrf_v3_csrf,
   file_envoy_extensions_transport_sockets_tls_v3_tls,
+  // Secret: the SDS resources (OAuth2's client and HMAC secrets).
+  file_envoy_extensions_transport_sockets_tls_v3_secret,
   file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation,
   file_envoy_extensions_filters_http_compressor_v3_compressor,
   file_envoy_extensions_filters_http_decompressor_v3_decompressor,

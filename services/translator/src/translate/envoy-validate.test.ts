@@ -1,7 +1,8 @@
 // Every golden case's xDS, turned into a static bootstrap, must be accepted by the real Envoy we run
 // (`envoy --mode validate`). Route configurations are inlined into their HTTP connection managers
 // instead of RDS, and clusters become STATIC with their ClusterLoadAssignment as load_assignment, so
-// Envoy also checks that every cluster a route names exists.
+// Envoy also checks that every cluster a route names exists. SDS secrets become static secrets, and the
+// references to them (sds_config over ADS) name those.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
 import type { JsonObject } from "@waymark/envoy-proto";
-import { TypeUrl } from "@waymark/envoy-proto";
+import { SECRET_TYPE_URL, TypeUrl } from "@waymark/envoy-proto";
 import { caseNames, loadCase } from "./golden-cases.ts";
 import { translate, type WaypointOutput } from "./index.ts";
 import { isRecord } from "./input/guards.ts";
@@ -25,8 +26,21 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const HCM =
   "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
+/** SDS references to the snapshot's secrets (`names`) made references to static secrets. */
+function staticSecretRefs(v: unknown, names: ReadonlySet<string>): void {
+  if (Array.isArray(v)) {
+    for (const x of v) staticSecretRefs(x, names);
+    return;
+  }
+  if (!isRecord(v)) return;
+  if (typeof v.name === "string" && names.has(v.name) && v.sdsConfig !== undefined) delete v.sdsConfig;
+  for (const x of Object.values(v)) staticSecretRefs(x, names);
+}
+
 /** A static bootstrap equivalent to what a waypoint proxy receives over ADS. */
 function staticBootstrap(w: WaypointOutput): JsonObject {
+  const secrets = (w.resources[SECRET_TYPE_URL] ?? []).map((s) => structuredClone(s.json));
+  const secretNames = new Set(secrets.map((s) => String(s.name)));
   const routes = new Map(w.resources[TypeUrl.route].map((r) => [r.name, r.json]));
   const assignments = new Map(w.resources[TypeUrl.endpoint].map((r) => [r.name, r.json]));
   const listeners = w.resources[TypeUrl.listener].map((l) => {
@@ -44,6 +58,7 @@ function staticBootstrap(w: WaypointOutput): JsonObject {
         hcm.routeConfig = structuredClone(routeConfig);
       }
     }
+    staticSecretRefs(listener, secretNames);
     return listener;
   });
   const clusters = w.resources[TypeUrl.cluster].map((c) => {
@@ -55,7 +70,10 @@ function staticBootstrap(w: WaypointOutput): JsonObject {
     return { ...rest, type: "STATIC", loadAssignment: structuredClone(cla) };
   });
   // The same runtime layer as a waypoint's bootstrap (RE2 program-size limit).
-  return { staticResources: { listeners, clusters }, layeredRuntime: waypointRuntime() };
+  return {
+    staticResources: { listeners, clusters, ...(secrets.length ? { secrets } : {}) },
+    layeredRuntime: waypointRuntime(),
+  };
 }
 
 async function validate(file: string): Promise<string | undefined> {

@@ -16,7 +16,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { type KubeObject, objectKey, refOf } from "@waymark/api";
-import { decodeResource, encodeResource, encodeRouteConfiguration, TypeUrl } from "@waymark/envoy-proto";
+import {
+  decodeResource,
+  encodeResource,
+  encodeRouteConfiguration,
+  SECRET_TYPE_URL,
+  TypeUrl,
+} from "@waymark/envoy-proto";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { isRecord } from "./input/guards.ts";
 import type { TranslationInput, TranslationOutput, TranslatorSettings } from "./types.ts";
@@ -79,6 +85,8 @@ export const TYPE_FILES = {
   "clusters.yaml": TypeUrl.cluster,
   "endpoints.yaml": TypeUrl.endpoint,
 } as const;
+/** SDS secrets: a file only for cases whose output has some (OAuth2); test values, never real ones. */
+const SECRETS_FILE = "secrets.yaml";
 const STATUS_FILE = "status.yaml";
 const INFRA_FILE = "infra.yaml";
 /** The YAML files of a case directory that are its input; every other one is a golden file. */
@@ -111,6 +119,16 @@ export function goldenFiles(output: TranslationOutput): Map<string, string> {
     }));
     files.set(file, goldenYaml(entries));
   }
+  if (output.waypoints.some((w) => w.resources[SECRET_TYPE_URL]?.length))
+    files.set(
+      SECRETS_FILE,
+      goldenYaml(
+        output.waypoints.map((w) => ({
+          waypoint: w.waypoint,
+          resources: w.resources[SECRET_TYPE_URL] ?? [],
+        })),
+      ),
+    );
   files.set(STATUS_FILE, goldenYaml(output.statuses));
   if (output.infra !== undefined) files.set(INFRA_FILE, goldenYaml(output.infra));
   return files;
@@ -142,6 +160,14 @@ export function outputFromGoldenFiles(files: ReadonlyMap<string, unknown>): Tran
   for (const { file, entries } of perType)
     if (entries.length !== waypoints.length)
       throw new Error(`${file} and ${first.file} do not list the same waypoints`);
+  const secrets = files.get(SECRETS_FILE);
+  if (secrets !== undefined) {
+    if (!Array.isArray(secrets) || secrets.length !== waypoints.length)
+      throw new Error(`${SECRETS_FILE} and ${first.file} do not list the same waypoints`);
+    (secrets as TypeFileEntry[]).forEach((e, i) => {
+      if (e.resources.length) waypoints[i]!.resources[SECRET_TYPE_URL] = e.resources;
+    });
+  }
   const output: TranslationOutput = {
     statuses: files.get(STATUS_FILE) as TranslationOutput["statuses"],
     waypoints,

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeObject } from "@waymark/api";
-import { encodeResource, PUSH_ORDER } from "@waymark/envoy-proto";
+import { encodeResource, PUSH_ORDER, SECRET_TYPE_URL } from "@waymark/envoy-proto";
 import { caseNames, loadCase } from "./golden-cases.ts";
 import { translate } from "./index.ts";
 
@@ -88,7 +88,16 @@ test("mutated inputs never throw, always encode, and give a well-formed output",
       for (const w of output.waypoints) {
         const id = `${w.waypoint.namespace}/${w.waypoint.name}`;
         assert.ok(gateways.has(id), `${where}: waypoint ${id} is no Gateway of the input`);
-        assert.deepEqual(Object.keys(w.resources).sort(), [...PUSH_ORDER].sort(), `${where}: ${id}'s types`);
+        // Every type of PUSH_ORDER, and SDS secrets only when some filter reads them.
+        assert.deepEqual(
+          Object.keys(w.resources)
+            .filter((t) => t !== SECRET_TYPE_URL)
+            .sort(),
+          [...PUSH_ORDER].sort(),
+          `${where}: ${id}'s types`,
+        );
+        if (SECRET_TYPE_URL in w.resources)
+          assert.ok(w.resources[SECRET_TYPE_URL]?.length, `${where}: ${id}: an empty list of secrets`);
         for (const [typeUrl, list] of Object.entries(w.resources)) {
           const names = list.map((r) => r.name);
           assert.deepEqual(names, [...names].sort(), `${where}: ${id} ${typeUrl} sorted by name`);

@@ -1,7 +1,7 @@
 // The contract of the pure translation: source objects in, per-waypoint xDS (proto3 JSON) and the
 // status of every object considered out. No clocks, no I/O, deterministic output.
 import type { Condition, KubeObject, ObjectRef, WaypointRef } from "@waymark/api";
-import type { JsonObject, TypeUrl } from "@waymark/envoy-proto";
+import type { JsonObject, SECRET_TYPE_URL, TypeUrl } from "@waymark/envoy-proto";
 import type { TemplateLimits } from "@waymark/inja";
 import type { InfraSettings } from "../infra/objects.ts";
 
@@ -91,8 +91,11 @@ export interface XdsResource {
 
 export interface WaypointOutput {
   waypoint: WaypointRef;
-  /** Every type URL in PUSH_ORDER is present (possibly empty); resources sorted by name. */
-  resources: Record<TypeUrl, XdsResource[]>;
+  /**
+   * Every type URL in PUSH_ORDER is present (possibly empty); SDS secrets only when a filter reads
+   * some; resources sorted by name.
+   */
+  resources: Record<TypeUrl, XdsResource[]> & Partial<Record<typeof SECRET_TYPE_URL, XdsResource[]>>;
 }
 
 export interface ObjectStatus {

@@ -20,6 +20,10 @@ export const HTTP_FILTER_SLOTS = [
   "compression", // compressor (responses)
   "decompression", // decompressor (request bodies)
   "buffer",
+  // oauth2: the first of the authentication filters, as kgateway puts it before its AuthN stage: it
+  // answers its own callback and logout paths and turns a browser's session cookies into the bearer
+  // token it forwards, which the filters after it (jwtAuth) can then verify.
+  "oauth2", // oauth2 (TrafficPolicy oauth2 / GatewayExtension OAuth2)
   "basicAuth", // basic_auth
   "apiKeyAuth", // api_key_auth
   "jwtAuth", // jwt_authn (TrafficPolicy jwtAuth / GatewayExtension JWTProvider)

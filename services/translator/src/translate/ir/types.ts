@@ -1,7 +1,14 @@
 // The typed intermediate representation of one waypoint: what the translation decided, before any
 // xDS is written. Stage 5 (ir/waypoint.ts) builds it from the waypoint, its services and the
 // compiled routes; policies fill its slots (policies/stage.ts); xds/ emits the resources from it.
-import type { AnyJson, ClusterJson, FilterJson, HttpFilterJson, RouteJson } from "@waymark/envoy-proto";
+import type {
+  AnyJson,
+  ClusterJson,
+  FilterJson,
+  HttpFilterJson,
+  RouteJson,
+  SecretJson,
+} from "@waymark/envoy-proto";
 import type { ServiceInfo } from "../input/objects.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
@@ -98,4 +105,6 @@ export interface WaypointIR {
   clusters: BackendTarget[];
   /** Clusters besides the backends, whole (the JWKS servers of RequestAuthentications), one per name. */
   extraClusters?: ClusterJson[];
+  /** SDS secrets the filters read (policies' secretsFor), one per name. */
+  secrets?: SecretJson[];
 }

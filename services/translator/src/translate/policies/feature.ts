@@ -13,7 +13,7 @@
 // business: policies/translation.ts decides it once for all of them.
 
 import type { Secret } from "@waymark/api";
-import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
+import type { ClusterJson, RouteJson, SecretJson } from "@waymark/envoy-proto";
 import type { PerFilterConfig, PlacedHttpFilter } from "../ir/types.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import type { TranslatorSettings } from "../types.ts";
@@ -116,6 +116,11 @@ export interface PolicyFeature<V> {
    * from their EndpointSlices, as a route's backends get (the same cluster when a route uses it too).
    */
   backendsFor?(values: readonly V[]): readonly BackendTarget[];
+  /**
+   * SDS secrets the filters read (OAuth2's client and HMAC secrets), from the values in force on one
+   * waypoint: served in the waypoint's snapshot (SECRET_TYPE_URL), by name, once.
+   */
+  secretsFor?(values: readonly V[]): readonly SecretJson[];
   /**
    * A security feature (authentication, access control): when it cannot be read, the policy is Invalid
    * and every route entry it targets answers 500 instead of going unprotected (fails closed).

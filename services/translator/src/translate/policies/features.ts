@@ -15,6 +15,7 @@ import { headerModifiersFeature } from "./header-modifiers/index.ts";
 import { internalRedirectFeature } from "./internal-redirect/index.ts";
 import { jwtAuthFeature } from "./jwt-auth/index.ts";
 import { localRateLimitFeature } from "./local-rate-limit/index.ts";
+import { oauth2Feature } from "./oauth2/index.ts";
 import { globalRateLimitFeature } from "./rate-limit-global/index.ts";
 import { rbacFeature } from "./rbac/index.ts";
 import { retryFeature } from "./retry/index.ts";
@@ -32,6 +33,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   faultInjectionFeature,
   compressionFeature,
   bufferFeature,
+  oauth2Feature, // fails closed
   basicAuthFeature, // fails closed
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed

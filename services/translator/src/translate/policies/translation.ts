@@ -3,7 +3,7 @@
 // (attachment.ts). The features themselves (features.ts, one folder each) only read their field and
 // give the config to place; this file places it, into the compiled routes and the waypoint IR.
 import { type HTTPRoute, type ObjectRef, refOf, type TrafficPolicy } from "@waymark/api";
-import type { ClusterJson, RouteJson } from "@waymark/envoy-proto";
+import type { ClusterJson, RouteJson, SecretJson } from "@waymark/envoy-proto";
 import { compareStrings, isRecord, records, str, stringMap } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
 import type { PerFilterConfig, PlacedHttpFilter, WaypointIR } from "../ir/types.ts";
@@ -411,6 +411,7 @@ export class PolicyTranslation {
     }
     const filters: PlacedHttpFilter[] = [];
     const clusters = new Map<string, ClusterJson>();
+    const secrets = new Map<string, SecretJson>();
     for (const f of FEATURES) {
       const ps = inForce.get(f.field);
       if (!ps?.size) continue;
@@ -419,6 +420,8 @@ export class PolicyTranslation {
         if (used.has(String(h.filter.name))) filters.push(h);
       for (const c of f.clustersFor?.(values) ?? [])
         if (c.name && !clusters.has(c.name)) clusters.set(c.name, c);
+      for (const s of f.secretsFor?.(values) ?? [])
+        if (s.name && !secrets.has(s.name)) secrets.set(s.name, s);
       for (const b of f.backendsFor?.(values) ?? [])
         if (!ir.clusters.some((c) => c.cluster === b.cluster)) ir.clusters.push(b);
     }
@@ -427,6 +430,10 @@ export class PolicyTranslation {
       for (const c of clusters.values()) if (!extra.some((e) => e.name === c.name)) extra.push(c);
       ir.extraClusters = extra.sort((a, b) => compareStrings(a.name ?? "", b.name ?? ""));
     }
+    if (secrets.size)
+      ir.secrets = [...(ir.secrets ?? []), ...secrets.values()].sort((a, b) =>
+        compareStrings(a.name ?? "", b.name ?? ""),
+      );
     if (filters.length === 0) return;
     // A chain may have one of them already, for its routes' own filters (ir/waypoint.ts).
     for (const chain of ir.listener?.chains ?? [])

@@ -8,6 +8,7 @@ import {
   type ListenerJson,
   PUSH_ORDER,
   type RouteConfigurationJson,
+  SECRET_TYPE_URL,
   TypeUrl,
 } from "@waymark/envoy-proto";
 import { compareStrings } from "../input/guards.ts";
@@ -51,7 +52,7 @@ function byName(a: XdsResource, b: XdsResource): number {
 }
 
 export function emitWaypoint(ir: WaypointIR, index: ObjectIndex, cache?: RouteConfigCache): WaypointOutput {
-  const resources = emptyResources();
+  const resources: WaypointOutput["resources"] = emptyResources();
   if (ir.listener) {
     const json = emitListener(ir.listener);
     resources[TypeUrl.listener].push(resource(String(json.name), json));
@@ -74,6 +75,11 @@ export function emitWaypoint(ir: WaypointIR, index: ObjectIndex, cache?: RouteCo
   }
   for (const cluster of ir.extraClusters ?? [])
     resources[TypeUrl.cluster].push(resource(String(cluster.name), structuredClone(cluster)));
+  if (ir.secrets?.length)
+    resources[SECRET_TYPE_URL] = ir.secrets.map((s) => ({
+      name: String(s.name),
+      json: structuredClone(s) as JsonObject,
+    }));
   for (const list of Object.values(resources)) list.sort(byName);
   return { waypoint: ir.waypoint.ref, resources };
 }

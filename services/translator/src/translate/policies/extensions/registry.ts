@@ -3,6 +3,7 @@
 // but reported on the extension as not supported yet.
 import { extProcExtension } from "../ext-proc/extension.ts";
 import { jwtExtension } from "../jwt-auth/extension.ts";
+import { oauth2Extension } from "../oauth2/extension.ts";
 import { rateLimitExtension } from "../rate-limit-global/extension.ts";
 import type { ExtensionKind } from "./kind.ts";
 
@@ -11,6 +12,7 @@ export const EXTENSION_KINDS: ReadonlyArray<ExtensionKind<any>> = [
   jwtExtension,
   rateLimitExtension,
   extProcExtension,
+  oauth2Extension,
 ];
 
 /** kgateway's GatewayExtension types and the spec field each uses (the CRD's own list). */
