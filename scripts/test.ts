@@ -7,7 +7,14 @@ import { existsSync, globSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { skippedInTap, skipVerdict } from "./lib/skips.ts";
-import { ensureConformance, ensureHelm, ensureJaeger, ensureKube, ensureToolchain } from "./lib/toolchain.ts";
+import {
+  ensureConformance,
+  ensureExtAuthz,
+  ensureHelm,
+  ensureJaeger,
+  ensureKube,
+  ensureToolchain,
+} from "./lib/toolchain.ts";
 
 const suites: Record<string, string[]> = {
   unit: [
@@ -44,6 +51,7 @@ if (!patterns) {
 }
 ensureToolchain();
 if (which !== "unit") ensureJaeger();
+if (which !== "unit") ensureExtAuthz();
 if (which === "all" || which === "conformance") ensureConformance();
 // The chart (deploy: lint, goldens, Dockerfiles; e2e: the chart's configuration as processes).
 if (which !== "unit" && which !== "conformance") ensureHelm();

@@ -174,6 +174,7 @@ export type { HttpProtocolOptionsJson } from "./gen/envoy/extensions/upstreams/h
 export { ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_state_pb.js";
 export type { StringMatcherJson } from "./gen/envoy/type/matcher/v3/string_pb.js";
+export { StatusCodeSchema } from "./gen/envoy/type/v3/http_status_pb.js";
 export type { CelMatcherJson } from "./gen/xds/type/matcher/v3/cel_pb.js";
 export type { HttpAttributesCelMatchInputJson } from "./gen/xds/type/matcher/v3/http_inputs_pb.js";
 export type {

@@ -147,6 +147,19 @@ export class Extensions {
     return fail(`${label} is not valid (see its status): ${r.errors.join("; ")}`);
   }
 
+  /**
+   * Every usable GatewayExtension of `kind` (any namespace) as `<namespace>/<name>`, sorted: a feature
+   * with one filter per extension turns the others off where a more specific policy names its own.
+   */
+  usable(kind: ExtensionKind<unknown>): string[] {
+    const out: string[] = [];
+    for (const ext of this.#index.gatewayExtensions.values()) {
+      const r = this.#read(ext);
+      if (r.ok && r.type === kind.type) out.push(nsName(ext.metadata.namespace ?? "", ext.metadata.name));
+    }
+    return out.sort();
+  }
+
   /** The status of every GatewayExtension: Accepted, or why not. */
   statuses(): ObjectStatus[] {
     const out: ObjectStatus[] = [];
