@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { skippedInTap, skipVerdict } from "./lib/skips.ts";
 import {
   ensureConformance,
+  ensureExtAuthz,
   ensureHelm,
   ensureJaeger,
   ensureKube,
@@ -52,9 +53,14 @@ if (!patterns) {
 }
 ensureToolchain();
 if (which !== "unit") ensureJaeger();
-// The rate limit service and Redis (test/e2e/policy-rate-limit-global.test.ts).
-if (which === "all" || which === "e2e") ensureRateLimit();
-if (which !== "unit") ensureOAuth2();
+// The servers the policies that call out are tested against (test/e2e/policy-rate-limit-global,
+// policy-oauth2, policy-ext-auth): the rate limit service and Redis, Hydra and Chromium,
+// oauth2-proxy and Istio's ext-authz sample.
+if (which === "all" || which === "e2e") {
+  ensureRateLimit();
+  ensureOAuth2();
+  ensureExtAuthz();
+}
 if (which === "all" || which === "conformance") ensureConformance();
 // The chart (deploy: lint, goldens, Dockerfiles; e2e: the chart's configuration as processes).
 if (which !== "unit" && which !== "conformance") ensureHelm();

@@ -41,6 +41,12 @@ export function ensureRateLimit(): void {
     applyExports("bootstrap-ratelimit.sh");
 }
 
+/** oauth2-proxy and Istio's sample ext-authz server for the ext_authz e2e tests (scripts/bootstrap-ext-authz.sh). */
+export function ensureExtAuthz(): void {
+  if (!process.env["WAYMARK_OAUTH2_PROXY"] || !process.env["WAYMARK_EXT_AUTHZ"])
+    applyExports("bootstrap-ext-authz.sh");
+}
+
 /** The Gateway API conformance module and its echo-basic (scripts/bootstrap-conformance.sh). */
 export function ensureConformance(): void {
   if (!process.env["WAYMARK_ECHO_BASIC"] || !process.env["WAYMARK_GWAPI_CONFORMANCE"])

@@ -852,7 +852,7 @@ describe("kubernetes: TrafficPolicy with kgateway's CRD", { timeout: 300_000, sk
       ),
     );
     assert.equal(JSON.stringify(ge).includes('"requestTimeout":"200ms"'), true, JSON.stringify(ge));
-    // Its own status, written to the API server: Waymark does not program ExtAuth yet, and says so.
+    // Its own status, written to the API server: the Service it calls does not exist, and it says so.
     const geStatus = await waitFor("the GatewayExtension's status", async () => {
       const o = JSON.parse(
         await kubectl(["-n", NS, "get", "gatewayextension", "ext-authz", "-o", "json"]),
@@ -861,8 +861,8 @@ describe("kubernetes: TrafficPolicy with kgateway's CRD", { timeout: 300_000, sk
       };
       return o.status?.conditions?.find((c) => c.type === "Accepted");
     });
-    assert.deepEqual([geStatus.status, geStatus.reason], ["False", "Unsupported"], geStatus.message);
-    assert.match(geStatus.message, /type ExtAuth is not supported by Waymark yet/);
+    assert.deepEqual([geStatus.status, geStatus.reason], ["False", "BackendNotFound"], geStatus.message);
+    assert.match(geStatus.message, /extAuth\.grpcService\.backendRef: Service ext-authz not found/);
 
     const implemented = new Set(FEATURES.map((f) => f.field));
     const ignored = KITCHEN_FIELDS.filter((f) => !implemented.has(f));

@@ -197,6 +197,7 @@ export {
 } from "./gen/envoy/service/ext_proc/v3/external_processor_pb.js";
 export type { FilterStateMatcherJson } from "./gen/envoy/type/matcher/v3/filter_state_pb.js";
 export type { StringMatcherJson } from "./gen/envoy/type/matcher/v3/string_pb.js";
+export { StatusCodeSchema } from "./gen/envoy/type/v3/http_status_pb.js";
 export type { CelMatcherJson } from "./gen/xds/type/matcher/v3/cel_pb.js";
 export type { HttpAttributesCelMatchInputJson } from "./gen/xds/type/matcher/v3/http_inputs_pb.js";
 export type {

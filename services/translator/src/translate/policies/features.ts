@@ -8,6 +8,7 @@ import { bufferFeature } from "./buffer/index.ts";
 import { compressionFeature } from "./compression/index.ts";
 import { corsFeature } from "./cors/index.ts";
 import { csrfFeature } from "./csrf/index.ts";
+import { extAuthFeature } from "./ext-auth/index.ts";
 import { extProcFeature } from "./ext-proc/index.ts";
 import { faultInjectionFeature } from "./fault-injection/index.ts";
 import type { PolicyFeature } from "./feature.ts";
@@ -37,6 +38,7 @@ export const FEATURES: ReadonlyArray<PolicyFeature<any>> = [
   basicAuthFeature, // fails closed
   apiKeyAuthFeature, // fails closed
   jwtAuthFeature, // fails closed
+  extAuthFeature, // fails closed
   aclFeature, // fails closed
   rbacFeature, // fails closed
   localRateLimitFeature,

@@ -142,9 +142,22 @@ export class Extensions {
     if (!ext) return fail(`${label} not found; create it or fix the name`);
     const r = this.#read(ext);
     if (r.type !== undefined && r.type !== kind.type)
-      return fail(`${label} is of type ${r.type}, not ${kind.type}; name a ${kind.type} extension`);
+      return fail(`${label} is of type ${r.type}, not ${kind.type}; name an extension of type ${kind.type}`);
     if (r.ok) return { ok: true, value: { name, value: r.value as V } };
     return fail(`${label} is not valid (see its status): ${r.errors.join("; ")}`);
+  }
+
+  /**
+   * Every usable GatewayExtension of `kind` (any namespace) as `<namespace>/<name>`, sorted: a feature
+   * with one filter per extension turns the others off where a more specific policy names its own.
+   */
+  usable(kind: ExtensionKind<unknown>): string[] {
+    const out: string[] = [];
+    for (const ext of this.#index.gatewayExtensions.values()) {
+      const r = this.#read(ext);
+      if (r.ok && r.type === kind.type) out.push(nsName(ext.metadata.namespace ?? "", ext.metadata.name));
+    }
+    return out.sort();
   }
 
   /** The status of every GatewayExtension: Accepted, or why not. */
