@@ -146,6 +146,8 @@ test("a push span per proxy and type: child of the manifest's span, ends on ACK;
 const MAIN = join(fileURLToPath(import.meta.url), "..", "..", "src", "main.ts");
 
 test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut off or SIGKILLed are removed", async () => {
+  // Short enough for a quick test, long enough that a loaded machine's pauses do not pass for death.
+  const TTL = 4000;
   const waypoint = { namespace: "doomed", name: "gw" };
   await publishTraced(waypoint, basic());
   const [xdsPort, opsPort] = [await freePort(), await freePort()];
@@ -158,7 +160,7 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut of
       WAYMARK_XDS_ADDRESS: `127.0.0.1:${xdsPort}`,
       WAYMARK_REPLICA: "doomed",
       WAYMARK_METRICS_ADDRESS: `127.0.0.1:${opsPort}`,
-      WAYMARK_PROXY_RECORD_TTL_MS: "2000",
+      WAYMARK_PROXY_RECORD_TTL_MS: String(TTL),
     },
     logDir: tempDir("xds-doomed"),
   });
@@ -174,7 +176,7 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut of
     const rec = await waitFor("record written", () => getJson<ProxyRecord>(proxies, key));
     const heartbeat = () => getJson<ReplicaHeartbeat>(replicas, replicaKey("doomed"));
     const beat = await heartbeat();
-    assert.equal(beat?.ttlMs, 2000);
+    assert.equal(beat?.ttlMs, TTL);
     assert.equal(rec.incarnation, beat.incarnation, "the record carries its replica's incarnation");
     const dbg = (await (await fetch(`${ops}/debug/proxies`)).json()) as {
       replica: string;
@@ -200,7 +202,7 @@ test("main: honest /readyz, /debug/proxies, metrics; records of a replica cut of
     const revision = (await proxies.get(key))?.revision;
     await waitFor("the heartbeat rewritten a TTL later", async () => {
       const h = await heartbeat();
-      return h && Date.parse(h.beatAt) - Date.parse(beat.beatAt) > 2000 ? h : undefined;
+      return h && Date.parse(h.beatAt) - Date.parse(beat.beatAt) > TTL ? h : undefined;
     });
     await server.liveness.tick();
     assert.equal((await proxies.get(key))?.revision, revision, "an idle proxy's record is not rewritten");
