@@ -179,7 +179,8 @@ describe("tracing: every change reaches every proxy, in one trace", { timeout: 1
     // began, which began after the change was sent. (Not the ends: a write's span ends when its
     // writer hears NATS's ack, which a busy writer may hear after the push it caused was ACKed.)
     assert.ok(manifest.startTime >= change.startTime, "the manifest write follows the change");
-    for (const p of pushes) assert.ok(p.startTime >= manifest.startTime, `${p.operationName} follows the write`);
+    for (const p of pushes)
+      assert.ok(p.startTime >= manifest.startTime, `${p.operationName} follows the write`);
     const lastEnd = Math.max(...pushes.map(end));
     for (const s of trace.spans)
       assert.ok(byId.has(parentOf(s) ?? s.spanID), `${s.operationName} has its parent`);
