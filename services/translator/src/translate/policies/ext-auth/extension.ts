@@ -6,7 +6,8 @@
 import { type ExtAuthzJson, StatusCodeSchema } from "@waymark/envoy-proto";
 import { int, isRecord, str } from "../../input/guards.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
-import { gatewayDurationMs, gatewayDurationToProto } from "../../routes/resilience.ts";
+import { gatewayDurationToProto } from "../../routes/resilience.ts";
+import { readGrpcService } from "../extensions/grpc-service.ts";
 import type { ExtensionContext, ExtensionKind } from "../extensions/kind.ts";
 import { type FeatureRead, FieldErrors } from "../feature.ts";
 
@@ -20,12 +21,12 @@ export interface ExtAuthServer {
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Envoy's own default for a gRPC authorization call; the HTTP call needs one given, and gets the same. */
+const DEFAULT_TIMEOUT_MS = 200;
 const DEFAULT_TIMEOUT = "0.200s";
 const DEFAULT_STATUS_ON_ERROR = 403;
 const MAX_UINT32 = 4_294_967_295;
 
 type ListStringMatcher = NonNullable<ExtAuthzJson["allowedHeaders"]>;
-type GrpcService = NonNullable<ExtAuthzJson["grpcService"]>;
 type HttpService = NonNullable<ExtAuthzJson["httpService"]>;
 
 function headerList(v: unknown, at: string, errors: FieldErrors): ListStringMatcher | undefined {
@@ -50,32 +51,10 @@ function duration(v: unknown, at: string, errors: FieldErrors): string | undefin
   return d;
 }
 
-/** kgateway's GRPCRetryPolicy as Envoy's core RetryPolicy (gRPC calls only). */
-function retryPolicy(v: unknown, at: string, errors: FieldErrors): GrpcService["retryPolicy"] {
-  if (v === undefined) return undefined;
-  if (!isRecord(v)) {
-    errors.at(at, "must be an object");
-    return undefined;
-  }
-  const attempts = v.attempts === undefined ? 1 : int(v.attempts);
-  if (attempts === undefined || attempts < 0) errors.at(`${at}.attempts`, "must be 0 or more");
-  const policy: NonNullable<GrpcService["retryPolicy"]> = { numRetries: attempts ?? 1 };
-  if (v.backoff !== undefined) {
-    const b = isRecord(v.backoff) ? v.backoff : {};
-    const base = duration(b.baseInterval, `${at}.backoff.baseInterval`, errors);
-    if (b.baseInterval === undefined) errors.at(`${at}.backoff.baseInterval`, "is required in a backoff");
-    const max = duration(b.maxInterval, `${at}.backoff.maxInterval`, errors);
-    if (base && max && gatewayDurationMs(str(b.maxInterval)!)! < gatewayDurationMs(str(b.baseInterval)!)!)
-      errors.at(`${at}.backoff.maxInterval`, "must not be below baseInterval");
-    if (base) policy.retryBackOff = max ? { baseInterval: base, maxInterval: max } : { baseInterval: base };
-  }
-  return policy;
-}
-
+/** The HTTP server's backendRef and requestTimeout (gRPC servers: extensions/grpc-service.ts). */
 function readService(
   raw: Record<string, unknown>,
   at: string,
-  grpc: boolean,
   errors: FieldErrors,
   ctx: ExtensionContext,
 ): { backend: BackendTarget; timeout: string } | undefined {
@@ -84,15 +63,7 @@ function readService(
   if (!b.ok) errors.at(`${at}.backendRef`, b.message);
   const timeout = duration(raw.requestTimeout, `${at}.requestTimeout`, errors) ?? DEFAULT_TIMEOUT;
   if (errors.length !== before || !b.ok) return undefined;
-  let backend = b.target;
-  // gRPC needs HTTP/2 to the server. A port that says so (appProtocol grpc / http2, or its name) has
-  // such a cluster already; any other gets a cluster of its own with HTTP/2, so a route sending
-  // HTTP/1 to the same port keeps its cluster.
-  const p = backend.port;
-  const keyword = (p.appProtocol || p.name || "").split("-")[0]!.toLowerCase();
-  if (grpc && keyword !== "grpc" && keyword !== "http2")
-    backend = { ...backend, port: { ...p, appProtocol: "grpc" }, cluster: `${backend.cluster}_grpc` };
-  return { backend, timeout };
+  return { backend: b.target, timeout };
 }
 
 function readExtAuth(value: unknown, ctx: ExtensionContext): FeatureRead<ExtAuthServer> {
@@ -107,26 +78,15 @@ function readExtAuth(value: unknown, ctx: ExtensionContext): FeatureRead<ExtAuth
   const config: ExtAuthzJson = { transportApiVersion: "V3" };
   let backend: BackendTarget | undefined;
   if (grpcRaw !== undefined) {
-    const at = "extAuth.grpcService";
-    const g = isRecord(grpcRaw) ? grpcRaw : {};
-    const s = readService(g, at, true, errors, ctx);
-    const retry = retryPolicy(g.retry, `${at}.retry`, errors);
-    const authority = str(g.authority);
-    if (s) {
-      backend = s.backend;
-      const service: GrpcService = {
-        envoyGrpc: authority
-          ? { clusterName: s.backend.cluster, authority }
-          : { clusterName: s.backend.cluster },
-        timeout: s.timeout,
-      };
-      if (retry) service.retryPolicy = retry;
-      config.grpcService = service;
+    const g = readGrpcService(grpcRaw, "extAuth.grpcService", errors, ctx, DEFAULT_TIMEOUT_MS);
+    if (g) {
+      backend = g.backend;
+      config.grpcService = g.grpcService;
     }
   } else {
     const at = "extAuth.httpService";
     const h = isRecord(httpRaw) ? httpRaw : {};
-    const s = readService(h, at, false, errors, ctx);
+    const s = readService(h, at, errors, ctx);
     const service: HttpService = {};
     const prefix = str(h.pathPrefix);
     if (prefix !== undefined) {

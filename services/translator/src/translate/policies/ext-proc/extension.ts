@@ -4,11 +4,11 @@
 // overrides the server may ask for, route cache action — read into the filter's config. Error paths
 // are below the extension's spec (`extProc.grpcService.backendRef`).
 import type { ExternalProcessorJson, ProcessingModeJson } from "@waymark/envoy-proto";
-import { isHttp2Port } from "../../input/protocol.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
+import { readGrpcService } from "../extensions/grpc-service.ts";
 import type { ExtensionContext, ExtensionKind } from "../extensions/kind.ts";
 import { type FeatureRead, FieldErrors } from "../feature.ts";
-import { durationJson, object, readBool, readDuration, readInt, readStrings, unknownKeys } from "../read.ts";
+import { durationJson, object, readBool, readDuration, readStrings, unknownKeys } from "../read.ts";
 
 /** What an ExtProc extension programs: the filter's config (gRPC service included) and its server. */
 export interface ExtProcProvider {
@@ -59,7 +59,7 @@ const FIELDS = [
   "routeCacheAction",
   "filterStage",
 ];
-/** Control characters never belong in a header value (the gRPC :authority). */
+/** Control characters never belong in a stat prefix. */
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
@@ -104,86 +104,12 @@ function readTimeout(v: unknown, path: string, errors: FieldErrors): string | un
   return durationJson(ms);
 }
 
-function readGrpcService(
-  v: unknown,
-  errors: FieldErrors,
-  ctx: ExtensionContext,
-): { service: NonNullable<ExternalProcessorJson["grpcService"]>; backend: BackendTarget } | undefined {
-  const at = "extProc.grpcService";
-  const o = object(v, at, errors);
-  if (!o) return undefined;
-  unknownKeys(o, ["backendRef", "authority", "requestTimeout", "retry"], at, errors);
-  const before = errors.length;
-  let backend: BackendTarget | undefined;
-  if (o.backendRef === undefined)
-    errors.at(`${at}.backendRef`, "needs the processing server's Service and port");
-  else {
-    const b = ctx.backend(o.backendRef);
-    if (!b.ok) errors.at(`${at}.backendRef`, b.message);
-    else backend = b.target;
-  }
-  const authority = o.authority;
-  if (authority !== undefined && (typeof authority !== "string" || CONTROL.test(authority)))
-    errors.at(`${at}.authority`, "must be a host name (no control characters)");
-  let timeout: string | undefined;
-  if (o.requestTimeout !== undefined) {
-    const ms = readDuration(o.requestTimeout, `${at}.requestTimeout`, errors);
-    if (ms !== undefined && ms < 1) errors.at(`${at}.requestTimeout`, "must be 1ms or more");
-    else if (ms !== undefined) timeout = durationJson(ms);
-  }
-  let retryPolicy: NonNullable<ExternalProcessorJson["grpcService"]>["retryPolicy"];
-  if (o.retry !== undefined) {
-    const r = object(o.retry, `${at}.retry`, errors);
-    if (r) {
-      unknownKeys(r, ["attempts", "backoff"], `${at}.retry`, errors);
-      const attempts =
-        r.attempts === undefined ? 1 : readInt(r.attempts, `${at}.retry.attempts`, errors, 0, 2 ** 31 - 1);
-      retryPolicy = { numRetries: attempts ?? 1 };
-      if (r.backoff !== undefined) {
-        const b = object(r.backoff, `${at}.retry.backoff`, errors);
-        if (b) {
-          unknownKeys(b, ["baseInterval", "maxInterval"], `${at}.retry.backoff`, errors);
-          const base = readDuration(b.baseInterval, `${at}.retry.backoff.baseInterval`, errors);
-          const max =
-            b.maxInterval === undefined
-              ? undefined
-              : readDuration(b.maxInterval, `${at}.retry.backoff.maxInterval`, errors);
-          if (base !== undefined && base < 1)
-            errors.at(`${at}.retry.backoff.baseInterval`, "must be 1ms or more");
-          if (base !== undefined && max !== undefined && max < base)
-            errors.at(`${at}.retry.backoff.maxInterval`, "must not be below baseInterval");
-          if (base !== undefined)
-            retryPolicy.retryBackOff = {
-              baseInterval: durationJson(base),
-              ...(max === undefined ? {} : { maxInterval: durationJson(max) }),
-            };
-        }
-      }
-    }
-  }
-  if (errors.length !== before || !backend) return undefined;
-  // gRPC is HTTP/2 whatever the Service port's appProtocol says: the server's cluster gets HTTP/2
-  // options (emitCluster reads them from the port), as kgateway's docs ask users to mark by hand.
-  if (!isHttp2Port(backend.port)) backend = { ...backend, port: { ...backend.port, appProtocol: "grpc" } };
-  return {
-    service: {
-      envoyGrpc: {
-        clusterName: backend.cluster,
-        ...(typeof authority === "string" && authority !== "" ? { authority } : {}),
-      },
-      ...(timeout === undefined ? {} : { timeout }),
-      ...(retryPolicy === undefined ? {} : { retryPolicy }),
-    },
-    backend,
-  };
-}
-
 function readExtProcProvider(value: unknown, ctx: ExtensionContext): FeatureRead<ExtProcProvider> {
   const errors = new FieldErrors();
   const o = object(value, "extProc", errors);
   if (!o) return { ok: false, errors: errors.list };
   unknownKeys(o, FIELDS, "extProc", errors);
-  const grpc = readGrpcService(o.grpcService, errors, ctx);
+  const grpc = readGrpcService(o.grpcService, "extProc.grpcService", errors, ctx);
   // kgateway's default: requests go on when the processing server cannot be reached.
   const failOpen = readBool(o.failOpen, "extProc.failOpen", errors) ?? true;
   const filter: ExternalProcessorJson = { failureModeAllow: failOpen };
@@ -260,9 +186,9 @@ function readExtProcProvider(value: unknown, ctx: ExtensionContext): FeatureRead
       );
   }
   if (errors.length || !grpc) return { ok: false, errors: errors.list };
-  filter.grpcService = grpc.service;
+  filter.grpcService = grpc.grpcService;
   // Key order as Envoy's proto lists the fields, so goldens read naturally.
-  return { ok: true, value: { filter: { grpcService: grpc.service, ...filter }, backend: grpc.backend } };
+  return { ok: true, value: { filter: { grpcService: grpc.grpcService, ...filter }, backend: grpc.backend } };
 }
 
 export const extProcExtension: ExtensionKind<ExtProcProvider> = {

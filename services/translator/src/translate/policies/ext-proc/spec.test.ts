@@ -57,11 +57,13 @@ test("extension: kgateway's default failOpen true; the gRPC service's cluster sp
   const r = extProcExtension.read({ grpcService: SERVICE }, extCtx());
   assert.ok(r.ok);
   assert.equal(r.value.filter.failureModeAllow, true);
-  assert.deepEqual(r.value.filter.grpcService, { envoyGrpc: { clusterName: "kube_ns_proc_9000" } });
+  // An unmarked port gets an HTTP/2 cluster of its own, so a route's HTTP/1 cluster of it stays.
+  assert.deepEqual(r.value.filter.grpcService, { envoyGrpc: { clusterName: "kube_ns_proc_9000_grpc" } });
   assert.equal(r.value.backend.port.appProtocol, "grpc", "an unmarked port is made gRPC");
   const marked = extProcExtension.read({ grpcService: SERVICE }, extCtx(target("http2")));
   assert.ok(marked.ok);
   assert.equal(marked.value.backend.port.appProtocol, "http2", "an HTTP/2 port is kept as it is");
+  assert.equal(marked.value.backend.cluster, "kube_ns_proc_9000", "with its own cluster");
   const closed = extProcExtension.read({ grpcService: SERVICE, failOpen: false }, extCtx());
   assert.ok(closed.ok && closed.value.filter.failureModeAllow === false);
 });
@@ -91,7 +93,7 @@ test("extension: every setting mapped onto Envoy's ExternalProcessor", () => {
   assert.ok(r.ok, messages(r).join("; "));
   const f = r.value.filter;
   assert.deepEqual(f.grpcService, {
-    envoyGrpc: { clusterName: "kube_ns_proc_9000", authority: "proc.example" },
+    envoyGrpc: { clusterName: "kube_ns_proc_9000_grpc", authority: "proc.example" },
     timeout: "1.500s",
     retryPolicy: { numRetries: 3, retryBackOff: { baseInterval: "0.050s" } },
   });
@@ -135,7 +137,7 @@ test("extension: what Envoy would refuse, or Waymark cannot do, is an error at i
   const noBackend = extProcExtension.read({ grpcService: SERVICE }, extCtx(null));
   assert.deepEqual(messages(noBackend), ["extProc.grpcService.backendRef: Service proc not found"]);
   assert.deepEqual(messages(extProcExtension.read({ grpcService: {} }, extCtx())), [
-    "extProc.grpcService.backendRef: needs the processing server's Service and port",
+    "extProc.grpcService.backendRef: required: the Service (and port) to call",
   ]);
 });
 

@@ -5,11 +5,11 @@
 // kgateway), and whether responses tell the client its budget (xRateLimitHeaders). Error paths are
 // below the extension's spec.
 import type { GrpcServiceJson } from "@waymark/envoy-proto";
-import { isHttp2Port } from "../../input/protocol.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
+import { readGrpcService } from "../extensions/grpc-service.ts";
 import type { ExtensionContext, ExtensionKind } from "../extensions/kind.ts";
 import { type FeatureRead, FieldErrors } from "../feature.ts";
-import { durationJson, object, readBool, readDuration, readInt, unknownKeys } from "../read.ts";
+import { durationJson, object, readBool, readDuration, unknownKeys } from "../read.ts";
 
 export interface RateLimitService {
   domain: string;
@@ -24,79 +24,7 @@ export interface RateLimitService {
 }
 
 const DEFAULT_TIMEOUT_MS = 100;
-const INT32 = 2 ** 31 - 1;
-
-/** spec.<field>.grpcService of kgateway's ExtGrpcService: backendRef, authority, requestTimeout, retry. */
-export function readGrpcService(
-  value: unknown,
-  at: string,
-  errors: FieldErrors,
-  ctx: ExtensionContext,
-): { grpcService: GrpcServiceJson; backend: BackendTarget } | undefined {
-  const before = errors.length;
-  const g = object(value, at, errors);
-  if (!g) return undefined;
-  unknownKeys(g, ["backendRef", "authority", "requestTimeout", "retry"], at, errors);
-  let backend: BackendTarget | undefined;
-  if (g.backendRef === undefined) errors.at(`${at}.backendRef`, "required: the Service (and port) to call");
-  else {
-    const b = ctx.backend(g.backendRef);
-    if (!b.ok) errors.at(`${at}.backendRef`, b.message);
-    else if (!isHttp2Port(b.target.port))
-      errors.at(
-        `${at}.backendRef`,
-        `Service ${b.target.service.name} port ${b.target.port.port} is not declared gRPC: Envoy calls it over HTTP/2 only when the port has appProtocol grpc (or http2), or is named so`,
-      );
-    else backend = b.target;
-  }
-  const grpcService: GrpcServiceJson = { envoyGrpc: { clusterName: backend?.cluster ?? "" } };
-  if (g.authority !== undefined) {
-    if (typeof g.authority !== "string" || g.authority === "")
-      errors.at(`${at}.authority`, "must be a non-empty string (the :authority of the calls)");
-    else grpcService.envoyGrpc!.authority = g.authority;
-  }
-  if (g.requestTimeout !== undefined) {
-    const ms = readDuration(g.requestTimeout, `${at}.requestTimeout`, errors);
-    if (ms !== undefined && ms < 1) errors.at(`${at}.requestTimeout`, "must be 1ms or more");
-    else if (ms !== undefined) grpcService.timeout = durationJson(ms);
-  }
-  if (g.retry !== undefined) {
-    const r = object(g.retry, `${at}.retry`, errors);
-    if (r) {
-      unknownKeys(r, ["attempts", "backoff"], `${at}.retry`, errors);
-      // The CRD's default: one retry.
-      const attempts = readInt(r.attempts, `${at}.retry.attempts`, errors, 0, INT32) ?? 1;
-      const policy: NonNullable<GrpcServiceJson["retryPolicy"]> = { numRetries: attempts };
-      if (r.backoff !== undefined) {
-        const b = object(r.backoff, `${at}.retry.backoff`, errors);
-        if (b) {
-          unknownKeys(b, ["baseInterval", "maxInterval"], `${at}.retry.backoff`, errors);
-          if (b.baseInterval === undefined) errors.at(`${at}.retry.backoff.baseInterval`, "required");
-          const base =
-            b.baseInterval === undefined
-              ? undefined
-              : readDuration(b.baseInterval, `${at}.retry.backoff.baseInterval`, errors);
-          const max =
-            b.maxInterval === undefined
-              ? undefined
-              : readDuration(b.maxInterval, `${at}.retry.backoff.maxInterval`, errors);
-          if (base !== undefined && base < 1)
-            errors.at(`${at}.retry.backoff.baseInterval`, "must be 1ms or more");
-          else if (base !== undefined && max !== undefined && max < base)
-            errors.at(`${at}.retry.backoff.maxInterval`, "must not be below baseInterval");
-          else if (base !== undefined)
-            policy.retryBackOff = {
-              baseInterval: durationJson(base),
-              ...(max === undefined ? {} : { maxInterval: durationJson(max) }),
-            };
-        }
-      }
-      grpcService.retryPolicy = policy;
-    }
-  }
-  if (errors.length !== before || !backend) return undefined;
-  return { grpcService, backend };
-}
+const _INT32 = 2 ** 31 - 1;
 
 function readRateLimitExtension(value: unknown, ctx: ExtensionContext): FeatureRead<RateLimitService> {
   const errors = new FieldErrors();

@@ -73,18 +73,20 @@ test("RateLimit extension: failure mode, headers, timeouts and retries carried",
   });
 });
 
-test("RateLimit extension: errors name the field; a port that is not gRPC is refused", () => {
+test("RateLimit extension: errors name the field; a port not declared gRPC gets an HTTP/2 cluster of its own", () => {
   assert.deepEqual(errors(readExt({ grpcService: grpc, xRateLimitHeaders: "On", timeout: "soon" })), [
     "rateLimit.domain: required: the domain the rate limit service keeps these limits under",
     'rateLimit.timeout: "soon" is not a duration (e.g. 100ms, 2s, 1m30s; units h, m, s, ms)',
     "rateLimit.xRateLimitHeaders: must be Off or DraftVersion03",
   ]);
   assert.match(errors(readExt({ domain: "d" }))[0] ?? "", /^rateLimit\.grpcService: required/);
-  assert.match(
-    errors(readExt({ domain: "d", grpcService: grpc }, [port({ name: "http", appProtocol: "http" })]))[0] ??
-      "",
-    /^rateLimit\.grpcService\.backendRef: Service rls port 8081 is not declared gRPC/,
-  );
+  // A port not declared gRPC gets an HTTP/2 cluster of its own (a route's HTTP/1 cluster stays).
+  const plain = readExt({ domain: "d", grpcService: grpc }, [port({ name: "http", appProtocol: "http" })]);
+  assert.ok(plain.ok);
+  if (plain.ok) {
+    assert.equal(plain.value.grpcService.envoyGrpc?.clusterName, "kube_ns_rls_8081_grpc");
+    assert.equal(plain.value.backend.port.appProtocol, "grpc");
+  }
   assert.match(
     errors(
       readExt({
