@@ -47,7 +47,7 @@ export interface AuthzProblem {
   /**
    * rule-ignored: an ALLOW rule dropped, it allows nothing. condition-ignored: a DENY/AUDIT/CUSTOM
    * condition dropped, the rule matches more. denies: the whole rule denies what it matches (CUSTOM
-   * with no provider). policy-ignored: a RequestAuthentication rule not programmed (its tokens fail).
+   * whose provider is not called). policy-ignored: a RequestAuthentication rule not programmed (its tokens fail).
    */
   effect: "rule-ignored" | "condition-ignored" | "denies" | "policy-ignored";
 }
