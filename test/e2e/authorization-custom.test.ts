@@ -6,7 +6,9 @@
 // rule on /headers: only the requests it matches are sent to the server (Envoy's ext_authz counters do
 // not move for /get); a DENY policy still refuses what the provider allows; a CUSTOM policy naming a
 // provider the mesh config does not have denies what it matches and its status names provider.name.
-// Envoy never NACKs.
+// The same server's HTTP check API as an envoyExtAuthzHttp provider: the request header it names
+// (includeRequestHeadersInCheck) reaches it, its header reaches the backend (headersToUpstreamOnAllow)
+// and the client on deny (headersToDownstreamOnDeny). Envoy never NACKs.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Bucket, type Condition, createLogger } from "@waymark/api";
@@ -34,6 +36,14 @@ extensionProviders:
     service: ext-authz.httpbin.svc.cluster.local
     port: 9000
     timeout: 2s
+- name: ext-authz-http
+  envoyExtAuthzHttp:
+    service: httpbin/ext-authz
+    port: 8000
+    timeout: 2s
+    includeRequestHeadersInCheck: [x-ext-authz]
+    headersToUpstreamOnAllow: [x-ext-authz-check-result]
+    headersToDownstreamOnDeny: [x-ext-authz-check-result]
 `;
 const ALLOW = { "x-ext-authz": "allow" };
 
@@ -56,8 +66,8 @@ describe("standalone: AuthorizationPolicy CUSTOM (ext_authz provider of the mesh
       ...server
         .proc()
         .log()
-        .matchAll(/\[gRPCv3\]\[(allowed|denied)\]: \S+?:\d+(\/\S*),/g),
-    ].map((m) => `${m[1]} ${m[2]}`);
+        .matchAll(/\[(gRPCv3|HTTP)\]\[(allowed|denied)\]: (?:[A-Z]+ )?[^\s/]+(\/[^\s,]*),/g),
+    ].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
   const checks = async () => checked().length;
   const condition = (name: string, type: string, ok: (c: Condition) => boolean) =>
     waitFor(`${type} of ${name}`, async (): Promise<Condition | NotYet> => {
@@ -88,7 +98,13 @@ describe("standalone: AuthorizationPolicy CUSTOM (ext_authz provider of the mesh
         apiVersion: "v1",
         kind: "Service",
         metadata: { name: "ext-authz", namespace: "httpbin" },
-        spec: { clusterIP: "10.96.0.42", ports: [{ name: "check", port: 9000 }] },
+        spec: {
+          clusterIP: "10.96.0.42",
+          ports: [
+            { name: "check", port: 9000 },
+            { name: "http", port: 8000 },
+          ],
+        },
       },
       {
         apiVersion: "discovery.k8s.io/v1",
@@ -99,7 +115,10 @@ describe("standalone: AuthorizationPolicy CUSTOM (ext_authz provider of the mesh
           labels: { "kubernetes.io/service-name": "ext-authz" },
         },
         addressType: "IPv4",
-        ports: [{ name: "check", port: server.port }],
+        ports: [
+          { name: "check", port: server.port },
+          { name: "http", port: server.httpPort! },
+        ],
         endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
       },
     ]);
@@ -140,8 +159,36 @@ describe("standalone: AuthorizationPolicy CUSTOM (ext_authz provider of the mesh
     // A request that is checked afterwards shows that the log is live; /get added nothing.
     await send({ path: "/headers", headers: ALLOW });
     await waitFor("the next check counted", async () => (await checks()) === counted + 1);
-    assert.deepEqual(checked().slice(-3), ["allowed /headers", "denied /headers", "allowed /headers"]);
+    assert.deepEqual(checked().slice(-3), [
+      "gRPCv3 allowed /headers",
+      "gRPCv3 denied /headers",
+      "gRPCv3 allowed /headers",
+    ]);
     assert.ok(!checked().some((c) => c.endsWith(" /get")), "/get never reached the server");
+  });
+
+  test("the HTTP provider: the headers it names go to it and its header to the backend", async () => {
+    await apply([custom("custom-http", "ext-authz-http", ["/headers"])]);
+    const c = await condition("custom-http", TRANSLATED, (x) => x.reason === "Translated");
+    assert.equal(c.status, "True", c.message);
+    const ok = await waitFor("an allowed /headers over HTTP", async () => {
+      const r = await send({ path: "/headers", headers: ALLOW });
+      return r.status === 200 ? r : undefined;
+    });
+    assert.deepEqual(echoedHeaders(ok)["X-Ext-Authz-Check-Result"], ["allowed"], "the server's header");
+    const denied = await send({ path: "/headers" });
+    assert.equal(denied.status, 403, denied.body);
+    assert.match(denied.body, /x-ext-authz/, "the server's answer");
+    assert.equal(denied.headers["x-ext-authz-check-result"], "denied", "headersToDownstreamOnDeny");
+    const counted = await checks();
+    assert.equal((await send({ path: "/get" })).status, 200);
+    await send({ path: "/headers", headers: ALLOW });
+    await waitFor("the next check counted", async () => (await checks()) === counted + 1);
+    assert.deepEqual(checked().slice(-3), [
+      "HTTP allowed /headers",
+      "HTTP denied /headers",
+      "HTTP allowed /headers",
+    ]);
   });
 
   test("a DENY policy still refuses what the provider allows", async () => {
