@@ -18,6 +18,8 @@ const HINT = 'run `eval "$(scripts/bootstrap-ext-authz.sh)"` (node scripts/test.
 export interface AuthServer {
   /** The port Envoy calls (HTTP for oauth2-proxy, gRPC for the Istio sample). */
   port: number;
+  /** The Istio sample's HTTP check port (its other API). */
+  httpPort?: number;
   proc(): Proc;
   /** Starts it (again) on the same port and waits until it answers. */
   start(): Promise<void>;
@@ -112,6 +114,8 @@ export async function startIstioExtAuthz(o: { logDir: string }): Promise<AuthSer
       }),
     () => listening(grpc),
   );
+  s.httpPort = http;
   await s.start();
+  await waitFor("istio-extauthz HTTP listening", () => listening(http));
   return s;
 }

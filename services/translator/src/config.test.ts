@@ -204,3 +204,101 @@ test("the waypoints' tracing provider: otlp-grpc://host:port, sampling 1% unless
       JSON.stringify(env),
     );
 });
+
+test("WAYMARK_MESH_CONFIG: the mesh config's ext_authz extensionProviders", () => {
+  assert.equal(loadConfig({}).extensionProviders, undefined);
+  const c = loadConfig({
+    WAYMARK_MESH_CONFIG: `
+defaultConfig: {discoveryAddress: istiod.istio-system.svc:15012}
+extensionProviders:
+- name: otel
+  opentelemetry: {service: otel.observability.svc.cluster.local, port: 4317}
+- name: ext-authz-grpc
+  envoyExtAuthzGrpc:
+    service: ext-authz.foo.svc.cluster.local
+    port: 9000
+    timeout: 0.5s
+    failOpen: true
+- name: ext-authz-http
+  envoyExtAuthzHttp:
+    service: foo/ext-authz
+    port: "8000"
+    timeout: 250ms
+    statusOnError: "503"
+    pathPrefix: /check
+    includeRequestHeadersInCheck: [x-ext-authz, "x-b3-*"]
+    headersToUpstreamOnAllow: [x-ext-authz-check-result]
+    includeAdditionalHeadersInCheck: {x-extra: "1"}
+`,
+  });
+  assert.deepEqual(c.extensionProviders, [
+    {
+      name: "ext-authz-grpc",
+      kind: "grpc",
+      service: { namespace: "foo", name: "ext-authz" },
+      port: 9000,
+      timeout: "0.5s",
+      failOpen: true,
+    },
+    {
+      name: "ext-authz-http",
+      kind: "http",
+      service: { namespace: "foo", name: "ext-authz" },
+      port: 8000,
+      timeout: "0.250s",
+      statusOnError: 503,
+      includeRequestHeadersInCheck: ["x-ext-authz", "x-b3-*"],
+      pathPrefix: "/check",
+      headersToUpstreamOnAllow: ["x-ext-authz-check-result"],
+      includeAdditionalHeadersInCheck: { "x-extra": "1" },
+    },
+  ]);
+  const bad: Array<[string, string]> = [
+    ["{not: [yaml", "not YAML"],
+    ["- a list", "(root)"],
+    ["extensionProviders: {}", "extensionProviders: must be a list"],
+    [
+      "extensionProviders: [{envoyExtAuthzGrpc: {service: a.b.svc.cluster.local, port: 1}}]",
+      "extensionProviders[0].name",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzGrpc: {service: a.b.svc.cluster.local}}]",
+      "extensionProviders[0].envoyExtAuthzGrpc.port",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzGrpc: {service: nope, port: 9000}}]",
+      "extensionProviders[0].envoyExtAuthzGrpc.service",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a/b, port: 80, timeout: soon}}]",
+      "envoyExtAuthzHttp.timeout",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a/b, port: 80, pathPrefix: check}}]",
+      "envoyExtAuthzHttp.pathPrefix",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a/b, port: 80, failOpen: maybe}}]",
+      "envoyExtAuthzHttp.failOpen",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a/b, port: 80, statusOnError: 42}}]",
+      "envoyExtAuthzHttp.statusOnError",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a/b, port: 80, headersToUpstreamOnAllow: ['a b']}}]",
+      "headersToUpstreamOnAllow[0]",
+    ],
+    [
+      "extensionProviders: [{name: x, envoyExtAuthzGrpc: {service: a/b, port: 80}}, {name: x, envoyExtAuthzGrpc: {service: a/b, port: 81}}]",
+      "extensionProviders[1].name",
+    ],
+  ];
+  for (const [value, path] of bad)
+    assert.throws(
+      () => loadConfig({ WAYMARK_MESH_CONFIG: value }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.message.startsWith("WAYMARK_MESH_CONFIG: ") && e.message.includes(path),
+      value,
+    );
+});

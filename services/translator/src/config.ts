@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { ConfigError } from "@waymark/api";
 import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from "@waymark/inja";
+import { type ExtAuthzProvider, parseMeshConfig } from "./translate/authorization/mesh-config.ts";
 import { MAX_ROUTES_ENV, TEMPLATE_LIMIT_ENV } from "./translate/limits.ts";
 import { DEFAULT_WAYPOINT_TRACING_SAMPLING, type WaypointTracingSettings } from "./translate/types.ts";
 
@@ -45,6 +46,24 @@ export interface TranslatorConfig {
    * WAYMARK_WAYPOINT_TRACING_SAMPLING, default 1%); absent when not set.
    */
   waypointTracing?: Readonly<WaypointTracingSettings>;
+  /**
+   * The mesh config's ext_authz extensionProviders (WAYMARK_MESH_CONFIG: the mesh config YAML, as in
+   * the istio ConfigMap's `mesh` key), which AuthorizationPolicies with action CUSTOM name; absent when
+   * not set.
+   */
+  extensionProviders?: readonly ExtAuthzProvider[];
+}
+
+const MESH_CONFIG_ENV = "WAYMARK_MESH_CONFIG";
+
+function extensionProviders(env: Env): readonly ExtAuthzProvider[] | undefined {
+  const raw = env[MESH_CONFIG_ENV];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  try {
+    return Object.freeze(parseMeshConfig(raw));
+  } catch (e) {
+    throw new ConfigError(`${MESH_CONFIG_ENV}: ${(e as Error).message}`);
+  }
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -244,6 +263,7 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
   const limits = templateLimits(env);
   const authz = authorization(env);
   const tracing = waypointTracing(env);
+  const providers = extensionProviders(env);
   return Object.freeze({
     natsServers: Object.freeze(natsServers(env)),
     controllerName,
@@ -259,5 +279,6 @@ export function loadConfig(env: Env = process.env): Readonly<TranslatorConfig> {
     ...(limits === undefined ? {} : { templateLimits: limits }),
     ...authz,
     ...(tracing === undefined ? {} : { waypointTracing: tracing }),
+    ...(providers === undefined ? {} : { extensionProviders: providers }),
   });
 }

@@ -102,6 +102,7 @@ export function translatorSettings(
     trustDomainAliases: config.trustDomainAliases,
     xffTrustedHops: config.xffTrustedHops,
     ...(config.waypointTracing === undefined ? {} : { waypointTracing: config.waypointTracing }),
+    ...(config.extensionProviders === undefined ? {} : { extensionProviders: config.extensionProviders }),
   };
 }
 

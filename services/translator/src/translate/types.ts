@@ -1,9 +1,11 @@
 // The contract of the pure translation: source objects in, per-waypoint xDS (proto3 JSON) and the
 // status of every object considered out. No clocks, no I/O, deterministic output.
+
 import type { Condition, KubeObject, ObjectRef, WaypointRef } from "@waymark/api";
 import type { JsonObject, SECRET_TYPE_URL, TypeUrl } from "@waymark/envoy-proto";
 import type { TemplateLimits } from "@waymark/inja";
 import type { InfraSettings } from "../infra/objects.ts";
+import type { ExtAuthzProvider } from "./authorization/mesh-config.ts";
 
 export interface TranslatorSettings {
   /** spec.controllerName of the GatewayClasses Waymark owns. */
@@ -47,6 +49,12 @@ export interface TranslatorSettings {
    * a TrafficPolicy `tracing` is programmed on the routes but records nothing.
    */
   waypointTracing?: WaypointTracingSettings;
+  /**
+   * The mesh config's ext_authz extensionProviders (Istio MeshConfig), by name: an AuthorizationPolicy
+   * with action CUSTOM calls the one its provider.name names. Absent: none, and CUSTOM policies deny
+   * what they match.
+   */
+  extensionProviders?: readonly ExtAuthzProvider[];
 }
 
 /** An OpenTelemetry collector the waypoints export spans to (OTLP over gRPC). */

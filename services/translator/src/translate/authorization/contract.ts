@@ -14,6 +14,13 @@ export interface BoundPolicy {
   spec: unknown;
   /** The istio.io/dry-run annotation, read as Go's strconv.ParseBool (unparsable: false). */
   dryRun: boolean;
+  /**
+   * CUSTOM only: why the policy's provider is not called here (unknown provider.name, another
+   * provider on the waypoint, a TCP chain…); its rules then deny what they match.
+   */
+  customFallback?: string;
+  /** CUSTOM only: the policy's provider is called (its rules go to the shadow RBAC filter). */
+  customCalled?: boolean;
 }
 
 /** The mesh identity settings RBAC needs (trust-domain aliases, design note §4). */
@@ -40,7 +47,7 @@ export interface AuthzProblem {
   /**
    * rule-ignored: an ALLOW rule dropped, it allows nothing. condition-ignored: a DENY/AUDIT/CUSTOM
    * condition dropped, the rule matches more. denies: the whole rule denies what it matches (CUSTOM
-   * with no provider). policy-ignored: a RequestAuthentication rule not programmed (its tokens fail).
+   * whose provider is not called). policy-ignored: a RequestAuthentication rule not programmed (its tokens fail).
    */
   effect: "rule-ignored" | "condition-ignored" | "denies" | "policy-ignored";
 }

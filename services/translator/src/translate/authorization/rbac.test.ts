@@ -215,8 +215,9 @@ describe("filters per action", () => {
       {
         policy: "foo/c",
         rule: -1,
-        field: "action",
-        cause: "CUSTOM has no extension provider in Waymark yet: the policy denies what its rules match",
+        field: "provider.name",
+        cause:
+          'extension provider "ext" is not an ext_authz provider of the mesh config (WAYMARK_MESH_CONFIG extensionProviders: none)',
         effect: "denies",
       },
     ]);
@@ -228,7 +229,7 @@ describe("filters per action", () => {
     assert.deepEqual(
       tcp.problems.map((p) => [p.field, p.effect]),
       [
-        ["action", "denies"],
+        ["provider.name", "denies"],
         ["rules[0].to[0].operation.paths", "condition-ignored"],
       ],
     );

@@ -1,8 +1,10 @@
 // AuthorizationPolicies of one chain → Envoy RBAC filters (HTTP or network), one per action, in the
 // order AUDIT, DENY, ALLOW (docs/design/authorization.md §2, §3, §6). The rules and their fields are
 // translated in rbac/rules.ts (fields in rbac/fields.ts, matchers in rbac/matchers.ts); this file
-// groups them into filters. CUSTOM policies have no provider yet (issue 15): their rules go into the
-// DENY filter, so they deny what they match (Istio's behaviour for an unknown provider).
+// groups them into filters. A CUSTOM policy that gets here is one whose provider is not called (an
+// unknown provider.name, another provider on the waypoint, a TCP chain; custom.ts builds the called
+// ones): its rules go into the DENY filter, so it denies what it matches (Istio's behaviour for a
+// provider it cannot use).
 import type {
   FilterJson,
   HttpFilterJson,

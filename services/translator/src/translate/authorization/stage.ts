@@ -9,14 +9,16 @@ import type { ClusterJson, FilterJson, HttpFilterJson } from "@waymark/envoy-pro
 import { compareStrings } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
 import type { WaypointIR } from "../ir/types.ts";
+import type { BackendTarget } from "../routes/backends.ts";
 import { DEFAULT_TRUST_DOMAIN, type ObjectStatus, type TranslatorSettings } from "../types.ts";
 import type { WaypointInfo } from "../waypoints/gateways.ts";
 import type { Waypoints } from "../waypoints/stage.ts";
 import { bindsChain, type IstioPolicy, readIstioPolicies } from "./binding.ts";
 import type { AuthzProblem, BoundPolicy, RbacBuild, TrustDomains } from "./contract.ts";
+import { customFilters, splitCustom } from "./custom.ts";
 import { denyAllHttp, denyAllNetwork } from "./fail-closed.ts";
 import { jwtAuthnFilter } from "./jwt.ts";
-import { httpRbacFilters, networkRbacFilters } from "./rbac.ts";
+import { HTTP_RBAC_FILTER_NAMES, httpRbacFilters, networkRbacFilters } from "./rbac.ts";
 import { policyStatus } from "./status.ts";
 
 export { FAIL_CLOSED_HTTP_FILTER, FAIL_CLOSED_NETWORK_FILTER } from "./fail-closed.ts";
@@ -27,11 +29,15 @@ interface ChainBuild {
   authn?: HttpFilterJson;
   outputHeaders?: string[];
   clusters: ClusterJson[];
+  /** The CUSTOM provider's Service, an EDS cluster of the waypoint. */
+  backend?: BackendTarget;
 }
 
 export class AuthorizationTranslation {
   private readonly policies: IstioPolicy[];
   private readonly td: TrustDomains;
+  private readonly index: ObjectIndex;
+  private readonly settings: TranslatorSettings;
   /** Policy key → problems (deduplicated by their text). */
   private readonly problems = new Map<string, Map<string, AuthzProblem>>();
   /** Policy key → number of chains it was placed on. */
@@ -41,6 +47,8 @@ export class AuthorizationTranslation {
 
   constructor(index: ObjectIndex, settings: TranslatorSettings, waypoints: Waypoints) {
     this.policies = readIstioPolicies(index, waypoints, settings);
+    this.index = index;
+    this.settings = settings;
     this.td = {
       trustDomain: settings.trustDomain ?? DEFAULT_TRUST_DOMAIN,
       aliases: settings.trustDomainAliases ?? [],
@@ -68,13 +76,27 @@ export class AuthorizationTranslation {
     const key = JSON.stringify([kind, authz.map(keyOf), authn.map(keyOf)]);
     const cached = this.builds.get(key);
     if (cached) return cached;
-    const bound = authz.map((p) => p.bound);
+    const split = splitCustom(
+      authz.map((p) => p.bound),
+      kind,
+      this.settings.extensionProviders ?? [],
+      this.index,
+    );
+    const bound = split.rest;
     const out: ChainBuild = { http: [], network: [], clusters: [] };
     if (kind === "http") {
       if (bound.length) {
         const r = buildGuarded(bound, (ps) => httpRbacFilters(ps, this.td), "http");
         out.http = r.filters;
         this.record(r.problems);
+      }
+      if (split.called.length) {
+        // CUSTOM before DENY and ALLOW (after AUDIT, which never decides), as Istio orders them.
+        const r = buildGuarded(split.called, () => customFilters(split, this.td), "http");
+        const at = out.http[0]?.name === HTTP_RBAC_FILTER_NAMES.LOG ? 1 : 0;
+        out.http.splice(at, 0, ...r.filters);
+        this.record(r.problems);
+        if (split.provider && r.filters.length) out.backend = split.provider.backend;
       }
       if (authn.length) {
         const raBound = authn.map((p) => p.bound);
@@ -110,6 +132,8 @@ export class AuthorizationTranslation {
       for (const f of b.http) chain.httpFilters.push({ slot: "authorization", filter: f });
       for (const f of b.network) chain.networkFilters.push({ slot: "authorization", filter: f });
       for (const c of b.clusters) if (c.name && !clusters.has(c.name)) clusters.set(c.name, c);
+      const backend = b.backend;
+      if (backend && !ir.clusters.some((c) => c.cluster === backend.cluster)) ir.clusters.push(backend);
     }
     if (clusters.size) {
       const extra = [...(ir.extraClusters ?? [])];

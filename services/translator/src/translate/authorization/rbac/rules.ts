@@ -51,6 +51,21 @@ function readAction(spec: Record<string, unknown>): {
   return { action: "DENY", known: false };
 }
 
+/** The CUSTOM policy's provider.name, if it is a string. */
+export function customProviderName(spec: unknown): string | undefined {
+  const provider = isObject(spec) ? spec["provider"] : undefined;
+  const name = isObject(provider) ? provider["name"] : undefined;
+  return typeof name === "string" && name !== "" ? name : undefined;
+}
+
+/** Why a CUSTOM policy's provider is unknown (`known`: the names the mesh config has). */
+export function customProviderCause(spec: unknown, known: readonly string[] | undefined): string {
+  const name = customProviderName(spec);
+  const list = known?.length ? known.map((n) => JSON.stringify(n)).join(", ") : "none";
+  if (name === undefined) return `no provider named; the mesh config's extensionProviders: ${list}`;
+  return `extension provider ${JSON.stringify(name)} is not an ext_authz provider of the mesh config (WAYMARK_MESH_CONFIG extensionProviders: ${list})`;
+}
+
 export function translatePolicy(
   p: BoundPolicy,
   td: TrustDomains,
@@ -70,8 +85,9 @@ export function translatePolicy(
   const { action, known } = readAction(spec);
   const allow = action === "ALLOW";
   const envoyAction: EnvoyAction = action === "ALLOW" ? "ALLOW" : action === "AUDIT" ? "LOG" : "DENY";
-  // Dry run applies to ALLOW and DENY: AUDIT never decides, and a CUSTOM policy has no provider here,
-  // so it denies what it matches even in dry run (Istio's dry-run CUSTOM still calls its provider).
+  // Dry run applies to ALLOW and DENY: AUDIT never decides. A CUSTOM policy that gets here is one
+  // whose provider is not called (customFallback says why): it denies what it matches, in dry run too
+  // (Istio calls a dry-run CUSTOM policy's provider all the same).
   const shadow = p.dryRun && (action === "ALLOW" || action === "DENY");
   const effect: AuthzProblem["effect"] = allow ? "rule-ignored" : "condition-ignored";
   if (!known) {
@@ -83,12 +99,12 @@ export function translatePolicy(
       effect: "condition-ignored",
     });
   }
-  if (action === "CUSTOM") {
+  if (action === "CUSTOM" && !p.customCalled) {
     problems.push({
       policy: id,
       rule: -1,
-      field: "action",
-      cause: "CUSTOM has no extension provider in Waymark yet: the policy denies what its rules match",
+      field: "provider.name",
+      cause: p.customFallback ?? customProviderCause(spec, undefined),
       effect: "denies",
     });
   }
