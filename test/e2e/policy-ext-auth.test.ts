@@ -9,6 +9,7 @@
 // BackendNotFound. Envoy never NACKs.
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -63,8 +64,9 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
   let oauth2: AuthServer;
   let istio: AuthServer;
 
-  // A connection of its own for every request: a kept-alive connection would go on using the filter
-  // chain it was opened on while Envoy drains it after a listener update (see the report).
+  // A connection of its own for every request: a kept-alive connection goes on using the filter chain
+  // it was opened on while Envoy drains it after a listener update (the first extAuth policy adds the
+  // filters); the test of a kept connection below says when that cannot happen.
   const to = (svc: GuideService, opts?: RequestOptions) =>
     sendHttp(
       { path: "/headers", createConnection: () => connect(guide.standinPort(svc), "127.0.0.1") },
@@ -279,6 +281,56 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
     }
     rmSync(join(guide.dir, "54-bad.yaml"));
     await until("httpbin2 back", "httpbin2", 200);
+  });
+
+  test("a connection kept open while its route moves to another extension is checked by the new one", async () => {
+    // Every usable extension of the namespace has its filter in the listener while any extAuth is in
+    // force, so moving httpbin2 from Istio's server to oauth2-proxy changes the route table only: a
+    // connection opened before the move gets the new table and the filter it turns on. (Were the new
+    // extension's filter added to the listener instead, that connection would keep its old filters
+    // while Envoy drained it, and skip the check.)
+    write("55-move.yaml", policy("move", onRoute("httpbin2"), { extensionRef: { name: "istio" } }));
+    await until("Istio's server on httpbin2", "httpbin2", 403);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const kept = (headers: Record<string, string>) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = request(
+          {
+            agent,
+            host: "127.0.0.1",
+            port: guide.standinPort("httpbin2"),
+            path: "/headers",
+            headers: { host: "httpbin2:8000", ...headers },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+          },
+        );
+        req.setTimeout(5000, () => req.destroy(new Error("request timed out")));
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      const before = await kept({ "x-ext-authz": "allow" });
+      assert.deepEqual(
+        before,
+        { status: 200, reused: false },
+        "Istio's server allows it, on a new connection",
+      );
+      write("55-move.yaml", policy("move", onRoute("httpbin2"), { extensionRef: { name: "oauth2" } }));
+      await until("oauth2-proxy on httpbin2 (new connections)", "httpbin2", 401, ALLOW);
+      const after = await kept({ "x-ext-authz": "allow" });
+      assert.deepEqual(
+        after,
+        { status: 401, reused: true },
+        "the kept connection is checked by oauth2-proxy",
+      );
+    } finally {
+      agent.destroy();
+      rmSync(join(guide.dir, "55-move.yaml"));
+    }
+    await until("httpbin2 unchecked", "httpbin2", 200);
   });
 
   test("Envoy never NACKed", async () => {

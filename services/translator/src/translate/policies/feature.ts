@@ -68,8 +68,8 @@ export interface FeatureContext {
    * saying what to fix (not found, another type, invalid: the same words as the extension's status).
    */
   extension<E>(kind: ExtensionKind<E>, ref: unknown, path: string): FeatureRead<{ name: string; value: E }>;
-  /** Every usable GatewayExtension of `kind`, any namespace, as `<namespace>/<name>`, sorted. */
-  extensionsOfKind?(kind: ExtensionKind<unknown>): string[];
+  /** Every usable GatewayExtension of `kind` in the policy's namespace (`<namespace>/<name>`, sorted). */
+  extensionsOfKind?<E>(kind: ExtensionKind<E>): Array<{ name: string; value: E }>;
   /**
    * A backendRef (a port of a Service of the policy's namespace: a JWKS server, an auth server) as a
    * backend the waypoint can send to, or why it cannot (the message names the Service and port).

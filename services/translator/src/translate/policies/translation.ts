@@ -78,7 +78,7 @@ function featureContext(
         })
         .sort((a, b) => compareStrings(a.metadata.name, b.metadata.name)),
     extension: (kind, ref, path) => extensions.resolve(kind, ref, path, namespace),
-    extensionsOfKind: (kind) => extensions.usable(kind),
+    extensionsOfKind: (kind) => extensions.usable(kind, namespace),
     backend: (ref) => sameNamespaceBackend(ref, namespace, index),
   };
 }

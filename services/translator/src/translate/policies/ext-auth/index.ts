@@ -29,25 +29,26 @@ export const extAuthFeature: PolicyFeature<ExtAuth> = {
   failClosed: true,
   read: readExtAuth,
   equal: (a, b) => JSON.stringify(a) === JSON.stringify(b),
+  // Every usable extension of the namespace has its filter wherever any extAuth is in force, not only
+  // those some route uses: a route moved from one extension to another then changes the route table
+  // alone. Were the new extension's filter added to the listener instead, connections opened before
+  // (which keep the old filters while Envoy drains them) would get the new route table, enabling a
+  // filter they lack, and skip the check.
   filtersFor(values): PlacedHttpFilter[] {
     const seen = new Set<string>();
     const filters: PlacedHttpFilter[] = [];
-    for (const v of values) {
-      if (v.kind !== "check" || seen.has(v.extension)) continue;
-      seen.add(v.extension);
+    for (const { name, value } of values.flatMap((v) => v.servers)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
       filters.push({
         slot: "extAuth",
-        filter: {
-          name: extAuthFilterName(v.extension),
-          disabled: true,
-          typedConfig: pack(FILTER, v.server.config),
-        },
+        filter: { name: extAuthFilterName(name), disabled: true, typedConfig: pack(FILTER, value.config) },
       });
     }
     return filters;
   },
   backendsFor(values): BackendTarget[] {
-    return values.flatMap((v) => (v.kind === "check" ? [v.server.backend] : []));
+    return values.flatMap((v) => v.servers.map((s) => s.value.backend));
   },
   perRoute(v): PerFilterConfig {
     const config: PerFilterConfig = {};

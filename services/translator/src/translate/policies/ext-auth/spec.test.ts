@@ -40,7 +40,7 @@ function ctx(extensions: Record<string, unknown>): FeatureContext {
     secret: () => undefined,
     secretsSelected: () => [],
     extension: (kind, ref, path) => all.resolve(kind, ref, path, "ns"),
-    extensionsOfKind: (kind) => all.usable(kind),
+    extensionsOfKind: (kind) => all.usable(kind, "ns"),
     backend: (ref) => sameNamespaceBackend(ref, "ns", index),
   };
 }

@@ -17,6 +17,8 @@ export type ExtAuth =
       kind: "disable";
       /** Every usable ExtAuth extension (`<namespace>/<name>`): their filters are off here. */
       all: string[];
+      /** Every usable ExtAuth extension of the namespace, with its server (each has a filter). */
+      servers: Servers;
     }
   | {
       kind: "check";
@@ -27,7 +29,11 @@ export type ExtAuth =
       checkSettings: CheckSettings;
       /** The other usable ExtAuth extensions: off here (a Gateway-level one is overridden). */
       others: string[];
+      /** Every usable ExtAuth extension of the namespace, with its server (each has a filter). */
+      servers: Servers;
     };
+
+type Servers = Array<{ name: string; value: ExtAuthServer }>;
 
 export function readExtAuth(value: unknown, ctx: FeatureContext): FeatureRead<ExtAuth> {
   if (!isRecord(value)) return { ok: false, errors: [{ path: "extAuth", message: "must be an object" }] };
@@ -48,7 +54,8 @@ export function readExtAuth(value: unknown, ctx: FeatureContext): FeatureRead<Ex
           },
         ],
       };
-    return { ok: true, value: { kind: "disable", all: ctx.extensionsOfKind?.(extAuthExtension) ?? [] } };
+    const servers = ctx.extensionsOfKind?.(extAuthExtension) ?? [];
+    return { ok: true, value: { kind: "disable", all: servers.map((s) => s.name), servers } };
   }
   const errors = new FieldErrors();
   const checkSettings: CheckSettings = {};
@@ -72,6 +79,10 @@ export function readExtAuth(value: unknown, ctx: FeatureContext): FeatureRead<Ex
   if (!r.ok) errors.list.push(...r.errors);
   if (errors.length || !r.ok) return { ok: false, errors: errors.list };
   const extension = nsName(ctx.namespace, r.value.name);
-  const others = (ctx.extensionsOfKind?.(extAuthExtension) ?? []).filter((e) => e !== extension);
-  return { ok: true, value: { kind: "check", extension, server: r.value.value, checkSettings, others } };
+  const servers = ctx.extensionsOfKind?.(extAuthExtension) ?? [];
+  const others = servers.map((s) => s.name).filter((e) => e !== extension);
+  return {
+    ok: true,
+    value: { kind: "check", extension, server: r.value.value, checkSettings, others, servers },
+  };
 }

@@ -148,16 +148,19 @@ export class Extensions {
   }
 
   /**
-   * Every usable GatewayExtension of `kind` (any namespace) as `<namespace>/<name>`, sorted: a feature
-   * with one filter per extension turns the others off where a more specific policy names its own.
+   * Every usable GatewayExtension of `kind` in `namespace`, by `<namespace>/<name>` (sorted), with its
+   * value: a feature with one filter per extension keeps them all in the waypoint's listener, so that
+   * moving a route from one to another changes route tables only (see ext-auth/index.ts).
    */
-  usable(kind: ExtensionKind<unknown>): string[] {
-    const out: string[] = [];
+  usable<V>(kind: ExtensionKind<V>, namespace: string): Array<{ name: string; value: V }> {
+    const out: Array<{ name: string; value: V }> = [];
     for (const ext of this.#index.gatewayExtensions.values()) {
+      if ((ext.metadata.namespace ?? "") !== namespace) continue;
       const r = this.#read(ext);
-      if (r.ok && r.type === kind.type) out.push(nsName(ext.metadata.namespace ?? "", ext.metadata.name));
+      if (r.ok && r.type === kind.type)
+        out.push({ name: nsName(namespace, ext.metadata.name), value: r.value as V });
     }
-    return out.sort();
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** The status of every GatewayExtension: Accepted, or why not. */
