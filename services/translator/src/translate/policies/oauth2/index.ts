@@ -9,38 +9,46 @@ import { pack } from "../../ir/any.ts";
 import type { PerFilterConfig, PlacedHttpFilter } from "../../ir/types.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
 import type { PolicyFeature } from "../feature.ts";
-import { type OAuth2, readOAuth2Policy } from "./spec.ts";
+import { type OAuth2, type OAuth2Filter, readOAuth2Policy } from "./spec.ts";
 
 const FILTER = "envoy.extensions.filters.http.oauth2.v3.OAuth2";
+
+/** Every extension's filter of the values in force, each once, by name. */
+function each(values: readonly OAuth2[]): OAuth2Filter[] {
+  const seen = new Map<string, OAuth2Filter>();
+  for (const f of values.flatMap((v) => v.all)) if (!seen.has(f.filterName)) seen.set(f.filterName, f);
+  return [...seen.values()].sort((a, b) => (a.filterName < b.filterName ? -1 : 1));
+}
 const FILTER_CONFIG = "envoy.config.route.v3.FilterConfig";
 
 export const oauth2Feature: PolicyFeature<OAuth2> = {
   field: "oauth2",
   failClosed: true,
   read: readOAuth2Policy,
-  equal: (a, b) => a.filterName === b.filterName && a.key === b.key,
+  equal: (a, b) =>
+    a.filterName === b.filterName &&
+    a.key === b.key &&
+    a.all.map((f) => f.key).join("\n") === b.all.map((f) => f.key).join("\n"),
   filtersFor(values): PlacedHttpFilter[] {
-    const seen = new Set<string>();
-    const out: PlacedHttpFilter[] = [];
-    for (const v of values) {
-      if (seen.has(v.filterName)) continue;
-      seen.add(v.filterName);
-      out.push({
-        slot: "oauth2",
-        filter: { name: v.filterName, disabled: true, typedConfig: pack(FILTER, v.filter) },
-      });
-    }
-    return out;
+    return each(values).map((f) => ({
+      slot: "oauth2",
+      filter: { name: f.filterName, disabled: true, typedConfig: pack(FILTER, f.filter) },
+    }));
   },
   backendsFor(values): BackendTarget[] {
-    return values.map((v) => v.backend);
+    return each(values).map((f) => f.backend);
   },
   secretsFor(values) {
-    return values.flatMap((v) => v.secrets);
+    return each(values).flatMap((f) => f.secrets);
   },
   perRoute(v): PerFilterConfig {
+    // The other extensions' filters off: a route-level policy replaces a Gateway-level one.
+    const config: PerFilterConfig = {};
+    for (const f of v.all)
+      if (f.filterName !== v.filterName) config[f.filterName] = pack(FILTER_CONFIG, { disabled: true });
     // An empty Any as the config (no type URL): Envoy's way to enable a filter placed disabled that
     // has no per-route config of its own (a FilterConfig without config is refused).
-    return { [v.filterName]: pack(FILTER_CONFIG, { config: {} }) };
+    config[v.filterName] = pack(FILTER_CONFIG, { config: {} });
+    return config;
   },
 };

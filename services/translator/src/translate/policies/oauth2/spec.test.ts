@@ -113,7 +113,8 @@ test("golden trafficpolicy-oauth2: the same secrets in two translations, none of
   const one = translate(c.input, c.settings);
   const two = translate(c.input, c.settings);
   const secrets = one.waypoints.flatMap((w) => w.resources[SECRET_TYPE_URL] ?? []);
-  assert.equal(secrets.length, 2);
+  // Two extensions in use (idp on shop, staff Gateway-level): a client and an HMAC secret each.
+  assert.equal(secrets.length, 4);
   assert.deepEqual(
     secrets,
     two.waypoints.flatMap((w) => w.resources[SECRET_TYPE_URL] ?? []),

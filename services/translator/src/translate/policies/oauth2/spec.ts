@@ -12,9 +12,10 @@ import { isRecord } from "../../input/guards.ts";
 import { nsName } from "../../input/objects.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
 import type { FeatureContext, FeatureRead } from "../feature.ts";
-import { oauth2Extension } from "./extension.ts";
+import { type OAuth2Provider, oauth2Extension } from "./extension.ts";
 
-export interface OAuth2 {
+/** What one OAuth2 extension programs: its filter, with the SDS secrets it reads. */
+export interface OAuth2Filter {
   /** `<namespace>/<extension>`. */
   extension: string;
   /** The filter's name in the connection manager: one filter per extension. */
@@ -25,6 +26,15 @@ export interface OAuth2 {
   backend: BackendTarget;
   /** What it programs, so that an edited extension or Secret reads as a change. */
   key: string;
+}
+
+/**
+ * What oauth2 programs where it is in force: its extension's filter turned on, every other OAuth2
+ * extension's of the namespace turned off (a route-level policy replaces a Gateway-level one), and
+ * all of them in the listener (so moving a route to another extension changes its route table only).
+ */
+export interface OAuth2 extends OAuth2Filter {
+  all: OAuth2Filter[];
 }
 
 const HMAC_BYTES = 32;
@@ -42,15 +52,7 @@ export function secretNames(extension: string): { token: string; hmac: string } 
   return { token: `oauth2/${extension}/client-secret`, hmac: `oauth2/${extension}/hmac` };
 }
 
-export function readOAuth2Policy(value: unknown, ctx: FeatureContext): FeatureRead<OAuth2> {
-  if (!isRecord(value)) return { ok: false, errors: [{ path: "oauth2", message: "must be an object" }] };
-  for (const k of Object.keys(value))
-    if (k !== "extensionRef")
-      return { ok: false, errors: [{ path: `oauth2.${k}`, message: "unknown field (known: extensionRef)" }] };
-  const r = ctx.extension(oauth2Extension, value.extensionRef, "oauth2.extensionRef");
-  if (!r.ok) return r;
-  const extension = nsName(ctx.namespace, r.value.name);
-  const p = r.value.value;
+function programmed(extension: string, p: OAuth2Provider): OAuth2Filter {
   const names = secretNames(extension);
   // SDS over the waypoint's ADS stream: the secrets are xDS resources of the waypoint.
   const sds = (name: string) => ({ name, sdsConfig: { ads: {}, resourceApiVersion: "V3" as const } });
@@ -66,14 +68,24 @@ export function readOAuth2Policy(value: unknown, ctx: FeatureContext): FeatureRe
     { name: names.token, genericSecret: { secret: { inlineString: p.clientSecret } } },
   ];
   return {
-    ok: true,
-    value: {
-      extension,
-      filterName: `waymark.oauth2/${extension}`,
-      filter,
-      secrets,
-      backend: p.backend,
-      key: JSON.stringify([filter, p.source, p.backend.cluster, secrets]),
-    },
+    extension,
+    filterName: `waymark.oauth2/${extension}`,
+    filter,
+    secrets,
+    backend: p.backend,
+    key: JSON.stringify([filter, p.source, p.backend.cluster, secrets]),
   };
+}
+
+export function readOAuth2Policy(value: unknown, ctx: FeatureContext): FeatureRead<OAuth2> {
+  if (!isRecord(value)) return { ok: false, errors: [{ path: "oauth2", message: "must be an object" }] };
+  for (const k of Object.keys(value))
+    if (k !== "extensionRef")
+      return { ok: false, errors: [{ path: `oauth2.${k}`, message: "unknown field (known: extensionRef)" }] };
+  const r = ctx.extension(oauth2Extension, value.extensionRef, "oauth2.extensionRef");
+  if (!r.ok) return r;
+  const own = programmed(nsName(ctx.namespace, r.value.name), r.value.value);
+  const all = (ctx.extensionsOfKind?.(oauth2Extension) ?? []).map((e) => programmed(e.name, e.value));
+  if (!all.some((f) => f.extension === own.extension)) all.push(own);
+  return { ok: true, value: { ...own, all } };
 }
