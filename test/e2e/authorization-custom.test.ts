@@ -8,7 +8,10 @@
 // provider the mesh config does not have denies what it matches and its status names provider.name.
 // The same server's HTTP check API as an envoyExtAuthzHttp provider: the request header it names
 // (includeRequestHeadersInCheck) reaches it, its header reaches the backend (headersToUpstreamOnAllow)
-// and the client on deny (headersToDownstreamOnDeny). Envoy never NACKs.
+// and the client on deny (headersToDownstreamOnDeny). The mesh config from Istio's ConfigMap
+// istio-system/istio (key mesh) in the watched directory wins over the setting, and a provider added
+// to it while running is called by the CUSTOM policy that named it; a ConfigMap that does not parse
+// makes the policy fail closed with a status naming it. Envoy never NACKs.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Bucket, type Condition, createLogger } from "@waymark/api";
@@ -221,6 +224,76 @@ describe("standalone: AuthorizationPolicy CUSTOM (ext_authz provider of the mesh
     const other = await send({ path: "/get" });
     assert.equal(other.status, 200, other.body);
     assert.equal(await checks(), before, "no ext_authz filter: nothing was checked");
+  });
+
+  test("the mesh config from Istio's ConfigMap in the directory: a provider added while running is called", async () => {
+    // The ConfigMap istio-system/istio (key mesh), as istiod reads it; written into the policy file,
+    // so each apply waits until Envoy runs the translation that has it (and the next test's apply,
+    // without it, brings back the WAYMARK_MESH_CONFIG setting).
+    const meshConfigMap = (mesh: string) => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: "istio",
+        namespace: "istio-system",
+        annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" },
+      },
+      data: { mesh, meshNetworks: "networks: {}" },
+    });
+    const grpcProvider = (name: string) =>
+      `- name: ${name}\n  envoyExtAuthzGrpc:\n    service: ext-authz.httpbin.svc.cluster.local\n    port: 9000\n    timeout: 2s\n`;
+    const policy = custom("custom-configmap", "ext-authz-cm", ["/headers"]);
+
+    // The ConfigMap without the provider: it wins over the setting (whose providers are not listed).
+    await apply([policy, meshConfigMap(`extensionProviders:\n${grpcProvider("ext-authz-grpc")}`)]);
+    const unknown = await condition("custom-configmap", TRANSLATED, (x) =>
+      x.message.includes("ConfigMap istio-system/istio (key mesh)"),
+    );
+    assert.equal(unknown.reason, "PartiallyTranslated", unknown.message);
+    assert.match(
+      unknown.message,
+      /"ext-authz-cm" is not an ext_authz provider .*extensionProviders: "ext-authz-grpc"\)/,
+    );
+    const before = await checks();
+    const refused = await send({ path: "/headers", headers: ALLOW });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body, "RBAC: access denied", "fails closed, without asking the server");
+
+    // The provider added to the ConfigMap: the same policy now calls it.
+    await apply([
+      policy,
+      meshConfigMap(`extensionProviders:\n${grpcProvider("ext-authz-grpc")}${grpcProvider("ext-authz-cm")}`),
+    ]);
+    const called = await condition("custom-configmap", TRANSLATED, (x) => x.reason === "Translated");
+    assert.equal(called.status, "True", called.message);
+    const ok = await waitFor("an allowed /headers through the ConfigMap's provider", async () => {
+      const r = await send({ path: "/headers", headers: ALLOW });
+      return r.status === 200 ? r : undefined;
+    });
+    assert.deepEqual(echoedHeaders(ok)["X-Ext-Authz-Check-Result"], ["allowed"], "the server's header");
+    const denied = await send({ path: "/headers" });
+    assert.equal(denied.status, 403);
+    assert.notEqual(denied.body, "RBAC: access denied", "the server's answer, not RBAC's");
+    // The server was asked once the ConfigMap named the provider (the refused request was not).
+    await waitFor("the checks counted", async () => (await checks()) >= before + 2);
+
+    // A ConfigMap that does not parse: the status names it and the path; the policy fails closed.
+    await apply([
+      policy,
+      meshConfigMap("extensionProviders:\n- name: ext-authz-cm\n  envoyExtAuthzGrpc: {port: 9000}\n"),
+    ]);
+    const broken = await condition("custom-configmap", TRANSLATED, (x) =>
+      x.message.includes("mesh config ConfigMap"),
+    );
+    assert.equal(broken.reason, "PartiallyTranslated");
+    assert.match(
+      broken.message,
+      /mesh config ConfigMap istio-system\/istio \(key mesh\): extensionProviders\[0\]\.envoyExtAuthzGrpc\.service: is required/,
+    );
+    const closed = await send({ path: "/headers", headers: ALLOW });
+    assert.equal(closed.status, 403);
+    assert.equal(closed.body, "RBAC: access denied");
+    assert.equal((await send({ path: "/get" })).status, 200, "nothing else is blocked");
   });
 
   test("Envoy accepted every update", async () => {

@@ -7,7 +7,9 @@
 //   allow-client          ALLOW, targetRefs Service httpbin2 (enrolled): principal of sa/client only
 //   allow-unbound         ALLOW, targetRefs Service httpbin3 (no waypoint): AncestorNotBound
 //   selector-only         a `selector` policy: ztunnel's, so no condition from Waymark
-// and then a RequestAuthentication bound to the Gateway (inline JWKS): status, 401 for a bad token.
+// and then a RequestAuthentication bound to the Gateway (inline JWKS): status, 401 for a bad token;
+// last, a CUSTOM policy whose provider comes from Istio's mesh config ConfigMap istio-system/istio
+// applied, broken and deleted with kubectl: its status follows the ConfigMap.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
@@ -119,7 +121,8 @@ describe("kubernetes: Istio AuthorizationPolicy on the waypoint", {
     if (problem) throw new Error(problem);
     logDir = tempDir("e2e-kube-authz");
     console.log(`logs: ${logDir}`);
-    s = await startKubeStack({ logDir });
+    // The mesh config ConfigMap is read again on this timer (the last test changes it).
+    s = await startKubeStack({ logDir, watcherEnv: { WAYMARK_KUBE_SECRET_REFRESH_MS: "200" } });
     // The guide's apps and waypoint; only httpbin2 is enrolled in the waypoint, httpbin3 is not.
     await s.sh(guide.createNamespace);
     await s.sh(guide.deployHttpbin2);
@@ -384,5 +387,69 @@ describe("kubernetes: Istio AuthorizationPolicy on the waypoint", {
       30_000,
       200,
     );
+  });
+
+  test("CUSTOM: the provider comes from the ConfigMap istio-system/istio (kubectl apply, edit, delete)", async () => {
+    const translated = (message: RegExp) =>
+      waitFor(
+        `custom-mesh's Translated matching ${message}`,
+        async () => {
+          const c = condOf(await getPolicy("custom-mesh"), "waymark.dev/Translated");
+          return c && message.test(c.message) ? c : undefined;
+        },
+        30_000,
+        200,
+      );
+    const meshConfigMap = (mesh: string) => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "istio", namespace: "istio-system" },
+      data: { mesh },
+    });
+    await apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "istio-system" } });
+    await apply({
+      apiVersion: ISTIO,
+      kind: "AuthorizationPolicy",
+      metadata: { name: "custom-mesh", namespace: NS },
+      spec: {
+        targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: WAYPOINT }],
+        action: "CUSTOM",
+        provider: { name: "ext-authz-k8s" },
+        rules: [{ to: [{ operation: { paths: ["/anything/custom*"] } }] }],
+      },
+    });
+    // No ConfigMap and no WAYMARK_MESH_CONFIG: no provider.
+    await translated(
+      /"ext-authz-k8s" is not an ext_authz provider .*WAYMARK_MESH_CONFIG extensionProviders: none/,
+    );
+    // The ConfigMap names the provider; its Service does not exist, so the policy still fails closed.
+    await apply(
+      meshConfigMap(
+        "extensionProviders:\n- name: ext-authz-k8s\n  envoyExtAuthzGrpc: {service: ext-authz.httpbin.svc.cluster.local, port: 9000}\n",
+      ),
+    );
+    const known = await translated(
+      /extension provider "ext-authz-k8s": Service httpbin\/ext-authz was not found/,
+    );
+    assert.equal(known.reason, "PartiallyTranslated");
+    await waitFor(
+      "the CUSTOM rule denies what it matches",
+      async () => (await get(CLIENT, "/anything/custom").catch(() => undefined))?.status === 403,
+      30_000,
+      200,
+    );
+    assert.equal((await get(CLIENT, "/anything/ok")).status, 200, "what the rule does not match passes");
+    // Edited so it does not parse: the status names the ConfigMap and the path of the error.
+    await apply(
+      meshConfigMap("extensionProviders:\n- name: ext-authz-k8s\n  envoyExtAuthzGrpc: {port: 9000}\n"),
+    );
+    await translated(
+      /mesh config ConfigMap istio-system\/istio \(key mesh\): extensionProviders\[0\]\.envoyExtAuthzGrpc\.service: is required/,
+    );
+    assert.equal((await get(CLIENT, "/anything/custom")).status, 403, "fails closed");
+    // Deleted: back to the (empty) setting.
+    await kubectl(["-n", "istio-system", "delete", "configmap", "istio"]);
+    await translated(/WAYMARK_MESH_CONFIG extensionProviders: none/);
+    await kubectl(["-n", NS, "delete", "authorizationpolicy", "custom-mesh"]);
   });
 });

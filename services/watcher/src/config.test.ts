@@ -9,8 +9,17 @@ test("defaults and a dir source", () => {
     natsUrl: "nats://127.0.0.1:4222",
     source: { type: "dir", path: "/etc/objects" },
     maxObjectBytes: 1048576,
+    istioNamespace: "istio-system",
   });
   assert.ok(Object.isFrozen(c));
+  assert.equal(
+    loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_ISTIO_NAMESPACE: "istio" }).istioNamespace,
+    "istio",
+  );
+  assert.throws(
+    () => loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_ISTIO_NAMESPACE: "Istio_System" }),
+    /WAYMARK_ISTIO_NAMESPACE="Istio_System": expected a namespace name/,
+  );
   assert.equal(
     (loadConfig({ WAYMARK_SOURCE: "dir:rel", WAYMARK_NATS_URL: "nats://n:1" }).source as { path: string })
       .path,

@@ -2,6 +2,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { ConfigError } from "@waymark/api";
 import { type KubeSourceConfig, loadKubeSourceConfig } from "./kube/config.ts";
+import { DEFAULT_ISTIO_NAMESPACE } from "./mesh-config.ts";
 
 export type SourceConfig = { type: "dir"; path: string } | KubeSourceConfig;
 
@@ -13,6 +14,11 @@ export interface WatcherConfig {
    * default 1 MiB when absent); the NATS server's max_payload lowers it further when smaller.
    */
   maxObjectBytes?: number;
+  /**
+   * The Istio namespace (WAYMARK_ISTIO_NAMESPACE, default istio-system): its ConfigMap `istio` is the
+   * mesh config, the one ConfigMap forwarded (mesh-config.ts).
+   */
+  istioNamespace?: string;
 }
 
 export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024;
@@ -47,5 +53,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       );
     }
   }
-  return Object.freeze({ natsUrl, source: Object.freeze(source), maxObjectBytes });
+  const istioNamespace = env["WAYMARK_ISTIO_NAMESPACE"]?.trim() || DEFAULT_ISTIO_NAMESPACE;
+  if (istioNamespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(istioNamespace))
+    throw new ConfigError(
+      `WAYMARK_ISTIO_NAMESPACE=${JSON.stringify(istioNamespace)}: expected a namespace name (lower-case DNS label)`,
+    );
+  return Object.freeze({ natsUrl, source: Object.freeze(source), maxObjectBytes, istioNamespace });
 }

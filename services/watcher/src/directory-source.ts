@@ -19,6 +19,8 @@ export interface DirectorySourceOptions {
   maxDelayMs?: number;
   /** Full re-scan even without events (safety net for missed events). */
   rescanMs?: number;
+  /** The Istio namespace: its ConfigMap `istio` is the one ConfigMap read (default istio-system). */
+  istioNamespace?: string;
 }
 
 interface FileState {
@@ -42,6 +44,7 @@ export class DirectorySource implements Source {
   readonly #debounceMs: number;
   readonly #maxDelayMs: number;
   readonly #rescanMs: number;
+  readonly #istioNamespace: string | undefined;
   readonly #files = new Map<string, FileState>();
   #sink: SourceSink | undefined;
   #watcher: FSWatcher | undefined;
@@ -64,6 +67,7 @@ export class DirectorySource implements Source {
     this.#debounceMs = opts.debounceMs ?? 25;
     this.#maxDelayMs = opts.maxDelayMs ?? 250;
     this.#rescanMs = opts.rescanMs ?? 10_000;
+    this.#istioNamespace = opts.istioNamespace;
     this.description = `dir:${opts.dir}`;
   }
 
@@ -263,7 +267,7 @@ export class DirectorySource implements Source {
   }
 
   #parse(rel: string, text: string, stamp: string, before: FileState | undefined): FileState {
-    const r = parseSourceFile(rel, text);
+    const r = parseSourceFile(rel, text, this.#istioNamespace);
     if (!r.ok) {
       const e = r.error;
       this.#log.error("invalid YAML; keeping the objects last read from this file", {

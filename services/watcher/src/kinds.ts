@@ -23,6 +23,9 @@ export const SUPPORTED_KINDS: readonly KindInfo[] = [
   // Secrets that policies reference (basicAuth, apiKeyAuth). In standalone mode the directory is the
   // operator's choice of what to share; on Kubernetes the watcher reads only referenced Secrets.
   { group: "", kind: "Secret", versions: ["v1"], namespaced: true },
+  // Istio's mesh config: only the ConfigMap `istio` of the Istio namespace, only its `mesh` key
+  // (parse.ts skips any other ConfigMap; mesh-config.ts). On Kubernetes it is read by name.
+  { group: "", kind: "ConfigMap", versions: ["v1"], namespaced: true },
   // Istio's CRDs serve v1 and v1beta1 with the same schema; directories may hold either.
   { group: ISTIO_SECURITY_GROUP, kind: "AuthorizationPolicy", versions: ["v1", "v1beta1"], namespaced: true },
   {

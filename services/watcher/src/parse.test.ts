@@ -150,3 +150,42 @@ test("a kind: List is expanded into its items", () => {
     ["a", "b"],
   );
 });
+
+test("of the ConfigMaps, only Istio's mesh config is read, with its mesh key alone", () => {
+  const cm = (ns: string, name: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${ns}\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: x}\ndata:\n  mesh: "extensionProviders: []"\n  meshNetworks: "networks: {}"\n`;
+  const docs = [cm("istio-system", "istio"), cm("istio-system", "other"), cm("shop", "istio")];
+  const r = parseSourceFile("mesh.yaml", docs.join("---\n"));
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.objects.map((o) => o.object),
+    [
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "istio", namespace: "istio-system" },
+        data: { mesh: "extensionProviders: []" },
+      },
+    ],
+  );
+  assert.deepEqual(
+    r.problems.map((p) => [p.reason, p.detail]),
+    [
+      [
+        "UnsupportedKind",
+        "document 2: ConfigMap istio-system/other is not read (only istio-system/istio, Istio's mesh config); skipped",
+      ],
+      [
+        "UnsupportedKind",
+        "document 3: ConfigMap shop/istio is not read (only istio-system/istio, Istio's mesh config); skipped",
+      ],
+    ],
+  );
+  const other = parseSourceFile("mesh.yaml", docs.join("---\n"), "shop");
+  assert.ok(other.ok);
+  assert.deepEqual(
+    other.objects.map((o) => o.object.metadata.namespace),
+    ["shop"],
+    "WAYMARK_ISTIO_NAMESPACE picks the namespace",
+  );
+});

@@ -3,6 +3,12 @@
 import type { KubeObject } from "@waymark/api";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { lookupKind } from "./kinds.ts";
+import {
+  DEFAULT_ISTIO_NAMESPACE,
+  isMeshConfigMap,
+  MESH_CONFIGMAP_NAME,
+  meshConfigMapForm,
+} from "./mesh-config.ts";
 
 export type ProblemReason = "InvalidYAML" | "UnsupportedKind" | "InvalidObject";
 
@@ -40,7 +46,11 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Parses the text of `file` (a path relative to the source directory, used in messages). */
-export function parseSourceFile(file: string, text: string): ParseResult {
+export function parseSourceFile(
+  file: string,
+  text: string,
+  istioNamespace = DEFAULT_ISTIO_NAMESPACE,
+): ParseResult {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number) => lines.linePos(offset);
@@ -75,7 +85,9 @@ export function parseSourceFile(file: string, text: string): ParseResult {
     const items =
       isRecord(value) && value["kind"] === "List" && Array.isArray(value["items"]) ? value["items"] : [value];
     for (const item of items) {
-      const r = checkObject(item, index, (reason, detail) => problems.push(at(reason, detail)));
+      const r = checkObject(item, index, istioNamespace, (reason, detail) =>
+        problems.push(at(reason, detail)),
+      );
       if (r) objects.push({ object: r, doc: index, line });
     }
   });
@@ -85,6 +97,7 @@ export function parseSourceFile(file: string, text: string): ParseResult {
 function checkObject(
   v: unknown,
   doc: number,
+  istioNamespace: string,
   report: (reason: ProblemReason, detail: string) => void,
 ): KubeObject | undefined {
   const where = `document ${doc + 1}`;
@@ -128,6 +141,17 @@ function checkObject(
       return undefined;
     }
     meta["namespace"] = namespace;
+    // The one ConfigMap read is Istio's mesh config, and only its mesh key (mesh-config.ts).
+    if (info.group === "" && kind === "ConfigMap") {
+      if (!isMeshConfigMap(namespace, name, istioNamespace)) {
+        report(
+          "UnsupportedKind",
+          `${where}: ConfigMap ${namespace}/${name} is not read (only ${istioNamespace}/${MESH_CONFIGMAP_NAME}, Istio's mesh config); skipped`,
+        );
+        return undefined;
+      }
+      return meshConfigMapForm({ ...v, metadata: meta } as unknown as KubeObject);
+    }
   } else {
     delete meta["namespace"]; // cluster-scoped: the API server ignores it too
   }

@@ -15,6 +15,7 @@ import { KubeClient } from "./kube/client.ts";
 import { fromKubeconfig, inCluster } from "./kube/connection.ts";
 import { IssuerKeysPublisher } from "./kube/issuer-keys.ts";
 import { KubeSource } from "./kube/source.ts";
+import { DEFAULT_ISTIO_NAMESPACE } from "./mesh-config.ts";
 import { ObjectPublisher } from "./publisher.ts";
 import type { Source } from "./source.ts";
 import { startWriteback, type Writeback } from "./writeback/index.ts";
@@ -32,7 +33,11 @@ export interface RunningWatcher {
 export function createSource(config: WatcherConfig, log: Logger): Source {
   switch (config.source.type) {
     case "dir":
-      return new DirectorySource({ dir: config.source.path, log });
+      return new DirectorySource({
+        dir: config.source.path,
+        log,
+        ...(config.istioNamespace ? { istioNamespace: config.istioNamespace } : {}),
+      });
     case "kube": {
       const s = config.source;
       const conn = s.kubeconfig ? fromKubeconfig(s.kubeconfig, s.context) : inCluster();
@@ -42,6 +47,7 @@ export function createSource(config: WatcherConfig, log: Logger): Source {
         log,
         watchTimeoutSec: s.watchTimeoutSec,
         secretRefreshMs: s.secretRefreshMs,
+        istioNamespace: config.istioNamespace ?? DEFAULT_ISTIO_NAMESPACE,
       });
     }
   }

@@ -8,6 +8,7 @@ import type { Source, SourceSink } from "../source.ts";
 import type { KubeClient } from "./client.ts";
 import { Informer } from "./informer.ts";
 import { diffList } from "./informer-events.ts";
+import { MeshConfigMap } from "./mesh-config.ts";
 import { type ResourceInfo, WATCHED } from "./resources.ts";
 import { ReferencedSecrets } from "./secrets.ts";
 
@@ -20,6 +21,11 @@ export interface KubeSourceOptions {
   watchTimeoutSec?: number;
   idleMs?: number;
   secretRefreshMs?: number;
+  /**
+   * The Istio namespace whose ConfigMap `istio` (the mesh config) is read by name (kube/mesh-config.ts);
+   * undefined: not read.
+   */
+  istioNamespace?: string;
 }
 
 /** Told about every object change (raw, with status), e.g. by the status writer. */
@@ -45,6 +51,7 @@ export class KubeSource implements Source {
   #sink: SourceSink | undefined;
   #initial = true;
   #secrets: ReferencedSecrets | undefined;
+  #meshConfig: MeshConfigMap | undefined;
 
   constructor(o: KubeSourceOptions) {
     this.#o = o;
@@ -76,6 +83,7 @@ export class KubeSource implements Source {
       sink,
       log: this.#o.log,
       origin: KUBE_ORIGIN,
+      ...(this.#o.secretRefreshMs ? { refreshMs: this.#o.secretRefreshMs } : {}),
     });
     this.#secrets = secrets;
     for (const [key, o] of this.#byKind.get(`${KGATEWAY_GROUP}/TrafficPolicy`) ?? []) secrets.policy(key, o);
@@ -131,15 +139,28 @@ export class KubeSource implements Source {
         }),
       );
     }
-    await Promise.all(this.#informers.map((i) => i.start()));
+    const mesh =
+      this.#o.istioNamespace === undefined
+        ? undefined
+        : new MeshConfigMap({
+            client: this.#o.client,
+            log: this.#o.log,
+            origin: KUBE_ORIGIN,
+            namespace: this.#o.istioNamespace,
+            ...(this.#o.secretRefreshMs ? { refreshMs: this.#o.secretRefreshMs } : {}),
+          });
+    this.#meshConfig = mesh;
+    const [meshObject] = await Promise.all([mesh?.initial(), ...this.#informers.map((i) => i.start())]);
     // Every kind is listed: publish the whole picture at once.
     const all: Array<{ object: KubeObject; origin: string }> = [];
     for (const r of resources) {
       for (const o of this.#byKind.get(`${r.group}/${r.kind}`)?.values() ?? [])
         all.push({ object: publishedForm(o, r), origin: KUBE_ORIGIN });
     }
+    if (meshObject) all.push({ object: meshObject, origin: KUBE_ORIGIN });
     this.#initial = false;
     sink.replaceAll(all);
+    mesh?.start(sink);
     this.#o.log.info("initial listing published", { objects: all.length });
     if (resources.some((r) => r.group === KGATEWAY_GROUP && r.kind === "TrafficPolicy"))
       this.#startSecrets(sink);
@@ -160,6 +181,7 @@ export class KubeSource implements Source {
 
   async stop(): Promise<void> {
     this.#secrets?.stop();
+    this.#meshConfig?.stop();
     await Promise.all(this.#informers.map((i) => i.stop()));
     this.#o.client.close();
   }

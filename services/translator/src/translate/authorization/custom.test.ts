@@ -37,7 +37,7 @@ const http: ExtAuthzProvider = {
 };
 const missing: ExtAuthzProvider = { ...grpc, name: "m", service: { namespace: "auth", name: "gone" } };
 const noPort: ExtAuthzProvider = { ...grpc, name: "p", port: 1 };
-const providers = [grpc, plain, http, missing, noPort];
+const providers = { providers: [grpc, plain, http, missing, noPort], source: "WAYMARK_MESH_CONFIG" };
 
 const custom = (name: string, provider?: string, dryRun = false): BoundPolicy => ({
   namespace: "ns",
@@ -86,6 +86,14 @@ test("the first provider is called; another, unknown, none or a missing Service:
   }
   const tcp = splitCustom([custom("x", "g")], "tcp", providers, index);
   assert.match(tcp.rest[0]!.customFallback!, /not served on TCP chains/);
+  const broken = splitCustom(
+    [custom("x", "g")],
+    "http",
+    { ...providers, error: "mesh config ConfigMap istio-system/istio (key mesh): not YAML" },
+    index,
+  );
+  assert.equal(broken.called.length, 0, "a mesh config that does not parse calls no provider");
+  assert.match(broken.rest[0]!.customFallback!, /ConfigMap istio-system\/istio \(key mesh\): not YAML/);
 });
 
 test("gRPC to a port not named for HTTP/2 gets a cluster of its own; the filters", () => {

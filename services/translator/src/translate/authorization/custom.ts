@@ -19,7 +19,7 @@ import type { ObjectIndex } from "../input/objects.ts";
 import { pack } from "../ir/any.ts";
 import { type BackendTarget, serviceTarget } from "../routes/backends.ts";
 import type { AuthzProblem, BoundPolicy, TrustDomains } from "./contract.ts";
-import type { ExtAuthzProvider } from "./mesh-config.ts";
+import type { ExtAuthzProvider, MeshProviders } from "./mesh-config.ts";
 import { customProviderCause, customProviderName, translatePolicy } from "./rbac/rules.ts";
 
 /** The shadow RBAC filter (Envoy writes its metadata under this name). */
@@ -63,10 +63,11 @@ function resolveProvider(
 export function splitCustom(
   policies: readonly BoundPolicy[],
   protocol: "http" | "tcp",
-  providers: readonly ExtAuthzProvider[],
+  mesh: MeshProviders,
   index: ObjectIndex,
 ): CustomSplit {
   const out: CustomSplit = { called: [], rest: [] };
+  const { providers } = mesh;
   const known = providers.map((p) => p.name);
   for (const p of policies) {
     if (!isCustom(p)) {
@@ -76,7 +77,8 @@ export function splitCustom(
     const name = customProviderName(p.spec);
     const provider = name === undefined ? undefined : providers.find((x) => x.name === name);
     let fallback: string | undefined;
-    if (!provider) fallback = customProviderCause(p.spec, known);
+    if (mesh.error !== undefined) fallback = mesh.error;
+    else if (!provider) fallback = customProviderCause(p.spec, known, mesh.source);
     else if (protocol === "tcp")
       fallback = `extension provider ${JSON.stringify(name)}: CUSTOM is not served on TCP chains by Waymark yet`;
     else if (out.provider && out.provider.provider.name !== name)

@@ -1,11 +1,17 @@
 // Istio's MeshConfig, the part Waymark reads: `extensionProviders[]` with an envoyExtAuthzGrpc or
 // envoyExtAuthzHttp provider, which an AuthorizationPolicy with `action: CUSTOM` names in
-// `provider.name`. Parsed once at start-up from the mesh config YAML (as in the `istio` ConfigMap's
-// `mesh` key); any entry that cannot be read stops the start with an error naming its path. Other
-// kinds of providers (tracing, logging) are skipped: they are not authorization providers.
+// `provider.name`. Read as istiod reads it: the ConfigMap `istio` in the Istio root namespace, key
+// `mesh` (the watcher forwards that one ConfigMap), parsed on each translation it changes in; while
+// there is no such ConfigMap, the translator setting WAYMARK_MESH_CONFIG (the same YAML, parsed at
+// start-up, where an entry that cannot be read stops the start) is the fallback. The ConfigMap wins
+// when both are there, as it does for istiod. A ConfigMap that cannot be read blocks nothing: the
+// CUSTOM policies' statuses name it and the error, and they deny what they match (fail closed).
+// Other kinds of providers (tracing, logging) are skipped: they are not authorization providers.
 import { parse } from "yaml";
 import { int, isRecord, str } from "../input/guards.ts";
+import { nsName, type ObjectIndex } from "../input/objects.ts";
 import { gatewayDurationToProto } from "../routes/resilience.ts";
+import { DEFAULT_ROOT_NAMESPACE, type TranslatorSettings } from "../types.ts";
 
 /** One ext_authz provider of the mesh config, validated. */
 export interface ExtAuthzProvider {
@@ -177,4 +183,49 @@ export function parseMeshConfig(text: string): ExtAuthzProvider[] {
     if (p) out.push(p);
   });
   return out;
+}
+
+/** The mesh config ConfigMap's name and key, as istiod's. */
+export const MESH_CONFIGMAP_NAME = "istio";
+export const MESH_CONFIGMAP_KEY = "mesh";
+
+/** The ext_authz providers in force, where they come from, and why none can be used (error). */
+export interface MeshProviders {
+  providers: readonly ExtAuthzProvider[];
+  /** For statuses: `ConfigMap istio-system/istio (key mesh)` or `WAYMARK_MESH_CONFIG`. */
+  source: string;
+  /** The ConfigMap does not parse: every CUSTOM policy falls back to denying, with this cause. */
+  error?: string;
+}
+
+let lastParsed: { text: string; result: { providers: ExtAuthzProvider[] } | { error: string } } | undefined;
+
+function parseCached(text: string): { providers: ExtAuthzProvider[] } | { error: string } {
+  if (lastParsed?.text === text) return lastParsed.result;
+  let result: { providers: ExtAuthzProvider[] } | { error: string };
+  try {
+    result = { providers: parseMeshConfig(text) };
+  } catch (e) {
+    result = { error: (e as Error).message };
+  }
+  lastParsed = { text, result };
+  return result;
+}
+
+/** The mesh config's providers: the root namespace's `istio` ConfigMap, else the setting. */
+export function meshProviders(
+  index: ObjectIndex,
+  settings: Pick<TranslatorSettings, "rootNamespace" | "extensionProviders">,
+): MeshProviders {
+  const ns = settings.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const cm = index.configMaps.get(nsName(ns, MESH_CONFIGMAP_NAME));
+  if (!cm) return { providers: settings.extensionProviders ?? [], source: "WAYMARK_MESH_CONFIG" };
+  const source = `ConfigMap ${ns}/${MESH_CONFIGMAP_NAME} (key ${MESH_CONFIGMAP_KEY})`;
+  const data = (cm as { data?: unknown }).data;
+  const text = isRecord(data) ? data[MESH_CONFIGMAP_KEY] : undefined;
+  if (typeof text !== "string")
+    return { providers: [], source, error: `mesh config ${source}: the key is missing` };
+  const r = parseCached(text);
+  if ("error" in r) return { providers: [], source, error: `mesh config ${source}: ${r.error}` };
+  return { providers: r.providers, source };
 }

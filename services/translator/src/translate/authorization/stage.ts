@@ -18,6 +18,7 @@ import type { AuthzProblem, BoundPolicy, RbacBuild, TrustDomains } from "./contr
 import { customFilters, splitCustom } from "./custom.ts";
 import { denyAllHttp, denyAllNetwork } from "./fail-closed.ts";
 import { jwtAuthnFilter } from "./jwt.ts";
+import { type MeshProviders, meshProviders } from "./mesh-config.ts";
 import { HTTP_RBAC_FILTER_NAMES, httpRbacFilters, networkRbacFilters } from "./rbac.ts";
 import { policyStatus } from "./status.ts";
 
@@ -37,7 +38,7 @@ export class AuthorizationTranslation {
   private readonly policies: IstioPolicy[];
   private readonly td: TrustDomains;
   private readonly index: ObjectIndex;
-  private readonly settings: TranslatorSettings;
+  private readonly mesh: MeshProviders;
   /** Policy key → problems (deduplicated by their text). */
   private readonly problems = new Map<string, Map<string, AuthzProblem>>();
   /** Policy key → number of chains it was placed on. */
@@ -48,7 +49,7 @@ export class AuthorizationTranslation {
   constructor(index: ObjectIndex, settings: TranslatorSettings, waypoints: Waypoints) {
     this.policies = readIstioPolicies(index, waypoints, settings);
     this.index = index;
-    this.settings = settings;
+    this.mesh = meshProviders(index, settings);
     this.td = {
       trustDomain: settings.trustDomain ?? DEFAULT_TRUST_DOMAIN,
       aliases: settings.trustDomainAliases ?? [],
@@ -79,7 +80,7 @@ export class AuthorizationTranslation {
     const split = splitCustom(
       authz.map((p) => p.bound),
       kind,
-      this.settings.extensionProviders ?? [],
+      this.mesh,
       this.index,
     );
     const bound = split.rest;

@@ -68,6 +68,11 @@ export interface ObjectIndex {
    * policy reads its own namespace's only (policies/feature.ts FeatureContext.secret).
    */
   secrets: ReadonlyMap<string, Secret>;
+  /**
+   * ConfigMaps by `<ns>/<name>`: only Istio's mesh config (`istio` in the root namespace) is read
+   * (authorization/mesh-config.ts meshProviders); the watcher forwards no other.
+   */
+  configMaps: ReadonlyMap<string, KubeObject>;
   service(namespace: string, name: string): ServiceInfo | undefined;
 }
 
@@ -157,6 +162,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const requestAuthentications: RequestAuthentication[] = [];
   const gatewayExtensions = new Map<string, GatewayExtension>();
   const secrets = new Map<string, Secret>();
+  const configMaps = new Map<string, KubeObject>();
 
   for (const o of objects.values()) {
     if (!wellFormed(o)) continue;
@@ -175,6 +181,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
       if (o.kind === "Service" && ns) services.push(readService(o));
       else if (o.kind === "Namespace") namespaceLabels.set(o.metadata.name, stringMap(o.metadata.labels));
       else if (o.kind === "Secret" && ns) secrets.set(nsName(ns, o.metadata.name), o as Secret);
+      else if (o.kind === "ConfigMap" && ns) configMaps.set(nsName(ns, o.metadata.name), o);
     } else if (group === KGATEWAY_GROUP && o.kind === "TrafficPolicy" && ns) {
       trafficPolicies.push(o as TrafficPolicy);
     } else if (group === KGATEWAY_GROUP && o.kind === "GatewayExtension" && ns) {
@@ -214,6 +221,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     requestAuthentications,
     gatewayExtensions,
     secrets,
+    configMaps,
     service: (namespace, name) => serviceByKey.get(nsName(namespace, name)),
   };
 }

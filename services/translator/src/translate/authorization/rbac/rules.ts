@@ -59,11 +59,15 @@ export function customProviderName(spec: unknown): string | undefined {
 }
 
 /** Why a CUSTOM policy's provider is unknown (`known`: the names the mesh config has). */
-export function customProviderCause(spec: unknown, known: readonly string[] | undefined): string {
+export function customProviderCause(
+  spec: unknown,
+  known: readonly string[] | undefined,
+  source = "WAYMARK_MESH_CONFIG",
+): string {
   const name = customProviderName(spec);
   const list = known?.length ? known.map((n) => JSON.stringify(n)).join(", ") : "none";
   if (name === undefined) return `no provider named; the mesh config's extensionProviders: ${list}`;
-  return `extension provider ${JSON.stringify(name)} is not an ext_authz provider of the mesh config (WAYMARK_MESH_CONFIG extensionProviders: ${list})`;
+  return `extension provider ${JSON.stringify(name)} is not an ext_authz provider of the mesh config (${source} extensionProviders: ${list})`;
 }
 
 export function translatePolicy(
