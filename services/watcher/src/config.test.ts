@@ -13,12 +13,12 @@ test("defaults and a dir source", () => {
   });
   assert.ok(Object.isFrozen(c));
   assert.equal(
-    loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_ISTIO_NAMESPACE: "istio" }).istioNamespace,
+    loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_ROOT_NAMESPACE: "istio" }).istioNamespace,
     "istio",
   );
   assert.throws(
-    () => loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_ISTIO_NAMESPACE: "Istio_System" }),
-    /WAYMARK_ISTIO_NAMESPACE="Istio_System": expected a namespace name/,
+    () => loadConfig({ WAYMARK_SOURCE: "dir:/x", WAYMARK_ROOT_NAMESPACE: "Istio_System" }),
+    /WAYMARK_ROOT_NAMESPACE="Istio_System": expected a namespace name/,
   );
   assert.equal(
     (loadConfig({ WAYMARK_SOURCE: "dir:rel", WAYMARK_NATS_URL: "nats://n:1" }).source as { path: string })

@@ -15,7 +15,7 @@ export interface WatcherConfig {
    */
   maxObjectBytes?: number;
   /**
-   * The Istio namespace (WAYMARK_ISTIO_NAMESPACE, default istio-system): its ConfigMap `istio` is the
+   * The Istio namespace (WAYMARK_ROOT_NAMESPACE, default istio-system): its ConfigMap `istio` is the
    * mesh config, the one ConfigMap forwarded (mesh-config.ts).
    */
   istioNamespace?: string;
@@ -53,10 +53,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       );
     }
   }
-  const istioNamespace = env["WAYMARK_ISTIO_NAMESPACE"]?.trim() || DEFAULT_ISTIO_NAMESPACE;
+  const istioNamespace = env["WAYMARK_ROOT_NAMESPACE"]?.trim() || DEFAULT_ISTIO_NAMESPACE;
   if (istioNamespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(istioNamespace))
     throw new ConfigError(
-      `WAYMARK_ISTIO_NAMESPACE=${JSON.stringify(istioNamespace)}: expected a namespace name (lower-case DNS label)`,
+      `WAYMARK_ROOT_NAMESPACE=${JSON.stringify(istioNamespace)}: expected a namespace name (lower-case DNS label)`,
     );
   return Object.freeze({ natsUrl, source: Object.freeze(source), maxObjectBytes, istioNamespace });
 }

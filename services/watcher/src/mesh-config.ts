@@ -1,5 +1,5 @@
 // Istio's mesh config, as istiod reads it: the ConfigMap `istio` in the Istio namespace
-// (WAYMARK_ISTIO_NAMESPACE, default istio-system), key `mesh`. The translator reads its
+// (WAYMARK_ROOT_NAMESPACE, default istio-system), key `mesh`. The translator reads its
 // extensionProviders (AuthorizationPolicy action CUSTOM). It is the only ConfigMap the watcher
 // forwards, from either source, and only its `mesh` key: never its other keys or its annotations
 // (kubectl's last-applied-configuration would repeat the whole object).

@@ -186,6 +186,6 @@ test("of the ConfigMaps, only Istio's mesh config is read, with its mesh key alo
   assert.deepEqual(
     other.objects.map((o) => o.object.metadata.namespace),
     ["shop"],
-    "WAYMARK_ISTIO_NAMESPACE picks the namespace",
+    "WAYMARK_ROOT_NAMESPACE picks the namespace",
   );
 });

@@ -13,7 +13,7 @@ export interface MeshConfigMapOptions {
   client: KubeClient;
   log: Logger;
   origin: string;
-  /** The Istio namespace (WAYMARK_ISTIO_NAMESPACE). */
+  /** The Istio namespace (WAYMARK_ROOT_NAMESPACE). */
   namespace: string;
   refreshMs?: number;
 }
