@@ -144,6 +144,8 @@ describe("standalone: AuthorizationPolicy CUSTOM (ext_authz provider of the mesh
       return r.status === 200 ? r : undefined;
     });
     assert.deepEqual(echoedHeaders(ok)["X-Ext-Authz-Check-Result"], ["allowed"], "the server's header");
+    // The server logs a check after answering it: wait for this one's line before counting.
+    await waitFor("the allowed check logged", async () => checked().at(-1) === "gRPCv3 allowed /headers");
 
     const before = await checks();
     const denied = await send({ path: "/headers" });
@@ -183,6 +185,8 @@ describe("standalone: AuthorizationPolicy CUSTOM (ext_authz provider of the mesh
     assert.equal(denied.status, 403, denied.body);
     assert.match(denied.body, /x-ext-authz/, "the server's answer");
     assert.equal(denied.headers["x-ext-authz-check-result"], "denied", "headersToDownstreamOnDeny");
+    // The server logs a check after answering it: wait for the denial's line before counting.
+    await waitFor("the denied check logged", async () => checked().at(-1) === "HTTP denied /headers");
     const counted = await checks();
     assert.equal((await send({ path: "/get" })).status, 200);
     await send({ path: "/headers", headers: ALLOW });
