@@ -10,7 +10,7 @@ import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { waitFor } from "@waymark/testing";
 import { startGuideStack } from "../test/lib/guide-stack.ts";
-import { latencySummary, type Sample } from "./stats.ts";
+import { closedLoop, latencySummary, type Sample } from "./stats.ts";
 
 const CASES = [0, 1, 10, 100] as const;
 const GATEWAY_REF = { group: "gateway.networking.k8s.io", kind: "Gateway", name: "kgateway-waypoint" };
@@ -106,23 +106,12 @@ function get(
   });
 }
 
-async function load(port: number, requests: number, concurrency: number): Promise<Sample> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
-        next++;
-        const r = await get(agent, port);
-        if (r.status !== 200) throw new Error(`the measured request was answered ${r.status}`);
-        latencies.push(r.ms);
-      }
-    }),
-  );
-  agent.destroy();
-  return { latencies, seconds: (Date.now() - t0) / 1000 };
+function load(port: number, requests: number, concurrency: number): Promise<Sample> {
+  return closedLoop(requests, concurrency, async (agent) => {
+    const r = await get(agent, port);
+    if (r.status !== 200) throw new Error(`the measured request was answered ${r.status}`);
+    return r.ms;
+  });
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {

@@ -13,8 +13,9 @@ import { waitFor } from "@waymark/testing";
 import { ensureExtAuthz, ensureRateLimit } from "../scripts/lib/toolchain.ts";
 import { OAUTH2_USER, startIstioExtAuthz, startOauth2Proxy } from "../test/lib/ext-authz.ts";
 import { startGuideStack } from "../test/lib/guide-stack.ts";
+import { localService } from "../test/lib/local-service.ts";
 import { startRateLimitServer } from "../test/lib/ratelimit.ts";
-import { latencySummary, type Sample } from "./stats.ts";
+import { closedLoop, latencySummary, type Sample } from "./stats.ts";
 
 const KG = "gateway.kgateway.dev/v1alpha1";
 const DOMAIN = "waymark-bench";
@@ -28,24 +29,6 @@ descriptors:
 
 function doc(kind: string, name: string, spec: Record<string, unknown>, apiVersion = KG): string {
   return `${JSON.stringify({ apiVersion, kind, metadata: { name, namespace: "httpbin" }, spec })}\n`;
-}
-
-function localService(name: string, ip: string, port: number, local: number, portName: string): string {
-  return [
-    doc("Service", name, { clusterIP: ip, ports: [{ name: portName, port }] }, "v1"),
-    `${JSON.stringify({
-      apiVersion: "discovery.k8s.io/v1",
-      kind: "EndpointSlice",
-      metadata: {
-        name: `${name}-local`,
-        namespace: "httpbin",
-        labels: { "kubernetes.io/service-name": name },
-      },
-      addressType: "IPv4",
-      ports: [{ name: portName, port: local }],
-      endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
-    })}\n`,
-  ].join("---\n");
 }
 
 type Case = "none" | "extAuthGrpc" | "extAuthHttp" | "rateLimitGlobal";
@@ -110,23 +93,12 @@ function get(agent: Agent, port: number): Promise<{ ms: number; shows: Case }> {
   });
 }
 
-async function load(port: number, requests: number, concurrency: number, want: Case): Promise<Sample> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
-        next++;
-        const r = await get(agent, port);
-        if (r.shows !== want) throw new Error(`case ${want}, but the response shows ${r.shows}`);
-        latencies.push(r.ms);
-      }
-    }),
-  );
-  agent.destroy();
-  return { latencies, seconds: (Date.now() - t0) / 1000 };
+function load(port: number, requests: number, concurrency: number, want: Case): Promise<Sample> {
+  return closedLoop(requests, concurrency, async (agent) => {
+    const r = await get(agent, port);
+    if (r.shows !== want) throw new Error(`case ${want}, but the response shows ${r.shows}`);
+    return r.ms;
+  });
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
@@ -145,9 +117,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     writeFileSync(
       join(guide.dir, "40-bench-servers.yaml"),
       [
-        localService("bench-grpc", "10.96.0.51", 9000, istio.port, "grpc"),
-        localService("bench-http", "10.96.0.52", 4180, oauth2.port, "http"),
-        localService("bench-rl", "10.96.0.53", 8081, rls.grpcPort, "grpc"),
+        localService("bench-grpc", "10.96.0.51", { name: "grpc", port: 9000, local: istio.port }),
+        localService("bench-http", "10.96.0.52", { name: "http", port: 4180, local: oauth2.port }),
+        localService("bench-rl", "10.96.0.53", { name: "grpc", port: 8081, local: rls.grpcPort }),
         doc("GatewayExtension", "bench-grpc", {
           type: "ExtAuth",
           extAuth: { grpcService: { backendRef: { name: "bench-grpc", port: 9000 }, requestTimeout: "2s" } },

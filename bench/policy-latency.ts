@@ -10,7 +10,7 @@ import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { createIssuer, waitFor } from "@waymark/testing";
 import { startGuideStack } from "../test/lib/guide-stack.ts";
-import { latencySummary, type Sample } from "./stats.ts";
+import { closedLoop, latencySummary, type Sample } from "./stats.ts";
 
 const ORIGIN = "https://app.example";
 
@@ -92,30 +92,18 @@ function get(agent: Agent, port: number, token: string): Promise<{ ms: number; m
   });
 }
 
-async function load(
+function load(
   port: number,
   token: string,
   requests: number,
   concurrency: number,
   marker: string | undefined,
 ): Promise<Sample> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
-        next++;
-        const r = await get(agent, port, token);
-        if (r.marker !== marker)
-          throw new Error(`case ${marker ?? "none"}, but the response says ${r.marker}`);
-        latencies.push(r.ms);
-      }
-    }),
-  );
-  agent.destroy();
-  return { latencies, seconds: (Date.now() - t0) / 1000 };
+  return closedLoop(requests, concurrency, async (agent) => {
+    const r = await get(agent, port, token);
+    if (r.marker !== marker) throw new Error(`case ${marker ?? "none"}, but the response says ${r.marker}`);
+    return r.ms;
+  });
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {

@@ -1,3 +1,5 @@
+import { Agent } from "node:http";
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -30,4 +32,33 @@ export function latencySummary(samples: readonly Sample[]): { p50_ms: number; p9
     p99_ms: r(percentile(all, 99)),
     rps: Math.round(all.length / seconds),
   };
+}
+
+/**
+ * A closed-loop round: `concurrency` workers on one keep-alive agent send `requests` requests in
+ * all, each the next as soon as its last is answered. `send` returns the request's latency (ms) and
+ * throws when the answer is not the one the round measures.
+ */
+export async function closedLoop(
+  requests: number,
+  concurrency: number,
+  send: (agent: Agent) => Promise<number>,
+): Promise<Sample> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = Date.now();
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < requests) {
+          next++;
+          latencies.push(await send(agent));
+        }
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+  return { latencies, seconds: (Date.now() - t0) / 1000 };
 }

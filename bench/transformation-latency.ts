@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "@waymark/devstack";
 import { waitFor } from "@waymark/testing";
 import { startGuideStack } from "../test/lib/guide-stack.ts";
-import { latencySummary, type Sample } from "./stats.ts";
+import { closedLoop, latencySummary, type Sample } from "./stats.ts";
 
 function get(agent: Agent, port: number): Promise<{ ms: number; decoded: string | undefined }> {
   return new Promise((resolve, reject) => {
@@ -40,29 +40,13 @@ function get(agent: Agent, port: number): Promise<{ ms: number; decoded: string 
   });
 }
 
-async function load(
-  port: number,
-  requests: number,
-  concurrency: number,
-  expectDecoded: boolean,
-): Promise<Sample> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
-        next++;
-        const r = await get(agent, port);
-        if ((r.decoded === "ion test") !== expectDecoded)
-          throw new Error(`unexpected x-base64-decoded ${r.decoded}`);
-        latencies.push(r.ms);
-      }
-    }),
-  );
-  agent.destroy();
-  return { latencies, seconds: (Date.now() - t0) / 1000 };
+function load(port: number, requests: number, concurrency: number, expectDecoded: boolean): Promise<Sample> {
+  return closedLoop(requests, concurrency, async (agent) => {
+    const r = await get(agent, port);
+    if ((r.decoded === "ion test") !== expectDecoded)
+      throw new Error(`unexpected x-base64-decoded ${r.decoded}`);
+    return r.ms;
+  });
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {

@@ -19,6 +19,7 @@ import { waitFor } from "@waymark/testing";
 import { type AuthServer, OAUTH2_USER, startIstioExtAuthz, startOauth2Proxy } from "../lib/ext-authz.ts";
 import { type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
 import { echoedHeaders, type HttpResult, type RequestOptions, sendHttp } from "../lib/http.ts";
+import { localService } from "../lib/local-service.ts";
 
 const GW = "gateway.networking.k8s.io";
 const KG = "gateway.kgateway.dev";
@@ -29,25 +30,6 @@ function doc(kind: string, name: string, spec: Record<string, unknown>, apiVersi
 const policy = (name: string, target: Record<string, unknown>, extAuth: unknown) =>
   doc("TrafficPolicy", name, { targetRefs: [{ group: GW, ...target }], extAuth });
 const onRoute = (name: string) => ({ kind: "HTTPRoute", name });
-
-/** A Service (no waypoint label: nothing routes to it) whose EndpointSlice points at a local port. */
-function localService(name: string, ip: string, port: { name: string; port: number; local: number }) {
-  return [
-    doc("Service", name, { clusterIP: ip, ports: [{ name: port.name, port: port.port }] }, "v1"),
-    `${JSON.stringify({
-      apiVersion: "discovery.k8s.io/v1",
-      kind: "EndpointSlice",
-      metadata: {
-        name: `${name}-local`,
-        namespace: "httpbin",
-        labels: { "kubernetes.io/service-name": name },
-      },
-      addressType: "IPv4",
-      ports: [{ name: port.name, port: port.local }],
-      endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
-    })}\n`,
-  ].join("---\n");
-}
 
 const basic = (user: string, password: string): RequestOptions => ({
   headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` },
