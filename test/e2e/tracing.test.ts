@@ -136,7 +136,11 @@ describe("tracing: every change reaches every proxy, in one trace", { timeout: 1
         const acked = t.spans.filter(
           (s) => s.operationName === "xds.push RDS" && tag(s, "xds.outcome") === "ack",
         );
-        return acked.length >= ENVOYS ? t : undefined;
+        // Each service exports its spans in batches of its own: the trace is whole once the
+        // watcher's and the translator's spans are in too, not only the xds-server's ACKs.
+        const ops = new Set(t.spans.map((s) => s.operationName));
+        const whole = ["send wm-objects", "process wm-objects", "send wm-xds"].every((o) => ops.has(o));
+        return acked.length >= ENVOYS && whole ? t : undefined;
       },
       20_000,
       250,
