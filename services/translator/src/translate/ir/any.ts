@@ -8,3 +8,19 @@ const PREFIX = "type.googleapis.com/";
 export function pack<T extends object>(typeName: string, message: T): AnyJson {
   return { "@type": PREFIX + typeName, ...message };
 }
+
+const FILTER_CONFIG = "envoy.config.route.v3.FilterConfig";
+
+/**
+ * A route's or virtual host's FilterConfig that turns on a filter placed disabled in the connection
+ * manager, with the filter's per-route config: an empty Any when it has none (Envoy refuses a
+ * FilterConfig without config unless it disables).
+ */
+export function filterOn(config: AnyJson = {}): AnyJson {
+  return pack(FILTER_CONFIG, { config });
+}
+
+/** A route's or virtual host's FilterConfig that turns a filter off there. */
+export function filterOff(): AnyJson {
+  return pack(FILTER_CONFIG, { disabled: true });
+}

@@ -3,7 +3,7 @@
 // FilterConfig carrying that policy's keys and key sources. A request without a known key gets 401.
 // `disable` keeps the filter off where it is in force. Invalid apiKeyAuth fails closed.
 import type { ApiKeyAuthJson } from "@waymark/envoy-proto";
-import { pack } from "../../ir/any.ts";
+import { filterOff, filterOn, pack } from "../../ir/any.ts";
 import type { PerFilterConfig } from "../../ir/types.ts";
 import type { PolicyFeature } from "../feature.ts";
 import { type ApiKeyAuth, readApiKeyAuth } from "./spec.ts";
@@ -11,7 +11,6 @@ import { type ApiKeyAuth, readApiKeyAuth } from "./spec.ts";
 export const API_KEY_AUTH_FILTER = "waymark.api_key_auth";
 const FILTER = "envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth";
 const PER_ROUTE = "envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuthPerRoute";
-const FILTER_CONFIG = "envoy.config.route.v3.FilterConfig";
 
 export const apiKeyAuthFeature: PolicyFeature<ApiKeyAuth> = {
   field: "apiKeyAuth",
@@ -31,7 +30,7 @@ export const apiKeyAuthFeature: PolicyFeature<ApiKeyAuth> = {
     },
   ],
   perRoute(v): PerFilterConfig {
-    if (v.kind === "disable") return { [API_KEY_AUTH_FILTER]: pack(FILTER_CONFIG, { disabled: true }) };
-    return { [API_KEY_AUTH_FILTER]: pack(FILTER_CONFIG, { config: pack(PER_ROUTE, v.config) }) };
+    if (v.kind === "disable") return { [API_KEY_AUTH_FILTER]: filterOff() };
+    return { [API_KEY_AUTH_FILTER]: filterOn(pack(PER_ROUTE, v.config)) };
   },
 };

@@ -6,7 +6,7 @@
 // kgateway, the username is not forwarded (no forward_username_header) and the Authorization header
 // goes upstream unchanged.
 import type { BasicAuthJson, BasicAuthPerRouteJson } from "@waymark/envoy-proto";
-import { pack } from "../../ir/any.ts";
+import { filterOff, filterOn, pack } from "../../ir/any.ts";
 import type { PerFilterConfig } from "../../ir/types.ts";
 import type { PolicyFeature } from "../feature.ts";
 import { type BasicAuth, readBasicAuth } from "./spec.ts";
@@ -14,7 +14,6 @@ import { type BasicAuth, readBasicAuth } from "./spec.ts";
 export const BASIC_AUTH_FILTER = "waymark.basic_auth";
 const FILTER = "envoy.extensions.filters.http.basic_auth.v3.BasicAuth";
 const PER_ROUTE = "envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute";
-const FILTER_CONFIG = "envoy.config.route.v3.FilterConfig";
 
 export const basicAuthFeature: PolicyFeature<BasicAuth> = {
   field: "basicAuth",
@@ -33,8 +32,8 @@ export const basicAuthFeature: PolicyFeature<BasicAuth> = {
     },
   ],
   perRoute(v): PerFilterConfig {
-    if (v.kind === "disable") return { [BASIC_AUTH_FILTER]: pack(FILTER_CONFIG, { disabled: true }) };
+    if (v.kind === "disable") return { [BASIC_AUTH_FILTER]: filterOff() };
     const config: BasicAuthPerRouteJson = { users: { inlineString: v.htpasswd } };
-    return { [BASIC_AUTH_FILTER]: pack(FILTER_CONFIG, { config: pack(PER_ROUTE, config) }) };
+    return { [BASIC_AUTH_FILTER]: filterOn(pack(PER_ROUTE, config)) };
   },
 };

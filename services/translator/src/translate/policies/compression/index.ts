@@ -9,7 +9,7 @@
 // requestDecompression.
 import { createHash } from "node:crypto";
 import type { CompressorJson, DecompressorJson, FilterConfigJson } from "@waymark/envoy-proto";
-import { pack } from "../../ir/any.ts";
+import { filterOn, pack } from "../../ir/any.ts";
 import type { PerFilterConfig, PlacedHttpFilter } from "../../ir/types.ts";
 import { type FeatureContext, FieldErrors, type PolicyFeature } from "../feature.ts";
 import { object, readDisable, readInt, readStrings, unknownKeys } from "../read.ts";
@@ -133,9 +133,7 @@ export function readCompression(
   return { ok: true, value: out };
 }
 
-// A FilterConfig whose config is set but empty enables a filter disabled in the connection manager
-// (Envoy refuses one without config unless it disables).
-const enable = pack("envoy.config.route.v3.FilterConfig", { config: {} } satisfies FilterConfigJson);
+const enable = filterOn();
 const disable = pack("envoy.config.route.v3.FilterConfig", {
   config: {},
   disabled: true,

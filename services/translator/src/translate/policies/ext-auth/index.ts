@@ -7,7 +7,7 @@
 // default); the server unreachable gets statusOnError (403) unless the extension says failOpen.
 // Invalid extAuth fails closed (500).
 import type { ExtAuthzPerRouteJson } from "@waymark/envoy-proto";
-import { pack } from "../../ir/any.ts";
+import { filterOff, filterOn, pack } from "../../ir/any.ts";
 import type { PerFilterConfig, PlacedHttpFilter } from "../../ir/types.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
 import type { PolicyFeature } from "../feature.ts";
@@ -15,14 +15,11 @@ import { type ExtAuth, readExtAuth } from "./spec.ts";
 
 const FILTER = "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz";
 const PER_ROUTE = "envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute";
-const FILTER_CONFIG = "envoy.config.route.v3.FilterConfig";
 
 /** The ext_authz filter of an extension (`<namespace>/<name>`). */
 export function extAuthFilterName(extension: string): string {
   return `waymark.ext_authz/${extension}`;
 }
-
-const off = () => pack(FILTER_CONFIG, { disabled: true });
 
 export const extAuthFeature: PolicyFeature<ExtAuth> = {
   field: "extAuth",
@@ -52,10 +49,10 @@ export const extAuthFeature: PolicyFeature<ExtAuth> = {
   },
   perRoute(v): PerFilterConfig {
     const config: PerFilterConfig = {};
-    for (const e of v.kind === "disable" ? v.all : v.others) config[extAuthFilterName(e)] = off();
+    for (const e of v.kind === "disable" ? v.all : v.others) config[extAuthFilterName(e)] = filterOff();
     if (v.kind === "check") {
       const perRoute: ExtAuthzPerRouteJson = { checkSettings: v.checkSettings };
-      config[extAuthFilterName(v.extension)] = pack(FILTER_CONFIG, { config: pack(PER_ROUTE, perRoute) });
+      config[extAuthFilterName(v.extension)] = filterOn(pack(PER_ROUTE, perRoute));
     }
     return config;
   },

@@ -5,7 +5,7 @@
 // placed disabled in every connection manager and enabled per route entry (or per virtual host,
 // Gateway-level) by a FilterConfig whose config is an empty Any. Its client and HMAC secrets are SDS resources of the
 // waypoint's snapshot. Invalid oauth2 fails closed.
-import { pack } from "../../ir/any.ts";
+import { filterOff, filterOn, pack } from "../../ir/any.ts";
 import type { PerFilterConfig, PlacedHttpFilter } from "../../ir/types.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
 import type { PolicyFeature } from "../feature.ts";
@@ -19,7 +19,6 @@ function each(values: readonly OAuth2[]): OAuth2Filter[] {
   for (const f of values.flatMap((v) => v.all)) if (!seen.has(f.filterName)) seen.set(f.filterName, f);
   return [...seen.values()].sort((a, b) => (a.filterName < b.filterName ? -1 : 1));
 }
-const FILTER_CONFIG = "envoy.config.route.v3.FilterConfig";
 
 export const oauth2Feature: PolicyFeature<OAuth2> = {
   field: "oauth2",
@@ -44,11 +43,10 @@ export const oauth2Feature: PolicyFeature<OAuth2> = {
   perRoute(v): PerFilterConfig {
     // The other extensions' filters off: a route-level policy replaces a Gateway-level one.
     const config: PerFilterConfig = {};
-    for (const f of v.all)
-      if (f.filterName !== v.filterName) config[f.filterName] = pack(FILTER_CONFIG, { disabled: true });
+    for (const f of v.all) if (f.filterName !== v.filterName) config[f.filterName] = filterOff();
     // An empty Any as the config (no type URL): Envoy's way to enable a filter placed disabled that
     // has no per-route config of its own (a FilterConfig without config is refused).
-    config[v.filterName] = pack(FILTER_CONFIG, { config: {} });
+    config[v.filterName] = filterOn();
     return config;
   },
 };

@@ -7,7 +7,7 @@
 // a policy that cannot be read (an expression that does not parse, or that Envoy cannot evaluate)
 // is Invalid and its route entries answer 500 (fail closed).
 import type { HttpRbacJson } from "@waymark/envoy-proto";
-import { pack } from "../../ir/any.ts";
+import { filterOn, pack } from "../../ir/any.ts";
 import type { PerFilterConfig } from "../../ir/types.ts";
 import type { PolicyFeature } from "../feature.ts";
 import { type RbacValue, readRbac } from "./spec.ts";
@@ -15,7 +15,6 @@ import { type RbacValue, readRbac } from "./spec.ts";
 export const RBAC_FILTER = "waymark.rbac";
 const FILTER = "envoy.extensions.filters.http.rbac.v3.RBAC";
 const PER_ROUTE = "envoy.extensions.filters.http.rbac.v3.RBACPerRoute";
-const FILTER_CONFIG = "envoy.config.route.v3.FilterConfig";
 
 export const rbacFeature: PolicyFeature<RbacValue> = {
   field: "rbac",
@@ -29,6 +28,6 @@ export const rbacFeature: PolicyFeature<RbacValue> = {
     },
   ],
   perRoute: (v): PerFilterConfig => ({
-    [RBAC_FILTER]: pack(FILTER_CONFIG, { config: pack(PER_ROUTE, v.perRoute) }),
+    [RBAC_FILTER]: filterOn(pack(PER_ROUTE, v.perRoute)),
   }),
 };
