@@ -187,3 +187,6 @@ export function validRegex(pattern: string): boolean {
     return false;
   }
 }
+
+/** Control characters: never in a header value, an :authority or a stat prefix. */
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;

@@ -8,7 +8,15 @@ import type { BackendTarget } from "../../routes/backends.ts";
 import { readGrpcService } from "../extensions/grpc-service.ts";
 import type { ExtensionContext, ExtensionKind } from "../extensions/kind.ts";
 import { type FeatureRead, FieldErrors } from "../feature.ts";
-import { durationJson, object, readBool, readDuration, readStrings, unknownKeys } from "../read.ts";
+import {
+  CONTROL_CHARS,
+  durationJson,
+  object,
+  readBool,
+  readDuration,
+  readStrings,
+  unknownKeys,
+} from "../read.ts";
 
 /** What an ExtProc extension programs: the filter's config (gRPC service included) and its server. */
 export interface ExtProcProvider {
@@ -59,8 +67,6 @@ const FIELDS = [
   "routeCacheAction",
   "filterStage",
 ];
-/** Control characters never belong in a stat prefix. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * kgateway's ProcessingMode (TrafficPolicy extProc.processingMode and the extension's) as Envoy's,
@@ -122,7 +128,7 @@ function readExtProcProvider(value: unknown, ctx: ExtensionContext): FeatureRead
   const maxMessageTimeout = readTimeout(o.maxMessageTimeout, "extProc.maxMessageTimeout", errors);
   if (maxMessageTimeout) filter.maxMessageTimeout = maxMessageTimeout;
   if (o.statPrefix !== undefined) {
-    if (typeof o.statPrefix !== "string" || o.statPrefix === "" || CONTROL.test(o.statPrefix))
+    if (typeof o.statPrefix !== "string" || o.statPrefix === "" || CONTROL_CHARS.test(o.statPrefix))
       errors.at("extProc.statPrefix", "must be a non-empty name without control characters");
     else filter.statPrefix = o.statPrefix;
   }

@@ -4,11 +4,10 @@ import type { GrpcServiceJson } from "@waymark/envoy-proto";
 import { isHttp2Port } from "../../input/protocol.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
 import type { FieldErrors } from "../feature.ts";
-import { durationJson, object, readDuration, readInt, unknownKeys } from "../read.ts";
+import { CONTROL_CHARS, durationJson, object, readDuration, readInt, unknownKeys } from "../read.ts";
 import type { ExtensionContext } from "./kind.ts";
 
 const INT32 = 2 ** 31 - 1;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * spec.<field>.grpcService of kgateway's ExtGrpcService (ExtAuth, ExtProc and RateLimit share it):
@@ -43,7 +42,7 @@ export function readGrpcService(
     };
   const grpcService: GrpcServiceJson = { envoyGrpc: { clusterName: backend?.cluster ?? "" } };
   if (g.authority !== undefined) {
-    if (typeof g.authority !== "string" || g.authority === "" || CONTROL.test(g.authority))
+    if (typeof g.authority !== "string" || g.authority === "" || CONTROL_CHARS.test(g.authority))
       errors.at(`${at}.authority`, "must be a host name (the :authority of the calls)");
     else grpcService.envoyGrpc!.authority = g.authority;
   }
