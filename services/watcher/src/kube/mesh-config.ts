@@ -8,6 +8,7 @@ import type { KubeObject, Logger, ObjectRef } from "@waymark/api";
 import { MESH_CONFIGMAP_NAME, meshConfigMapForm } from "../mesh-config.ts";
 import type { SourceSink } from "../source.ts";
 import { KubeApiError, type KubeClient } from "./client.ts";
+import { refreshEvery } from "./refresh.ts";
 
 export interface MeshConfigMapOptions {
   client: KubeClient;
@@ -24,7 +25,7 @@ export class MeshConfigMap {
   /** The resourceVersion published; undefined: nothing published. */
   #published: string | undefined;
   #sink: SourceSink | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #refresh: { stop(): void } | undefined;
   #stopped = false;
 
   constructor(o: MeshConfigMapOptions) {
@@ -50,19 +51,12 @@ export class MeshConfigMap {
   /** Reads again every refreshMs, into `sink`. */
   start(sink: SourceSink): void {
     this.#sink = sink;
-    const every = this.#o.refreshMs ?? 30_000;
-    const tick = () => {
-      if (this.#stopped) return;
-      void this.refresh().finally(() => {
-        if (!this.#stopped) this.#timer = setTimeout(tick, every);
-      });
-    };
-    this.#timer = setTimeout(tick, every);
+    this.#refresh = refreshEvery(this.#o.refreshMs ?? 30_000, () => this.refresh());
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#refresh?.stop();
   }
 
   /** One read: publishes a new version, removes a deleted ConfigMap, keeps what was there on errors. */

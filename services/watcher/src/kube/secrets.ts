@@ -8,6 +8,7 @@
 import { type KubeObject, type Logger, type ObjectRef, objectKey, type Secret } from "@waymark/api";
 import type { SourceSink } from "../source.ts";
 import { KubeApiError, type KubeClient } from "./client.ts";
+import { refreshEvery } from "./refresh.ts";
 
 const isRec = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -48,7 +49,7 @@ export class ReferencedSecrets {
   readonly #byPolicy = new Map<string, string[]>();
   /** Secret → the resourceVersion published (undefined: not found when last read). */
   readonly #published = new Map<string, string | undefined>();
-  #timer: NodeJS.Timeout | undefined;
+  #refresh: { stop(): void } | undefined;
   #stopped = false;
 
   constructor(o: ReferencedSecretsOptions) {
@@ -79,19 +80,14 @@ export class ReferencedSecrets {
   }
 
   start(): void {
-    const every = this.#o.refreshMs ?? 30_000;
-    const tick = () => {
-      if (this.#stopped) return;
-      void Promise.all([...this.#wanted()].map((s) => this.#read(s))).finally(() => {
-        if (!this.#stopped) this.#timer = setTimeout(tick, every);
-      });
-    };
-    this.#timer = setTimeout(tick, every);
+    this.#refresh = refreshEvery(this.#o.refreshMs ?? 30_000, () =>
+      Promise.all([...this.#wanted()].map((s) => this.#read(s))),
+    );
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#refresh?.stop();
   }
 
   async #read(key: string): Promise<void> {
