@@ -265,14 +265,9 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
     await until("httpbin2 back", "httpbin2", 200);
   });
 
-  test("a connection kept open while its route moves to another extension is checked by the new one", async () => {
-    // Every usable extension of the namespace has its filter in the listener while any extAuth is in
-    // force, so moving httpbin2 from Istio's server to oauth2-proxy changes the route table only: a
-    // connection opened before the move gets the new table and the filter it turns on. (Were the new
-    // extension's filter added to the listener instead, that connection would keep its old filters
-    // while Envoy drained it, and skip the check.)
-    write("55-move.yaml", policy("move", onRoute("httpbin2"), { extensionRef: { name: "istio" } }));
-    await until("Istio's server on httpbin2", "httpbin2", 403);
+  // Requests on one kept-alive connection (while Envoy keeps it open): `reused` says whether a
+  // request went on the connection of the one before.
+  const keptAlive = (svc: GuideService) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const kept = (headers: Record<string, string>) =>
       new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
@@ -280,9 +275,9 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
           {
             agent,
             host: "127.0.0.1",
-            port: guide.standinPort("httpbin2"),
+            port: guide.standinPort(svc),
             path: "/headers",
-            headers: { host: "httpbin2:8000", ...headers },
+            headers: { host: `${svc}:8000`, ...headers },
           },
           (res) => {
             res.resume();
@@ -293,6 +288,18 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
         req.on("error", reject);
         req.end();
       });
+    return { kept, agent };
+  };
+
+  test("a connection kept open while its route moves to another extension is checked by the new one", async () => {
+    // Every usable extension of the namespace has its filter in the listener while any extAuth is in
+    // force, so moving httpbin2 from Istio's server to oauth2-proxy changes the route table only: a
+    // connection opened before the move gets the new table and the filter it turns on. (Were the new
+    // extension's filter added to the listener instead, that connection would keep its old filters
+    // while Envoy drained it, and skip the check.)
+    write("55-move.yaml", policy("move", onRoute("httpbin2"), { extensionRef: { name: "istio" } }));
+    await until("Istio's server on httpbin2", "httpbin2", 403);
+    const { kept, agent } = keptAlive("httpbin2");
     try {
       const before = await kept({ "x-ext-authz": "allow" });
       assert.deepEqual(
@@ -311,6 +318,52 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
     } finally {
       agent.destroy();
       rmSync(join(guide.dir, "55-move.yaml"));
+    }
+    await until("httpbin2 unchecked", "httpbin2", 200);
+  });
+
+  test("a connection kept open while a new extension is created and used in one change is refused, never let through", async () => {
+    // The new extension's filter joins the listener in this change: a connection opened before it
+    // keeps its old filters while Envoy drains it, but gets the new route table. The guard refuses
+    // its request (403, even with what the server would allow), and the waypoint, draining at once,
+    // closes it after that answer; the client's next connection is checked by the new extension.
+    const { kept, agent } = keptAlive("httpbin2");
+    try {
+      const before = await kept({});
+      assert.deepEqual(before, { status: 200, reused: false }, "no check on httpbin2 yet");
+      write(
+        "56-new.yaml",
+        [
+          doc("GatewayExtension", "istio-new", {
+            type: "ExtAuth",
+            extAuth: { grpcService: { backendRef: { name: "ext-authz", port: 9000 } } },
+          }),
+          policy("new", onRoute("httpbin2"), { extensionRef: { name: "istio-new" } }),
+        ].join("---\n"),
+      );
+      await untilAccepted("TrafficPolicy", "new", "Valid");
+      await until("Istio's server on httpbin2 (new connections)", "httpbin2", 403);
+      assert.equal((await to("httpbin2", ALLOW)).status, 200, "a new connection is checked and allowed");
+      const refused = await kept({ "x-ext-authz": "allow" });
+      assert.deepEqual(
+        refused,
+        { status: 403, reused: true },
+        "the kept connection lacks the new filter: refused, not let through",
+      );
+      const next = await kept({ "x-ext-authz": "allow" });
+      assert.deepEqual(
+        next,
+        { status: 200, reused: false },
+        "closed after the refusal; the next one is checked",
+      );
+      const denied = await guide.stack.envoy.stats("waymark_guard.denied");
+      assert.ok(
+        [...denied.values()].some((v) => v > 0),
+        `the guard counted the refusal: ${JSON.stringify([...denied])}`,
+      );
+    } finally {
+      agent.destroy();
+      rmSync(join(guide.dir, "56-new.yaml"));
     }
     await until("httpbin2 unchecked", "httpbin2", 200);
   });

@@ -171,6 +171,7 @@ export type {
   RBACPerRouteJson as HttpRbacPerRouteJson,
 } from "./gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js";
 export type { RouterJson } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
+export type { ConfigJson as SetMetadataJson } from "./gen/envoy/extensions/filters/http/set_metadata/v3/set_metadata_pb.js";
 export type { ProxyProtocolJson } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
 export type {
   HttpConnectionManagerJson,

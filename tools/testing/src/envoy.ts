@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { WAYPOINT_DRAIN_ARGS } from "@waymark/waypoint";
 import { BOOTSTRAP_HINT, freePort, type Proc, requireEnv, startProcess, waitFor } from "./process.ts";
 
 export interface EnvoyProc {
@@ -43,6 +44,8 @@ export async function startEnvoy(opts: {
       "--log-level",
       opts.logLevel ?? "info",
       "--disable-hot-restart",
+      // As the waypoint Deployment runs it (translator infra/objects.ts).
+      ...WAYPOINT_DRAIN_ARGS,
     ],
     logDir: opts.logDir,
   });

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Gateway, KubeObject, OwnerReference, WaypointRef } from "@waymark/api";
 import { GATEWAY_GROUP } from "@waymark/api";
-import { renderBootstrap, renderTokenSds } from "@waymark/waypoint";
+import { renderBootstrap, renderTokenSds, WAYPOINT_DRAIN_ARGS } from "@waymark/waypoint";
 
 export interface InfraSettings {
   /** Where the waypoint Envoys find the xds-server: a DNS name (a Service) or an IP, and a port. */
@@ -171,6 +171,7 @@ export function waypointInfra(i: WaypointInfraInput, s: InfraSettings): KubeObje
                 "$(POD_NAME).$(POD_NAMESPACE)",
                 "--log-level",
                 "info",
+                ...WAYPOINT_DRAIN_ARGS,
               ],
               env: [
                 fieldEnv("POD_NAME", "metadata.name"),

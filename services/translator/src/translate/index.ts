@@ -9,12 +9,14 @@
 //   policies/   attach the TrafficPolicies to routes (then fill the IR's policy slots)
 //   ir/         build a typed IR per waypoint: listener, chains, route configurations, clusters
 //   authorization/  Istio AuthorizationPolicy and RequestAuthentication bound to each chain
+//   ir/guard.ts  the guard on each HTTP chain: no route table runs without its security filters
 //   xds/        emit the xDS resources from the IR
 //   status/     the status of every object considered
 // The memo and the incremental path (memo/) sit beside the stages: they only hand back earlier work.
 import { waypointInfra } from "../infra/objects.ts";
 import { bindAuthorization } from "./authorization/stage.ts";
 import { indexObjects } from "./input/objects.ts";
+import { guardWaypoint } from "./ir/guard.ts";
 import { buildWaypointIR } from "./ir/waypoint.ts";
 import { translateIncrementally } from "./memo/incremental.ts";
 import type { TranslationMemo } from "./memo/memo.ts";
@@ -53,6 +55,7 @@ export function translate(
     const ir = buildWaypointIR(w, services, { gatewayRoutes, serviceRoutes, portRestricted }, settings);
     policies.waypoint(w, ir);
     authz.waypoint(w, ir);
+    guardWaypoint(ir);
     return ir;
   });
   const output: TranslationOutput = {

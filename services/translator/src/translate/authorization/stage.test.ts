@@ -118,6 +118,8 @@ test("a policy on the waypoint Gateway is on every chain: HTTP RBAC before the r
   const chains = filtersOf(out);
   assert.deepEqual(chains.get(HTTP_CHAIN), [
     "proxy_protocol_authority",
+    "http:waymark.guard.filters",
+    "http:waymark.guard",
     "http:envoy.filters.http.rbac.deny",
     "http:envoy.filters.http.rbac.allow",
     "http:envoy.filters.http.router",
@@ -342,7 +344,7 @@ test("RequestAuthentication: jwt_authn on HTTP chains only, before RBAC; one JWK
     ),
   );
   const chains = filtersOf(out);
-  assert.deepEqual(chains.get(HTTP_CHAIN)?.slice(1, 3), [
+  assert.deepEqual(chains.get(HTTP_CHAIN)?.slice(3, 5), [
     "http:envoy.filters.http.jwt_authn",
     "http:envoy.filters.http.rbac.deny",
   ]);

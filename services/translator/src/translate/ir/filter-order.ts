@@ -7,6 +7,10 @@
 // AuthorizationPolicy), so no TrafficPolicy filter runs for a request that is refused; then the
 // TrafficPolicy features; the router last.
 export const HTTP_FILTER_SLOTS = [
+  // The guard (ir/guard.ts): before everything, it refuses a request whose connection manager lacks
+  // a security filter its route table counts on.
+  "guardFilters", // set_metadata: the connection manager's security filters
+  "guard", // rbac: deny when one is missing
   "authentication", // jwt_authn (RequestAuthentication)
   "authorization", // rbac (AuthorizationPolicy)
   // TrafficPolicy features, in the order kgateway's filter stages put them: a preflight answered and

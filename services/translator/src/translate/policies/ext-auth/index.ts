@@ -28,9 +28,9 @@ export const extAuthFeature: PolicyFeature<ExtAuth> = {
   equal: (a, b) => JSON.stringify(a) === JSON.stringify(b),
   // Every usable extension of the namespace has its filter wherever any extAuth is in force, not only
   // those some route uses: a route moved from one extension to another then changes the route table
-  // alone. Were the new extension's filter added to the listener instead, connections opened before
-  // (which keep the old filters while Envoy drains them) would get the new route table, enabling a
-  // filter they lack, and skip the check.
+  // alone, and connections opened before go on being served. Were the new extension's filter added
+  // to the listener instead, those connections (which keep their old filters while Envoy drains
+  // them) would lack it: the guard (ir/guard.ts) refuses their requests rather than skip the check.
   filtersFor(values): PlacedHttpFilter[] {
     const seen = new Set<string>();
     const filters: PlacedHttpFilter[] = [];
