@@ -1,12 +1,14 @@
 // TrafficPolicy oauth2 (GatewayExtension OAuth2) end to end: a real browser (Debian's Chromium,
-// headless, driven by playwright-core), a real OpenID Connect provider (Ory Hydra, in memory) and a
+// headless, driven by playwright-core), a real OpenID Connect provider (Ory Hydra, on SQLite) and a
 // real Envoy. The browser opens httpbin2 through the waypoint (its host mapped to the ztunnel
 // stand-in, so the Host is httpbin2:8000) and is sent to Hydra's login; the test's login and consent
 // app accepts through Hydra's admin API; Hydra sends the browser back to the callback, where Envoy
 // exchanges the code at the token endpoint through the hydra Service (an EndpointSlice pointing at
 // Hydra on loopback) and sets the session cookies; the page is go-httpbin's /headers showing the
 // forwarded access token. A second navigation goes straight through, the logout path clears the
-// cookies, an Invalid extension fails closed (500, status naming the field), and Envoy never NACKs.
+// cookies, an Invalid extension fails closed (500, status naming the field), Hydra SIGKILLed in the
+// middle of a sign-in fails it closed (the backend never reached) while a signed-in session goes on,
+// Hydra back signs the browser in again, and Envoy never NACKs.
 //
 // The browser speaks TLS, as to an ingress in front of the mesh: https://httpbin2:8000 is a small
 // TLS-terminating ingress (a throwaway certificate) that forwards plain HTTP to the ztunnel stand-in
@@ -55,12 +57,15 @@ describe("standalone: TrafficPolicy oauth2 (GatewayExtension OAuth2) with Hydra 
   let statusKv: KV;
   let proxiesKv: KV;
   let hydra: Proc;
+  let startHydra: () => Promise<void>;
   let hydraPublic: number;
   let hydraAdmin: number;
   let tlsFront: TlsServer;
   let tlsPort: number;
   let ingress: ReturnType<typeof createHttpsServer>;
   let ingressPort: number;
+  /** Set by a test: the next callback request waits at the ingress until it calls `release`. */
+  let holdCallback: ((release: () => void) => void) | undefined;
   let loginApp: Server;
   let browser: Browser;
   let context: BrowserContext;
@@ -145,33 +150,41 @@ describe("standalone: TrafficPolicy oauth2 (GatewayExtension OAuth2) with Hydra 
 
     hydraPublic = await freePort();
     hydraAdmin = await freePort();
-    hydra = startProcess({
-      name: "hydra",
-      command: hydraBin,
-      args: ["serve", "all", "--dev", "--sqa-opt-out"],
-      logDir: guide.logDir,
-      env: {
-        DSN: "memory",
-        SERVE_PUBLIC_HOST: "127.0.0.1",
-        SERVE_PUBLIC_PORT: String(hydraPublic),
-        SERVE_ADMIN_HOST: "127.0.0.1",
-        SERVE_ADMIN_PORT: String(hydraAdmin),
-        URLS_SELF_ISSUER: `${IDP}/`,
-        URLS_LOGIN: `http://127.0.0.1:${loginPort}/login`,
-        URLS_CONSENT: `http://127.0.0.1:${loginPort}/consent`,
-        SECRETS_SYSTEM: "e2e-only-system-secret-0123456789",
-        // --dev makes Hydra's own cookies non-Secure; its default SameSite=None needs Secure.
-        SERVE_COOKIES_SAME_SITE_MODE: "Lax",
-        LOG_LEVEL: "info",
-      },
+    // Hydra keeps its clients and keys in a SQLite file, so it can be killed and come back with them.
+    const hydraEnv = {
+      DSN: `sqlite://${join(guide.logDir, "hydra.sqlite")}?_fk=true`,
+      SERVE_PUBLIC_HOST: "127.0.0.1",
+      SERVE_PUBLIC_PORT: String(hydraPublic),
+      SERVE_ADMIN_HOST: "127.0.0.1",
+      SERVE_ADMIN_PORT: String(hydraAdmin),
+      URLS_SELF_ISSUER: `${IDP}/`,
+      URLS_LOGIN: `http://127.0.0.1:${loginPort}/login`,
+      URLS_CONSENT: `http://127.0.0.1:${loginPort}/consent`,
+      SECRETS_SYSTEM: "e2e-only-system-secret-0123456789",
+      // --dev makes Hydra's own cookies non-Secure; its default SameSite=None needs Secure.
+      SERVE_COOKIES_SAME_SITE_MODE: "Lax",
+      LOG_LEVEL: "info",
+    };
+    await execFile(hydraBin, ["migrate", "sql", "up", "-e", "--yes"], {
+      env: { ...process.env, ...hydraEnv },
     });
-    await waitFor("hydra ready", async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${hydraAdmin}/health/ready`)).ok;
-      } catch {
-        return false;
-      }
-    });
+    startHydra = async () => {
+      hydra = startProcess({
+        name: "hydra",
+        command: hydraBin,
+        args: ["serve", "all", "--dev", "--sqa-opt-out"],
+        logDir: guide.logDir,
+        env: hydraEnv,
+      });
+      await waitFor("hydra ready", async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${hydraAdmin}/health/ready`)).ok;
+        } catch {
+          return false;
+        }
+      });
+    };
+    await startHydra();
     await admin("POST", "/admin/clients", {
       client_id: CLIENT_ID,
       client_secret: CLIENT_SECRET,
@@ -213,21 +226,28 @@ describe("standalone: TrafficPolicy oauth2 (GatewayExtension OAuth2) with Hydra 
     await new Promise<void>((ok) => tlsFront.listen(tlsPort, "127.0.0.1", ok));
     // The ingress: TLS off, plain HTTP on to the stand-in, the scheme said in x-forwarded-proto.
     ingress = createHttpsServer(tlsFiles, (req, res) => {
-      const up = httpRequest(
-        {
-          host: "127.0.0.1",
-          port: guide.standinPort("httpbin2"),
-          method: req.method,
-          path: req.url,
-          headers: { ...req.headers, "x-forwarded-proto": "https", "x-forwarded-for": "127.0.0.1" },
-        },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
-      up.on("error", (e) => res.writeHead(502).end(String(e)));
-      req.pipe(up);
+      const forward = () => {
+        const up = httpRequest(
+          {
+            host: "127.0.0.1",
+            port: guide.standinPort("httpbin2"),
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, "x-forwarded-proto": "https", "x-forwarded-for": "127.0.0.1" },
+          },
+          (r) => {
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+          },
+        );
+        up.on("error", (e) => res.writeHead(502).end(String(e)));
+        req.pipe(up);
+      };
+      const hold = holdCallback;
+      if (hold && req.url?.startsWith("/oauth2/redirect?")) {
+        holdCallback = undefined;
+        hold(forward);
+      } else forward();
     });
     ingressPort = await freePort();
     await new Promise<void>((ok) => ingress.listen(ingressPort, "127.0.0.1", ok));
@@ -434,6 +454,53 @@ describe("standalone: TrafficPolicy oauth2 (GatewayExtension OAuth2) with Hydra 
     const after = (await context.cookies()).find((c) => c.name === "BearerToken")?.value;
     assert.ok(after && after !== before, "a new access token");
     await page.close();
+  });
+
+  test("Hydra SIGKILLed mid sign-in: the callback fails closed, a session goes on; Hydra back: sign-in works", {
+    timeout: 90_000,
+  }, async () => {
+    // A browser with a session: the session cookies are Envoy's own (HMAC), checked without Hydra.
+    const signedIn = await context.newPage();
+    // A browser without one, held at the ingress on its way to the callback (Hydra has sent it back
+    // with a code) while Hydra dies.
+    const fresh = await browser.newContext();
+    const page = await fresh.newPage();
+    let held: (() => void) | undefined;
+    const atCallback = new Promise<void>((reached) => {
+      holdCallback = (release) => {
+        held = release;
+        reached();
+      };
+    });
+    const loginsBefore = logins.length;
+    const navigation = page.goto(`${APP}/headers`);
+    await atCallback;
+    assert.equal(logins.length, loginsBefore + 1, "Hydra signed the new browser in");
+    await hydra.kill();
+    held!();
+    const failed = await navigation;
+    assert.ok(failed);
+    const failedBody = await failed.text();
+    assert.equal(failed.status(), 401, `the code cannot be exchanged: ${failedBody.slice(0, 200)}`);
+    assert.doesNotMatch(failedBody, /"headers"/, "the backend is never reached");
+    assert.ok(!(await fresh.cookies()).some((c) => c.name === "BearerToken"), "no session without a token");
+    const ok = await signedIn.goto(`${APP}/headers`);
+    assert.equal(ok?.status(), 200, "a signed-in session does not need Hydra");
+    assert.equal(
+      (await guide.request("httpbin2", "/headers")).status,
+      302,
+      "no session: still sent to sign in",
+    );
+
+    // Hydra back on its ports, with its database: the new browser signs in.
+    await startHydra();
+    const back = await page.goto(`${APP}/headers`);
+    assert.ok(back);
+    const body = await back.text();
+    assert.equal(back.status(), 200, body.slice(0, 300));
+    assert.match(body, /"Authorization": \[\s*"Bearer /, "the access token forwarded to the backend");
+    await signedIn.close();
+    await fresh.close();
   });
 
   test("the client secret is in no log of Waymark or Envoy", () => {
