@@ -9,13 +9,13 @@
 // BackendNotFound. Envoy never NACKs.
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent, createServer, request, type Server } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Bucket, createLogger, objectKey, type ProxyRecord, type StatusEntry } from "@waymark/api";
 import { connectBus, getJson, type KV, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
-import { waitFor } from "@waymark/testing";
+import { freePort, waitFor } from "@waymark/testing";
 import { type AuthServer, OAUTH2_USER, startIstioExtAuthz, startOauth2Proxy } from "../lib/ext-authz.ts";
 import { type GuideService, type GuideStack, startGuideStack } from "../lib/guide-stack.ts";
 import { echoedHeaders, type HttpResult, type RequestOptions, sendHttp } from "../lib/http.ts";
@@ -45,6 +45,9 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
   let proxiesKv: KV;
   let oauth2: AuthServer;
   let istio: AuthServer;
+  // An HTTP authorization server that fails every other call (503, then 200, then 503...).
+  let flaky: Server;
+  let flakyCalls = 0;
 
   // A connection of its own for every request: a kept-alive connection goes on using the filter chain
   // it was opened on while Envoy drains it after a listener update (the first extAuth policy adds the
@@ -94,9 +97,16 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
     nc = await connectBus({ servers: guide.stack.nats.url, name: "e2e", log: createLogger("e2e") });
     statusKv = await openBucket(nc, Bucket.status);
     proxiesKv = await openBucket(nc, Bucket.proxies);
+    flaky = createServer((_req, res) => {
+      flakyCalls++;
+      res.writeHead(flakyCalls % 2 === 1 ? 503 : 200).end();
+    });
+    const flakyPort = await freePort();
+    await new Promise<void>((ok) => flaky.listen(flakyPort, "127.0.0.1", ok));
     write(
       "40-authz-services.yaml",
       [
+        localService("flaky-authz", "10.96.0.43", { name: "http", port: 8080, local: flakyPort }),
         localService("oauth2-proxy", "10.96.0.41", { name: "http", port: 4180, local: oauth2.port }),
         // The gRPC port is named plainly: the extension's cluster gets HTTP/2 of its own accord.
         localService("ext-authz", "10.96.0.42", { name: "check", port: 9000, local: istio.port }),
@@ -144,6 +154,7 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
     await guide?.stop();
     await oauth2?.stop();
     await istio?.stop();
+    flaky?.close();
   });
 
   test("HTTP ext_authz (oauth2-proxy): 401 without or with wrong credentials, 200 with the user upstream", async () => {
@@ -365,6 +376,51 @@ describe("standalone: TrafficPolicy extAuth (GatewayExtension ExtAuth) through E
       agent.destroy();
       rmSync(join(guide.dir, "56-new.yaml"));
     }
+    await until("httpbin2 unchecked", "httpbin2", 200);
+  });
+
+  test("an HTTP server's failed call is retried when the extension asks (httpService.retry)", async () => {
+    const flakyExtension = (name: string, retry?: unknown) =>
+      doc("GatewayExtension", name, {
+        type: "ExtAuth",
+        extAuth: {
+          httpService: { backendRef: { name: "flaky-authz", port: 8080 }, ...(retry ? { retry } : {}) },
+        },
+      });
+    write(
+      "57-retry.yaml",
+      [
+        flakyExtension("flaky-retry", { attempts: 1, backoff: { baseInterval: "10ms" } }),
+        flakyExtension("flaky-once"),
+        policy("retried", onRoute("httpbin2"), { extensionRef: { name: "flaky-retry" } }),
+      ].join("---\n"),
+    );
+    await untilAccepted("TrafficPolicy", "retried", "Valid");
+    await waitFor("the flaky server consulted", async () => {
+      const before = flakyCalls;
+      await to("httpbin2");
+      return flakyCalls > before;
+    });
+    // Every check meets one 503 and is retried into the 200 after it.
+    for (let i = 0; i < 3; i++) {
+      const before = flakyCalls;
+      const r = await to("httpbin2");
+      assert.equal(r.status, 200, `retried past the 503: ${show(r)}`);
+      assert.equal(flakyCalls - before, before % 2 === 0 ? 2 : 1, "one retry when the first call failed");
+    }
+    // The same server without retry: one of two checks meets the 503, a failed call: statusOnError.
+    write(
+      "57-retry.yaml",
+      [
+        flakyExtension("flaky-retry", { attempts: 1, backoff: { baseInterval: "10ms" } }),
+        flakyExtension("flaky-once"),
+        policy("retried", onRoute("httpbin2"), { extensionRef: { name: "flaky-once" } }),
+      ].join("---\n"),
+    );
+    await until("the 503 without retry: 403", "httpbin2", 403);
+    const two = [(await to("httpbin2")).status, (await to("httpbin2")).status].sort();
+    assert.deepEqual(two, [200, 403]);
+    rmSync(join(guide.dir, "57-retry.yaml"));
     await until("httpbin2 unchecked", "httpbin2", 200);
   });
 

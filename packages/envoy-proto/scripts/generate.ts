@@ -106,6 +106,13 @@ const OVERLAYS = [
     anchor: "  google.protobuf.Duration deferred_close_timeout = 19;",
     insert: "  repeated ProcessingMode allowed_override_modes = 22;",
   },
+  {
+    // HttpService.retry_policy (upstream field 9, read from Envoy 1.40's own descriptor): retries of
+    // an HTTP authorization server's calls (GatewayExtension extAuth.httpService.retry).
+    file: "envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto",
+    anchor: "  AuthorizationResponse authorization_response = 8;",
+    insert: "  config.core.v3.RetryPolicy retry_policy = 9;",
+  },
   // OAuth2 (GatewayExtension OAuth2): fields and messages newer than the vendored oauth.proto, with
   // their upstream numbers (Envoy 1.40): the cookie domain, the end-session endpoint, turning off the
   // access and refresh token cookies, and the cookies' SameSite attribute.

@@ -7,7 +7,7 @@ import { type ExtAuthzJson, StatusCodeSchema } from "@waymark/envoy-proto";
 import { int, isRecord, str } from "../../input/guards.ts";
 import type { BackendTarget } from "../../routes/backends.ts";
 import { gatewayDurationToProto } from "../../routes/resilience.ts";
-import { readGrpcService } from "../extensions/grpc-service.ts";
+import { readGrpcService, readRetry } from "../extensions/grpc-service.ts";
 import type { ExtensionContext, ExtensionKind } from "../extensions/kind.ts";
 import { type FeatureRead, FieldErrors } from "../feature.ts";
 
@@ -120,6 +120,10 @@ function readExtAuth(value: unknown, ctx: ExtensionContext): FeatureRead<ExtAuth
     );
     if (onSuccess) response.allowedClientHeadersOnSuccess = onSuccess;
     if (Object.keys(response).length) service.authorizationResponse = response;
+    // Envoy retries an HTTP server's call only on the conditions it is given: those of a call that
+    // failed rather than answered (a 5xx, no connection, a reset), never a denial.
+    const retry = readRetry(h.retry, `${at}.retry`, errors);
+    if (retry) service.retryPolicy = { ...retry, retryOn: "5xx,gateway-error,connect-failure,reset" };
     if (s) {
       backend = s.backend;
       const svc = s.backend.service;

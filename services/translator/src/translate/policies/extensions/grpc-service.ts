@@ -53,40 +53,48 @@ export function readGrpcService(
     if (ms !== undefined && ms < 1) errors.at(`${at}.requestTimeout`, "must be 1ms or more");
     else if (ms !== undefined) grpcService.timeout = durationJson(ms);
   }
-  if (g.retry !== undefined) {
-    const r = object(g.retry, `${at}.retry`, errors);
-    if (r) {
-      unknownKeys(r, ["attempts", "backoff"], `${at}.retry`, errors);
-      // The CRD's default: one retry.
-      const attempts = readInt(r.attempts, `${at}.retry.attempts`, errors, 0, INT32) ?? 1;
-      const policy: NonNullable<GrpcServiceJson["retryPolicy"]> = { numRetries: attempts };
-      if (r.backoff !== undefined) {
-        const b = object(r.backoff, `${at}.retry.backoff`, errors);
-        if (b) {
-          unknownKeys(b, ["baseInterval", "maxInterval"], `${at}.retry.backoff`, errors);
-          if (b.baseInterval === undefined) errors.at(`${at}.retry.backoff.baseInterval`, "required");
-          const base =
-            b.baseInterval === undefined
-              ? undefined
-              : readDuration(b.baseInterval, `${at}.retry.backoff.baseInterval`, errors);
-          const max =
-            b.maxInterval === undefined
-              ? undefined
-              : readDuration(b.maxInterval, `${at}.retry.backoff.maxInterval`, errors);
-          if (base !== undefined && base < 1)
-            errors.at(`${at}.retry.backoff.baseInterval`, "must be 1ms or more");
-          else if (base !== undefined && max !== undefined && max < base)
-            errors.at(`${at}.retry.backoff.maxInterval`, "must not be below baseInterval");
-          else if (base !== undefined)
-            policy.retryBackOff = {
-              baseInterval: durationJson(base),
-              ...(max === undefined ? {} : { maxInterval: durationJson(max) }),
-            };
-        }
-      }
-      grpcService.retryPolicy = policy;
-    }
-  }
+  const retry = readRetry(g.retry, `${at}.retry`, errors);
+  if (retry) grpcService.retryPolicy = retry;
   if (errors.length !== before || !backend) return undefined;
   return { grpcService, backend };
+}
+
+/**
+ * A call-out's `retry` (attempts, backoff) as Envoy's RetryPolicy: the gRPC services' and an HTTP
+ * authorization server's, which kgateway models alike. Undefined when not given or invalid.
+ */
+export function readRetry(
+  raw: unknown,
+  at: string,
+  errors: FieldErrors,
+): NonNullable<GrpcServiceJson["retryPolicy"]> | undefined {
+  if (raw === undefined) return undefined;
+  const r = object(raw, at, errors);
+  if (!r) return undefined;
+  unknownKeys(r, ["attempts", "backoff"], at, errors);
+  // The CRD's default: one retry.
+  const attempts = readInt(r.attempts, `${at}.attempts`, errors, 0, INT32) ?? 1;
+  const policy: NonNullable<GrpcServiceJson["retryPolicy"]> = { numRetries: attempts };
+  if (r.backoff === undefined) return policy;
+  const b = object(r.backoff, `${at}.backoff`, errors);
+  if (!b) return policy;
+  unknownKeys(b, ["baseInterval", "maxInterval"], `${at}.backoff`, errors);
+  if (b.baseInterval === undefined) errors.at(`${at}.backoff.baseInterval`, "required");
+  const base =
+    b.baseInterval === undefined
+      ? undefined
+      : readDuration(b.baseInterval, `${at}.backoff.baseInterval`, errors);
+  const max =
+    b.maxInterval === undefined
+      ? undefined
+      : readDuration(b.maxInterval, `${at}.backoff.maxInterval`, errors);
+  if (base !== undefined && base < 1) errors.at(`${at}.backoff.baseInterval`, "must be 1ms or more");
+  else if (base !== undefined && max !== undefined && max < base)
+    errors.at(`${at}.backoff.maxInterval`, "must not be below baseInterval");
+  else if (base !== undefined)
+    policy.retryBackOff = {
+      baseInterval: durationJson(base),
+      ...(max === undefined ? {} : { maxInterval: durationJson(max) }),
+    };
+  return policy;
 }
