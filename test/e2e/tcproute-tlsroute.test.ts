@@ -246,7 +246,8 @@ describe("standalone: TCPRoute and TLSRoute through Envoy", { timeout: 600_000 }
       ["TLSRoute", "sni-b"],
     ] as const) {
       const st = await status(kind, name);
-      const conds = (st?.["parents"] as Array<{ conditions: Array<Record<string, string>> }>)[0]?.conditions;
+      const conds = ((st?.["parents"] ?? []) as Array<{ conditions: Array<Record<string, string>> }>)[0]
+        ?.conditions;
       assert.deepEqual(
         conds?.map((c) => [c["type"], c["status"]]),
         [
