@@ -2,7 +2,9 @@
 // in front of it. Real servers behind them: two raw TCP echo servers (node:net) and two TLS servers
 // (node:tls, each with its own certificate made by openssl here). Both kinds speak first (a
 // greeting naming the instance), so a waypoint that waited for client bytes on a TCP port would hang.
-//   - a TCPRoute splits connections 3:1 between the two TCP servers (generous bounds);
+//   - a TCPRoute splits connections 3:1 between the two TCP servers (generous bounds); edited, it
+//     sends all to one; pointed at a Service that does not exist, it refuses every connection and
+//     says so (ResolvedRefs=False, BackendNotFound);
 //   - TLSRoutes route TLS passed through by its SNI: a.example.test reaches server a (its own
 //     certificate and greeting), b.example.test and *.b.example.test reach b, an unknown SNI is
 //     refused; an AuthorizationPolicy on the Service still applies on those SNI chains (fail closed);
@@ -27,6 +29,8 @@ import {
   tcpConversation,
   tlsConversation,
 } from "../lib/stream-servers.ts";
+
+type Cond = { type: string; status: string; reason: string; message: string };
 
 const NS = "mesh";
 const WAYPOINT = { namespace: NS, name: "waypoint" };
@@ -74,6 +78,20 @@ function route(kind: "TCPRoute" | "TLSRoute", name: string, spec: Record<string,
 
 const parent = (name: string, port: number) => [{ group: "", kind: "Service", name, port }];
 
+/** The TCPRoute splitting echo's connections between echo-a and echo-b. */
+const echoSplit = (a: number, b: number) =>
+  route("TCPRoute", "echo-split", {
+    parentRefs: parent("echo", ECHO.port),
+    rules: [
+      {
+        backendRefs: [
+          { name: "echo-a", port: ECHO.port, weight: a },
+          { name: "echo-b", port: ECHO.port, weight: b },
+        ],
+      },
+    ],
+  });
+
 describe("standalone: TCPRoute and TLSRoute through Envoy", { timeout: 600_000 }, () => {
   let stack: Stack;
   let standin: Standin;
@@ -118,18 +136,8 @@ describe("standalone: TCPRoute and TLSRoute through Envoy", { timeout: 600_000 }
       ...backend("tls-a", "10.96.0.41", "tls", SECURE.port, tlsA!.port),
       ...backend("tls-b", "10.96.0.42", "tls", SECURE.port, tlsB!.port),
     ]);
-    write(dir, "20-routes.yaml", [
-      route("TCPRoute", "echo-split", {
-        parentRefs: parent("echo", ECHO.port),
-        rules: [
-          {
-            backendRefs: [
-              { name: "echo-a", port: ECHO.port, weight: 3 },
-              { name: "echo-b", port: ECHO.port, weight: 1 },
-            ],
-          },
-        ],
-      }),
+    write(dir, "20-tcproute.yaml", [echoSplit(3, 1)]);
+    write(dir, "21-tlsroutes.yaml", [
       route("TLSRoute", "sni-a", {
         parentRefs: parent("secure", SECURE.port),
         hostnames: ["a.example.test"],
@@ -211,6 +219,43 @@ describe("standalone: TCPRoute and TLSRoute through Envoy", { timeout: 600_000 }
     const share = (counts["echo-a"] ?? 0) / CONNECTIONS;
     // 3:1 is 0.75; over 200 connections the standard deviation is about 0.03.
     assert.ok(share > 0.6 && share < 0.9, `echo-a's share ${share} (${JSON.stringify(counts)})`);
+  });
+
+  test("TCPRoute edited (echo-a weight 0): every connection goes to echo-b", async () => {
+    write(dir, "20-tcproute.yaml", [echoSplit(0, 1)]);
+    await waitFor("only echo-b", async () => {
+      for (let i = 0; i < 20; i++) {
+        const a = await tcpConversation(echoPort);
+        if (!("greeting" in a) || a.greeting !== "hello echo-b") return false;
+      }
+      return true;
+    });
+  });
+
+  test("TCPRoute to a Service that does not exist: ResolvedRefs=False BackendNotFound, connections refused", async () => {
+    write(dir, "20-tcproute.yaml", [
+      route("TCPRoute", "echo-split", {
+        parentRefs: parent("echo", ECHO.port),
+        rules: [{ backendRefs: [{ name: "echo-gone", port: ECHO.port }] }],
+      }),
+    ]);
+    await waitFor("every connection refused", async () => {
+      for (let i = 0; i < 10; i++) if (!("closed" in (await tcpConversation(echoPort)))) return false;
+      return true;
+    });
+    const st = await waitFor("echo-split's BackendNotFound", async () => {
+      const c = ((await status("TCPRoute", "echo-split"))?.["parents"] as Array<{ conditions: Cond[] }>)?.[0]
+        ?.conditions;
+      const r = c?.find((x) => x.type === "ResolvedRefs");
+      return r?.reason === "BackendNotFound" && r;
+    });
+    assert.equal(st.status, "False");
+    assert.match(st.message, /Service echo-gone not found; its share of connections is refused/);
+    write(dir, "20-tcproute.yaml", [echoSplit(0, 1)]);
+    await waitFor("echo-b again", async () => {
+      const a = await tcpConversation(echoPort);
+      return "greeting" in a && a.greeting === "hello echo-b";
+    });
   });
 
   test("TLSRoute: SNI a reaches server a, b and *.b reach b, TLS passed through", async () => {
