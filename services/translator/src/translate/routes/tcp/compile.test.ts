@@ -86,3 +86,16 @@ test("the older route sorts first; without a timestamp, the newest", () => {
   const undated = compileStreamRoute(route("TCPRoute", {}), "TCPRoute", index);
   assert.deepEqual([undated, young, old].sort(olderFirst), [old, young, undated]);
 });
+
+test("a weight beyond the CRD's 0..1000000 is reported, not sent to Envoy", () => {
+  const r = compileStreamRoute(
+    route("TCPRoute", { rules: [{ backendRefs: [{ name: "a", port: 5432, weight: 2 ** 32 + 5 }] }] }),
+    "TCPRoute",
+    index,
+  );
+  assert.match(
+    r.unsupported[0] ?? "",
+    /backendRefs\[0\]\.weight 4294967301 is not an integer from 0 to 1000000/,
+  );
+  assert.deepEqual(r.backends, []);
+});

@@ -43,6 +43,9 @@ export interface StreamRoute {
   servicePorts: Map<string, ReadonlySet<number> | undefined>;
 }
 
+/** The CRD's bound on a backendRef's weight. */
+const MAX_WEIGHT = 1_000_000;
+
 const RFC1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const MAX_HOSTNAME = 253;
 
@@ -129,7 +132,13 @@ export function compileStreamRoute(route: KubeObject, kind: StreamKind, index: O
     });
   refs.forEach((ref, i) => {
     const declared = isRecord(ref) && ref.weight !== undefined ? int(ref.weight) : 1;
-    const weight = declared === undefined || declared < 0 ? 0 : declared;
+    if (declared === undefined || declared < 0 || declared > MAX_WEIGHT) {
+      out.unsupported.push(
+        `${label}.backendRefs[${i}].weight ${JSON.stringify(isRecord(ref) ? ref.weight : undefined)} is not an integer from 0 to ${MAX_WEIGHT}`,
+      );
+      return;
+    }
+    const weight = declared;
     if (isRecord(ref) && arr(ref.filters).length > 0)
       out.unsupported.push(`${label}.backendRefs[${i}].filters: a ${kind} backend has no filters`);
     const result = resolveBackend(ref, namespace, index, parents, kind);
