@@ -177,6 +177,8 @@ describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_00
     assert.equal(st.listeners[0]?.name, "proxy");
     assert.deepEqual(st.listeners[0]?.supportedKinds, [
       { group: "gateway.networking.k8s.io", kind: "HTTPRoute" },
+      { group: "gateway.networking.k8s.io", kind: "TCPRoute" },
+      { group: "gateway.networking.k8s.io", kind: "TLSRoute" },
     ]);
     assert.equal(cond(st.listeners[0]?.conditions, "Accepted")?.status, "True");
   });

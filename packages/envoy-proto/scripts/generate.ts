@@ -23,6 +23,8 @@ export const ROOTS = [
   "envoy/config/route/v3/route.proto",
   "envoy/config/endpoint/v3/endpoint.proto",
   "envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol.proto",
+  // TLSRoute: SNI of TLS passed through (issue 16).
+  "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
   "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/extensions/filters/network/set_filter_state/v3/set_filter_state.proto",

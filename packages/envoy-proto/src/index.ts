@@ -44,6 +44,7 @@ import { file_envoy_extensions_filters_http_rbac_v3_rbac } from "./gen/envoy/ext
 import { file_envoy_extensions_filters_http_router_v3_router } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
 import { file_envoy_extensions_filters_http_set_metadata_v3_set_metadata } from "./gen/envoy/extensions/filters/http/set_metadata/v3/set_metadata_pb.js";
 import { file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
+import { file_envoy_extensions_filters_listener_tls_inspector_v3_tls_inspector } from "./gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector_pb.js";
 import { file_envoy_extensions_filters_network_ext_authz_v3_ext_authz } from "./gen/envoy/extensions/filters/network/ext_authz/v3/ext_authz_pb.js";
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { file_envoy_extensions_filters_network_rbac_v3_rbac } from "./gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js";
@@ -173,6 +174,7 @@ export type {
 export type { RouterJson } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
 export type { ConfigJson as SetMetadataJson } from "./gen/envoy/extensions/filters/http/set_metadata/v3/set_metadata_pb.js";
 export type { ProxyProtocolJson } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
+export type { TlsInspectorJson } from "./gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector_pb.js";
 export type {
   HttpConnectionManagerJson,
   HttpFilterJson,
@@ -255,6 +257,7 @@ export const registry = createRegistry(
   file_envoy_config_route_v3_route_components,
   file_envoy_config_endpoint_v3_endpoint,
   file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol,
+  file_envoy_extensions_filters_listener_tls_inspector_v3_tls_inspector,
   file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager,
   file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy,
   file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state,

@@ -13,6 +13,9 @@ export const SUPPORTED_KINDS: readonly KindInfo[] = [
   { group: GATEWAY_GROUP, kind: "GatewayClass", versions: ["v1", "v1beta1"], namespaced: false },
   { group: GATEWAY_GROUP, kind: "Gateway", versions: ["v1", "v1beta1"], namespaced: true },
   { group: GATEWAY_GROUP, kind: "HTTPRoute", versions: ["v1", "v1beta1"], namespaced: true },
+  // v1 in gateway-api v1.6.1; directories may hold the experimental channel's older versions.
+  { group: GATEWAY_GROUP, kind: "TCPRoute", versions: ["v1", "v1alpha2"], namespaced: true },
+  { group: GATEWAY_GROUP, kind: "TLSRoute", versions: ["v1", "v1alpha3", "v1alpha2"], namespaced: true },
   { group: GATEWAY_GROUP, kind: "ReferenceGrant", versions: ["v1", "v1beta1"], namespaced: true },
   { group: "", kind: "Service", versions: ["v1"], namespaced: true },
   { group: "", kind: "Namespace", versions: ["v1"], namespaced: false },

@@ -5,7 +5,7 @@
 // translate() runs the stages in order, one folder each:
 //   input/      index the input objects (read once, defensively)
 //   waypoints/  find our waypoints and the services enrolled in each
-//   routes/     compile every route, resolve its parents, apply the route limit
+//   routes/     compile every route, resolve its parents, apply the route limit (routes/tcp/: TCPRoute, TLSRoute)
 //   policies/   attach the TrafficPolicies to routes (then fill the IR's policy slots)
 //   ir/         build a typed IR per waypoint: listener, chains, route configurations, clusters
 //   authorization/  Istio AuthorizationPolicy and RequestAuthentication bound to each chain
@@ -22,6 +22,8 @@ import { translateIncrementally } from "./memo/incremental.ts";
 import type { TranslationMemo } from "./memo/memo.ts";
 import { attachPolicies } from "./policies/stage.ts";
 import { compileRoutes } from "./routes/stage.ts";
+import { applyStreamRoutes } from "./routes/tcp/ir.ts";
+import { compileStreamRoutes, streamRouteStatuses } from "./routes/tcp/stage.ts";
 import { collectStatuses } from "./status/stage.ts";
 import type { TranslationInput, TranslationOutput, TranslatorSettings, WaypointInfra } from "./types.ts";
 import { findWaypoints, type Waypoints } from "./waypoints/stage.ts";
@@ -46,6 +48,7 @@ export function translate(
   const index = indexObjects(input.objects);
   const waypoints = findWaypoints(index, settings);
   const routes = compileRoutes(waypoints, settings, memo);
+  const streams = compileStreamRoutes(waypoints, routes.attached);
   const policies = attachPolicies(index, settings, routes);
   const authz = bindAuthorization(index, settings, waypoints);
   const irs = waypoints.list.map((w) => {
@@ -53,6 +56,7 @@ export function translate(
     const gatewayRoutes = routes.gatewayRoutes.get(w.key) ?? [];
     const { serviceRoutes, portRestricted } = routes;
     const ir = buildWaypointIR(w, services, { gatewayRoutes, serviceRoutes, portRestricted }, settings);
+    applyStreamRoutes(ir, streams);
     policies.waypoint(w, ir);
     authz.waypoint(w, ir);
     guardWaypoint(ir);
@@ -61,6 +65,7 @@ export function translate(
   const output: TranslationOutput = {
     waypoints: irs.map((ir) => emitWaypoint(ir, index, memo)),
     statuses: collectStatuses(index, settings, waypoints, routes, [
+      ...streamRouteStatuses(streams, settings),
       ...policies.statuses(),
       ...authz.statuses(),
     ]),

@@ -69,6 +69,26 @@ export const WATCHED: readonly ResourceInfo[] = [
     statusWriter: true,
     sharedStatusList: "parents",
   },
+  // TCPRoute and TLSRoute: v1 in gateway-api v1.6.1 (standard channel). A cluster without these CRDs
+  // serves neither kind (404), which the informer reads as empty.
+  {
+    group: GATEWAY_GROUP,
+    version: "v1",
+    kind: "TCPRoute",
+    plural: "tcproutes",
+    namespaced: true,
+    statusWriter: true,
+    sharedStatusList: "parents",
+  },
+  {
+    group: GATEWAY_GROUP,
+    version: "v1",
+    kind: "TLSRoute",
+    plural: "tlsroutes",
+    namespaced: true,
+    statusWriter: true,
+    sharedStatusList: "parents",
+  },
   {
     group: GATEWAY_GROUP,
     version: "v1beta1",

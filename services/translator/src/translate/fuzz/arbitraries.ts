@@ -352,7 +352,7 @@ const parentRef: A<unknown> = odd(
           kind: fc.constant("Service"),
           name: odd(fc.constantFrom(...SERVICES, "missing")),
           namespace: odd(fc.constantFrom(...NAMESPACES, undefined)),
-          sectionName: odd(fc.constantFrom("http", "tcp", "grpc", "", undefined)),
+          sectionName: odd(fc.constantFrom("http", "tcp", "grpc", "tls", "", undefined)),
           port: odd(fc.constantFrom(80, 8000, 9000, undefined)),
         },
         { requiredKeys: ["group", "kind", "name"] },
@@ -487,7 +487,19 @@ const servicePort: A<unknown> = odd(
   fc.record(
     {
       name: odd(
-        fc.constantFrom("http", "http-web", "http2", "grpc", "tcp", "", "HTTP", "mongo", "http_proxy"),
+        fc.constantFrom(
+          "http",
+          "http-web",
+          "http2",
+          "grpc",
+          "tcp",
+          "",
+          "HTTP",
+          "mongo",
+          "http_proxy",
+          "tls",
+          "https-x",
+        ),
       ),
       port,
       protocol: odd(fc.constantFrom("TCP", "UDP", "SCTP", "", "tcp")),
@@ -571,6 +583,67 @@ export const httpRoute: A<KubeObject> = fc.record({
     }),
   ),
 }) as A<KubeObject>;
+
+/** A TCPRoute or TLSRoute that the base's `a/s1` (its TLS port 8443) accepts: SNI chains reach Envoy. */
+const plausibleStreamRoute: A<KubeObject> = fc
+  .record({
+    kind: fc.constantFrom("TCPRoute", "TLSRoute"),
+    name: fc.constantFrom(...ROUTES),
+    port: fc.constantFrom(8443, undefined),
+    hostnames: fc.uniqueArray(fc.constantFrom("a.example", "*.example", "*.a.example", "b.a.example"), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+    backends: fc.array(
+      fc.record({ name: fc.constantFrom("s1", "missing"), port: fc.constantFrom(8443, 8000), weight }),
+      { minLength: 1, maxLength: 3 },
+    ),
+    creationTimestamp: timestamp,
+  })
+  .map(
+    (r): KubeObject => ({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: r.kind,
+      metadata: { name: r.name, namespace: "a", creationTimestamp: r.creationTimestamp as string },
+      spec: {
+        parentRefs: [{ group: "", kind: "Service", name: "s1", ...(r.port ? { port: r.port } : {}) }],
+        ...(r.kind === "TLSRoute" ? { hostnames: r.hostnames } : {}),
+        rules: [{ backendRefs: r.backends }],
+      },
+    }),
+  );
+
+/** TCPRoutes and TLSRoutes (v1 and the experimental versions), hostnames sometimes invalid. */
+const anyStreamRoute: A<KubeObject> = fc
+  .record({
+    kind: fc.constantFrom("TCPRoute", "TLSRoute"),
+    apiVersion: fc.constantFrom("gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha2"),
+    metadata: meta(fc.constantFrom(...ROUTES), ns, { creationTimestamp: timestamp }),
+    spec: odd(
+      fc.record({
+        parentRefs: odd(fc.array(parentRef, { maxLength: 3 })),
+        hostnames: odd(
+          fc.array(fc.oneof(hostname, fc.constantFrom("a.example", "*.example", "*.a.example")), {
+            maxLength: 3,
+          }),
+        ),
+        rules: odd(
+          fc.array(
+            odd(
+              fc.record({
+                name: odd(fc.constantFrom("one", "")),
+                backendRefs: odd(fc.array(backendRef, { maxLength: 3 })),
+              }),
+            ),
+            { maxLength: 2 },
+          ),
+        ),
+      }),
+    ),
+  })
+  .map((o) => o as KubeObject);
+
+export const streamRoute: A<KubeObject> = fc.oneof(plausibleStreamRoute, anyStreamRoute);
 
 export const referenceGrant: A<KubeObject> = fc.record({
   apiVersion: fc.constant("gateway.networking.k8s.io/v1beta1"),
@@ -812,7 +885,7 @@ export const trafficPolicy: A<KubeObject> = fc.oneof(
 const base: A<KubeObject[]> = fc
   .tuple(
     fc.option(listener, { nil: undefined }),
-    fc.constantFrom("http", "http2", "grpc", "tcp", "http-x"),
+    fc.constantFrom("http", "http2", "grpc", "tcp", "http-x", "tls"),
     fc.array(fc.constantFrom("10.0.0.1", "fd00::1", "10.0.0.7"), { minLength: 1, maxLength: 2 }),
   )
   .map(([extraListener, portName, vips]): KubeObject[] => [
@@ -843,6 +916,7 @@ const base: A<KubeObject[]> = fc
         ports: [
           { name: portName, port: 8000 },
           { name: "http-alt", port: 8080 },
+          { name: "tls", port: 8443 },
         ],
       },
     },
@@ -854,6 +928,7 @@ const base: A<KubeObject[]> = fc
       ports: [
         { name: portName, port: 8000 },
         { name: "http-alt", port: 8081 },
+        { name: "tls", port: 8444 },
       ],
       endpoints: [{ addresses: ["10.1.0.9"] }],
     },
@@ -872,21 +947,37 @@ export const world: A<Map<string, KubeObject>> = fc
     fc.array(referenceGrant, { maxLength: 2 }),
     fc.array(trafficPolicy, { maxLength: 3 }),
     fc.array(junk, { maxLength: 1 }),
+    fc.array(streamRoute, { maxLength: 3 }),
   )
-  .map(([baseObjects, namespaces, cls, gateways, services, slices, routes, grants, policies, malformed]) => {
-    const objects = new Map<string, KubeObject>();
-    const all = [
-      ...namespaces,
-      ...(cls ? [cls] : []),
-      ...gateways,
-      ...services,
-      ...slices,
-      ...baseObjects,
-      ...routes,
-    ];
-    for (const o of [...all, ...grants, ...policies]) objects.set(objectKey(refOf(o)), o);
-    malformed.forEach((m, i) => {
-      objects.set(`malformed.${i}`, m as KubeObject);
-    });
-    return objects;
-  });
+  .map(
+    ([
+      baseObjects,
+      namespaces,
+      cls,
+      gateways,
+      services,
+      slices,
+      routes,
+      grants,
+      policies,
+      malformed,
+      streams,
+    ]) => {
+      const objects = new Map<string, KubeObject>();
+      const all = [
+        ...namespaces,
+        ...(cls ? [cls] : []),
+        ...gateways,
+        ...services,
+        ...slices,
+        ...baseObjects,
+        ...routes,
+        ...streams,
+      ];
+      for (const o of [...all, ...grants, ...policies]) objects.set(objectKey(refOf(o)), o);
+      malformed.forEach((m, i) => {
+        objects.set(`malformed.${i}`, m as KubeObject);
+      });
+      return objects;
+    },
+  );

@@ -160,6 +160,10 @@ export function staticParts(
         if (!isRecord(filter) || !isRecord(filter.typedConfig)) continue;
         const tc = filter.typedConfig;
         if (tc["@type"] === TCP_PROXY && typeof tc.cluster === "string") tc.cluster = rename(tc.cluster);
+        // A TCPRoute's or TLSRoute's backends (routes/tcp/).
+        if (tc["@type"] === TCP_PROXY && isRecord(tc.weightedClusters))
+          for (const c of Array.isArray(tc.weightedClusters.clusters) ? tc.weightedClusters.clusters : [])
+            if (isRecord(c) && typeof c.name === "string") c.name = rename(c.name);
         if (tc["@type"] !== HCM) continue;
         const name = isRecord(tc.rds) ? String(tc.rds.routeConfigName) : "";
         const rc = routes.get(name);
@@ -174,6 +178,15 @@ export function staticParts(
     return listener;
   });
   const clusters = w.resources[TypeUrl.cluster].map((c) => {
+    // A cluster with its endpoints inline (the refused connections' cluster, routes/tcp/ir.ts).
+    const inline = c.json.loadAssignment;
+    if (c.json.type === "STATIC" && isRecord(inline)) {
+      return {
+        ...structuredClone(c.json),
+        name: rename(c.name),
+        loadAssignment: { ...structuredClone(inline), clusterName: rename(c.name) },
+      };
+    }
     const { edsClusterConfig: _, ...rest } = structuredClone(c.json);
     const cla = assignments.get(c.name);
     if (!cla) throw new Error(`cluster ${c.name} has no ClusterLoadAssignment`);

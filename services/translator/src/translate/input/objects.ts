@@ -47,6 +47,10 @@ export interface ObjectIndex {
   gateways: readonly Gateway[];
   /** Sorted by namespace, then name. */
   httpRoutes: readonly HTTPRoute[];
+  /** TCPRoutes (any served version: v1, v1alpha2), sorted by namespace, then name. */
+  tcpRoutes: readonly KubeObject[];
+  /** TLSRoutes (any served version: v1, v1alpha2, v1alpha3), sorted by namespace, then name. */
+  tlsRoutes: readonly KubeObject[];
   /** Sorted by namespace, then name. */
   services: readonly ServiceInfo[];
   /** Namespace name → labels (a namespace with no object has no entry). */
@@ -153,6 +157,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const gatewayClasses = new Map<string, GatewayClass>();
   const gateways: Gateway[] = [];
   const httpRoutes: HTTPRoute[] = [];
+  const tcpRoutes: KubeObject[] = [];
+  const tlsRoutes: KubeObject[] = [];
   const services: ServiceInfo[] = [];
   const namespaceLabels = new Map<string, Record<string, string>>();
   const endpointSlices = new Map<string, EndpointSlice[]>();
@@ -172,6 +178,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
       if (o.kind === "GatewayClass") gatewayClasses.set(o.metadata.name, o as GatewayClass);
       else if (o.kind === "Gateway" && ns) gateways.push(o as Gateway);
       else if (o.kind === "HTTPRoute" && ns) httpRoutes.push(o as HTTPRoute);
+      else if (o.kind === "TCPRoute" && ns) tcpRoutes.push(o);
+      else if (o.kind === "TLSRoute" && ns) tlsRoutes.push(o);
       else if (o.kind === "ReferenceGrant" && ns) {
         const list = referenceGrants.get(ns) ?? [];
         list.push(o as ReferenceGrant);
@@ -200,6 +208,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
 
   gateways.sort(byNamespaceName);
   httpRoutes.sort(byNamespaceName);
+  tcpRoutes.sort(byNamespaceName);
+  tlsRoutes.sort(byNamespaceName);
   trafficPolicies.sort(byNamespaceName);
   authorizationPolicies.sort(byNamespaceName);
   requestAuthentications.sort(byNamespaceName);
@@ -212,6 +222,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     gatewayClasses,
     gateways,
     httpRoutes,
+    tcpRoutes,
+    tlsRoutes,
     services,
     namespaceLabels,
     endpointSlices,

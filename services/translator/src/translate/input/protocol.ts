@@ -30,3 +30,13 @@ export function isHttp2Port(port: Pick<ServicePort, "appProtocol" | "name" | "pr
 export function isTcpTransport(port: Pick<ServicePort, "protocol">): boolean {
   return port.protocol === undefined || port.protocol === "" || port.protocol.toUpperCase() === "TCP";
 }
+
+const TLS_KEYWORDS = new Set(["tls", "https"]);
+
+/**
+ * Ports that carry TLS the waypoint passes through (Istio's TLS and HTTPS protocols: `tls-*`,
+ * `https-*`, appProtocol tls / https): a TLSRoute may attach there and match on the SNI.
+ */
+export function isTlsPort(port: Pick<ServicePort, "appProtocol" | "name" | "protocol">): boolean {
+  return TLS_KEYWORDS.has(protocolKeyword(port));
+}

@@ -49,6 +49,25 @@ export interface ChainIR {
   earlyRemovedHeaders?: string[];
   /** Policy slot: network filters besides the peer identity and the terminal filter. */
   networkFilters: PlacedNetworkFilter[];
+  /**
+   * TCP chains a TCPRoute or TLSRoute applies to (routes/tcp/ir.ts); absent: straight to `cluster`.
+   * Every filter chain emitted for it carries the same network filters (authorization included).
+   */
+  stream?: StreamChainIR;
+}
+
+/** Where a routed connection goes: weighted clusters (a refused share goes to a cluster without hosts). */
+export interface StreamForwardIR {
+  /** The route it comes from, `<Kind>/<ns>/<name>`. */
+  route: string;
+  clusters: ReadonlyArray<{ cluster: string; weight: number }>;
+}
+
+export interface StreamChainIR {
+  /** The TCPRoute's forward, for connections that no SNI chain takes; absent: those are refused. */
+  forward?: StreamForwardIR;
+  /** TLSRoutes: one filter chain per SNI host name (exact or `*.` wildcard), sorted by host name. */
+  sni: ReadonlyArray<{ hostname: string; forward: StreamForwardIR }>;
 }
 
 /** The route configuration of one HTTP chain (named like it). */
@@ -82,6 +101,8 @@ export interface ListenerIR {
   tracing?: ListenerTracingIR;
   /** Sorted by name. */
   chains: ChainIR[];
+  /** Destination ports some chain matches by SNI: tls_inspector runs on them only (sorted). */
+  sniPorts?: number[];
 }
 
 /** Where the waypoint's spans go (the collector's cluster) and how they are named and sampled. */

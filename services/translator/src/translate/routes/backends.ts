@@ -23,17 +23,18 @@ export function isCoreGroup(group: string | undefined): boolean {
   return group === undefined || group === "" || group === "core";
 }
 
-/** Whether a ReferenceGrant in `toNamespace` lets HTTPRoutes of `fromNamespace` use Service `name`. */
+/** Whether a ReferenceGrant in `toNamespace` lets routes of `fromKind` (HTTPRoute) of `fromNamespace` use Service `name`. */
 export function referenceGranted(
   index: ObjectIndex,
   fromNamespace: string,
   toNamespace: string,
   name: string,
+  fromKind = "HTTPRoute",
 ): boolean {
   for (const grant of index.referenceGrants.get(toNamespace) ?? []) {
     const spec = isRecord(grant.spec) ? grant.spec : {};
     const fromOk = records(spec.from).some(
-      (f) => f.group === GATEWAY_GROUP && f.kind === "HTTPRoute" && f.namespace === fromNamespace,
+      (f) => f.group === GATEWAY_GROUP && f.kind === fromKind && f.namespace === fromNamespace,
     );
     if (!fromOk) continue;
     const toOk = records(spec.to).some(
@@ -54,12 +55,14 @@ export function serviceTarget(service: ServiceInfo, port: ServicePortInfo): Back
 /**
  * @param parentServices `<ns>/<name>` of the Services the route names as parents: sending to one of
  *   them needs no ReferenceGrant.
+ * @param routeKind the kind of the route (ReferenceGrants name it in `from`)
  */
 export function resolveBackend(
   ref: unknown,
   routeNamespace: string,
   index: ObjectIndex,
   parentServices: ReadonlySet<string> = new Set(),
+  routeKind = "HTTPRoute",
 ): BackendResult {
   if (!isRecord(ref))
     return { ok: false, reason: "BackendNotFound", message: "a backendRef is not an object" };
@@ -79,12 +82,12 @@ export function resolveBackend(
   if (
     namespace !== routeNamespace &&
     !parentServices.has(`${namespace}/${name}`) &&
-    !referenceGranted(index, routeNamespace, namespace, name)
+    !referenceGranted(index, routeNamespace, namespace, name, routeKind)
   ) {
     return {
       ok: false,
       reason: "RefNotPermitted",
-      message: `backendRef to Service ${label} is not permitted: no ReferenceGrant in namespace ${namespace} allows HTTPRoutes from namespace ${routeNamespace}`,
+      message: `backendRef to Service ${label} is not permitted: no ReferenceGrant in namespace ${namespace} allows ${routeKind}s from namespace ${routeNamespace}`,
     };
   }
   const service = index.service(namespace, name);

@@ -6,7 +6,7 @@
 // NoMatchingParent) only when the route is evidently meant for us: it has another parent of ours, or
 // the missing Service's namespace is enrolled in one of our waypoints by its Namespace label. So a
 // typo is reported without us writing status onto routes that belong to other controllers.
-import { GATEWAY_GROUP } from "@waymark/api";
+import { GATEWAY_GROUP, type KubeObject } from "@waymark/api";
 import { int, isRecord, records, str } from "../input/guards.ts";
 import { nsName, type ObjectIndex, type ServiceInfo } from "../input/objects.ts";
 import { type Enrolment, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from "../waypoints/enrolment.ts";
@@ -33,6 +33,9 @@ export interface ParentOutcome {
   rejected: Rejection | undefined;
 }
 
+/** What parent resolution reads of a route: its object, namespace and kind (default HTTPRoute). */
+export type RouteLike = Pick<CompiledRoute, "namespace"> & { route: KubeObject; kind?: string };
+
 export interface ParentContext {
   index: ObjectIndex;
   waypoints: ReadonlyMap<string, WaypointInfo>;
@@ -49,7 +52,7 @@ function echo(group: string, kind: string, namespace: string, name: string, ref:
 }
 
 function gatewayParent(
-  route: CompiledRoute,
+  route: RouteLike,
   ref: Record<string, unknown>,
   ctx: ParentContext,
 ): ParentOutcome | undefined {
@@ -88,14 +91,14 @@ function gatewayParent(
       message: `Gateway ${waypoint.key} has no 'istio.io/PROXY' listener on port ${port} (it listens on ${inbound.port})`,
     };
   } else {
-    const why = listenerAdmits(waypoint, inbound, route.namespace, ctx.index);
+    const why = listenerAdmits(waypoint, inbound, route.namespace, ctx.index, route.kind);
     if (why) outcome.rejected = { reason: "NotAllowedByListeners", message: why };
   }
   return outcome;
 }
 
 function serviceParent(
-  route: CompiledRoute,
+  route: RouteLike,
   ref: Record<string, unknown>,
   ctx: ParentContext,
   routeHasOtherParentOfOurs: boolean,
@@ -168,7 +171,7 @@ function selectPorts(service: ServiceInfo, ref: Record<string, unknown>): Set<nu
 }
 
 /** The parents of ours of one route, in spec order, duplicates dropped. */
-export function resolveParents(route: CompiledRoute, ctx: ParentContext): ParentOutcome[] {
+export function resolveParents(route: RouteLike, ctx: ParentContext): ParentOutcome[] {
   const spec = isRecord(route.route.spec) ? route.route.spec : {};
   const refs = records(spec.parentRefs);
   const classify = (ref: Record<string, unknown>) => {

@@ -9,6 +9,9 @@ import type { TranslatorSettings } from "../types.ts";
 export const PROXY_PROTOCOL = "istio.io/PROXY";
 export const WAYPOINT_FOR_LABEL = "istio.io/waypoint-for";
 
+/** The route kinds (group gateway.networking.k8s.io) the inbound listener supports. */
+export const ROUTE_KINDS: readonly string[] = ["HTTPRoute", "TCPRoute", "TLSRoute"];
+
 export interface ListenerInfo {
   name: string;
   port: number | undefined;
@@ -17,8 +20,10 @@ export interface ListenerInfo {
   allowedRoutes?: Record<string, unknown>;
   /** Why the listener is not used; undefined for the inbound listener. */
   invalid?: string;
-  /** Route kinds in allowedRoutes.kinds other than HTTPRoute (ResolvedRefs=False/InvalidRouteKinds). */
+  /** Route kinds in allowedRoutes.kinds that are not in ROUTE_KINDS (ResolvedRefs=False/InvalidRouteKinds). */
   invalidKinds: string[];
+  /** The inbound listener's supported kinds that allowedRoutes.kinds admits (all of ROUTE_KINDS when it lists none). */
+  kinds: string[];
 }
 
 export interface WaypointInfo {
@@ -54,6 +59,7 @@ function readListeners(gateway: Gateway): { listeners: ListenerInfo[]; inbound: 
       port,
       protocol: str(l.protocol) ?? "",
       invalidKinds: [],
+      kinds: [],
     };
     if (info.protocol !== PROXY_PROTOCOL) {
       info.invalid = `Only a '${PROXY_PROTOCOL}' listener is allowed on a waypoint Gateway; listener ${JSON.stringify(info.name)} has protocol ${JSON.stringify(info.protocol)} and is ignored`;
@@ -66,9 +72,11 @@ function readListeners(gateway: Gateway): { listeners: ListenerInfo[]; inbound: 
       for (const k of records(info.allowedRoutes.kinds)) {
         const group = str(k.group) ?? GATEWAY_GROUP;
         const kind = str(k.kind) ?? "";
-        if (group !== GATEWAY_GROUP || kind !== "HTTPRoute")
+        if (group !== GATEWAY_GROUP || !ROUTE_KINDS.includes(kind))
           info.invalidKinds.push(group ? `${kind}.${group}` : kind);
+        else if (!info.kinds.includes(kind)) info.kinds.push(kind);
       }
+      if (records(info.allowedRoutes.kinds).length === 0) info.kinds = [...ROUTE_KINDS];
       inbound = info;
     }
     listeners.push(info);
@@ -129,19 +137,19 @@ function selectorMatches(selector: unknown, labels: Record<string, string>): boo
 }
 
 /**
- * Whether the inbound listener's allowedRoutes admits an HTTPRoute from `routeNamespace`; a message
- * saying why not otherwise.
+ * Whether the inbound listener's allowedRoutes admits a route of `kind` (default HTTPRoute) from
+ * `routeNamespace`; a message saying why not otherwise.
  */
 export function listenerAdmits(
   waypoint: WaypointInfo,
   listener: ListenerInfo,
   routeNamespace: string,
   index: ObjectIndex,
+  kind = "HTTPRoute",
 ): string | undefined {
   const allowed = listener.allowedRoutes ?? {};
-  const kinds = records(allowed.kinds);
-  if (kinds.length > 0 && listener.invalidKinds.length === kinds.length) {
-    return `listener ${JSON.stringify(listener.name)} does not allow HTTPRoutes (allowedRoutes.kinds)`;
+  if (!listener.kinds.includes(kind)) {
+    return `listener ${JSON.stringify(listener.name)} does not allow ${kind}s (allowedRoutes.kinds)`;
   }
   const namespaces = isRecord(allowed.namespaces) ? allowed.namespaces : {};
   const from = str(namespaces.from) ?? "Same";

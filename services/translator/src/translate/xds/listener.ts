@@ -15,6 +15,7 @@ import type {
   SetFilterStateJson,
   SocketAddressJson,
   TcpProxyJson,
+  TlsInspectorJson,
 } from "@waymark/envoy-proto";
 import {
   AUTHORITY_FILTER_NAME,
@@ -31,7 +32,7 @@ import {
   inNetworkOrder,
   type NetworkFilterSlot,
 } from "../ir/filter-order.ts";
-import type { ChainIR, ListenerIR, ListenerTracingIR } from "../ir/types.ts";
+import type { ChainIR, ListenerIR, ListenerTracingIR, StreamForwardIR } from "../ir/types.ts";
 import { hcmTracing } from "./tracing.ts";
 
 const ADS: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
@@ -51,10 +52,27 @@ export function emitListener(l: ListenerIR): ListenerJson {
         name: PROXY_PROTOCOL_FILTER,
         typedConfig: pack("envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol", proxyProtocol),
       },
+      // After the PROXY header (it sets the original destination the predicate reads).
+      ...(l.sniPorts?.length ? [tlsInspector(l.sniPorts)] : []),
     ],
-    filterChains: l.chains.map((c) =>
-      c.kind === "http" ? httpChain(c, l.xffTrustedHops ?? 0, l.tracing) : tcpChain(c),
+    filterChains: l.chains.flatMap((c) =>
+      c.kind === "http" ? [httpChain(c, l.xffTrustedHops ?? 0, l.tracing)] : tcpChains(c),
     ),
+  };
+}
+
+/**
+ * Reads the SNI of a TLS ClientHello for the chains that match on server_names (TLSRoutes). It waits
+ * for the client's first bytes, which a server-first protocol (a database greeting) never sends: so it
+ * is disabled on every destination port where no chain needs the SNI.
+ */
+function tlsInspector(ports: readonly number[]): NonNullable<ListenerJson["listenerFilters"]>[number] {
+  const rules = ports.map((p) => ({ destinationPortRange: { start: p, end: p + 1 } }));
+  const inspector: TlsInspectorJson = {};
+  return {
+    name: "envoy.filters.listener.tls_inspector",
+    typedConfig: pack("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", inspector),
+    filterDisabled: { notMatch: rules.length === 1 ? rules[0]! : { orMatch: { rules } } },
   };
 }
 
@@ -165,15 +183,50 @@ function httpChain(
   };
 }
 
-/** A TCP chain: straight to the service's cluster. */
-function tcpChain(c: ChainIR): FilterChainJson {
-  const proxy: TcpProxyJson = { statPrefix: c.name, cluster: c.cluster };
+function tcpProxy(statPrefix: string, to: string | StreamForwardIR): FilterJson {
+  const proxy: TcpProxyJson =
+    typeof to === "string"
+      ? { statPrefix, cluster: to }
+      : to.clusters.length === 1
+        ? { statPrefix, cluster: to.clusters[0]!.cluster }
+        : {
+            statPrefix,
+            weightedClusters: { clusters: to.clusters.map((c) => ({ name: c.cluster, weight: c.weight })) },
+          };
   return {
-    name: c.name,
-    filterChainMatch: chainMatch(c.vips, c.port),
-    filters: chainFilters(c, {
-      name: "envoy.filters.network.tcp_proxy",
-      typedConfig: pack("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", proxy),
-    }),
+    name: "envoy.filters.network.tcp_proxy",
+    typedConfig: pack("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", proxy),
   };
+}
+
+/**
+ * A TCP port's chains: straight to the service's cluster; or, with routes (ChainIR.stream), one chain
+ * per TLSRoute host name (matched on the SNI) and one for the TCPRoute (or none: the other
+ * connections are refused). Every chain gets the same network filters, authorization included.
+ */
+function tcpChains(c: ChainIR): FilterChainJson[] {
+  if (!c.stream) {
+    return [
+      {
+        name: c.name,
+        filterChainMatch: chainMatch(c.vips, c.port),
+        filters: chainFilters(c, tcpProxy(c.name, c.cluster)),
+      },
+    ];
+  }
+  const out: FilterChainJson[] = c.stream.sni.map(({ hostname, forward }) => {
+    const name = `${c.name}/sni/${hostname}`;
+    return {
+      name,
+      filterChainMatch: { ...chainMatch(c.vips, c.port), serverNames: [hostname] },
+      filters: chainFilters(c, tcpProxy(name, forward)),
+    };
+  });
+  if (c.stream.forward)
+    out.push({
+      name: c.name,
+      filterChainMatch: chainMatch(c.vips, c.port),
+      filters: chainFilters(c, tcpProxy(c.name, c.stream.forward)),
+    });
+  return out;
 }
