@@ -93,18 +93,37 @@ const locationEdit = (name: string, edit: (u: URL) => void): Mutation => ({
   },
 });
 const MUTATIONS: Mutation[] = [
-  { name: "status 500", apply: (r) => ({ status: 500, responseHeaders: {} }) },
-  echoEdit("wrong path", (e) => void (e.path = `${e.path}x`)),
-  echoEdit("wrong backend", (e) => void (e.pod = "echo-v3-7d4f9b8c6-x2x9q")),
-  echoEdit("wrong host", (e) => void (e.host = "other")),
-  echoEdit("wrong method", (e) => void (e.method = "PUT")),
+  { name: "status 500", apply: () => ({ status: 500, responseHeaders: {} }) },
+  echoEdit("wrong path", (e) => {
+    e.path = `${e.path}x`;
+  }),
+  echoEdit("wrong backend", (e) => {
+    e.pod = "echo-v3-7d4f9b8c6-x2x9q";
+  }),
+  echoEdit("wrong host", (e) => {
+    e.host = "other";
+  }),
+  {
+    // Only for cases that name a namespace (see meets()).
+    name: "wrong namespace",
+    apply: (r) => (r.echo?.namespace ? { ...r, echo: { ...r.echo, namespace: "elsewhere" } } : undefined),
+  },
+  echoEdit("wrong method", (e) => {
+    e.method = "PUT";
+  }),
   echoEdit("a request header dropped", (e) => {
     const k = Object.keys(e.headers)[0];
     if (k) delete e.headers[k];
   }),
-  locationEdit("Location path changed", (u) => void (u.pathname = `${u.pathname}x`)),
-  locationEdit("Location host changed", (u) => void (u.hostname = "elsewhere.example")),
-  locationEdit("Location port added", (u) => void (u.port = u.port ? String(Number(u.port) + 1) : "8081")),
+  locationEdit("Location path changed", (u) => {
+    u.pathname = `${u.pathname}x`;
+  }),
+  locationEdit("Location host changed", (u) => {
+    u.hostname = "elsewhere.example";
+  }),
+  locationEdit("Location port added", (u) => {
+    u.port = u.port ? String(Number(u.port) + 1) : "8081";
+  }),
   locationEdit("Location scheme changed", (u) => {
     const other = u.protocol === "https:" ? "http:" : "https:";
     const port = u.port;
