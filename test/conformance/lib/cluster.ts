@@ -86,11 +86,7 @@ export function buildCluster(manifests: KubeObject[], localPorts: PodPorts[]): C
         ...o,
         metadata: {
           ...o.metadata,
-          labels: {
-            ...o.metadata.labels,
-            "istio.io/use-waypoint": WAYPOINT.name,
-            "istio.io/use-waypoint-namespace": WAYPOINT.namespace,
-          },
+          labels: { ...o.metadata.labels, ...USE_WAYPOINT },
         },
       });
     } else if (o.kind === "Service") {
@@ -150,7 +146,13 @@ export function buildCluster(manifests: KubeObject[], localPorts: PodPorts[]): C
       });
     }
   }
-  objects.push({
+  objects.push(waypointGateway());
+  return { pods, services, objects };
+}
+
+/** The waypoint of the mesh namespaces (the implementation's part of the suite's set-up). */
+export function waypointGateway(): KubeObject {
+  return {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "Gateway",
     metadata: {
@@ -162,9 +164,14 @@ export function buildCluster(manifests: KubeObject[], localPorts: PodPorts[]): C
       gatewayClassName: "kgateway-waypoint",
       listeners: [{ name: "proxy", port: WAYPOINT_PORT, protocol: "istio.io/PROXY" }],
     },
-  });
-  return { pods, services, objects };
+  };
 }
+
+/** The labels that enroll a namespace in the waypoint. */
+export const USE_WAYPOINT: Record<string, string> = {
+  "istio.io/use-waypoint": WAYPOINT.name,
+  "istio.io/use-waypoint-namespace": WAYPOINT.namespace,
+};
 
 /** The pods of an app selector ("app=echo,version=v1") in a namespace. */
 export function podsOf(cluster: ClusterModel, namespace: string, app: string): Pod[] {
