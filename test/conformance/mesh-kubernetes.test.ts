@@ -51,11 +51,15 @@ type Cond = { type: string; status: string; reason?: string };
 type RouteStatus = { parents?: Array<{ controllerName?: string; conditions?: Cond[] }> };
 
 let kubectlOf: ((args: string[], o?: { input?: string }) => Promise<string>) | undefined;
-/** Routes Waymark did not report Accepted and ResolvedRefs on (read back with kubectl). */
+/** Routes Waymark did not report Accepted on (read back with kubectl). */
 const notAccepted: string[] = [];
 let routesChecked = 0;
 
-/** Waits until Waymark's status on each route of `docs` says Accepted and ResolvedRefs. */
+/**
+ * Waits until Waymark's status on each route of `docs` says Accepted. (Not ResolvedRefs: the suite's
+ * own GRPCRoute names a Service its manifests never create, echo-v3 with weight 0, so BackendNotFound
+ * is the right condition there; the suite checks no route status in mesh tests.)
+ */
 async function routesAccepted(kubectl: NonNullable<typeof kubectlOf>, docs: KubeObject[]) {
   for (const d of docs.filter((o) => o.kind.endsWith("Route"))) {
     const ns = d.metadata.namespace ?? "";
@@ -75,7 +79,7 @@ async function routesAccepted(kubectl: NonNullable<typeof kubectlOf>, docs: Kube
         );
         const isTrue = (p: (typeof parents)[number], t: string) =>
           p.conditions?.find((c) => c.type === t)?.status === "True";
-        return parents.length > 0 && parents.every((p) => isTrue(p, "Accepted") && isTrue(p, "ResolvedRefs"));
+        return parents.length > 0 && parents.every((p) => isTrue(p, "Accepted"));
       },
       30_000,
       200,
@@ -214,7 +218,7 @@ meshSuite({
     }
   },
   extra() {
-    test("every route of the claimed tests: Waymark's status says Accepted and ResolvedRefs (kubectl)", () => {
+    test("every route of the claimed tests: Waymark's status says Accepted (kubectl)", () => {
       assert.ok(routesChecked > 0, "no route was checked");
       assert.deepEqual(notAccepted, []);
     });

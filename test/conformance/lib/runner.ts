@@ -161,11 +161,14 @@ async function weights(exp: ExpectedResponse, run: SuiteRun, want: Record<string
 
 const ROUTE_KINDS = new Set(["HTTPRoute", "GRPCRoute"]);
 
-/** Route names in Envoy start with `<namespace>/<route>/` (input/names.ts). */
+/**
+ * Route entry names in Envoy: `<namespace>/<route>/rule…` (input/names.ts), a GRPCRoute's with a
+ * `grpc:` in front (routes/grpc.ts).
+ */
 function routeNames(docs: KubeObject[]): string[] {
   return docs
     .filter((d) => ROUTE_KINDS.has(d.kind))
-    .map((d) => `"${d.metadata.namespace}/${d.metadata.name}/rule`);
+    .map((d) => `${d.metadata.namespace}/${d.metadata.name}/rule`);
 }
 
 async function routesProgrammed(env: Env, names: string[], present: boolean, timeoutMs: number) {
@@ -173,7 +176,8 @@ async function routesProgrammed(env: Env, names: string[], present: boolean, tim
     present ? "the test's routes in Envoy" : "the test's routes gone from Envoy",
     async () => {
       const dump = await env.envoy.admin("/config_dump?resource=dynamic_route_configs");
-      return names.every((n) => dump.includes(n) === present);
+      const has = (n: string) => dump.includes(`"${n}`) || dump.includes(`"grpc:${n}`);
+      return names.every((n) => has(n) === present);
     },
     timeoutMs,
     50,
