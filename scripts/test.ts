@@ -64,13 +64,16 @@ if (which === "all" || which === "e2e") {
 if (which === "all" || which === "conformance") ensureConformance();
 // The chart (deploy: lint, goldens, Dockerfiles; e2e: the chart's configuration as processes).
 if (which !== "unit" && which !== "conformance") ensureHelm();
-// The test cluster: watcher tests (unit), the kubernetes e2e tests, chaos, the chart's dry run.
-if (which !== "conformance") ensureKube();
+// The test cluster: watcher tests (unit), the kubernetes e2e tests, chaos, the chart's dry run, the
+// conformance suite's Kubernetes run.
+ensureKube();
 // The tests against a test cluster that send traffic to its pods run in their own network namespace
 // whose loopback holds the pods' addresses (scripts/pod-network.sh); the rest run as they are. They
 // skip only when asked to (WAYMARK_SKIP_KUBE=1).
 const files = [...new Set(patterns.flatMap((p) => globSync(p)))].sort();
-const inPodNetwork = (f: string) => /^test\/e2e\/kubernetes[^/]*\.test\.ts$/.test(f);
+const inPodNetwork = (f: string) =>
+  /^test\/e2e\/kubernetes[^/]*\.test\.ts$/.test(f) ||
+  /^test\/conformance\/[^/]*kubernetes[^/]*\.test\.ts$/.test(f);
 const runs = [
   { files: files.filter((f) => !inPodNetwork(f)), wrap: [] as string[] },
   { files: files.filter(inPodNetwork), wrap: [join(import.meta.dirname, "pod-network.sh")] },

@@ -16,6 +16,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -370,7 +371,11 @@ func (x *extractor) test(name string, lit *ast.CompositeLit) (t Test) {
 			}
 		case "Features":
 			for _, f := range kv.Value.(*ast.CompositeLit).Elts {
-				t.Features = append(t.Features, exprString(f))
+				name, ok := x.consts[exprString(f)].(string)
+				if !ok {
+					fail("unknown feature %s", exprString(f))
+				}
+				t.Features = append(t.Features, name)
 			}
 		}
 	}
@@ -409,6 +414,27 @@ func parseDir(fset *token.FileSet, dir string) []*ast.File {
 	return files
 }
 
+// featuresDir is pkg/features of sigs.k8s.io/gateway-api at the conformance module's version
+// (".../conformance@v1.6.1" → sigs.k8s.io/gateway-api@v1.6.1, from the module cache or the proxy).
+func featuresDir(root string) string {
+	_, version, ok := strings.Cut(filepath.Base(root), "@")
+	if !ok {
+		fmt.Fprintln(os.Stderr, "cannot tell the version of", root)
+		os.Exit(1)
+	}
+	out, err := exec.Command("go", "mod", "download", "-json", "sigs.k8s.io/gateway-api@"+version).Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go mod download sigs.k8s.io/gateway-api@"+version+":", err)
+		os.Exit(1)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		fmt.Fprintln(os.Stderr, "no module directory for sigs.k8s.io/gateway-api@"+version)
+		os.Exit(1)
+	}
+	return filepath.Join(m.Dir, "pkg", "features")
+}
+
 func main() {
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: extract <conformance module dir>")
@@ -433,6 +459,27 @@ func main() {
 								v, _ := strconv.Unquote(lit.Value)
 								x.consts[pkg+"."+n.Name] = v
 							}
+						}
+					}
+				}
+			}
+		}
+	}
+	// The feature names (features.SupportMesh → "Mesh"): pkg/features of the gateway-api module of
+	// the same version, in the module cache beside the conformance module.
+	for _, f := range parseDir(fset, featuresDir(root)) {
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, s := range g.Specs {
+				vs := s.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if i < len(vs.Values) {
+						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							v, _ := strconv.Unquote(lit.Value)
+							x.consts["features."+n.Name] = v
 						}
 					}
 				}

@@ -3,7 +3,7 @@
 // ztunnel stand-in with the client pod's identity and the Service's VIP:port as original destination.
 // A request to a pod IP goes straight to that pod (ztunnel does not send it to a Service waypoint).
 import { request } from "node:http";
-import type { ClusterModel } from "./cluster.ts";
+import { type ClusterModel, GRPC_CONTAINER_PORT, HTTP_CONTAINER_PORT } from "./cluster.ts";
 
 /** What the suite's mesh comparison reads from a response. */
 export interface MeshResponse {
@@ -43,8 +43,9 @@ export function resolveTarget(
   const port = m?.[2] ? Number(m[2]) : 80;
   const pod = cluster.pods.find((p) => p.ip === name);
   if (pod) {
-    if (port !== 8080) throw new Error(`pod ${pod.name} serves only port 8080`);
-    return { port: pod.httpPort, hostHeader: host };
+    if (port === HTTP_CONTAINER_PORT) return { port: pod.httpPort, hostHeader: host };
+    if (port === GRPC_CONTAINER_PORT) return { port: pod.grpcPort, hostHeader: host };
+    throw new Error(`pod ${pod.name} serves only ports ${HTTP_CONTAINER_PORT} and ${GRPC_CONTAINER_PORT}`);
   }
   const parts = name.split(".");
   const svcName = parts[0] ?? "";

@@ -16,6 +16,14 @@ export interface Pod {
   ip: string;
   /** Container port 8080 (http) → this local port of the echo-basic process. */
   httpPort: number;
+  /** Container port 7070 (grpc) → this local port of the pod's echo-basic gRPC process. */
+  grpcPort: number;
+}
+
+/** The local ports of one echo pod. */
+export interface PodPorts {
+  http: number;
+  grpc: number;
 }
 
 export interface ServiceModel {
@@ -32,8 +40,9 @@ export interface ClusterModel {
   objects: KubeObject[];
 }
 
-/** The only container port the echo "pods" serve: the suite's echo serves HTTP on 8080. */
-const HTTP_CONTAINER_PORT = 8080;
+/** The container ports the echo "pods" serve: the suite's echo serves HTTP on 8080, gRPC on 7070. */
+export const HTTP_CONTAINER_PORT = 8080;
+export const GRPC_CONTAINER_PORT = 7070;
 
 export function parseYaml(text: string): KubeObject[] {
   return parseAllDocuments(text)
@@ -51,9 +60,9 @@ const selects = (selector: Record<string, string>, labels: Record<string, string
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 /**
- * @param localPorts one free local port per Deployment, in manifest order.
+ * @param localPorts free local ports for each Deployment's pod, in manifest order.
  */
-export function buildCluster(manifests: KubeObject[], localPorts: number[]): ClusterModel {
+export function buildCluster(manifests: KubeObject[], localPorts: PodPorts[]): ClusterModel {
   const pods: Pod[] = [];
   const services: ServiceModel[] = [];
   const objects: KubeObject[] = [];
@@ -69,18 +78,15 @@ export function buildCluster(manifests: KubeObject[], localPorts: number[]): Clu
         namespace: ns,
         labels: spec.template?.metadata?.labels ?? {},
         ip: `10.244.0.${pods.length + 10}`,
-        httpPort: port,
+        httpPort: port.http,
+        grpcPort: port.grpc,
       });
     } else if (o.kind === "Namespace") {
       objects.push({
         ...o,
         metadata: {
           ...o.metadata,
-          labels: {
-            ...o.metadata.labels,
-            "istio.io/use-waypoint": WAYPOINT.name,
-            "istio.io/use-waypoint-namespace": WAYPOINT.namespace,
-          },
+          labels: { ...o.metadata.labels, ...USE_WAYPOINT },
         },
       });
     } else if (o.kind === "Service") {
@@ -112,9 +118,14 @@ export function buildCluster(manifests: KubeObject[], localPorts: number[]): Clu
     >;
     for (const pod of pods) {
       if (pod.namespace !== s.namespace || !selects(selector, pod.labels)) continue;
-      const ports = s.ports
-        .filter((p) => p.targetPort === HTTP_CONTAINER_PORT)
-        .map((p) => ({ name: p.name, port: pod.httpPort, protocol: "TCP" }));
+      const local = new Map([
+        [HTTP_CONTAINER_PORT, pod.httpPort],
+        [GRPC_CONTAINER_PORT, pod.grpcPort],
+      ]);
+      const ports = s.ports.flatMap((p) => {
+        const port = local.get(p.targetPort);
+        return port === undefined ? [] : [{ name: p.name, port, protocol: "TCP" }];
+      });
       objects.push({
         apiVersion: "discovery.k8s.io/v1",
         kind: "EndpointSlice",
@@ -135,7 +146,13 @@ export function buildCluster(manifests: KubeObject[], localPorts: number[]): Clu
       });
     }
   }
-  objects.push({
+  objects.push(waypointGateway());
+  return { pods, services, objects };
+}
+
+/** The waypoint of the mesh namespaces (the implementation's part of the suite's set-up). */
+export function waypointGateway(): KubeObject {
+  return {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "Gateway",
     metadata: {
@@ -147,9 +164,14 @@ export function buildCluster(manifests: KubeObject[], localPorts: number[]): Clu
       gatewayClassName: "kgateway-waypoint",
       listeners: [{ name: "proxy", port: WAYPOINT_PORT, protocol: "istio.io/PROXY" }],
     },
-  });
-  return { pods, services, objects };
+  };
 }
+
+/** The labels that enroll a namespace in the waypoint. */
+export const USE_WAYPOINT: Record<string, string> = {
+  "istio.io/use-waypoint": WAYPOINT.name,
+  "istio.io/use-waypoint-namespace": WAYPOINT.namespace,
+};
 
 /** The pods of an app selector ("app=echo,version=v1") in a namespace. */
 export function podsOf(cluster: ClusterModel, namespace: string, app: string): Pod[] {
