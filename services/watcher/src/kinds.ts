@@ -13,6 +13,7 @@ export const SUPPORTED_KINDS: readonly KindInfo[] = [
   { group: GATEWAY_GROUP, kind: "GatewayClass", versions: ["v1", "v1beta1"], namespaced: false },
   { group: GATEWAY_GROUP, kind: "Gateway", versions: ["v1", "v1beta1"], namespaced: true },
   { group: GATEWAY_GROUP, kind: "HTTPRoute", versions: ["v1", "v1beta1"], namespaced: true },
+  { group: GATEWAY_GROUP, kind: "GRPCRoute", versions: ["v1"], namespaced: true },
   { group: GATEWAY_GROUP, kind: "ReferenceGrant", versions: ["v1", "v1beta1"], namespaced: true },
   { group: "", kind: "Service", versions: ["v1"], namespaced: true },
   { group: "", kind: "Namespace", versions: ["v1"], namespaced: false },

@@ -7,6 +7,7 @@ import type {
   Gateway,
   GatewayClass,
   GatewayExtension,
+  GRPCRoute,
   HTTPRoute,
   KubeObject,
   ReferenceGrant,
@@ -47,6 +48,8 @@ export interface ObjectIndex {
   gateways: readonly Gateway[];
   /** Sorted by namespace, then name. */
   httpRoutes: readonly HTTPRoute[];
+  /** Sorted by namespace, then name. */
+  grpcRoutes: readonly GRPCRoute[];
   /** Sorted by namespace, then name. */
   services: readonly ServiceInfo[];
   /** Namespace name → labels (a namespace with no object has no entry). */
@@ -153,6 +156,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const gatewayClasses = new Map<string, GatewayClass>();
   const gateways: Gateway[] = [];
   const httpRoutes: HTTPRoute[] = [];
+  const grpcRoutes: GRPCRoute[] = [];
   const services: ServiceInfo[] = [];
   const namespaceLabels = new Map<string, Record<string, string>>();
   const endpointSlices = new Map<string, EndpointSlice[]>();
@@ -172,6 +176,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
       if (o.kind === "GatewayClass") gatewayClasses.set(o.metadata.name, o as GatewayClass);
       else if (o.kind === "Gateway" && ns) gateways.push(o as Gateway);
       else if (o.kind === "HTTPRoute" && ns) httpRoutes.push(o as HTTPRoute);
+      else if (o.kind === "GRPCRoute" && ns) grpcRoutes.push(o as GRPCRoute);
       else if (o.kind === "ReferenceGrant" && ns) {
         const list = referenceGrants.get(ns) ?? [];
         list.push(o as ReferenceGrant);
@@ -200,6 +205,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
 
   gateways.sort(byNamespaceName);
   httpRoutes.sort(byNamespaceName);
+  grpcRoutes.sort(byNamespaceName);
   trafficPolicies.sort(byNamespaceName);
   authorizationPolicies.sort(byNamespaceName);
   requestAuthentications.sort(byNamespaceName);
@@ -212,6 +218,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     gatewayClasses,
     gateways,
     httpRoutes,
+    grpcRoutes,
     services,
     namespaceLabels,
     endpointSlices,

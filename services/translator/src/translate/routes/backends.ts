@@ -11,6 +11,11 @@ export interface BackendTarget {
   service: ServiceInfo;
   port: ServicePortInfo;
   cluster: string;
+  /**
+   * A GRPCRoute sends to it: its cluster must speak HTTP/2 to gRPC clients even when the port is not
+   * marked HTTP/2 (xds/clusters.ts).
+   */
+  grpc?: true;
 }
 
 export type BackendReason = "BackendNotFound" | "RefNotPermitted" | "InvalidKind";
@@ -23,17 +28,21 @@ export function isCoreGroup(group: string | undefined): boolean {
   return group === undefined || group === "" || group === "core";
 }
 
-/** Whether a ReferenceGrant in `toNamespace` lets HTTPRoutes of `fromNamespace` use Service `name`. */
+/**
+ * Whether a ReferenceGrant in `toNamespace` lets routes of kind `fromKind` (HTTPRoute, GRPCRoute) of
+ * `fromNamespace` use Service `name`.
+ */
 export function referenceGranted(
   index: ObjectIndex,
   fromNamespace: string,
   toNamespace: string,
   name: string,
+  fromKind = "HTTPRoute",
 ): boolean {
   for (const grant of index.referenceGrants.get(toNamespace) ?? []) {
     const spec = isRecord(grant.spec) ? grant.spec : {};
     const fromOk = records(spec.from).some(
-      (f) => f.group === GATEWAY_GROUP && f.kind === "HTTPRoute" && f.namespace === fromNamespace,
+      (f) => f.group === GATEWAY_GROUP && f.kind === fromKind && f.namespace === fromNamespace,
     );
     if (!fromOk) continue;
     const toOk = records(spec.to).some(
@@ -60,6 +69,8 @@ export function resolveBackend(
   routeNamespace: string,
   index: ObjectIndex,
   parentServices: ReadonlySet<string> = new Set(),
+  /** The kind of the route, for ReferenceGrants (`from`). */
+  routeKind = "HTTPRoute",
 ): BackendResult {
   if (!isRecord(ref))
     return { ok: false, reason: "BackendNotFound", message: "a backendRef is not an object" };
@@ -79,12 +90,12 @@ export function resolveBackend(
   if (
     namespace !== routeNamespace &&
     !parentServices.has(`${namespace}/${name}`) &&
-    !referenceGranted(index, routeNamespace, namespace, name)
+    !referenceGranted(index, routeNamespace, namespace, name, routeKind)
   ) {
     return {
       ok: false,
       reason: "RefNotPermitted",
-      message: `backendRef to Service ${label} is not permitted: no ReferenceGrant in namespace ${namespace} allows HTTPRoutes from namespace ${routeNamespace}`,
+      message: `backendRef to Service ${label} is not permitted: no ReferenceGrant in namespace ${namespace} allows ${routeKind}s from namespace ${routeNamespace}`,
     };
   }
   const service = index.service(namespace, name);

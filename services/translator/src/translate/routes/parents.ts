@@ -15,7 +15,8 @@ import { isCoreGroup } from "./backends.ts";
 import type { CompiledRoute } from "./compile.ts";
 
 export interface Rejection {
-  reason: "NotAllowedByListeners" | "NoMatchingParent" | "UnsupportedValue";
+  /** Conflicted: a GRPCRoute takes the Service's ports (GEP-1294 route type specificity, routes/grpc.ts). */
+  reason: "NotAllowedByListeners" | "NoMatchingParent" | "UnsupportedValue" | "Conflicted";
   message: string;
 }
 
@@ -88,7 +89,7 @@ function gatewayParent(
       message: `Gateway ${waypoint.key} has no 'istio.io/PROXY' listener on port ${port} (it listens on ${inbound.port})`,
     };
   } else {
-    const why = listenerAdmits(waypoint, inbound, route.namespace, ctx.index);
+    const why = listenerAdmits(waypoint, inbound, route.namespace, ctx.index, route.kind ?? "HTTPRoute");
     if (why) outcome.rejected = { reason: "NotAllowedByListeners", message: why };
   }
   return outcome;

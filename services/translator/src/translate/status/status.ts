@@ -7,7 +7,7 @@ import type { ServiceInfo } from "../input/objects.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
 import type { ParentOutcome } from "../routes/parents.ts";
 import type { TranslatorSettings } from "../types.ts";
-import type { WaypointInfo } from "../waypoints/gateways.ts";
+import { supportedKinds, type WaypointInfo } from "../waypoints/gateways.ts";
 
 /** Kubernetes refuses a condition message longer than this (metav1.Condition). */
 export const MAX_CONDITION_MESSAGE = 32768;
@@ -87,14 +87,14 @@ export function gatewayStatus(
             "ResolvedRefs",
             false,
             "InvalidRouteKinds",
-            `Unsupported route kinds: ${l.invalidKinds.join(", ")} (only HTTPRoute is)`,
+            `Unsupported route kinds: ${l.invalidKinds.join(", ")} (HTTPRoute and GRPCRoute are supported)`,
             g,
           )
         : condition("ResolvedRefs", true, "ResolvedRefs", "All references resolved", g),
     ];
     return {
       name: l.name,
-      supportedKinds: isInbound ? [{ group: GATEWAY_GROUP, kind: "HTTPRoute" }] : [],
+      supportedKinds: isInbound ? supportedKinds(l).map((kind) => ({ group: GATEWAY_GROUP, kind })) : [],
       attachedRoutes: isInbound ? attachedRoutes : 0,
       conditions,
     };

@@ -7,6 +7,17 @@ import type { ObjectIndex } from "../input/objects.ts";
 import type { TranslatorSettings } from "../types.ts";
 
 export const PROXY_PROTOCOL = "istio.io/PROXY";
+/** The route kinds a waypoint's inbound listener supports. */
+export const ROUTE_KINDS: readonly string[] = ["HTTPRoute", "GRPCRoute"];
+
+/** The route kinds the inbound listener admits: allowedRoutes.kinds that are ours, or all of ours. */
+export function supportedKinds(listener: ListenerInfo): string[] {
+  const kinds = records(listener.allowedRoutes?.kinds);
+  if (kinds.length === 0) return [...ROUTE_KINDS];
+  return ROUTE_KINDS.filter((k) =>
+    kinds.some((x) => (str(x.group) ?? GATEWAY_GROUP) === GATEWAY_GROUP && str(x.kind) === k),
+  );
+}
 export const WAYPOINT_FOR_LABEL = "istio.io/waypoint-for";
 
 export interface ListenerInfo {
@@ -17,7 +28,7 @@ export interface ListenerInfo {
   allowedRoutes?: Record<string, unknown>;
   /** Why the listener is not used; undefined for the inbound listener. */
   invalid?: string;
-  /** Route kinds in allowedRoutes.kinds other than HTTPRoute (ResolvedRefs=False/InvalidRouteKinds). */
+  /** Route kinds in allowedRoutes.kinds other than HTTPRoute and GRPCRoute (ResolvedRefs=False/InvalidRouteKinds). */
   invalidKinds: string[];
 }
 
@@ -66,7 +77,7 @@ function readListeners(gateway: Gateway): { listeners: ListenerInfo[]; inbound: 
       for (const k of records(info.allowedRoutes.kinds)) {
         const group = str(k.group) ?? GATEWAY_GROUP;
         const kind = str(k.kind) ?? "";
-        if (group !== GATEWAY_GROUP || kind !== "HTTPRoute")
+        if (group !== GATEWAY_GROUP || !ROUTE_KINDS.includes(kind))
           info.invalidKinds.push(group ? `${kind}.${group}` : kind);
       }
       inbound = info;
@@ -129,19 +140,19 @@ function selectorMatches(selector: unknown, labels: Record<string, string>): boo
 }
 
 /**
- * Whether the inbound listener's allowedRoutes admits an HTTPRoute from `routeNamespace`; a message
- * saying why not otherwise.
+ * Whether the inbound listener's allowedRoutes admits a route of kind `kind` (HTTPRoute, GRPCRoute)
+ * from `routeNamespace`; a message saying why not otherwise.
  */
 export function listenerAdmits(
   waypoint: WaypointInfo,
   listener: ListenerInfo,
   routeNamespace: string,
   index: ObjectIndex,
+  kind = "HTTPRoute",
 ): string | undefined {
   const allowed = listener.allowedRoutes ?? {};
-  const kinds = records(allowed.kinds);
-  if (kinds.length > 0 && listener.invalidKinds.length === kinds.length) {
-    return `listener ${JSON.stringify(listener.name)} does not allow HTTPRoutes (allowedRoutes.kinds)`;
+  if (!supportedKinds(listener).includes(kind)) {
+    return `listener ${JSON.stringify(listener.name)} does not allow ${kind}s (allowedRoutes.kinds)`;
   }
   const namespaces = isRecord(allowed.namespaces) ? allowed.namespaces : {};
   const from = str(namespaces.from) ?? "Same";
