@@ -572,6 +572,52 @@ export const httpRoute: A<KubeObject> = fc.record({
   ),
 }) as A<KubeObject>;
 
+const grpcMethodMatch: A<unknown> = matchType(["Exact", "RegularExpression", "Bogus"]).chain((type) =>
+  fc.record({
+    type: fc.constant(type),
+    service: odd(
+      type === "RegularExpression"
+        ? regex
+        : fc.constantFrom("pkg.Svc", "", "a/b", ".x.Y", "grpc.health.v1.Health", "9bad"),
+    ),
+    method: odd(type === "RegularExpression" ? regex : fc.constantFrom("Echo", "", "Echo-Two", "_m")),
+  }),
+);
+
+const grpcRule: A<unknown> = odd(
+  fc.record(
+    {
+      name: odd(fc.constantFrom("one", "two", "")),
+      matches: odd(
+        fc.array(
+          odd(fc.record({ method: grpcMethodMatch, headers: odd(fc.array(headerMatch, { maxLength: 2 })) })),
+          { maxLength: 3 },
+        ),
+      ),
+      filters: odd(fc.array(filter, { maxLength: 3 })),
+      backendRefs: odd(fc.array(backendRef, { maxLength: 3 })),
+    },
+    { requiredKeys: [] },
+  ),
+);
+
+export const grpcRoute: A<KubeObject> = fc.record({
+  apiVersion: fc.constant("gateway.networking.k8s.io/v1"),
+  kind: fc.constant("GRPCRoute"),
+  metadata: meta(fc.constantFrom(...ROUTES), ns, {
+    generation: odd(fc.constantFrom(1, 2)),
+    creationTimestamp: timestamp,
+    labels: labels({ app: fc.constantFrom("x", "y") }),
+  }),
+  spec: odd(
+    fc.record({
+      parentRefs: odd(fc.array(parentRef, { maxLength: 3 })),
+      hostnames: odd(fc.array(fc.constantFrom("a.example", "*.example"), { maxLength: 2 })),
+      rules: odd(fc.array(grpcRule, { maxLength: 4 })),
+    }),
+  ),
+}) as A<KubeObject>;
+
 export const referenceGrant: A<KubeObject> = fc.record({
   apiVersion: fc.constant("gateway.networking.k8s.io/v1beta1"),
   kind: fc.constant("ReferenceGrant"),
@@ -872,21 +918,37 @@ export const world: A<Map<string, KubeObject>> = fc
     fc.array(referenceGrant, { maxLength: 2 }),
     fc.array(trafficPolicy, { maxLength: 3 }),
     fc.array(junk, { maxLength: 1 }),
+    fc.array(grpcRoute, { maxLength: 2 }),
   )
-  .map(([baseObjects, namespaces, cls, gateways, services, slices, routes, grants, policies, malformed]) => {
-    const objects = new Map<string, KubeObject>();
-    const all = [
-      ...namespaces,
-      ...(cls ? [cls] : []),
-      ...gateways,
-      ...services,
-      ...slices,
-      ...baseObjects,
-      ...routes,
-    ];
-    for (const o of [...all, ...grants, ...policies]) objects.set(objectKey(refOf(o)), o);
-    malformed.forEach((m, i) => {
-      objects.set(`malformed.${i}`, m as KubeObject);
-    });
-    return objects;
-  });
+  .map(
+    ([
+      baseObjects,
+      namespaces,
+      cls,
+      gateways,
+      services,
+      slices,
+      routes,
+      grants,
+      policies,
+      malformed,
+      grpc,
+    ]) => {
+      const objects = new Map<string, KubeObject>();
+      const all = [
+        ...namespaces,
+        ...(cls ? [cls] : []),
+        ...gateways,
+        ...services,
+        ...slices,
+        ...baseObjects,
+        ...routes,
+        ...grpc,
+      ];
+      for (const o of [...all, ...grants, ...policies]) objects.set(objectKey(refOf(o)), o);
+      malformed.forEach((m, i) => {
+        objects.set(`malformed.${i}`, m as KubeObject);
+      });
+      return objects;
+    },
+  );

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { KubeObject } from "@waymark/api";
+import { loadCase } from "../golden-cases.ts";
+import { TranslationMemo, translate } from "../index.ts";
 import { compileGrpcMatch } from "./grpc.ts";
 import { compareMatchRank, type MatchRank } from "./precedence.ts";
 
@@ -94,4 +97,36 @@ test("precedence: longer service, then longer method, then more headers, then th
     .sort(compareMatchRank)
     .map((r) => `${r.grpc?.service}/${r.grpc?.method}/${r.headerCount}/${r.created}`);
   assert.deepEqual(sorted, ["12/0/0/0", "7/4/1/-1", "7/4/1/0", "7/4/0/0", "7/0/2/0", "0/4/0/0"]);
+});
+
+test("with a memo, changes next to GRPCRoutes give the same output as a fresh translation", () => {
+  const c = loadCase("grpcroute");
+  const memo = new TranslationMemo();
+  const objects = new Map(c.input.objects);
+  const step = (what: string) => {
+    const fresh = translate({ objects: new Map(objects) }, c.settings);
+    const withMemo = translate({ objects: new Map(objects) }, c.settings, memo);
+    assert.deepEqual(withMemo, fresh, what);
+    return fresh;
+  };
+  step("first");
+  step("unchanged");
+  const key = [...objects.keys()].find((k) => k.endsWith("HTTPRoute.w.echo-http-on-grpc-port"));
+  assert.ok(key);
+  const route = structuredClone(objects.get(key)!) as KubeObject & {
+    spec: { parentRefs: Array<{ port?: number }> };
+  };
+  // The conflicted HTTPRoute moves to the HTTP/1 port: no longer conflicted, now programmed there.
+  route.spec.parentRefs[0]!.port = 8080;
+  objects.set(key, route);
+  const out = step("the conflicted HTTPRoute moved to port 8080");
+  const status = out.statuses.find(
+    (s) => s.ref.kind === "HTTPRoute" && s.ref.name === "echo-http-on-grpc-port",
+  );
+  const parents = status?.status.parents as Array<{ conditions: Array<{ type: string; status: string }> }>;
+  assert.equal(parents[0]?.conditions.find((x) => x.type === "Accepted")?.status, "True");
+  const grpcKey = [...objects.keys()].find((k) => k.endsWith("GRPCRoute.w.echo-routes"));
+  assert.ok(grpcKey);
+  objects.delete(grpcKey);
+  step("the GRPCRoute removed");
 });
