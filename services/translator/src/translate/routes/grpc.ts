@@ -31,6 +31,7 @@ import {
   matchEntries,
   parentServiceKeys,
   type RouteKind,
+  routeKind,
 } from "./compile.ts";
 import { compileFilters } from "./filters.ts";
 import { checkRegex, compileMatch } from "./matches.ts";
@@ -257,6 +258,80 @@ export function grpcParents(parents: readonly ParentOutcome[]): ParentOutcome[] 
   });
 }
 
+/** Whether two route hostnames (RFC 1123, `*.` wildcard prefix) can match the same host. */
+function hostnamesMeet(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a.startsWith("*.") && b.endsWith(a.slice(1))) return true;
+  return b.startsWith("*.") && a.endsWith(b.slice(1));
+}
+
+/** The hostnames of a route; empty: every host. */
+function hostnamesOf(route: CompiledRoute): string[] {
+  const spec = isRecord(route.route.spec) ? route.route.spec : {};
+  return arr(spec.hostnames).filter((h): h is string => typeof h === "string" && h !== "");
+}
+
+const intersect = (a: readonly string[], b: readonly string[]) =>
+  a.length === 0 || b.length === 0 || a.some((x) => b.some((y) => hostnamesMeet(x, y)));
+
+/**
+ * The GRPCRoute spec on one listener: when an HTTPRoute and a GRPCRoute both attach to it and their
+ * hostnames intersect, exactly one is accepted, the older (creationTimestamp), then the first by
+ * `<namespace>/<name>`. Rejects, in `parents` (by route index), the waypoint Gateway parents that lose;
+ * returns the indexes of the routes it changed.
+ */
+export function listenerConflicts(
+  routes: readonly CompiledRoute[],
+  parents: ParentOutcome[][] | (readonly ParentOutcome[])[],
+): Set<number> {
+  const entries: Array<{ i: number; j: number; created: number; key: string }> = [];
+  routes.forEach((route, i) => {
+    parents[i]?.forEach((p, j) => {
+      if (p.kind !== "Gateway" || p.rejected || !p.waypoint) return;
+      const created = parseTimestamp(route.route.metadata.creationTimestamp) ?? Number.POSITIVE_INFINITY;
+      entries.push({ i, j, created, key: nsName(route.namespace, route.name) });
+    });
+  });
+  const kinds = new Set(entries.map((e) => routeKind(routes[e.i]!)));
+  const changed = new Set<number>();
+  if (kinds.size < 2) return changed;
+  entries.sort(
+    (a, b) =>
+      a.created - b.created ||
+      (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) ||
+      // The same namespace/name as both kinds: HTTPRoutes come first in `routes`.
+      a.i - b.i ||
+      a.j - b.j,
+  );
+  const kept = new Map<string, Array<{ route: CompiledRoute; hostnames: string[] }>>();
+  for (const e of entries) {
+    const route = routes[e.i]!;
+    const p = parents[e.i]![e.j]!;
+    const waypoint = p.waypoint!.key;
+    const hostnames = hostnamesOf(route);
+    const list = kept.get(waypoint) ?? [];
+    const winner = list.find(
+      (k) => routeKind(k.route) !== routeKind(route) && intersect(k.hostnames, hostnames),
+    );
+    if (!winner) {
+      list.push({ route, hostnames });
+      kept.set(waypoint, list);
+      continue;
+    }
+    const copy = [...parents[e.i]!];
+    copy[e.j] = {
+      ...p,
+      rejected: {
+        reason: "Conflicted",
+        message: `${routeKind(winner.route)} ${nsName(winner.route.namespace, winner.route.name)} is attached to Gateway ${waypoint} too and its hostnames intersect this route's; of an HTTPRoute and a GRPCRoute on one listener only the older is accepted (GRPCRoute spec, hostnames)`,
+      },
+    };
+    parents[e.i] = copy;
+    changed.add(e.i);
+  }
+  return changed;
+}
+
 /** `<namespace>/<name>` of a route, prefixed by its kind for a GRPCRoute (attachedRoutes, policies). */
 export function routeKey(route: { kind?: RouteKind; namespace: string; name: string }): string {
   const key = nsName(route.namespace, route.name);
@@ -310,7 +385,7 @@ export function grpcConflicts(
       ...p,
       rejected: {
         reason: "Conflicted" as const,
-        message: `GRPCRoute ${[...by].sort().join(", ")} applies to Service ${key} port ${ports.join(", ")}; on a Service port a GRPCRoute takes precedence over an HTTPRoute (GEP-1294 route type specificity), so this HTTPRoute is not programmed there`,
+        message: `${by.size > 1 ? "GRPCRoutes" : "GRPCRoute"} ${[...by].sort().join(", ")} ${by.size > 1 ? "apply" : "applies"} to Service ${key} port ${ports.join(", ")}; on a Service port a GRPCRoute takes precedence over an HTTPRoute (GEP-1294 route type specificity), so this HTTPRoute is not programmed there`,
       },
     };
   });

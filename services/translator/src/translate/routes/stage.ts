@@ -8,7 +8,7 @@ import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
 import type { TranslatorSettings } from "../types.ts";
 import type { Waypoints } from "../waypoints/stage.ts";
 import { type CompiledRoute, compileRoute } from "./compile.ts";
-import { compileGrpcRoute, grpcConflicts, grpcParents, routeKey } from "./grpc.ts";
+import { compileGrpcRoute, grpcConflicts, grpcParents, listenerConflicts, routeKey } from "./grpc.ts";
 import { type ParentOutcome, type Rejection, resolveParents } from "./parents.ts";
 import { type OverLimit, routesOverLimit, withLimit } from "./route-limit.ts";
 
@@ -120,19 +120,36 @@ export function compileRoutes(
     attached: new Map(context.list.map((w) => [w.key, new Set()])),
     portRestricted: new Set(),
   };
-  const grpcAttached = grpcWorks.map((g) => ({
-    compiled: g.work.compiled,
-    parents: overLimit.get(g.work.compiled) ? [] : g.work.parents,
-  }));
+  // Each route's parents with the route limit applied. Not cached: whether a route is over the
+  // limit, or loses a parent to a route of the other type (grpc.ts), depends on the other routes.
+  const limited = works.map(({ work }) => {
+    const over = overLimit.get(work.compiled);
+    return over ? work.parents.map((p) => withLimit(p, over)) : work.parents;
+  });
+  const conflicted = new Set<number>();
+  if (grpcWorks.length > 0) {
+    for (const i of listenerConflicts(
+      works.map((w) => w.work.compiled),
+      limited,
+    ))
+      conflicted.add(i);
+    const grpcAttached = grpcWorks.map((g, k) => ({
+      compiled: g.work.compiled,
+      parents: limited[httpCount + k]!,
+    }));
+    for (let i = 0; i < httpCount; i++) {
+      const c = grpcConflicts(limited[i]!, grpcAttached);
+      if (c) {
+        limited[i] = c;
+        conflicted.add(i);
+      }
+    }
+  }
   works.forEach(({ route, work }, i) => {
     const { compiled } = work;
     const over = overLimit.get(compiled);
-    // Not cached: whether a route is over the limit, or loses a Service port to a GRPCRoute,
-    // depends on the other routes.
-    let parents = over ? work.parents.map((p) => withLimit(p, over)) : work.parents;
-    const conflicts = i < httpCount && grpcAttached.length ? grpcConflicts(parents, grpcAttached) : undefined;
-    if (conflicts) parents = conflicts;
-    out.all.push({ route, work, parents, over, ...(conflicts ? { conflicted: true } : {}) });
+    const parents = limited[i]!;
+    out.all.push({ route, work, parents, over, ...(conflicted.has(i) ? { conflicted: true } : {}) });
     if (parents.length === 0) return;
     // The ports each Service parent selects follow from the parents alone: kept while they are the same.
     if (work.portsFrom !== parents) fillServicePorts(work, parents);
