@@ -4,8 +4,8 @@
 // Checked: an Exact method match and a RegularExpression one route to different backends, a header
 // match wins over the same method without it, a rule's RequestHeaderModifier and a TrafficPolicy on
 // the GRPCRoute (headerModifiers) reach the backend, weighted backends split (both serve, roughly
-// 70/30), a GRPCRoute on a port that is not HTTP/2 is refused with a status saying what to set, and
-// Envoy never NACKs.
+// 70/30, weight 0 gets nothing), a GRPCRoute on a port that is not HTTP/2 is refused with a status
+// saying what to set, an HTTPRoute on the GRPCRoute's Service port is Conflicted, and Envoy never NACKs.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -138,7 +138,8 @@ const ROUTES = grpcRoute("echo-routes", serviceParent("echo"), [
   },
 ]);
 const SPLIT = grpcRoute("split", serviceParent("split"), [
-  { backendRefs: [backend("v1", 70), backend("v2", 30)] },
+  // As the conformance suite's MeshGRPCRouteWeight: 70/30, and a backend of weight 0 that gets nothing.
+  { backendRefs: [backend("v1", 70), backend("v2", 30), backend("v3", 0)] },
 ]);
 const POLICY = doc({
   apiVersion: "gateway.kgateway.dev/v1alpha1",
@@ -288,7 +289,7 @@ describe("GRPCRoute through a real Envoy waypoint", { timeout: 240_000 }, () => 
     }
     const v1 = counts.v1 ?? 0;
     const v2 = counts.v2 ?? 0;
-    assert.equal(v1 + v2, N, `only v1 and v2 serve: ${JSON.stringify(counts)}`);
+    assert.equal(v1 + v2, N, `only v1 and v2 serve (v3 has weight 0): ${JSON.stringify(counts)}`);
     // 70% of 400 is 280 (σ ≈ 9): generous bounds.
     assert.ok(v1 >= 220 && v1 <= 340, `v1 served ${v1} of ${N} (expected about 280)`);
     assert.ok(v2 >= 60 && v2 <= 180, `v2 served ${v2} of ${N} (expected about 120)`);
@@ -306,6 +307,36 @@ describe("GRPCRoute through a real Envoy waypoint", { timeout: 240_000 }, () => 
     assert.equal((await routeAccepted("echo-routes"))?.status, "True", "the other routes are unaffected");
     const echo = await answered(client("echo").call("Echo"));
     assert.equal(echo.pod, "v1", "and still served");
+  });
+
+  test("an HTTPRoute on the GRPCRoute's Service port is not accepted (GRPCRoute wins there)", async () => {
+    writeFileSync(
+      join(dir, "30-http-on-grpc-port.yaml"),
+      doc({
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: meta("http-on-grpc-port"),
+        spec: { parentRefs: [serviceParent("echo")], rules: [{ backendRefs: [backend("v3")] }] },
+      }),
+    );
+    const c = await waitFor("the HTTPRoute's status", async () => {
+      const s = await getJson<StatusEntry>(
+        statusKv,
+        objectKey({
+          group: "gateway.networking.k8s.io",
+          kind: "HTTPRoute",
+          namespace: NS,
+          name: "http-on-grpc-port",
+        }),
+      );
+      const parent = (s?.status["parents"] as Array<{ conditions: Condition[] }> | undefined)?.[0];
+      return parent?.conditions.find((x) => x.type === "Accepted");
+    });
+    assert.equal(c.status, "False");
+    assert.equal(c.reason, "Conflicted");
+    assert.match(c.message, /GRPCRoute grpc\/echo-routes applies to Service grpc\/echo port 7070/);
+    const echo = await answered(client("echo").call("Echo"));
+    assert.equal(echo.pod, "v1", "the GRPCRoute still routes (the HTTPRoute would send everything to v3)");
   });
 
   test("Envoy never NACKed", async () => {

@@ -125,6 +125,17 @@ test("with a memo, changes next to GRPCRoutes give the same output as a fresh tr
   );
   const parents = status?.status.parents as Array<{ conditions: Array<{ type: string; status: string }> }>;
   assert.equal(parents[0]?.conditions.find((x) => x.type === "Accepted")?.status, "True");
+  // A new HTTPRoute on the GRPCRoutes' port: the GRPCRoutes' work is the memo's, the HTTPRoute's new.
+  const added = structuredClone(route);
+  added.metadata = { name: "late-http", namespace: "w" };
+  added.spec.parentRefs[0]!.port = 7070;
+  objects.set(key.replace("echo-http-on-grpc-port", "late-http"), added);
+  const late = step("a new HTTPRoute on port 7070");
+  const lateStatus = late.statuses.find((s) => s.ref.name === "late-http");
+  const lateParents = lateStatus?.status.parents as Array<{
+    conditions: Array<{ type: string; reason: string }>;
+  }>;
+  assert.equal(lateParents[0]?.conditions.find((x) => x.type === "Accepted")?.reason, "Conflicted");
   const grpcKey = [...objects.keys()].find((k) => k.endsWith("GRPCRoute.w.echo-routes"));
   assert.ok(grpcKey);
   objects.delete(grpcKey);

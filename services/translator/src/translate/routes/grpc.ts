@@ -363,13 +363,15 @@ export function grpcConflicts(
     const taken = ports.filter((port) => {
       let hit = false;
       for (const g of grpcRoutes) {
+        // By key, not identity: a route's parents may be kept from an earlier translation (memo).
         const applies = g.parents.some(
           (q) =>
             !q.rejected &&
-            q.waypoint === p.waypoint &&
+            q.waypoint?.key === p.waypoint?.key &&
             ((q.kind === "Gateway" && h2.has(port)) ||
               (q.kind === "Service" &&
-                q.service === service &&
+                !!q.service &&
+                nsName(q.service.namespace, q.service.name) === key &&
                 (q.ports === undefined || q.ports.has(port)))),
         );
         if (applies) {
