@@ -80,7 +80,7 @@ export interface CompiledRoute {
   httpFilters: PlacedHttpFilter[];
 }
 
-export const internalError = (): RouteJson => ({ directResponse: { status: 500 } });
+const internalError = (): RouteJson => ({ directResponse: { status: 500 } });
 
 /** The kind of a compiled route. */
 export function routeKind(route: CompiledRoute): RouteKind {
