@@ -177,6 +177,7 @@ describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_00
     assert.equal(st.listeners[0]?.name, "proxy");
     assert.deepEqual(st.listeners[0]?.supportedKinds, [
       { group: "gateway.networking.k8s.io", kind: "HTTPRoute" },
+      { group: "gateway.networking.k8s.io", kind: "GRPCRoute" },
       { group: "gateway.networking.k8s.io", kind: "TCPRoute" },
       { group: "gateway.networking.k8s.io", kind: "TLSRoute" },
     ]);
@@ -210,6 +211,34 @@ describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_00
       assert.equal(cond(parents[0]?.conditions, "Accepted")?.status, "True");
       assert.equal(cond(parents[0]?.conditions, "ResolvedRefs")?.status, "True");
     }
+  });
+
+  test("a GRPCRoute is watched and gets its status: on httpbin2's HTTP/1 port, NotAllowedByListeners", async () => {
+    // Through the API server's GRPCRoute CRD, the watcher's informer and its RBAC (grpcroutes,
+    // grpcroutes/status); the Service port (http, 8000) is not HTTP/2, so the route is refused.
+    const route = {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GRPCRoute",
+      metadata: { name: "grpc-on-http", namespace: "httpbin" },
+      spec: {
+        parentRefs: [{ group: "", kind: "Service", name: "httpbin2", port: 8000 }],
+        rules: [{ backendRefs: [{ name: "httpbin2", port: 8000 }] }],
+      },
+    };
+    await s.cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify(route) });
+    const accepted = await waitFor(
+      "the GRPCRoute's status",
+      async () => {
+        const o = await get("grpcroute", "grpc-on-http");
+        const parents = (o.status as { parents?: Array<{ conditions: Cond[] }> } | undefined)?.parents;
+        return cond(parents?.[0]?.conditions, "Accepted");
+      },
+      30_000,
+      200,
+    );
+    assert.equal(accepted.status, "False");
+    assert.equal(accepted.reason, "NotAllowedByListeners");
+    await s.cluster.kubectl(["-n", "httpbin", "delete", "grpcroute", "grpc-on-http"]);
   });
 
   test("the API server rejects a malformed TrafficPolicy", async () => {

@@ -172,6 +172,30 @@ export interface HTTPRoute extends KubeObject {
   spec?: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: HTTPRouteRule[] };
 }
 
+/** GRPCRoute (gateway.networking.k8s.io/v1): a method match is `/<service>/<method>` on the wire. */
+export interface GRPCMethodMatch {
+  type?: "Exact" | "RegularExpression";
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCRouteMatch {
+  method?: GRPCMethodMatch;
+  headers?: HTTPHeaderMatch[];
+}
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches?: GRPCRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+}
+
+export interface GRPCRoute extends KubeObject {
+  kind: "GRPCRoute";
+  spec?: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: GRPCRouteRule[] };
+}
+
 export interface GatewayListener {
   name: string;
   port: number;

@@ -16,6 +16,7 @@ export const SUPPORTED_KINDS: readonly KindInfo[] = [
   // v1 in gateway-api v1.6.1; directories may hold the experimental channel's older versions.
   { group: GATEWAY_GROUP, kind: "TCPRoute", versions: ["v1", "v1alpha2"], namespaced: true },
   { group: GATEWAY_GROUP, kind: "TLSRoute", versions: ["v1", "v1alpha3", "v1alpha2"], namespaced: true },
+  { group: GATEWAY_GROUP, kind: "GRPCRoute", versions: ["v1"], namespaced: true },
   { group: GATEWAY_GROUP, kind: "ReferenceGrant", versions: ["v1", "v1beta1"], namespaced: true },
   { group: "", kind: "Service", versions: ["v1"], namespaced: true },
   { group: "", kind: "Namespace", versions: ["v1"], namespaced: false },

@@ -91,6 +91,15 @@ export const WATCHED: readonly ResourceInfo[] = [
   },
   {
     group: GATEWAY_GROUP,
+    version: "v1",
+    kind: "GRPCRoute",
+    plural: "grpcroutes",
+    namespaced: true,
+    statusWriter: true,
+    sharedStatusList: "parents",
+  },
+  {
+    group: GATEWAY_GROUP,
     version: "v1beta1",
     kind: "ReferenceGrant",
     plural: "referencegrants",

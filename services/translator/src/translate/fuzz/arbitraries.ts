@@ -644,6 +644,51 @@ const anyStreamRoute: A<KubeObject> = fc
   .map((o) => o as KubeObject);
 
 export const streamRoute: A<KubeObject> = fc.oneof(plausibleStreamRoute, anyStreamRoute);
+const grpcMethodMatch: A<unknown> = matchType(["Exact", "RegularExpression", "Bogus"]).chain((type) =>
+  fc.record({
+    type: fc.constant(type),
+    service: odd(
+      type === "RegularExpression"
+        ? regex
+        : fc.constantFrom("pkg.Svc", "", "a/b", ".x.Y", "grpc.health.v1.Health", "9bad"),
+    ),
+    method: odd(type === "RegularExpression" ? regex : fc.constantFrom("Echo", "", "Echo-Two", "_m")),
+  }),
+);
+
+const grpcRule: A<unknown> = odd(
+  fc.record(
+    {
+      name: odd(fc.constantFrom("one", "two", "")),
+      matches: odd(
+        fc.array(
+          odd(fc.record({ method: grpcMethodMatch, headers: odd(fc.array(headerMatch, { maxLength: 2 })) })),
+          { maxLength: 3 },
+        ),
+      ),
+      filters: odd(fc.array(filter, { maxLength: 3 })),
+      backendRefs: odd(fc.array(backendRef, { maxLength: 3 })),
+    },
+    { requiredKeys: [] },
+  ),
+);
+
+export const grpcRoute: A<KubeObject> = fc.record({
+  apiVersion: fc.constant("gateway.networking.k8s.io/v1"),
+  kind: fc.constant("GRPCRoute"),
+  metadata: meta(fc.constantFrom(...ROUTES), ns, {
+    generation: odd(fc.constantFrom(1, 2)),
+    creationTimestamp: timestamp,
+    labels: labels({ app: fc.constantFrom("x", "y") }),
+  }),
+  spec: odd(
+    fc.record({
+      parentRefs: odd(fc.array(parentRef, { maxLength: 3 })),
+      hostnames: odd(fc.array(fc.constantFrom("a.example", "*.example"), { maxLength: 2 })),
+      rules: odd(fc.array(grpcRule, { maxLength: 4 })),
+    }),
+  ),
+}) as A<KubeObject>;
 
 export const referenceGrant: A<KubeObject> = fc.record({
   apiVersion: fc.constant("gateway.networking.k8s.io/v1beta1"),
@@ -948,6 +993,7 @@ export const world: A<Map<string, KubeObject>> = fc
     fc.array(trafficPolicy, { maxLength: 3 }),
     fc.array(junk, { maxLength: 1 }),
     fc.array(streamRoute, { maxLength: 3 }),
+    fc.array(grpcRoute, { maxLength: 2 }),
   )
   .map(
     ([
@@ -962,6 +1008,7 @@ export const world: A<Map<string, KubeObject>> = fc
       policies,
       malformed,
       streams,
+      grpc,
     ]) => {
       const objects = new Map<string, KubeObject>();
       const all = [
@@ -973,6 +1020,7 @@ export const world: A<Map<string, KubeObject>> = fc
         ...baseObjects,
         ...routes,
         ...streams,
+        ...grpc,
       ];
       for (const o of [...all, ...grants, ...policies]) objects.set(objectKey(refOf(o)), o);
       malformed.forEach((m, i) => {

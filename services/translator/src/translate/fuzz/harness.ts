@@ -71,17 +71,18 @@ export function statusProblems(
         );
     }
   }
-  // Every Gateway of our class gets a status, and every HTTPRoute naming one of them as parent.
+  // Every Gateway of our class gets a status, and every HTTPRoute or GRPCRoute naming one as parent.
   const ours = new Set(
     output.statuses.filter((s) => s.ref.kind === "Gateway").map((s) => `${s.ref.namespace}/${s.ref.name}`),
   );
   const routeStatus = new Map(
     output.statuses
-      .filter((s) => s.ref.kind === "HTTPRoute")
-      .map((s) => [`${s.ref.namespace}/${s.ref.name}`, s]),
+      .filter((s) => s.ref.kind === "HTTPRoute" || s.ref.kind === "GRPCRoute")
+      .map((s) => [`${s.ref.kind}/${s.ref.namespace}/${s.ref.name}`, s]),
   );
   for (const o of objects.values()) {
-    if (!isRecord(o) || o.kind !== "HTTPRoute" || !isRecord(o.metadata) || !isRecord(o.spec)) continue;
+    if (!isRecord(o) || (o.kind !== "HTTPRoute" && o.kind !== "GRPCRoute")) continue;
+    if (!isRecord(o.metadata) || !isRecord(o.spec)) continue;
     const ns = String(o.metadata.namespace);
     const key = `${ns}/${String(o.metadata.name)}`;
     const parents = Array.isArray(o.spec.parentRefs) ? o.spec.parentRefs.filter(isRecord) : [];
@@ -92,8 +93,8 @@ export function statusProblems(
         typeof p.name === "string" &&
         ours.has(`${typeof p.namespace === "string" && p.namespace ? p.namespace : ns}/${p.name}`),
     );
-    if (namesOurs && !routeStatus.has(key))
-      problems.push(`HTTPRoute ${key} names a waypoint of ours but has no status`);
+    if (namesOurs && !routeStatus.has(`${o.kind}/${key}`))
+      problems.push(`${o.kind} ${key} names a waypoint of ours but has no status`);
   }
   return problems;
 }

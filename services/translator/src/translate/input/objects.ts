@@ -7,6 +7,7 @@ import type {
   Gateway,
   GatewayClass,
   GatewayExtension,
+  GRPCRoute,
   HTTPRoute,
   KubeObject,
   ReferenceGrant,
@@ -51,6 +52,8 @@ export interface ObjectIndex {
   tcpRoutes: readonly KubeObject[];
   /** TLSRoutes (any served version: v1, v1alpha2, v1alpha3), sorted by namespace, then name. */
   tlsRoutes: readonly KubeObject[];
+  /** Sorted by namespace, then name. */
+  grpcRoutes: readonly GRPCRoute[];
   /** Sorted by namespace, then name. */
   services: readonly ServiceInfo[];
   /** Namespace name → labels (a namespace with no object has no entry). */
@@ -159,6 +162,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const httpRoutes: HTTPRoute[] = [];
   const tcpRoutes: KubeObject[] = [];
   const tlsRoutes: KubeObject[] = [];
+  const grpcRoutes: GRPCRoute[] = [];
   const services: ServiceInfo[] = [];
   const namespaceLabels = new Map<string, Record<string, string>>();
   const endpointSlices = new Map<string, EndpointSlice[]>();
@@ -180,6 +184,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
       else if (o.kind === "HTTPRoute" && ns) httpRoutes.push(o as HTTPRoute);
       else if (o.kind === "TCPRoute" && ns) tcpRoutes.push(o);
       else if (o.kind === "TLSRoute" && ns) tlsRoutes.push(o);
+      else if (o.kind === "GRPCRoute" && ns) grpcRoutes.push(o as GRPCRoute);
       else if (o.kind === "ReferenceGrant" && ns) {
         const list = referenceGrants.get(ns) ?? [];
         list.push(o as ReferenceGrant);
@@ -210,6 +215,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   httpRoutes.sort(byNamespaceName);
   tcpRoutes.sort(byNamespaceName);
   tlsRoutes.sort(byNamespaceName);
+  grpcRoutes.sort(byNamespaceName);
   trafficPolicies.sort(byNamespaceName);
   authorizationPolicies.sort(byNamespaceName);
   requestAuthentications.sort(byNamespaceName);
@@ -224,6 +230,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     httpRoutes,
     tcpRoutes,
     tlsRoutes,
+    grpcRoutes,
     services,
     namespaceLabels,
     endpointSlices,

@@ -25,13 +25,16 @@ test("HTTP iff the keyword before the first '-' is http, http2, http_proxy or gr
   for (const name of ["https", "tcp", "tcp-http", "redis", "web", "h2c", "httpx", "mongo", ""]) {
     assert.ok(!isHttpPort({ name }), name);
   }
-  assert.ok(!isHttpPort({ appProtocol: "kubernetes.io/h2c", name: "http" }), "appProtocol decides");
+  assert.ok(!isHttpPort({ appProtocol: "tcp", name: "http" }), "appProtocol decides");
+  assert.ok(isHttpPort({ appProtocol: "kubernetes.io/h2c", name: "tcp" }), "h2c is HTTP/2 prior knowledge");
   assert.ok(isHttpPort({ appProtocol: "http", name: "tcp-db" }));
   assert.ok(!isHttpPort({ protocol: "TCP" }));
 });
 
-test("HTTP/2 upstreams: http2 and grpc", () => {
+test("HTTP/2 upstreams: http2, grpc and kubernetes.io/h2c", () => {
   assert.ok(isHttp2Port({ appProtocol: "grpc" }));
+  assert.ok(isHttp2Port({ appProtocol: "kubernetes.io/h2c" }));
+  assert.ok(isHttp2Port({ name: "grpc-api" }));
   assert.ok(isHttp2Port({ name: "http2-api" }));
   assert.ok(!isHttp2Port({ appProtocol: "http" }));
   assert.ok(!isHttp2Port({ name: "tcp" }));

@@ -1,11 +1,12 @@
 // Which service ports a waypoint treats as HTTP (kgateway's ServicePort.IsHTTP): take appProtocol,
 // else the port name, else the protocol; keep the part before the first "-"; HTTP iff that is http,
-// http2, http_proxy or grpc (compared case-insensitively, as Istio parses protocols). Everything else
-// is proxied as plain TCP.
+// http2, http_proxy or grpc (compared case-insensitively, as Istio parses protocols), or the
+// appProtocol kubernetes.io/h2c (HTTP/2 over cleartext, KEP-3726). Everything else is proxied as plain
+// TCP. The HTTP/2 ones (http2, grpc, kubernetes.io/h2c) are the ports a GRPCRoute can attach to.
 import type { ServicePort } from "@waymark/api";
 
-const HTTP_KEYWORDS = new Set(["http", "http2", "http_proxy", "grpc"]);
-const HTTP2_KEYWORDS = new Set(["http2", "grpc"]);
+const HTTP_KEYWORDS = new Set(["http", "http2", "http_proxy", "grpc", "kubernetes.io/h2c"]);
+const HTTP2_KEYWORDS = new Set(["http2", "grpc", "kubernetes.io/h2c"]);
 
 /** The protocol keyword of a port: lower-cased, before the first "-". */
 export function protocolKeyword(port: Pick<ServicePort, "appProtocol" | "name" | "protocol">): string {
@@ -18,7 +19,10 @@ export function isHttpPort(port: Pick<ServicePort, "appProtocol" | "name" | "pro
   return HTTP_KEYWORDS.has(protocolKeyword(port));
 }
 
-/** HTTP ports whose upstream speaks HTTP/2 (http2, grpc): their clusters get HTTP/2 options. */
+/**
+ * HTTP ports whose upstream speaks HTTP/2 (http2, grpc, kubernetes.io/h2c): their clusters get HTTP/2
+ * options, and GRPCRoutes apply to them.
+ */
 export function isHttp2Port(port: Pick<ServicePort, "appProtocol" | "name" | "protocol">): boolean {
   return HTTP2_KEYWORDS.has(protocolKeyword(port));
 }

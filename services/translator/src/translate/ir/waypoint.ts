@@ -5,7 +5,7 @@
 import { compareStrings } from "../input/guards.ts";
 import { chainName } from "../input/names.ts";
 import { nsName, type ServiceInfo } from "../input/objects.ts";
-import { isHttpPort, isTcpTransport } from "../input/protocol.ts";
+import { isHttp2Port, isHttpPort, isTcpTransport } from "../input/protocol.ts";
 import { type BackendTarget, serviceTarget } from "../routes/backends.ts";
 import { appliesToPort, type CompiledRoute } from "../routes/compile.ts";
 import type { TranslatorSettings } from "../types.ts";
@@ -20,6 +20,25 @@ export interface WaypointRoutes {
   serviceRoutes: ReadonlyMap<string, readonly CompiledRoute[]>;
   /** Service keys some route applies to on selected ports only (for the others every route applies). */
   portRestricted?: ReadonlySet<string>;
+}
+
+const isGrpc = (r: CompiledRoute) => r.kind === "GRPCRoute";
+
+/**
+ * The routes of one service port by route type (routes/grpc.ts): GRPCRoutes only on HTTP/2 ports,
+ * and where one applies, no HTTPRoute (GEP-1294: GRPCRoute is more specific than HTTPRoute).
+ */
+function byRouteType(
+  port: Parameters<typeof isHttp2Port>[0],
+  gatewayRoutes: readonly CompiledRoute[],
+  serviceRoutes: readonly CompiledRoute[],
+): { gatewayRoutes: readonly CompiledRoute[]; serviceRoutes: readonly CompiledRoute[] } {
+  const grpc = isHttp2Port(port) && (gatewayRoutes.some(isGrpc) || serviceRoutes.some(isGrpc));
+  const keep = (r: CompiledRoute) => isGrpc(r) === grpc;
+  return {
+    gatewayRoutes: gatewayRoutes.every(keep) ? gatewayRoutes : gatewayRoutes.filter(keep),
+    serviceRoutes: serviceRoutes.every(keep) ? serviceRoutes : serviceRoutes.filter(keep),
+  };
 }
 
 /** Every backend the routes send to, once per cluster, in the order first seen. */
@@ -44,13 +63,17 @@ export function buildWaypointIR(
   const chains: ChainIR[] = [];
   const targets = new Map<string, BackendTarget>();
   const addTarget = (t: BackendTarget) => {
-    if (!targets.has(t.cluster)) targets.set(t.cluster, t);
+    const seen = targets.get(t.cluster);
+    // A GRPCRoute sending there makes the cluster HTTP/2-capable, whoever saw it first.
+    if (!seen || (t.grpc && !seen.grpc)) targets.set(t.cluster, seen ? { ...seen, grpc: true } : t);
   };
   // Envoy rejects a listener whose chains match the same (address, port) twice: the first service
   // (by namespace and name) keeps a VIP:port, a later one claiming it gets no chain for that port.
   const claimed = new Set<string>();
-  const gatewayRoutes = routes.gatewayRoutes;
-  const viaGateway = new Set(gatewayRoutes);
+  const allGatewayRoutes = routes.gatewayRoutes;
+  const viaGateway = new Set(allGatewayRoutes);
+  const anyGrpc =
+    allGatewayRoutes.some(isGrpc) || [...routes.serviceRoutes.values()].some((list) => list.some(isGrpc));
 
   for (const service of services) {
     if (service.vips.length === 0) continue; // headless: nothing to match on
@@ -59,10 +82,12 @@ export function buildWaypointIR(
     const ownRoutes = viaGateway.size ? own.filter((r) => !viaGateway.has(r)) : own;
     for (const port of service.ports) {
       if (!isTcpTransport(port)) continue;
-      const serviceRoutes =
+      let serviceRoutes =
         routes.portRestricted && !routes.portRestricted.has(key)
           ? ownRoutes
           : ownRoutes.filter((r) => appliesToPort(r, key, port.port));
+      let gatewayRoutes = allGatewayRoutes;
+      if (anyGrpc) ({ gatewayRoutes, serviceRoutes } = byRouteType(port, gatewayRoutes, serviceRoutes));
       const pairs = service.vips.map((ip) => `${ip}|${port.port}`);
       if (pairs.some((p) => claimed.has(p))) continue;
       for (const p of pairs) claimed.add(p);

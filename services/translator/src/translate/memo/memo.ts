@@ -134,6 +134,8 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
       if (!this.#usedRouteConfigs.has(name)) this.#routeConfigs.delete(name);
     this.#usedRouteConfigs.clear();
     const { routes, ...rest } = t;
-    this.last = { ...rest, objects: new Map(t.objects), routeOnly: routes.overLimit.size === 0 };
+    // With a GRPCRoute, an HTTPRoute's status can depend on it (routes/grpc.ts grpcConflicts).
+    const routeOnly = routes.overLimit.size === 0 && !routes.anyGrpc;
+    this.last = { ...rest, objects: new Map(t.objects), routeOnly };
   }
 }

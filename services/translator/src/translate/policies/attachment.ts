@@ -1,6 +1,7 @@
 // Which TrafficPolicies apply where, in which order, and their status per ancestor (kgateway's
 // model): targetRefs / targetSelectors name, in the policy's own namespace, the waypoint Gateway
-// (all of its routes; in Envoy, the virtual hosts), an HTTPRoute, or one rule of it (sectionName).
+// (all of its routes; in Envoy, the virtual hosts), an HTTPRoute or GRPCRoute, or one rule of it
+// (sectionName).
 // The more specific target wins: rule > route > Gateway. Among policies at the same level the
 // higher kgateway.dev/policy-weight wins, then the older one, then namespace/name. Features merge
 // field by field: each feature (spec field) comes from the first policy in that order that sets it.
@@ -45,7 +46,7 @@ export const TRAFFIC_POLICY_FIELDS = [
   "statPrefix",
 ];
 
-export type TargetKind = "Gateway" | "HTTPRoute";
+export type TargetKind = "Gateway" | "HTTPRoute" | "GRPCRoute";
 
 export interface PolicyTarget {
   kind: TargetKind;
@@ -81,12 +82,14 @@ export function readTargets(policy: TrafficPolicy, errors: string[]): PolicyTarg
     const group = str(r.group) ?? "";
     const kind = str(r.kind) ?? "";
     if (kind === "Service") {
-      errors.push(`${where}: a Service cannot be targeted (target its HTTPRoute or the waypoint Gateway)`);
+      errors.push(
+        `${where}: a Service cannot be targeted (target its HTTPRoute, GRPCRoute or the waypoint Gateway)`,
+      );
       return undefined;
     }
-    if (group !== GATEWAY_GROUP || (kind !== "Gateway" && kind !== "HTTPRoute")) {
+    if (group !== GATEWAY_GROUP || (kind !== "Gateway" && kind !== "HTTPRoute" && kind !== "GRPCRoute")) {
       errors.push(
-        `${where}: ${kind || "(no kind)"}.${group || "(no group)"} is not supported; target a Gateway or HTTPRoute of ${GATEWAY_GROUP}`,
+        `${where}: ${kind || "(no kind)"}.${group || "(no group)"} is not supported; target a Gateway, HTTPRoute or GRPCRoute of ${GATEWAY_GROUP}`,
       );
       return undefined;
     }

@@ -7,7 +7,8 @@ import type { ClusterJson, RouteJson, SecretJson } from "@waymark/envoy-proto";
 import { compareStrings, isRecord, records, str, stringMap } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
 import type { PerFilterConfig, PlacedHttpFilter, WaypointIR } from "../ir/types.ts";
-import type { CompiledRoute } from "../routes/compile.ts";
+import { type CompiledRoute, routeKind } from "../routes/compile.ts";
+import { routeKey } from "../routes/grpc.ts";
 import type { ObjectStatus, TranslatorSettings } from "../types.ts";
 import type { WaypointInfo } from "../waypoints/gateways.ts";
 import {
@@ -204,10 +205,11 @@ export class PolicyTranslation {
   /** Whether some policy, valid or not, names or selects the route (its status then depends on it). */
   targetsRoute(route: HTTPRoute): boolean {
     const labels = stringMap(route.metadata.labels);
+    const kind = (route.kind as string) === "GRPCRoute" ? "GRPCRoute" : "HTTPRoute";
     return this.policies.some(
       (p) =>
         p.namespace === route.metadata.namespace &&
-        p.targets.some((t) => targetMatches(t, "HTTPRoute", route.metadata.name, labels)),
+        p.targets.some((t) => targetMatches(t, kind, route.metadata.name, labels)),
     );
   }
 
@@ -215,10 +217,11 @@ export class PolicyTranslation {
   route(route: CompiledRoute): void {
     if (this.policies.length === 0) return;
     const labels = stringMap(route.route.metadata.labels);
+    const kind = routeKind(route);
     const onRoute = (p: PolicyInfo, section: boolean) =>
       p.namespace === route.namespace &&
       p.targets.some(
-        (t) => targetMatches(t, "HTTPRoute", route.name, labels) && (t.sectionName !== undefined) === section,
+        (t) => targetMatches(t, kind, route.name, labels) && (t.sectionName !== undefined) === section,
       );
     const routeLevel = this.valid().filter((p) => onRoute(p, false));
     const ruleLevel = this.valid().filter((p) => onRoute(p, true));
@@ -245,9 +248,7 @@ export class PolicyTranslation {
       const fields = new Set<string>();
       const candidates = [
         ...ruleLevel.filter((p) =>
-          p.targets.some(
-            (t) => t.kind === "HTTPRoute" && t.sectionName !== undefined && t.sectionName === ruleName,
-          ),
+          p.targets.some((t) => t.kind === kind && t.sectionName !== undefined && t.sectionName === ruleName),
         ),
         ...routeLevel,
       ];
@@ -278,7 +279,7 @@ export class PolicyTranslation {
       const closedBy = closing.some((p) =>
         p.targets.some(
           (t) =>
-            targetMatches(t, "HTTPRoute", route.name, labels) &&
+            targetMatches(t, kind, route.name, labels) &&
             (t.sectionName === undefined || t.sectionName === ruleName),
         ),
       );
@@ -297,8 +298,8 @@ export class PolicyTranslation {
           filterMetadata: { ...entry.json.metadata?.filterMetadata, ...metadata },
         };
     }
-    this.routeProviders.set(nsName(route.namespace, route.name), { winners, losers });
-    this.routeValues.set(nsName(route.namespace, route.name), values);
+    this.routeProviders.set(routeKey(route), { winners, losers });
+    this.routeValues.set(routeKey(route), values);
   }
 
   private outcome(p: PolicyInfo, w: WaypointInfo): AncestorOutcome {
@@ -318,12 +319,13 @@ export class PolicyTranslation {
   /** Records that `route` is programmed into waypoint `w` (for the status of its policies). */
   attached(route: CompiledRoute, w: WaypointInfo): void {
     if (this.policies.length === 0) return;
-    const label = `HTTPRoute ${nsName(route.namespace, route.name)}`;
+    const kind = routeKind(route);
+    const label = `${kind} ${nsName(route.namespace, route.name)}`;
     const labels = stringMap(route.route.metadata.labels);
-    const providers = this.routeProviders.get(nsName(route.namespace, route.name));
+    const providers = this.routeProviders.get(routeKey(route));
     for (const p of this.policies) {
       if (p.namespace !== route.namespace) continue;
-      if (!p.targets.some((t) => targetMatches(t, "HTTPRoute", route.name, labels))) continue;
+      if (!p.targets.some((t) => targetMatches(t, kind, route.name, labels))) continue;
       const o = this.outcome(p, w);
       if (p.errors.length) continue;
       const lost = providers?.losers.get(p);
@@ -390,7 +392,7 @@ export class PolicyTranslation {
       for (const k of vhostKeys) used.add(k);
       for (const list of [rc.gatewayRoutes, rc.serviceRoutes])
         for (const r of list) {
-          for (const [field, ps] of this.routeValues.get(nsName(r.namespace, r.name)) ?? []) {
+          for (const [field, ps] of this.routeValues.get(routeKey(r)) ?? []) {
             const all = inForce.get(field) ?? new Set<PolicyInfo>();
             for (const p of ps) all.add(p);
             inForce.set(field, all);
@@ -399,7 +401,7 @@ export class PolicyTranslation {
             const gw = gatewayWinners.get(field);
             if (gw) {
               const o = this.outcome(gw, w);
-              const on = `HTTPRoute ${nsName(r.namespace, r.name)}`;
+              const on = `${routeKind(r)} ${nsName(r.namespace, r.name)}`;
               const by = o.overridden.get(on) ?? new Set<string>();
               for (const p of ps) by.add(p.key);
               o.overridden.set(on, by);

@@ -11,6 +11,11 @@ export interface BackendTarget {
   service: ServiceInfo;
   port: ServicePortInfo;
   cluster: string;
+  /**
+   * A GRPCRoute sends to it: its cluster must speak HTTP/2 to gRPC clients even when the port is not
+   * marked HTTP/2 (xds/clusters.ts).
+   */
+  grpc?: true;
 }
 
 export type BackendReason = "BackendNotFound" | "RefNotPermitted" | "InvalidKind";

@@ -52,8 +52,14 @@ export interface RefProblem {
   message: string;
 }
 
+/** The route kinds compiled into route entries (GRPCRoute: routes/grpc.ts). */
+export type RouteKind = "HTTPRoute" | "GRPCRoute";
+
 export interface CompiledRoute {
+  /** The route object (a GRPCRoute's has the same parentRefs, rules, names and backendRefs). */
   route: HTTPRoute;
+  /** Absent for an HTTPRoute. */
+  kind?: "GRPCRoute";
   namespace: string;
   name: string;
   generation: number | undefined;
@@ -76,10 +82,15 @@ export interface CompiledRoute {
 
 const internalError = (): RouteJson => ({ directResponse: { status: 500 } });
 
+/** The kind of a compiled route. */
+export function routeKind(route: CompiledRoute): RouteKind {
+  return route.kind ?? "HTTPRoute";
+}
+
 /** The filter state key holding the client's SPIFFE identity (set from ztunnel's PROXY header). */
 export const PEER_PRINCIPAL_KEY = "io.istio.peer_principal";
 
-type RuleAction =
+export type RuleAction =
   | { kind: "error" }
   | { kind: "redirect"; redirect: RedirectSpec }
   | {
@@ -101,7 +112,7 @@ function clusterWeight(b: WeightedBackend): WeightedCluster_ClusterWeightJson {
   return { name: b.target.cluster, weight: b.weight, ...(b.filters?.headerOps ?? {}) };
 }
 
-function compileRule(
+export function compileRule(
   rule: Record<string, unknown>,
   label: string,
   route: CompiledRoute,
@@ -130,7 +141,7 @@ function compileRule(
   for (const ref of refs) {
     const declared = isRecord(ref) && ref.weight !== undefined ? int(ref.weight) : 1;
     const weight = declared === undefined || declared < 0 ? 0 : declared;
-    const result = resolveBackend(ref, namespace, index, parentServices);
+    const result = resolveBackend(ref, namespace, index, parentServices, routeKind(route));
     if (!result.ok) {
       route.refProblems.push({ reason: result.reason, message: `${label}: ${result.message}` });
       invalidWeight += weight;
@@ -173,7 +184,7 @@ function compileRule(
 
   const mirrors: RouteAction_RequestMirrorPolicyJson[] = [];
   for (const m of filters.mirrors) {
-    const result = resolveBackend(m.backendRef, namespace, index, parentServices);
+    const result = resolveBackend(m.backendRef, namespace, index, parentServices, routeKind(route));
     if (!result.ok) {
       route.refProblems.push({
         reason: result.reason,
@@ -201,7 +212,7 @@ function addTarget(route: CompiledRoute, t: BackendTarget): void {
 }
 
 /** The Services a route names as parents, as `<ns>/<name>`. */
-function parentServiceKeys(spec: Record<string, unknown>, routeNamespace: string): Set<string> {
+export function parentServiceKeys(spec: Record<string, unknown>, routeNamespace: string): Set<string> {
   const out = new Set<string>();
   for (const ref of records(spec.parentRefs)) {
     const group = str(ref.group);
@@ -211,7 +222,7 @@ function parentServiceKeys(spec: Record<string, unknown>, routeNamespace: string
   return out;
 }
 
-interface EntryPart {
+export interface EntryPart {
   part: number;
   suffix: string;
   /** Route fields besides name and match (the action, header operations). */
@@ -220,7 +231,7 @@ interface EntryPart {
 }
 
 /** The entries of one match of a rule (two when a share of the requests gets 500). */
-function matchEntries(
+export function matchEntries(
   action: RuleAction,
   match: CompiledMatch,
   label: string,

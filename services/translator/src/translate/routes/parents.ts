@@ -15,7 +15,8 @@ import { isCoreGroup } from "./backends.ts";
 import type { CompiledRoute } from "./compile.ts";
 
 export interface Rejection {
-  reason: "NotAllowedByListeners" | "NoMatchingParent" | "UnsupportedValue";
+  /** Conflicted: a GRPCRoute takes the Service's ports (GEP-1294 route type specificity, routes/grpc.ts). */
+  reason: "NotAllowedByListeners" | "NoMatchingParent" | "UnsupportedValue" | "Conflicted";
   message: string;
 }
 

@@ -26,18 +26,37 @@ export interface MatchRank {
   matchIndex: number;
   /** Entry of the match: 0 for the 500 share of unusable backends (if any), 1 for the forward. */
   part?: number;
+  /** A GRPCRoute match: its own order (see compareMatchRank); path fields are unused. */
+  grpc?: { service: number; method: number };
 }
 
 const PATH_TYPE_ORDER: Record<PathMatchType, number> = { Exact: 0, PathPrefix: 1, RegularExpression: 2 };
 
 /** Negative when a takes precedence over b. A total order: equal only for the same match. */
 export function compareMatchRank(a: MatchRank, b: MatchRank): number {
+  // GRPCRoute (its spec): more characters of the matched service first, then of the method, then
+  // more header matches; the same tie-breaks after that. GRPCRoutes and HTTPRoutes never share a
+  // route configuration (ir/waypoint.ts), so the two orders never meet.
+  if (a.grpc && b.grpc)
+    return (
+      b.grpc.service - a.grpc.service ||
+      b.grpc.method - a.grpc.method ||
+      b.headerCount - a.headerCount ||
+      tieBreak(a, b)
+    );
   return (
     PATH_TYPE_ORDER[a.pathType] - PATH_TYPE_ORDER[b.pathType] ||
     b.pathLength - a.pathLength ||
     Number(b.hasMethod) - Number(a.hasMethod) ||
     b.headerCount - a.headerCount ||
     b.queryCount - a.queryCount ||
+    tieBreak(a, b)
+  );
+}
+
+/** Oldest route first, then namespace/name, rule order, match order, entry part. */
+function tieBreak(a: MatchRank, b: MatchRank): number {
+  return (
     (a.created ?? Number.POSITIVE_INFINITY) - (b.created ?? Number.POSITIVE_INFINITY) ||
     compareStrings(a.namespace, b.namespace) ||
     compareStrings(a.name, b.name) ||

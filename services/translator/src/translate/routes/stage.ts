@@ -1,6 +1,6 @@
-// Stage 3: compile every HTTPRoute (matches, filters, backends), resolve its parents, apply the
-// per-waypoint route limit, and file the accepted routes by waypoint (Gateway parents) and by
-// Service (Service parents). A cache (the memo, kept beside the stages) may hand back a route's
+// Stage 3: compile every HTTPRoute and GRPCRoute (matches, filters, backends; GRPCRoute: grpc.ts),
+// resolve its parents, apply the per-waypoint route limit, and file the accepted routes by waypoint
+// (Gateway parents) and by Service (Service parents). A cache (the memo, kept beside the stages) may hand back a route's
 // work from the last translation; with or without one the result is the same.
 import type { HTTPRoute, KubeObject, ObjectRef } from "@waymark/api";
 import { nsName } from "../input/objects.ts";
@@ -8,6 +8,7 @@ import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
 import type { TranslatorSettings } from "../types.ts";
 import type { Waypoints } from "../waypoints/stage.ts";
 import { type CompiledRoute, compileRoute } from "./compile.ts";
+import { compileGrpcRoute, grpcConflicts, grpcParents, listenerConflicts, routeKey } from "./grpc.ts";
 import { type ParentOutcome, type Rejection, resolveParents } from "./parents.ts";
 import { type OverLimit, routesOverLimit, withLimit } from "./route-limit.ts";
 
@@ -40,11 +41,15 @@ export interface RouteResult {
   parents: readonly ParentOutcome[];
   /** Waypoint key → why the route is over that waypoint's limit; undefined when it is under all. */
   over: ReadonlyMap<string, Rejection> | undefined;
+  /** An HTTPRoute some of whose parents a GRPCRoute takes (grpc.ts grpcConflicts): its status is not cached. */
+  conflicted?: boolean;
 }
 
 export interface CompiledRoutes {
-  /** Every HTTPRoute, in index order. */
+  /** Every HTTPRoute, in index order, then every GRPCRoute, in index order. */
   all: RouteResult[];
+  /** Whether there is any GRPCRoute (its conflicts with HTTPRoutes depend on the other routes). */
+  anyGrpc: boolean;
   overLimit: OverLimit;
   /** Waypoint key → routes accepted with that waypoint's Gateway as parent. */
   gatewayRoutes: Map<string, CompiledRoute[]>;
@@ -88,6 +93,19 @@ export function compileRoutes(
     }
     return { route, work };
   });
+  const grpcWorks = index.grpcRoutes.map((grpc) => {
+    const route = grpc as unknown as HTTPRoute;
+    let work = cache?.route(grpc);
+    if (!work) {
+      const compiled = compileGrpcRoute(grpc, index);
+      work = { compiled, parents: grpcParents(resolveParents(compiled, context)), status: undefined };
+      work.name = routeKey(compiled);
+      cache?.rememberRoute(grpc, work);
+    }
+    return { route, work };
+  });
+  const httpCount = works.length;
+  works.push(...grpcWorks);
   // Routes beyond a waypoint's limit: for each, the waypoints whose limit it is over.
   const overLimit = routesOverLimit(
     works.map((w) => w.work),
@@ -95,22 +113,47 @@ export function compileRoutes(
   );
   const out: CompiledRoutes = {
     all: [],
+    anyGrpc: grpcWorks.length > 0,
     overLimit,
     gatewayRoutes: new Map(context.list.map((w) => [w.key, []])),
     serviceRoutes: new Map(),
     attached: new Map(context.list.map((w) => [w.key, new Set()])),
     portRestricted: new Set(),
   };
-  for (const { route, work } of works) {
+  // Each route's parents with the route limit applied. Not cached: whether a route is over the
+  // limit, or loses a parent to a route of the other type (grpc.ts), depends on the other routes.
+  const limited = works.map(({ work }) => {
+    const over = overLimit.get(work.compiled);
+    return over ? work.parents.map((p) => withLimit(p, over)) : work.parents;
+  });
+  const conflicted = new Set<number>();
+  if (grpcWorks.length > 0) {
+    for (const i of listenerConflicts(
+      works.map((w) => w.work.compiled),
+      limited,
+    ))
+      conflicted.add(i);
+    const grpcAttached = grpcWorks.map((g, k) => ({
+      compiled: g.work.compiled,
+      parents: limited[httpCount + k]!,
+    }));
+    for (let i = 0; i < httpCount; i++) {
+      const c = grpcConflicts(limited[i]!, grpcAttached);
+      if (c) {
+        limited[i] = c;
+        conflicted.add(i);
+      }
+    }
+  }
+  works.forEach(({ route, work }, i) => {
     const { compiled } = work;
     const over = overLimit.get(compiled);
-    // Not cached: whether a route is over the limit depends on the other routes.
-    const parents = over ? work.parents.map((p) => withLimit(p, over)) : work.parents;
-    out.all.push({ route, work, parents, over });
-    if (parents.length === 0) continue;
+    const parents = limited[i]!;
+    out.all.push({ route, work, parents, over, ...(conflicted.has(i) ? { conflicted: true } : {}) });
+    if (parents.length === 0) return;
     // The ports each Service parent selects follow from the parents alone: kept while they are the same.
     if (work.portsFrom !== parents) fillServicePorts(work, parents);
-    work.name ??= nsName(compiled.namespace, compiled.name);
+    work.name ??= routeKey(compiled);
     for (const p of parents) {
       if (p.rejected || !p.waypoint) continue;
       out.attached.get(p.waypoint.key)?.add(work.name);
@@ -127,6 +170,6 @@ export function compileRoutes(
       }
     }
     for (const key of work.restricted ?? []) out.portRestricted.add(key);
-  }
+  });
   return out;
 }

@@ -26,12 +26,12 @@ export function collectStatuses(
     const generation = int(cls.metadata.generation);
     add({ ref: refOf(cls), generation, status: gatewayClassStatus(generation) });
   }
-  for (const { route, work, parents, over } of routes.all) {
+  for (const { route, work, parents, over, conflicted } of routes.all) {
     if (parents.length === 0) continue;
     const { compiled } = work;
     let status: Record<string, unknown>;
-    // Not cached when over a limit: that depends on the other routes.
-    if (over) status = routeStatus(compiled, parents, settings);
+    // Not cached when over a limit or conflicted: that depends on the other routes.
+    if (over || conflicted) status = routeStatus(compiled, parents, settings);
     else {
       work.status ??= routeStatus(compiled, parents, settings);
       status = work.status;

@@ -10,7 +10,7 @@ export const PROXY_PROTOCOL = "istio.io/PROXY";
 export const WAYPOINT_FOR_LABEL = "istio.io/waypoint-for";
 
 /** The route kinds (group gateway.networking.k8s.io) the inbound listener supports. */
-export const ROUTE_KINDS: readonly string[] = ["HTTPRoute", "TCPRoute", "TLSRoute"];
+export const ROUTE_KINDS: readonly string[] = ["HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute"];
 
 export interface ListenerInfo {
   name: string;

@@ -20,6 +20,13 @@ export function emitCluster(target: BackendTarget): ClusterJson {
   if (isHttpPort(target.port) && isHttp2Port(target.port)) {
     const options: HttpProtocolOptionsJson = { explicitHttpConfig: { http2ProtocolOptions: {} } };
     cluster.typedExtensionProtocolOptions = { [HTTP_OPTIONS]: pack(HTTP_OPTIONS, options) };
+  } else if (target.grpc) {
+    // A GRPCRoute sends to a port not marked HTTP/2: upstream speaks what the client spoke (HTTP/2
+    // for gRPC), so HTTPRoute traffic to the same port stays HTTP/1.1.
+    const options: HttpProtocolOptionsJson = {
+      useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
+    };
+    cluster.typedExtensionProtocolOptions = { [HTTP_OPTIONS]: pack(HTTP_OPTIONS, options) };
   }
   return cluster;
 }
