@@ -270,13 +270,13 @@ export function matchEntries(
   ];
 }
 
-export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRoute {
-  const namespace = route.metadata.namespace ?? "";
-  const name = route.metadata.name;
-  const out: CompiledRoute = {
+/** A route's compiled form before its rules are read (HTTPRoute, or a GRPCRoute read like one). */
+export function emptyCompiledRoute(route: HTTPRoute, kind?: "GRPCRoute"): CompiledRoute {
+  return {
     route,
-    namespace,
-    name,
+    ...(kind ? { kind } : {}),
+    namespace: route.metadata.namespace ?? "",
+    name: route.metadata.name,
     generation: int(route.metadata.generation),
     entries: [],
     targets: [],
@@ -285,6 +285,11 @@ export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRout
     servicePorts: new Map(),
     httpFilters: [],
   };
+}
+
+export function compileRoute(route: HTTPRoute, index: ObjectIndex): CompiledRoute {
+  const out = emptyCompiledRoute(route);
+  const { namespace, name } = out;
   const created = parseTimestamp(route.metadata.creationTimestamp);
   const spec = isRecord(route.spec) ? route.spec : {};
   const parentServices = parentServiceKeys(spec, namespace);

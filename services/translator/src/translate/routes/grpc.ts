@@ -21,13 +21,14 @@
 //   - the backends' clusters speak HTTP/2 to gRPC clients (BackendTarget.grpc, xds/clusters.ts).
 import type { GRPCRoute, HTTPRoute } from "@waymark/api";
 import type { RouteMatchJson } from "@waymark/envoy-proto";
-import { arr, int, isRecord, str } from "../input/guards.ts";
+import { arr, isRecord, str } from "../input/guards.ts";
 import { routeEntryName } from "../input/names.ts";
 import { nsName, type ObjectIndex, type ServiceInfo } from "../input/objects.ts";
 import { isHttp2Port, isHttpPort, isTcpTransport } from "../input/protocol.ts";
 import {
   type CompiledRoute,
   compileRule,
+  emptyCompiledRoute,
   matchEntries,
   parentServiceKeys,
   type RouteKind,
@@ -140,22 +141,9 @@ export function grpcEntryName(namespace: string, name: string, rule: number, mat
 }
 
 export function compileGrpcRoute(route: GRPCRoute, index: ObjectIndex): CompiledRoute {
-  const namespace = route.metadata.namespace ?? "";
-  const name = route.metadata.name;
-  const out: CompiledRoute = {
-    // Read like an HTTPRoute's everywhere (metadata, parentRefs, rules by index).
-    route: route as unknown as HTTPRoute,
-    kind: "GRPCRoute",
-    namespace,
-    name,
-    generation: int(route.metadata.generation),
-    entries: [],
-    targets: [],
-    unsupported: [],
-    refProblems: [],
-    servicePorts: new Map(),
-    httpFilters: [],
-  };
+  // Read like an HTTPRoute's everywhere (metadata, parentRefs, rules by index).
+  const out = emptyCompiledRoute(route as unknown as HTTPRoute, "GRPCRoute");
+  const { namespace, name } = out;
   const created = parseTimestamp(route.metadata.creationTimestamp);
   const spec = isRecord(route.spec) ? route.spec : {};
   const parentServices = parentServiceKeys(spec, namespace);

@@ -8,10 +8,10 @@
 
 import { isIP } from "node:net";
 import type { KubeObject } from "@waymark/api";
-import { arr, compareStrings, int, isRecord, records, str } from "../../input/guards.ts";
+import { arr, compareStrings, int, isRecord, str } from "../../input/guards.ts";
 import type { ObjectIndex } from "../../input/objects.ts";
-import { type BackendTarget, isCoreGroup, resolveBackend } from "../backends.ts";
-import type { RefProblem } from "../compile.ts";
+import { type BackendTarget, resolveBackend } from "../backends.ts";
+import { parentServiceKeys, type RefProblem } from "../compile.ts";
 import { parseTimestamp } from "../precedence.ts";
 
 export type StreamKind = "TCPRoute" | "TLSRoute";
@@ -75,17 +75,6 @@ function readHostnames(spec: Record<string, unknown>, out: StreamRoute): void {
     else if (!out.hostnames.includes(name!)) out.hostnames.push(name!);
   });
   if (problems.length) out.unsupported.push(`${problems.join("; ")}; the route is not programmed`);
-}
-
-/** The Services a route names as parents, as `<ns>/<name>` (sending to one needs no ReferenceGrant). */
-function parentServiceKeys(spec: Record<string, unknown>, routeNamespace: string): Set<string> {
-  const out = new Set<string>();
-  for (const ref of records(spec.parentRefs)) {
-    const group = str(ref.group);
-    if (group === undefined || !isCoreGroup(group) || str(ref.kind) !== "Service") continue;
-    out.add(`${str(ref.namespace) || routeNamespace}/${str(ref.name) ?? ""}`);
-  }
-  return out;
 }
 
 export function compileStreamRoute(route: KubeObject, kind: StreamKind, index: ObjectIndex): StreamRoute {
