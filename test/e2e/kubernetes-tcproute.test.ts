@@ -132,7 +132,7 @@ describe("kubernetes: TCPRoute and TLSRoute", { timeout: 240_000, skip: kubeSkip
     });
     assert.deepEqual(
       gw.supportedKinds.map((k) => k.kind),
-      ["HTTPRoute", "TCPRoute", "TLSRoute"],
+      ["HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute"],
     );
   });
 

@@ -7,8 +7,10 @@
 import { execFile as execFileCb, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { claimPort } from "./ports.ts";
 import { freePort, type Proc, startProcess, tempDir, waitFor } from "./process.ts";
 
 const execFile = promisify(execFileCb);
@@ -76,12 +78,33 @@ export function podCidr(): string {
   return process.env["WAYMARK_KUBE_POD_CIDR"] ?? "198.18.0.0/16";
 }
 
-/** KWOK's --cidr: the range's first address (the pods get the ones after it). */
+/** The pod range's first address (what podNetworkProblem binds to see whether the range is local). */
 function podCidrGateway(): string {
   const [net, len] = podCidr().split("/");
   const octets = (net ?? "").split(".");
   octets[3] = "1";
   return `${octets.join(".")}/${len}`;
+}
+
+const SUBNET_CLAIMS = join(tmpdir(), "waymark-pod-subnet-claims");
+
+/**
+ * KWOK's --cidr for one cluster: a /24 of the pod range of its own, claimed across processes like a
+ * port (ports.ts), so that test clusters started side by side never give two pods the same address
+ * (a test serving one pod's address would find it taken by another's). Its first address is the
+ * gateway; the pods get the ones after it. A range narrower than /16 is used whole.
+ */
+function clusterPodCidr(): string {
+  const [net, len] = podCidr().split("/");
+  const octets = (net ?? "").split(".");
+  if (Number(len) > 16) return podCidrGateway();
+  const start = Math.floor(Math.random() * 256);
+  for (let i = 0; i < 256; i++) {
+    const n = (start + i) % 256;
+    if (!claimPort(n, Date.now(), SUBNET_CLAIMS)) continue;
+    return `${octets[0]}.${octets[1]}.${n}.1/24`;
+  }
+  throw new Error(`no free /24 left in the pod range ${podCidr()}`);
 }
 
 /**
@@ -362,7 +385,7 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
             // Pod IPs from a range that scripts/pod-network.sh puts on loopback, so a test can serve a
             // pod's address with a local program (the API server refuses 127.0.0.0/8 in EndpointSlices).
             "--cidr",
-            podCidrGateway(),
+            clusterPodCidr(),
             "--node-ip",
             "127.0.0.1",
             "--server-address",
