@@ -5,6 +5,8 @@
 //     name, `localhost`, resolved by Envoy's STRICT_DNS cluster), reached through the ztunnel
 //     stand-in at the ServiceEntries' VIPs; an HTTPRoute with the ServiceEntry as parent, and one
 //     with Istio's Hostname parent, add a header the server sees.
+//   - NONE (no endpoints, the server's own address as the ServiceEntry's): the waypoint sends to the
+//     address the client dialled, as Istio's ambient passthrough does.
 //   - kgateway#14390: a ServiceEntry written without spec.addresses, with a route on it: its future
 //     VIP is not served and the route's parent says why; then its status.addresses is written (as
 //     Istio's allocator does): the waypoint serves it, the route's header included.
@@ -28,7 +30,12 @@ import { type HttpResult, httpRequest } from "../lib/http.ts";
 const NS = "httpbin";
 const NETWORKING = "networking.istio.io/v1";
 const VIP = { static: "240.1.0.1", dns: "240.1.0.2", late: "240.240.0.7" } as const;
-const HOST = { static: "static.example.test", dns: "dns.example.test", late: "late.example.test" } as const;
+const HOST = {
+  static: "static.example.test",
+  dns: "dns.example.test",
+  late: "late.example.test",
+  passthrough: "passthrough.example.test",
+} as const;
 
 interface Seen {
   path: string;
@@ -59,7 +66,7 @@ function serviceEntry(name: string, spec: Record<string, unknown>, status?: Reco
 }
 
 /** A route with `parent` as its parent, sending to the same ServiceEntry (backendRef of the same kind). */
-function headerRoute(name: string, parent: { kind: string; name: string }, header: string) {
+function headerRoute(name: string, parent: { kind: string; name: string }, header: string, port = 80) {
   return {
     apiVersion: `${GATEWAY_GROUP}/v1`,
     kind: "HTTPRoute",
@@ -74,7 +81,7 @@ function headerRoute(name: string, parent: { kind: string; name: string }, heade
               requestHeaderModifier: { add: [{ name: "x-via", value: header }] },
             },
           ],
-          backendRefs: [{ group: "networking.istio.io", ...parent, port: 80 }],
+          backendRefs: [{ group: "networking.istio.io", ...parent, port }],
         },
       ],
     },
@@ -109,8 +116,8 @@ describe("standalone: ServiceEntry through Envoy", { timeout: 600_000 }, () => {
   const viaStandin = (svc: "static" | "dns", path: string) =>
     httpRequest(standin[svc], HOST[svc], path, { headers: { connection: "close" } });
   /** As ztunnel sends it (PROXY v2 to the waypoint); the failure when the waypoint closes unanswered. */
-  const viaProxy = (vip: string, host: string, path: string): Promise<HttpResult | Error> =>
-    proxiedRequest(waypoint, { vip, port: 80, host, path }).catch((e: unknown) =>
+  const viaProxy = (vip: string, host: string, path: string, port = 80): Promise<HttpResult | Error> =>
+    proxiedRequest(waypoint, { vip, port, host, path }).catch((e: unknown) =>
       e instanceof Error ? e : new Error(String(e)),
     );
   const seenBy = (r: HttpResult) => JSON.parse(r.body) as Seen;
@@ -151,6 +158,20 @@ describe("standalone: ServiceEntry through Envoy", { timeout: 600_000 }, () => {
       }),
       headerRoute("static-route", { kind: "ServiceEntry", name: "static" }, "serviceentry"),
       headerRoute("dns-route", { kind: "Hostname", name: HOST.dns }, "hostname"),
+      // NONE: no endpoints at all; the waypoint sends to the address the client dialled.
+      serviceEntry("passthrough", {
+        hosts: [HOST.passthrough],
+        addresses: ["127.0.0.1"],
+        location: "MESH_EXTERNAL",
+        resolution: "NONE",
+        ports: [{ number: external.port, name: "http", protocol: "HTTP" }],
+      }),
+      headerRoute(
+        "passthrough-route",
+        { kind: "ServiceEntry", name: "passthrough" },
+        "passthrough",
+        external.port,
+      ),
     ]);
     writeObjects(dir, "41-late.yaml", [
       lateEntry(),
@@ -207,6 +228,14 @@ describe("standalone: ServiceEntry through Envoy", { timeout: 600_000 }, () => {
     assert.equal(seenBy(r).headers["x-via"], "hostname");
     const c = await parentCondition("dns-route");
     assert.equal(c?.status, "True", JSON.stringify(c));
+  });
+
+  test("NONE: sent to the address the client dialled (an ORIGINAL_DST cluster), the route's header added", async () => {
+    const r = await viaProxy("127.0.0.1", HOST.passthrough, "/passthrough", external.port);
+    assert.ok(!(r instanceof Error), String(r));
+    assert.equal(r.status, 200, r.body);
+    assert.equal(seenBy(r).path, "/passthrough");
+    assert.equal(seenBy(r).headers["x-via"], "passthrough");
   });
 
   test("kgateway#14390: addresses Istio allocates later (status.addresses) are picked up", async () => {
