@@ -36,6 +36,34 @@ describe("readServiceEntry", () => {
     assert.equal(s.entry?.unusable, undefined);
   });
 
+  test("VIPs are canonical: a CIDR as its network address, IPv6 in RFC 5952 form, duplicates merged", () => {
+    const s = readServiceEntry(
+      entry({
+        hosts: ["a.example.com"],
+        addresses: [
+          "10.1.2.3/8",
+          "10.0.0.0/8",
+          "192.168.7.255/23",
+          "2001:DB8:0:0:0:0:0:1",
+          "2001:db8::1",
+          "2001:db8:0:0:1:0:0:0/64",
+          "::ffff:10.0.0.1",
+          "0.0.0.0/0",
+        ],
+        ports: [HTTP],
+        resolution: "STATIC",
+      }),
+    );
+    assert.deepEqual(s.vips, [
+      "10.0.0.0/8",
+      "192.168.6.0/23",
+      "2001:db8::1",
+      "2001:db8::/64",
+      "::ffff:a00:1",
+      "0.0.0.0/0",
+    ]);
+  });
+
   test("VIPs: status.addresses when spec has none; spec wins when both; NONE never uses status", () => {
     const status = { addresses: [{ host: "a.example.com", value: "240.240.0.1" }, { value: "2001:2::1" }] };
     const fromStatus = readServiceEntry(

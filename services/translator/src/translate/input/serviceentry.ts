@@ -50,17 +50,78 @@ function validPort(n: number | undefined): n is number {
   return n !== undefined && n >= 1 && n <= 65535;
 }
 
-/** An IP, or a CIDR of one, as spec.addresses may hold; undefined otherwise. */
+/** The 16-bit groups of an IPv6 address (isIP() already said it is one), an embedded IPv4 included. */
+function ipv6Groups(ip: string): number[] {
+  const groups = (part: string) => {
+    if (part === "") return [];
+    const out: number[] = [];
+    for (const g of part.split(":")) {
+      if (g.includes(".")) {
+        const [a = 0, b = 0, c = 0, d = 0] = g.split(".").map(Number);
+        out.push((a << 8) | b, (c << 8) | d);
+      } else out.push(Number.parseInt(g, 16));
+    }
+    return out;
+  };
+  const gap = ip.indexOf("::");
+  if (gap < 0) return groups(ip);
+  const head = groups(ip.slice(0, gap));
+  const tail = groups(ip.slice(gap + 2));
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+/** RFC 5952 text of IPv6 groups: lower-case, no leading zeros, the longest run of 0 groups as `::`. */
+function ipv6Text(g: readonly number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: readonly number[]) => xs.map((x) => x.toString(16)).join(":");
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/**
+ * The network address of `ip`/`len` in canonical text (IPv4 dotted, IPv6 as RFC 5952): two spellings
+ * of one range are one string, so the listener never gets two chains Envoy sees as the same match.
+ */
+function network(ip: string, len: number, family: 4 | 6): string {
+  if (family === 4) {
+    const octets = ip.split(".").map(Number);
+    return octets.map((o, i) => o & (0xff << (8 - Math.max(0, Math.min(8, len - i * 8)))) & 0xff).join(".");
+  }
+  const masked = ipv6Groups(ip).map(
+    (g, i) => g & (0xffff << (16 - Math.max(0, Math.min(16, len - i * 16)))) & 0xffff,
+  );
+  return ipv6Text(masked);
+}
+
+/**
+ * An IP, or a CIDR, as spec.addresses may hold, in canonical form (a CIDR as its network address, a
+ * full-length prefix as the IP itself); undefined when it is neither.
+ */
 function address(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
   const slash = v.indexOf("/");
-  if (slash < 0) return isIP(v) ? v : undefined;
-  const ip = v.slice(0, slash);
-  const len = Number(v.slice(slash + 1));
+  const ip = slash < 0 ? v : v.slice(0, slash);
   const family = isIP(ip);
-  if (!family || !/^\d+$/.test(v.slice(slash + 1)) || len > (family === 6 ? 128 : 32)) return undefined;
-  // A full-length prefix is the IP itself.
-  return len === (family === 6 ? 128 : 32) ? ip : v;
+  if (family !== 4 && family !== 6) return undefined;
+  const full = family === 6 ? 128 : 32;
+  const lenText = slash < 0 ? String(full) : v.slice(slash + 1);
+  const len = Number(lenText);
+  if (!/^\d+$/.test(lenText) || len > full) return undefined;
+  const net = network(ip, len, family);
+  return len === full ? net : `${net}/${len}`;
 }
 
 export function readServiceEntry(o: KubeObject): ServiceInfo {
