@@ -174,6 +174,12 @@ export function staticParts(
     return listener;
   });
   const clusters = w.resources[TypeUrl.cluster].map((c) => {
+    // A cluster that does not use EDS (a ServiceEntry's DNS or ORIGINAL_DST cluster) is whole already.
+    if (c.json.type !== "EDS") {
+      const whole = structuredClone(c.json);
+      if (isRecord(whole.loadAssignment)) whole.loadAssignment.clusterName = rename(c.name);
+      return { ...whole, name: rename(c.name) };
+    }
     const { edsClusterConfig: _, ...rest } = structuredClone(c.json);
     const cla = assignments.get(c.name);
     if (!cla) throw new Error(`cluster ${c.name} has no ClusterLoadAssignment`);
