@@ -216,3 +216,65 @@ describe("addresses Istio allocates later (kgateway#14390)", () => {
     assert.deepEqual(chains(translate({ objects: objects(entry(spec)) }, GOLDEN_SETTINGS, memo)), []);
   });
 });
+
+describe("a Service and a ServiceEntry of one name", () => {
+  test("get chains, clusters, routes and policies of their own", () => {
+    const objs: KubeObject[] = [
+      {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "Gateway",
+        metadata: { name: "waypoint", namespace: "ns" },
+        spec: {
+          gatewayClassName: "kgateway-waypoint",
+          listeners: [{ name: "mesh", port: 15088, protocol: "istio.io/PROXY" }],
+        },
+      },
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "ext", namespace: "ns", labels: { "istio.io/use-waypoint": "waypoint" } },
+        spec: { clusterIP: "10.96.0.1", ports: [{ name: "http", port: 80 }] },
+      },
+      entry({
+        hosts: ["ext.example.com"],
+        addresses: ["240.0.0.1"],
+        ports: [HTTP],
+        resolution: "STATIC",
+        endpoints: [{ address: "192.0.2.1" }],
+      }),
+      {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name: "on-entry", namespace: "ns" },
+        spec: {
+          parentRefs: [{ group: "networking.istio.io", kind: "ServiceEntry", name: "ext" }],
+          rules: [
+            { backendRefs: [{ group: "networking.istio.io", kind: "ServiceEntry", name: "ext", port: 80 }] },
+          ],
+        },
+      },
+      {
+        apiVersion: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: { name: "deny-service", namespace: "ns" },
+        spec: { targetRefs: [{ group: "", kind: "Service", name: "ext" }], action: "DENY", rules: [{}] },
+      },
+    ] as KubeObject[];
+    const out = translate({ objects: new Map(objs.map((o) => [objectKey(refOf(o)), o])) }, GOLDEN_SETTINGS);
+    const w = out.waypoints[0]!;
+    const chains = (w.resources[TypeUrl.listener][0]?.json.filterChains ?? []) as Array<{ name: string }>;
+    const byName = new Map(chains.map((c) => [c.name, JSON.stringify(c)]));
+    assert.deepEqual([...byName.keys()].sort(), ["fc_http_80_ext_ns", "fc_http_80_se_ext_ns"]);
+    // The policy on the Service is on its chain only.
+    assert.match(byName.get("fc_http_80_ext_ns") ?? "", /deny-service/);
+    assert.doesNotMatch(byName.get("fc_http_80_se_ext_ns") ?? "", /deny-service/);
+    assert.deepEqual(w.resources[TypeUrl.cluster].map((c) => c.name).sort(), [
+      "kube_ns_ext_80",
+      "se_ns_ext_80",
+    ]);
+    // The route on the ServiceEntry is in its route configuration only.
+    const routes = new Map(w.resources[TypeUrl.route].map((r) => [r.name, JSON.stringify(r.json)]));
+    assert.match(routes.get("fc_http_80_se_ext_ns") ?? "", /ns\/on-entry/);
+    assert.doesNotMatch(routes.get("fc_http_80_ext_ns") ?? "", /ns\/on-entry/);
+  });
+});
