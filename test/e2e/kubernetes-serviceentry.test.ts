@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { Bucket, createLogger } from "@waymark/api";
+import { connectBus, openBucket } from "@waymark/bus";
 import {
   type EnvoyProc,
   freePort,
@@ -18,6 +20,7 @@ import {
   tempDir,
   waitFor,
 } from "@waymark/testing";
+import { assertNoNack } from "../lib/authz-policy.ts";
 import { httpRequest } from "../lib/http.ts";
 import * as guide from "../lib/kube-guide.ts";
 import {
@@ -195,5 +198,14 @@ describe("kubernetes: ServiceEntry on the waypoint", { timeout: 240_000, skip: k
       se.status?.addresses?.map((a) => a.value),
       [VIP.late],
     );
+  });
+
+  test("Envoy never NACKed", async () => {
+    const nc = await connectBus({ servers: s.nats.url, name: "e2e", log: createLogger("e2e") });
+    try {
+      await assertNoNack(await openBucket(nc, Bucket.proxies));
+    } finally {
+      await nc.close();
+    }
   });
 });
