@@ -44,7 +44,10 @@ export function entryChainName(kind: ChainKind, port: number, entry: string, nam
   return `fc_${kind}_${port}_se_${entry}_${namespace}`;
 }
 
-/** The cluster of one ServiceEntry port (apart from the `kube_` clusters of Services). */
-export function entryClusterName(namespace: string, entry: string, port: number): string {
-  return `se_${namespace}_${entry}_${port}`;
+/**
+ * The cluster of one ServiceEntry port, named as kgateway names it: `istio-se_<ns>_<name>_<host>_<port>`
+ * with the ServiceEntry's first host (apart from the `kube_` clusters of Services).
+ */
+export function entryClusterName(namespace: string, entry: string, host: string, port: number): string {
+  return `istio-se_${namespace}_${entry}_${host}_${port}`;
 }

@@ -269,8 +269,8 @@ describe("a Service and a ServiceEntry of one name", () => {
     assert.match(byName.get("fc_http_80_ext_ns") ?? "", /deny-service/);
     assert.doesNotMatch(byName.get("fc_http_80_se_ext_ns") ?? "", /deny-service/);
     assert.deepEqual(w.resources[TypeUrl.cluster].map((c) => c.name).sort(), [
+      "istio-se_ns_ext_ext.example.com_80",
       "kube_ns_ext_80",
-      "se_ns_ext_80",
     ]);
     // The route on the ServiceEntry is in its route configuration only.
     const routes = new Map(w.resources[TypeUrl.route].map((r) => [r.name, JSON.stringify(r.json)]));

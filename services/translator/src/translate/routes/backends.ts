@@ -54,7 +54,7 @@ export function referenceGranted(
 
 export function serviceTarget(service: ServiceInfo, port: ServicePortInfo): BackendTarget {
   const cluster = service.entry
-    ? entryClusterName(service.namespace, service.name, port.port)
+    ? entryClusterName(service.namespace, service.name, service.entry.hosts[0] ?? "", port.port)
     : clusterName(service.namespace, service.name, port.port);
   return { service, port, cluster };
 }
