@@ -51,11 +51,14 @@ export async function startKubeStack(o: {
   apiserverArgs?: string[];
   /** Extra environment of every watcher (e.g. a short WAYMARK_KUBE_WATCH_TIMEOUT_S). */
   watcherEnv?: Record<string, string>;
+  /** The API groups of Istio CRDs installed (default: security.istio.io only). */
+  istioCrdGroups?: readonly string[];
 }): Promise<KubeStack> {
   const cluster = await startKubeCluster({
     logDir: o.logDir,
     manifests: [join(DEPLOY, "namespace.yaml"), join(DEPLOY, "crds"), join(DEPLOY, "rbac.yaml")],
     ...(o.apiserverArgs ? { apiserverArgs: o.apiserverArgs } : {}),
+    ...(o.istioCrdGroups ? { istioCrdGroups: o.istioCrdGroups } : {}),
   });
   const stops: Array<() => Promise<void>> = [() => cluster.stop()];
   try {

@@ -38,6 +38,14 @@ export const SUPPORTED_KINDS: readonly KindInfo[] = [
     versions: ["v1", "v1beta1"],
     namespaced: true,
   },
+  // Istio ServiceEntries a waypoint serves (istio.io/use-waypoint); their status (the addresses
+  // Istio allocates) is part of what the translator reads.
+  {
+    group: "networking.istio.io",
+    kind: "ServiceEntry",
+    versions: ["v1", "v1beta1", "v1alpha3"],
+    namespaced: true,
+  },
 ];
 
 /** Splits an apiVersion into group ("" for core) and version. */

@@ -148,6 +148,15 @@ export const WATCHED: readonly ResourceInfo[] = [
     namespaced: true,
     ...ISTIO_POLICY_STATUS,
   },
+  // Not a status writer: istiod writes a ServiceEntry's status, and the addresses it allocates there
+  // (status.addresses) are VIPs the translator reads, so the status is forwarded whole.
+  {
+    group: "networking.istio.io",
+    version: "v1",
+    kind: "ServiceEntry",
+    plural: "serviceentries",
+    namespaced: true,
+  },
 ];
 
 /** The kinds of a waypoint's deployment objects (applied from wm-infra). */

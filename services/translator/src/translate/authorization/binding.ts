@@ -5,7 +5,8 @@
 import type { KubeObject } from "@waymark/api";
 import { GATEWAY_GROUP } from "@waymark/api";
 import { int, isRecord, str, stringMap } from "../input/guards.ts";
-import { nsName, type ObjectIndex } from "../input/objects.ts";
+import { nsName, type ObjectIndex, serviceKey } from "../input/objects.ts";
+import { ISTIO_NETWORKING_GROUP } from "../input/serviceentry.ts";
 import { DEFAULT_ROOT_NAMESPACE, type TranslatorSettings } from "../types.ts";
 import { requestedWaypoint } from "../waypoints/enrolment.ts";
 import { waypointClassIsOurs } from "../waypoints/gateways.ts";
@@ -13,7 +14,6 @@ import type { Waypoints } from "../waypoints/stage.ts";
 import type { BoundPolicy } from "./contract.ts";
 
 export const DRY_RUN_ANNOTATION = "istio.io/dry-run";
-const ISTIO_NETWORKING_GROUP = "networking.istio.io";
 
 export type IstioPolicyKind = "AuthorizationPolicy" | "RequestAuthentication";
 
@@ -180,14 +180,34 @@ function resolveTarget(
       ours: true,
     };
   }
-  if (ref.kind === "ServiceEntry" && ref.group === ISTIO_NETWORKING_GROUP)
+  if (ref.kind === "ServiceEntry" && ref.group === ISTIO_NETWORKING_GROUP) {
+    // As a Service: the ServiceEntry of the policy's namespace, bound when it uses one of our waypoints.
+    const ns = ref.namespace ?? namespace;
+    const label = `ServiceEntry ${ns}/${ref.name}`;
+    const entry = sameNamespace ? index.serviceEntry(namespace, ref.name) : undefined;
+    if (!entry) return notFound(`${label} was not found`);
+    const key = serviceKey(entry);
+    const w = waypoints.enrolment.waypointOf.get(key);
+    if (w && entry.entry?.unusable)
+      // Bound to nothing Envoy serves: the ServiceEntry gets no chain (its reason says why).
+      return { ref, bound: false, reason: "Invalid", message: entry.entry.unusable, ours: true };
+    if (w)
+      return {
+        ref,
+        bound: true,
+        reason: "Accepted",
+        message: `bound to ${w.key}`,
+        binds: { service: key },
+        ours: true,
+      };
     return {
       ref,
       bound: false,
-      reason: "Invalid",
-      message: `ServiceEntry ${namespace}/${ref.name}: ServiceEntry targets are not served by Waymark yet`,
-      ours: true,
+      reason: "AncestorNotBound",
+      message: `${label} is not bound to a waypoint`,
+      ours: requestedWaypoint(entry, index) === undefined,
     };
+  }
   return {
     ref,
     bound: false,

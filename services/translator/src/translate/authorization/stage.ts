@@ -7,7 +7,7 @@
 import { refOf } from "@waymark/api";
 import type { ClusterJson, FilterJson, HttpFilterJson } from "@waymark/envoy-proto";
 import { compareStrings } from "../input/guards.ts";
-import { nsName, type ObjectIndex } from "../input/objects.ts";
+import { type ObjectIndex, serviceKey } from "../input/objects.ts";
 import type { WaypointIR } from "../ir/types.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import { DEFAULT_TRUST_DOMAIN, type ObjectStatus, type TranslatorSettings } from "../types.ts";
@@ -121,8 +121,8 @@ export class AuthorizationTranslation {
     if (!ir.listener || !this.any()) return;
     const clusters = new Map<string, ClusterJson>();
     for (const chain of ir.listener.chains) {
-      const serviceKey = nsName(chain.service.namespace, chain.service.name);
-      const bound = this.policies.filter((p) => !p.malformed && bindsChain(p, w.key, serviceKey));
+      const key = serviceKey(chain.service);
+      const bound = this.policies.filter((p) => !p.malformed && bindsChain(p, w.key, key));
       if (!bound.length) continue;
       const authz = bound.filter((p) => p.kind === "AuthorizationPolicy");
       const authn = chain.kind === "http" ? bound.filter((p) => p.kind === "RequestAuthentication") : [];

@@ -13,6 +13,8 @@ export const WAYPOINTS = ["wp", "wp2"] as const;
 const SERVICES = ["s1", "s2", "s3", "wp"] as const;
 const ROUTES = ["r1", "r2", "r3", "r4"] as const;
 const POLICIES = ["p1", "p2", "p3"] as const;
+const ENTRIES = ["se1", "se2"] as const;
+const ENTRY_HOSTS = ["ext.example.com", "*.example.org", "localhost"] as const;
 const CLASS = "kgateway-waypoint";
 const CONTROLLER = "waymark.dev/waymark";
 
@@ -239,14 +241,14 @@ const hostname: A<unknown> = odd(
   fc.constantFrom("example.com", "a.b.c", "Example.com", "-a", "a..b", "", "*.x", "x".repeat(300), "é.com"),
 );
 
-const backendName = fc.constantFrom(...SERVICES, "missing");
+const backendName = fc.constantFrom(...SERVICES, "missing", ...ENTRIES, "ext.example.com");
 
 const backendRefCore = {
   name: odd(backendName),
   namespace: odd(fc.constantFrom(...NAMESPACES, "c")),
   port,
-  group: odd(fc.constantFrom("", "core", "gateway.networking.k8s.io", "x.io")),
-  kind: odd(fc.constantFrom("Service", "ServiceImport", "Pod")),
+  group: odd(fc.constantFrom("", "core", "gateway.networking.k8s.io", "x.io", "networking.istio.io")),
+  kind: odd(fc.constantFrom("Service", "ServiceImport", "Pod", "ServiceEntry", "Hostname")),
 };
 
 const mirror: A<unknown> = odd(
@@ -354,6 +356,20 @@ const parentRef: A<unknown> = odd(
           namespace: odd(fc.constantFrom(...NAMESPACES, undefined)),
           sectionName: odd(fc.constantFrom("http", "tcp", "grpc", "tls", "", undefined)),
           port: odd(fc.constantFrom(80, 8000, 9000, undefined)),
+        },
+        { requiredKeys: ["group", "kind", "name"] },
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record(
+        {
+          group: fc.constantFrom("networking.istio.io"),
+          kind: fc.constantFrom("ServiceEntry", "Hostname"),
+          name: odd(fc.constantFrom(...ENTRIES, ...ENTRY_HOSTS, "missing")),
+          namespace: odd(fc.constantFrom(...NAMESPACES, undefined)),
+          sectionName: odd(fc.constantFrom("http", "tcp", "", undefined)),
+          port: odd(fc.constantFrom(80, 443, undefined)),
         },
         { requiredKeys: ["group", "kind", "name"] },
       ),
@@ -529,6 +545,92 @@ export const service: A<KubeObject> = fc.record({
       },
       { requiredKeys: ["ports"] },
     ),
+  ),
+}) as A<KubeObject>;
+
+/** An Istio ServiceEntry: every resolution, addresses from spec or status (or none), odd ports. */
+export const serviceEntry: A<KubeObject> = fc.record({
+  apiVersion: fc.constantFrom("networking.istio.io/v1", "networking.istio.io/v1beta1"),
+  kind: fc.constant("ServiceEntry"),
+  // Mostly enrolled in the base world's waypoint a/wp, so that most of them reach the xDS.
+  metadata: meta(fc.constantFrom(...ENTRIES), ns, {
+    labels: odd(
+      fc.record(
+        {
+          "istio.io/use-waypoint": fc.constantFrom("wp", "wp", "wp", "wp2", "none"),
+          "istio.io/use-waypoint-namespace": fc.constantFrom("a", "a", "b"),
+        },
+        { requiredKeys: ["istio.io/use-waypoint", "istio.io/use-waypoint-namespace"] },
+      ),
+    ),
+  }),
+  spec: odd(
+    fc.record(
+      {
+        hosts: odd(
+          fc.array(fc.constantFrom(...ENTRY_HOSTS, ...ENTRY_HOSTS, ""), { minLength: 1, maxLength: 2 }),
+        ),
+        addresses: odd(
+          fc.oneof(
+            {
+              weight: 3,
+              arbitrary: fc.array(
+                fc.constantFrom(
+                  "240.0.0.1",
+                  "10.0.0.1",
+                  "10.0.0.0/8",
+                  "10.9.9.9/8",
+                  "fd00::/64",
+                  "FD00::1",
+                  "x/3",
+                ),
+                { minLength: 1, maxLength: 2 },
+              ),
+            },
+            { weight: 1, arbitrary: fc.constant([]) },
+          ),
+        ),
+        resolution: odd(fc.constantFrom("STATIC", "DNS", "DNS_ROUND_ROBIN", "NONE", "BOGUS")),
+        ports: odd(
+          fc.array(
+            odd(
+              fc.record({
+                number: port,
+                name: odd(fc.constantFrom("http", "tcp", "grpc", "")),
+                protocol: odd(fc.constantFrom("HTTP", "TCP", "TLS", "GRPC", "HTTP2", "", "bogus")),
+                targetPort: odd(fc.constantFrom(8080, 0, 70000)),
+              }),
+            ),
+            { minLength: 1, maxLength: 3 },
+          ),
+        ),
+        endpoints: odd(
+          fc.array(
+            odd(
+              fc.record({
+                address: odd(fc.constantFrom("10.1.0.1", "fd01::1", "backend.example.com", "localhost", "")),
+                ports: odd(fc.record({ http: odd(fc.constantFrom(9090, 0, 70000)) })),
+              }),
+            ),
+            { maxLength: 2 },
+          ),
+        ),
+        workloadSelector: fc.constantFrom(undefined, undefined, undefined, { labels: { app: "vm" } }),
+      },
+      { requiredKeys: ["hosts", "ports", "addresses", "resolution", "workloadSelector"] },
+    ),
+  ),
+  status: fc.option(
+    odd(
+      fc.record({
+        addresses: odd(
+          fc.array(odd(fc.record({ value: odd(fc.constantFrom("240.240.0.1", "2001:2::1", "bogus")) })), {
+            maxLength: 2,
+          }),
+        ),
+      }),
+    ),
+    { nil: undefined },
   ),
 }) as A<KubeObject>;
 
@@ -994,6 +1096,7 @@ export const world: A<Map<string, KubeObject>> = fc
     fc.array(junk, { maxLength: 1 }),
     fc.array(streamRoute, { maxLength: 3 }),
     fc.array(grpcRoute, { maxLength: 2 }),
+    fc.array(serviceEntry, { maxLength: 2 }),
   )
   .map(
     ([
@@ -1009,6 +1112,7 @@ export const world: A<Map<string, KubeObject>> = fc
       malformed,
       streams,
       grpc,
+      entries,
     ]) => {
       const objects = new Map<string, KubeObject>();
       const all = [
@@ -1022,7 +1126,7 @@ export const world: A<Map<string, KubeObject>> = fc
         ...streams,
         ...grpc,
       ];
-      for (const o of [...all, ...grants, ...policies]) objects.set(objectKey(refOf(o)), o);
+      for (const o of [...all, ...grants, ...policies, ...entries]) objects.set(objectKey(refOf(o)), o);
       malformed.forEach((m, i) => {
         objects.set(`malformed.${i}`, m as KubeObject);
       });

@@ -179,14 +179,11 @@ export function staticParts(
     return listener;
   });
   const clusters = w.resources[TypeUrl.cluster].map((c) => {
-    // A cluster with its endpoints inline (the refused connections' cluster, routes/tcp/ir.ts).
-    const inline = c.json.loadAssignment;
-    if (c.json.type === "STATIC" && isRecord(inline)) {
-      return {
-        ...structuredClone(c.json),
-        name: rename(c.name),
-        loadAssignment: { ...structuredClone(inline), clusterName: rename(c.name) },
-      };
+    // A cluster that does not use EDS (a ServiceEntry's DNS or ORIGINAL_DST cluster) is whole already.
+    if (c.json.type !== "EDS") {
+      const whole = structuredClone(c.json);
+      if (isRecord(whole.loadAssignment)) whole.loadAssignment.clusterName = rename(c.name);
+      return { ...whole, name: rename(c.name) };
     }
     const { edsClusterConfig: _, ...rest } = structuredClone(c.json);
     const cla = assignments.get(c.name);

@@ -35,3 +35,19 @@ export function routesVirtualHostName(service: string, namespace: string): strin
 export function routeEntryName(namespace: string, route: string, rule: number, match: number): string {
   return `${namespace}/${route}/rule${rule}/match${match}`;
 }
+
+/**
+ * Filter chain (and route configuration) of one ServiceEntry port. Kubernetes names hold no "_", so
+ * the `se_` part keeps it apart from any Service's chain name.
+ */
+export function entryChainName(kind: ChainKind, port: number, entry: string, namespace: string): string {
+  return `fc_${kind}_${port}_se_${entry}_${namespace}`;
+}
+
+/**
+ * The cluster of one ServiceEntry port, named as kgateway names it: `istio-se_<ns>_<name>_<host>_<port>`
+ * with the ServiceEntry's first host (apart from the `kube_` clusters of Services).
+ */
+export function entryClusterName(namespace: string, entry: string, host: string, port: number): string {
+  return `istio-se_${namespace}_${entry}_${host}_${port}`;
+}

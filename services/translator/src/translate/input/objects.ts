@@ -17,6 +17,13 @@ import type {
 } from "@waymark/api";
 import { GATEWAY_GROUP, groupOf, ISTIO_SECURITY_GROUP, KGATEWAY_GROUP } from "@waymark/api";
 import { compareStrings, int, isRecord, records, str, stringMap } from "./guards.ts";
+import {
+  ISTIO_NETWORKING_GROUP,
+  readServiceEntry,
+  SERVICE_ENTRY_VERSIONS,
+  type ServiceEntryInfo,
+  serviceEntryKey,
+} from "./serviceentry.ts";
 
 const DISCOVERY_GROUP = "discovery.k8s.io";
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -29,6 +36,8 @@ export interface ServicePortInfo {
   port: number;
   protocol?: string;
   appProtocol?: string;
+  /** ServiceEntry ports: the endpoints' port when an endpoint names none (spec.ports[].targetPort). */
+  targetPort?: number;
 }
 
 export interface ServiceInfo {
@@ -39,6 +48,13 @@ export interface ServiceInfo {
   /** Valid cluster IPs (VIPs); empty for a headless Service. */
   vips: string[];
   ports: ServicePortInfo[];
+  /** Set for an Istio ServiceEntry (input/serviceentry.ts): its hosts, resolution and endpoints. */
+  entry?: ServiceEntryInfo;
+}
+
+/** The key a Service (`<ns>/<name>`) or a ServiceEntry (serviceEntryKey) is filed under. */
+export function serviceKey(s: Pick<ServiceInfo, "namespace" | "name" | "entry">): string {
+  return s.entry ? serviceEntryKey(s.namespace, s.name) : nsName(s.namespace, s.name);
 }
 
 export interface ObjectIndex {
@@ -80,7 +96,12 @@ export interface ObjectIndex {
    * (authorization/mesh-config.ts meshProviders); the watcher forwards no other.
    */
   configMaps: ReadonlyMap<string, KubeObject>;
+  /** Istio ServiceEntries (networking.istio.io), sorted by namespace, then name. */
+  serviceEntries: readonly ServiceInfo[];
   service(namespace: string, name: string): ServiceInfo | undefined;
+  serviceEntry(namespace: string, name: string): ServiceInfo | undefined;
+  /** The first ServiceEntry (by name) of the namespace listing `host` in spec.hosts. */
+  serviceEntryByHost(namespace: string, host: string): ServiceInfo | undefined;
 }
 
 export function nsName(namespace: string, name: string): string {
@@ -173,6 +194,7 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   const gatewayExtensions = new Map<string, GatewayExtension>();
   const secrets = new Map<string, Secret>();
   const configMaps = new Map<string, KubeObject>();
+  const serviceEntries: ServiceInfo[] = [];
 
   for (const o of objects.values()) {
     if (!wellFormed(o)) continue;
@@ -202,6 +224,8 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     } else if (group === ISTIO_SECURITY_GROUP && ns && ISTIO_SECURITY_VERSIONS.has(o.apiVersion)) {
       if (o.kind === "AuthorizationPolicy") authorizationPolicies.push(o as AuthorizationPolicy);
       else if (o.kind === "RequestAuthentication") requestAuthentications.push(o as RequestAuthentication);
+    } else if (group === ISTIO_NETWORKING_GROUP && o.kind === "ServiceEntry" && ns) {
+      if (SERVICE_ENTRY_VERSIONS.has(o.apiVersion)) serviceEntries.push(readServiceEntry(o));
     } else if (group === DISCOVERY_GROUP && o.kind === "EndpointSlice") {
       const key = sliceServiceKey(o);
       if (!key) continue;
@@ -223,6 +247,14 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
   for (const list of endpointSlices.values()) list.sort(byNamespaceName);
   for (const list of referenceGrants.values()) list.sort(byNamespaceName);
   const serviceByKey = new Map(services.map((s) => [nsName(s.namespace, s.name), s]));
+  serviceEntries.sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));
+  const entryByKey = new Map(serviceEntries.map((s) => [nsName(s.namespace, s.name), s]));
+  const entryByHost = new Map<string, ServiceInfo>();
+  for (const s of serviceEntries)
+    for (const h of s.entry?.hosts ?? []) {
+      const k = nsName(s.namespace, h);
+      if (!entryByHost.has(k)) entryByHost.set(k, s);
+    }
 
   return {
     gatewayClasses,
@@ -241,6 +273,9 @@ export function indexObjects(objects: ReadonlyMap<string, KubeObject>): ObjectIn
     gatewayExtensions,
     secrets,
     configMaps,
+    serviceEntries,
     service: (namespace, name) => serviceByKey.get(nsName(namespace, name)),
+    serviceEntry: (namespace, name) => entryByKey.get(nsName(namespace, name)),
+    serviceEntryByHost: (namespace, host) => entryByHost.get(nsName(namespace, host)),
   };
 }

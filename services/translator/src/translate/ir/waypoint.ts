@@ -3,8 +3,8 @@
 // service port (and the HTTP filters their own filters need); and every service port and backend
 // sent to a cluster.
 import { compareStrings } from "../input/guards.ts";
-import { chainName } from "../input/names.ts";
-import { nsName, type ServiceInfo } from "../input/objects.ts";
+import { chainName, entryChainName } from "../input/names.ts";
+import { type ServiceInfo, serviceKey } from "../input/objects.ts";
 import { isHttp2Port, isHttpPort, isTcpTransport } from "../input/protocol.ts";
 import { type BackendTarget, serviceTarget } from "../routes/backends.ts";
 import { appliesToPort, type CompiledRoute } from "../routes/compile.ts";
@@ -77,7 +77,8 @@ export function buildWaypointIR(
 
   for (const service of services) {
     if (service.vips.length === 0) continue; // headless: nothing to match on
-    const key = nsName(service.namespace, service.name);
+    if (service.entry?.unusable) continue; // a ServiceEntry that cannot be served (its route parents say why)
+    const key = serviceKey(service);
     const own = routes.serviceRoutes.get(key) ?? [];
     const ownRoutes = viaGateway.size ? own.filter((r) => !viaGateway.has(r)) : own;
     for (const port of service.ports) {
@@ -94,7 +95,12 @@ export function buildWaypointIR(
       const target = serviceTarget(service, port);
       addTarget(target);
       const http = isHttpPort(port);
-      const name = chainName(http ? "http" : "tcp", port.port, service.name, service.namespace);
+      const name = (service.entry ? entryChainName : chainName)(
+        http ? "http" : "tcp",
+        port.port,
+        service.name,
+        service.namespace,
+      );
       chains.push({
         name,
         kind: http ? "http" : "tcp",

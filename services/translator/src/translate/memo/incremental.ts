@@ -13,7 +13,7 @@ import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@wayma
 import { objectKey, refOf } from "@waymark/api";
 import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
 import { compareStrings } from "../input/guards.ts";
-import { isIndexedRoute, nsName, type ObjectIndex, sliceServiceKey } from "../input/objects.ts";
+import { isIndexedRoute, type ObjectIndex, serviceKey, sliceServiceKey } from "../input/objects.ts";
 import type { RouteConfigIR, WaypointIR } from "../ir/types.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import { type CompiledRoute, compileRoute } from "../routes/compile.ts";
@@ -305,8 +305,7 @@ function patchWaypoint(
   }
   const endpoints = new Map<string, ReturnType<typeof emitLoadAssignment>>();
   for (const t of ir.clusters)
-    if (p.services.has(nsName(t.service.namespace, t.service.name)))
-      endpoints.set(t.cluster, emitLoadAssignment(t, p.index));
+    if (p.services.has(serviceKey(t.service))) endpoints.set(t.cluster, emitLoadAssignment(t, p.index));
   /** The resources of one type with those named in `json` replaced. */
   const replaced = (
     type: TypeUrl,

@@ -38,6 +38,19 @@ function edits(objects: Map<string, KubeObject>): Array<Map<string, KubeObject>>
     cur = new Map(cur).set(serviceKey, s);
     steps.push(cur);
   }
+  // A ServiceEntry's status changed (Istio allocating another address, kgateway#14390), then dropped:
+  // never the incremental path's to patch, always a whole translation.
+  const entryKey = keys.find((k) => k.includes(".ServiceEntry."));
+  if (entryKey) {
+    const e = structuredClone(objects.get(entryKey)!);
+    e.status = { addresses: [{ value: "240.240.9.9" }] };
+    cur = new Map(cur).set(entryKey, e);
+    steps.push(cur);
+    const bare = structuredClone(objects.get(entryKey)!);
+    delete bare.status;
+    cur = new Map(cur).set(entryKey, bare);
+    steps.push(cur);
+  }
   // An Istio policy edited (its action flipped, its rules emptied), then removed: the incremental path
   // may fall back to a whole translation, and either way must give the same output.
   const authzKey = keys.find((k) => k.includes(".AuthorizationPolicy."));

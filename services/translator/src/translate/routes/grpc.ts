@@ -23,7 +23,7 @@ import type { GRPCRoute, HTTPRoute } from "@waymark/api";
 import type { RouteMatchJson } from "@waymark/envoy-proto";
 import { arr, isRecord, str } from "../input/guards.ts";
 import { routeEntryName } from "../input/names.ts";
-import { nsName, type ObjectIndex, type ServiceInfo } from "../input/objects.ts";
+import { nsName, type ObjectIndex, type ServiceInfo, serviceKey } from "../input/objects.ts";
 import { isHttp2Port, isHttpPort, isTcpTransport } from "../input/protocol.ts";
 import {
   type CompiledRoute,
@@ -231,7 +231,7 @@ export function grpcParents(parents: readonly ParentOutcome[]): ParentOutcome[] 
     const selected = p.ports ? [...p.ports] : service.ports.filter(isTcpTransport).map((x) => x.port);
     const usable = selected.filter((port) => h2.has(port));
     if (usable.length > 0) return { ...p, ports: new Set(usable) };
-    const key = nsName(service.namespace, service.name);
+    const key = serviceKey(service);
     const ports = selected.map((port) => portLabel(service, port)).join(", ");
     const fix = "set its appProtocol to grpc (or http2, kubernetes.io/h2c), or name it grpc-* or http2-*";
     return {
@@ -340,7 +340,7 @@ export function grpcConflicts(
   const out = httpParents.map((p) => {
     if (p.rejected || p.kind !== "Service" || !p.service || !p.waypoint) return p;
     const service = p.service;
-    const key = nsName(service.namespace, service.name);
+    const key = serviceKey(service);
     const ports = (p.ports ? [...p.ports] : service.ports.map((x) => x.port)).filter((port) => {
       const sp = service.ports.find((x) => x.port === port);
       return !!sp && isTcpTransport(sp) && isHttpPort(sp);
@@ -359,7 +359,7 @@ export function grpcConflicts(
             ((q.kind === "Gateway" && h2.has(port)) ||
               (q.kind === "Service" &&
                 !!q.service &&
-                nsName(q.service.namespace, q.service.name) === key &&
+                serviceKey(q.service) === key &&
                 (q.ports === undefined || q.ports.has(port)))),
         );
         if (applies) {

@@ -3,7 +3,7 @@
 // (Gateway parents) and by Service (Service parents). A cache (the memo, kept beside the stages) may hand back a route's
 // work from the last translation; with or without one the result is the same.
 import type { HTTPRoute, KubeObject, ObjectRef } from "@waymark/api";
-import { nsName } from "../input/objects.ts";
+import { serviceKey } from "../input/objects.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
 import type { TranslatorSettings } from "../types.ts";
 import type { Waypoints } from "../waypoints/stage.ts";
@@ -66,8 +66,8 @@ export function fillServicePorts(work: RouteWork, parents: readonly ParentOutcom
   const ports = work.compiled.servicePorts;
   ports.clear();
   for (const p of parents) {
-    if (p.rejected || !p.waypoint || p.kind !== "Service" || !p.service) continue;
-    const key = nsName(p.service.namespace, p.service.name);
+    if (p.rejected || !p.waypoint || p.kind === "Gateway" || !p.service) continue;
+    const key = serviceKey(p.service);
     // Any parentRef to the Service without port or sectionName means all of its ports.
     if (!ports.has(key) || ports.get(key) !== undefined)
       ports.set(key, p.ports ? new Set([...(ports.get(key) ?? []), ...p.ports]) : undefined);
@@ -163,7 +163,7 @@ export function compileRoutes(
         const list = out.gatewayRoutes.get(p.waypoint.key);
         if (list && list.at(-1) !== compiled) list.push(compiled);
       } else if (p.service) {
-        const key = nsName(p.service.namespace, p.service.name);
+        const key = serviceKey(p.service);
         const list = out.serviceRoutes.get(key) ?? [];
         if (list.at(-1) !== compiled) list.push(compiled);
         out.serviceRoutes.set(key, list);

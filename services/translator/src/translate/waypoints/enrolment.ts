@@ -3,7 +3,7 @@
 // namespace is `istio.io/use-waypoint-namespace` from the same object, else the Service's namespace.
 
 import type { ObjectIndex, ServiceInfo } from "../input/objects.ts";
-import { nsName } from "../input/objects.ts";
+import { nsName, serviceKey } from "../input/objects.ts";
 import type { WaypointInfo } from "./gateways.ts";
 
 export const USE_WAYPOINT_LABEL = "istio.io/use-waypoint";
@@ -19,9 +19,12 @@ export function requestedWaypoint(service: ServiceInfo, index: ObjectIndex): str
 }
 
 export interface Enrolment {
-  /** Service key → the waypoint of ours it uses (headless services included). */
+  /** Service key (objects.ts serviceKey) → the waypoint of ours it uses (headless services included). */
   waypointOf: ReadonlyMap<string, WaypointInfo>;
-  /** Waypoint key → its services, sorted by namespace and name (headless services included). */
+  /**
+   * Waypoint key → its services, sorted by namespace and name (headless services included), then its
+   * ServiceEntries, sorted the same way.
+   */
   servicesOf: ReadonlyMap<string, readonly ServiceInfo[]>;
 }
 
@@ -29,11 +32,12 @@ export function enrol(index: ObjectIndex, waypoints: readonly WaypointInfo[]): E
   const byKey = new Map(waypoints.map((w) => [w.key, w]));
   const waypointOf = new Map<string, WaypointInfo>();
   const servicesOf = new Map<string, ServiceInfo[]>(waypoints.map((w) => [w.key, []]));
-  for (const service of index.services) {
+  // Services first, then ServiceEntries (input/serviceentry.ts): a Service keeps a VIP:port both claim.
+  for (const service of [...index.services, ...index.serviceEntries]) {
     const wanted = requestedWaypoint(service, index);
     const waypoint = wanted === undefined ? undefined : byKey.get(wanted);
     if (!waypoint) continue;
-    waypointOf.set(nsName(service.namespace, service.name), waypoint);
+    waypointOf.set(serviceKey(service), waypoint);
     servicesOf.get(waypoint.key)?.push(service);
   }
   return { waypointOf, servicesOf };

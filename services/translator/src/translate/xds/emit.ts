@@ -16,7 +16,7 @@ import type { ObjectIndex } from "../input/objects.ts";
 import type { WaypointIR } from "../ir/types.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
 import type { WaypointOutput, XdsResource } from "../types.ts";
-import { emitCluster, emitLoadAssignment } from "./clusters.ts";
+import { emitCluster, emitLoadAssignment, usesEds } from "./clusters.ts";
 import { emitListener } from "./listener.ts";
 import { fillRouteConfigSlots, routeConfigOf } from "./routeconfig.ts";
 
@@ -71,7 +71,8 @@ export function emitWaypoint(ir: WaypointIR, index: ObjectIndex, cache?: RouteCo
   }
   for (const target of ir.clusters) {
     resources[TypeUrl.cluster].push(resource(target.cluster, emitCluster(target)));
-    resources[TypeUrl.endpoint].push(resource(target.cluster, emitLoadAssignment(target, index)));
+    if (usesEds(target))
+      resources[TypeUrl.endpoint].push(resource(target.cluster, emitLoadAssignment(target, index)));
   }
   for (const cluster of ir.extraClusters ?? [])
     resources[TypeUrl.cluster].push(resource(String(cluster.name), structuredClone(cluster)));

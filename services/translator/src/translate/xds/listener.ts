@@ -108,7 +108,11 @@ function authorityFilter(): FilterJson {
 
 function chainMatch(vips: readonly string[], port: number): FilterChainMatchJson {
   return {
-    prefixRanges: vips.map((ip) => ({ addressPrefix: ip, prefixLen: isIP(ip) === 6 ? 128 : 32 })),
+    prefixRanges: vips.map((vip) => {
+      // A ServiceEntry's spec.addresses may hold CIDRs (input/serviceentry.ts reads them valid).
+      const [ip = vip, len] = vip.split("/");
+      return { addressPrefix: ip, prefixLen: len ? Number(len) : isIP(ip) === 6 ? 128 : 32 };
+    }),
     destinationPort: port,
   };
 }

@@ -4,6 +4,7 @@
 import type { GatewayExtension } from "@waymark/api";
 import { isRecord, str } from "../../input/guards.ts";
 import { nsName, type ObjectIndex } from "../../input/objects.ts";
+import { ISTIO_NETWORKING_GROUP } from "../../input/serviceentry.ts";
 import { resolveBackend } from "../../routes/backends.ts";
 import { condition } from "../../status/status.ts";
 import type { ObjectStatus, TranslatorSettings } from "../../types.ts";
@@ -32,6 +33,14 @@ export function sameNamespaceBackend(
     return {
       ok: false,
       message: `backendRef namespace ${other}: only Services of the same namespace (${namespace}) can be called; remove the namespace or move the Service`,
+    };
+  // An extension (an auth, processing or rate limit server) is a Service: ServiceEntry backends are
+  // for routes only.
+  const kind = isRecord(ref) ? str(ref.kind) : undefined;
+  if (isRecord(ref) && str(ref.group) === ISTIO_NETWORKING_GROUP)
+    return {
+      ok: false,
+      message: `backendRef ${str(ref.name) ?? ""}: kind ${kind ?? ""}.${ISTIO_NETWORKING_GROUP} is not supported (only core Services are)`,
     };
   const r = resolveBackend(ref, namespace, index);
   return r.ok ? { ok: true, target: r.target } : { ok: false, message: r.message };

@@ -11,7 +11,7 @@
 //     the port if there is one, and is refused otherwise (no filter chain takes it).
 // A port without any route keeps the plain passthrough to its Service.
 import { compareStrings } from "../../input/guards.ts";
-import { nsName } from "../../input/objects.ts";
+import { nsName, serviceKey } from "../../input/objects.ts";
 import { isTlsPort } from "../../input/protocol.ts";
 import type { ChainIR, StreamChainIR, StreamForwardIR, WaypointIR } from "../../ir/types.ts";
 import { olderFirst, type StreamKind, type StreamRoute } from "./compile.ts";
@@ -40,7 +40,7 @@ function candidates(
   chain: ChainIR,
   kind: StreamKind,
 ): StreamRoute[] {
-  const key = nsName(chain.service.namespace, chain.service.name);
+  const key = serviceKey(chain.service);
   const own = (streams.byService.get(key) ?? []).filter(
     (r) => r.kind === kind && appliesTo(r, key, chain.port),
   );

@@ -12,7 +12,7 @@
 // The routes are filed by Service and by waypoint for routes/tcp/ir.ts; their statuses and the
 // waypoint Gateways' attachedRoutes are filled in here too.
 import { refOf } from "@waymark/api";
-import { nsName } from "../../input/objects.ts";
+import { nsName, serviceKey } from "../../input/objects.ts";
 import { isHttpPort, isTcpTransport, isTlsPort } from "../../input/protocol.ts";
 import { routeStatus } from "../../status/status.ts";
 import type { ObjectStatus, TranslatorSettings } from "../../types.ts";
@@ -88,7 +88,7 @@ export function compileStreamRoutes(context: Waypoints, attached: Map<string, Se
         if (p.rejected || !p.waypoint) continue;
         attached.get(p.waypoint.key)?.add(`${kind}:${nsName(route.namespace, route.name)}`);
         if (!programmable) continue;
-        const key = p.kind === "Gateway" ? p.waypoint.key : nsName(p.service!.namespace, p.service!.name);
+        const key = p.kind === "Gateway" ? p.waypoint.key : serviceKey(p.service!);
         const map = p.kind === "Gateway" ? out.byWaypoint : out.byService;
         const list = map.get(key) ?? [];
         if (list.at(-1) !== route) list.push(route);
