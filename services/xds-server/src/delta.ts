@@ -10,6 +10,7 @@ import {
   allowsLegacyWildcard,
   byName,
   type Outgoing,
+  outgoing,
   pushOrder,
   type Refusal,
   Session,
@@ -17,7 +18,7 @@ import {
   type Verdict,
 } from "./protocol.ts";
 import type { ResourceEntry, Snapshot } from "./snapshot.ts";
-import { encodeDeltaResponse } from "./wire.ts";
+import { WireMessage } from "./wire.ts";
 
 /** Unanswered responses remembered per type (for matching ACK/NACK nonces). */
 const MAX_IN_FLIGHT = 32;
@@ -227,23 +228,15 @@ export class DeltaSession extends Session<TypeState> {
     const out: Outgoing[] = [];
     for (const part of parts.responses) {
       const nonce = this.nonce();
-      const body = encodeDeltaResponse({
-        systemVersion: ts.version,
-        typeUrl: t,
-        resources: part.send.map((e) => e.delta),
-        removed: part.removed,
-        nonce,
-      });
+      const message = new WireMessage(ts.deltaBody(part.send, part.removed), nonce);
       st.inFlight.set(nonce, ts.version);
       if (st.inFlight.size > MAX_IN_FLIGHT) st.inFlight.delete(st.inFlight.keys().next().value!);
-      out.push({
-        typeUrl: t,
-        version: ts.version,
-        nonce,
-        body,
-        names: part.send.map((e) => e.name),
-        removed: part.removed,
-      });
+      out.push(
+        outgoing(
+          { typeUrl: t, version: ts.version, names: part.send.map((e) => e.name), removed: part.removed },
+          message,
+        ),
+      );
     }
     return out;
   }

@@ -1,17 +1,35 @@
 // What the per-stream protocol state machines (sotw.ts, delta.ts) produce: responses to write and
 // the proxy's verdict on an earlier response. Both machines are pure apart from the nonce source.
 import { PUSH_ORDER, TypeUrl } from "@waymark/envoy-proto";
+import type { WireMessage } from "./wire.ts";
 
 export interface Outgoing {
   typeUrl: string;
   /** version_info (SotW) or system_version_info (delta): the type's version in the snapshot. */
   version: string;
   nonce: string;
-  /** The encoded DiscoveryResponse / DeltaDiscoveryResponse, written as-is. */
-  body: Buffer;
+  /** What the stream writes: the body shared with every stream the change goes to, plus the nonce. */
+  message: WireMessage;
+  /** The whole encoded DiscoveryResponse / DeltaDiscoveryResponse, copied on each read (tests). */
+  readonly body: Buffer;
   /** Resource names sent, and (delta) names removed, for logs and tests. */
   names: readonly string[];
   removed: readonly string[];
+}
+
+/** An Outgoing for a message (a shared, nonce-less body and this response's nonce). */
+export function outgoing(
+  r: { typeUrl: string; version: string; names: readonly string[]; removed: readonly string[] },
+  message: WireMessage,
+): Outgoing {
+  return {
+    ...r,
+    nonce: message.nonce,
+    message,
+    get body() {
+      return message.bytes();
+    },
+  };
 }
 
 /** An ACK or NACK of an earlier response of this stream. */

@@ -2,9 +2,9 @@
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@waymark/api";
-import { adsService } from "@waymark/envoy-proto";
 import type { TokenAuthenticator } from "./auth/authenticator.ts";
 import { DEFAULT_MAX_SEND_BYTES } from "./config.ts";
+import { adsWireService } from "./grpc-frames.ts";
 import { XdsMetrics } from "./metrics.ts";
 import type { ProxyTracker } from "./proxies.ts";
 import { PushQueue } from "./push-queue.ts";
@@ -92,7 +92,7 @@ export class AdsServer {
       });
       this.#streams.add(s);
     };
-    this.grpc.addService(adsService, {
+    this.grpc.addService(adsWireService, {
       StreamAggregatedResources: open("sotw"),
       DeltaAggregatedResources: open("delta"),
     });

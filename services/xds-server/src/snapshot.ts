@@ -3,7 +3,8 @@
 // same waypoint shares them.
 import type { TraceContext, WaypointManifest, WaypointRef } from "@waymark/api";
 import { versionOf } from "@waymark/envoy-proto";
-import { encodeAny, encodeDeltaResource, encodeSotwBody } from "./wire.ts";
+import { bodyScope, sharedBodies } from "./shared-bodies.ts";
+import { encodeAny, encodeDeltaBody, encodeDeltaResource, encodeSotwBody } from "./wire.ts";
 
 /** Encoded resource bytes from NATS, cached by content hash and shared across waypoints. */
 export class Blob {
@@ -54,6 +55,8 @@ export class TypeSnapshot {
   readonly version: string;
   readonly resources: ReadonlyMap<string, ResourceEntry>;
   #full: Uint8Array | undefined;
+  /** Prefix of this type snapshot's keys in the shared body cache. */
+  readonly #scope = bodyScope();
   constructor(typeUrl: string, version: string, resources: ReadonlyMap<string, ResourceEntry>) {
     this.typeUrl = typeUrl;
     this.version = version;
@@ -77,10 +80,33 @@ export class TypeSnapshot {
     }
     if (picked.length === this.resources.size) return this.fullBody;
     picked.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return encodeSotwBody(
-      this.version,
-      this.typeUrl,
-      picked.map((r) => r.any),
+    // Streams subscribed to the same names share one body (names identify entries in this snapshot).
+    const key = `${this.#scope}\u0000s\u0000${picked.map((r) => r.name).join("\u0000")}`;
+    return sharedBodies.get(key, () =>
+      encodeSotwBody(
+        this.version,
+        this.typeUrl,
+        picked.map((r) => r.any),
+      ),
+    );
+  }
+
+  /**
+   * A delta response body (no nonce) carrying these entries of this snapshot and these removals, in
+   * the order given; every stream owed the same update shares it.
+   */
+  deltaBody(send: readonly ResourceEntry[], removed: readonly string[]): Uint8Array {
+    const key =
+      send.length === this.resources.size && removed.length === 0
+        ? `${this.#scope}\u0000d*` // everything, in name order (the session sorts what it sends)
+        : `${this.#scope}\u0000d\u0000${send.map((e) => e.name).join("\u0000")}\u0001${removed.join("\u0000")}`;
+    return sharedBodies.get(key, () =>
+      encodeDeltaBody({
+        systemVersion: this.version,
+        typeUrl: this.typeUrl,
+        resources: send.map((e) => e.delta),
+        removed,
+      }),
     );
   }
 }

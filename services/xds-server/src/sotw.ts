@@ -6,9 +6,9 @@
 // something (a reconnecting client that echoes the current version is sent nothing). A response larger
 // than the send limit is not sent (takeRefusals): the client keeps what it holds of that type.
 import { type DiscoveryRequest, TypeUrl } from "@waymark/envoy-proto";
-import { allowsLegacyWildcard, type Outgoing, pushOrder, Session, type Step } from "./protocol.ts";
+import { allowsLegacyWildcard, type Outgoing, outgoing, pushOrder, Session, type Step } from "./protocol.ts";
 import type { Snapshot, TypeSnapshot } from "./snapshot.ts";
-import { withSotwNonce } from "./wire.ts";
+import { WireMessage } from "./wire.ts";
 
 interface TypeState {
   wildcard: boolean;
@@ -152,14 +152,14 @@ export class SotwSession extends Session<TypeState> {
       knownNames = new Set(sent);
     }
     const nonce = this.nonce();
-    const message = withSotwNonce(body, nonce);
-    if (message.length > this.maxBytes) {
+    const message = new WireMessage(body, nonce);
+    if (message.byteLength > this.maxBytes) {
       // Not sent: the client keeps what it holds; a later snapshot is tried again.
       const key = `${ts.version}\u0000${sent.join("\u0000")}`;
       this.refusals.push({
         typeUrl: t,
         version: ts.version,
-        bytes: message.length,
+        bytes: message.byteLength,
         limit: this.maxBytes,
         repeated: st.refused === key,
       });
@@ -174,13 +174,6 @@ export class SotwSession extends Session<TypeState> {
     st.nonce = nonce;
     st.resend = false;
     if (t === TypeUrl.cluster) this.#clustersSent(ts, heldVersion);
-    return {
-      typeUrl: t,
-      version: ts.version,
-      nonce,
-      body: message,
-      names: sent,
-      removed: [],
-    };
+    return outgoing({ typeUrl: t, version: ts.version, names: sent, removed: [] }, message);
   }
 }

@@ -18,6 +18,7 @@ import { PushTrace } from "./push-trace.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { SnapshotStore } from "./snapshots.ts";
 import { SotwSession } from "./sotw.ts";
+import type { WireMessage } from "./wire.ts";
 
 export type Protocol = "sotw" | "delta";
 
@@ -39,7 +40,7 @@ export interface StreamDeps {
   detach(stream: AdsStream): void;
 }
 
-export type AdsCall = ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, Buffer>;
+export type AdsCall = ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, WireMessage>;
 
 export class AdsStream implements Pushable {
   readonly id: string;
@@ -246,7 +247,7 @@ export class AdsStream implements Pushable {
   #send(out: Outgoing[], snap: Snapshot | undefined): void {
     for (const o of out) {
       if (this.#closed) return;
-      if (!this.#call.write(o.body)) this.#blocked = true;
+      if (!this.#call.write(o.message)) this.#blocked = true;
       this.#deps.tracker.sent(this.id, o.typeUrl, o.version);
       this.#trace?.sent(o, snap);
       this.#log.debug("sent", {

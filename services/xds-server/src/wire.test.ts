@@ -3,9 +3,11 @@ import { test } from "node:test";
 import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema, fromBinary } from "@waymark/envoy-proto";
 import {
   encodeAny,
+  encodeDeltaBody,
   encodeDeltaResource,
   encodeDeltaResponse,
   encodeSotwBody,
+  WireMessage,
   withSotwNonce,
 } from "./wire.ts";
 
@@ -60,4 +62,39 @@ test("empty responses encode to valid messages", () => {
   );
   assert.equal(d.nonce, "n");
   assert.equal(d.systemVersionInfo, "");
+});
+
+test("a WireMessage is the shared body with its nonce field first, behind a gRPC frame header", () => {
+  const body = encodeDeltaBody({
+    systemVersion: "sv",
+    typeUrl: "t/x",
+    resources: [encodeDeltaResource("a", "h1", encodeAny("t/x", bytes(200, 3)))],
+    removed: ["gone"],
+  });
+  // A 200-byte nonce takes a two-byte length varint.
+  for (const nonce of ["n-1", "x".repeat(200), ""]) {
+    const m = new WireMessage(body, nonce);
+    const framed = m.framed();
+    assert.equal(framed[0], 0, "not compressed");
+    assert.equal(framed.readUInt32BE(1), framed.length - 5);
+    assert.equal(m.byteLength, framed.length - 5);
+    assert.deepEqual(framed.subarray(5), m.bytes());
+    assert.deepEqual(framed.subarray(framed.length - body.length), Buffer.from(body), "body not rewritten");
+    const res = fromBinary(DeltaDiscoveryResponseSchema, m.bytes());
+    assert.equal(res.nonce, nonce);
+    assert.equal(res.systemVersionInfo, "sv");
+    assert.equal(res.typeUrl, "t/x");
+    assert.deepEqual(
+      res.resources.map((r) => r.name),
+      ["a"],
+    );
+    assert.deepEqual(res.removedResources, ["gone"]);
+  }
+  const sotw = fromBinary(
+    DiscoveryResponseSchema,
+    new WireMessage(encodeSotwBody("v", "t", [encodeAny("t", bytes(3, 1))]), "n7").bytes(),
+  );
+  assert.equal(sotw.nonce, "n7");
+  assert.equal(sotw.versionInfo, "v");
+  assert.equal(sotw.resources.length, 1);
 });
