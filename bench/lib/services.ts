@@ -92,7 +92,11 @@ export async function startXdsReplica(b: Backplane, replica: string): Promise<Xd
   return { proc, pid: proc.child.pid!, target: `127.0.0.1:${port}` };
 }
 
-export async function startTranslatorProc(b: Backplane, quietMs = 50): Promise<Proc> {
+export async function startTranslatorProc(
+  b: Backplane,
+  quietMs = 50,
+  env: Record<string, string> = {},
+): Promise<Proc> {
   const proc = startProcess({
     name: "translator",
     command: process.execPath,
@@ -102,6 +106,7 @@ export async function startTranslatorProc(b: Backplane, quietMs = 50): Promise<P
       WAYMARK_BIND_ADDRESS: "127.0.0.1",
       WAYMARK_DEBOUNCE_QUIET_MS: String(quietMs),
       WAYMARK_LOG_LEVEL: "warn",
+      ...env,
     },
     logDir: b.logDir,
   });

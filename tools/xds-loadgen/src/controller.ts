@@ -113,9 +113,23 @@ export class LoadGen {
   }
 
   /** Waits until every proxy ACKed (or, if told to, NACKed) this version of a type. */
-  async awaitVersion(typeUrl: string, version: string, timeoutMs = 60_000): Promise<AwaitResult> {
+  /** Waits until every proxy (or every proxy of node.cluster `cluster`) ACKs or NACKs `version`. */
+  async awaitVersion(
+    typeUrl: string,
+    version: string,
+    timeoutMs = 60_000,
+    cluster?: string,
+  ): Promise<AwaitResult> {
     const rs = await Promise.all(
-      this.#workers.map((w) => w.call<AwaitResult>({ op: "await", typeUrl, version, timeoutMs })),
+      this.#workers.map((w) =>
+        w.call<AwaitResult>({
+          op: "await",
+          typeUrl,
+          version,
+          timeoutMs,
+          ...(cluster === undefined ? {} : { cluster }),
+        }),
+      ),
     );
     return {
       acks: rs.flatMap((r) => r.acks),

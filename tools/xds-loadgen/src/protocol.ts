@@ -3,7 +3,7 @@ import type { ProxySpec, TypeCounters } from "./proxy.ts";
 
 export type Command =
   | { op: "connect"; target: string; proxies: ProxySpec[]; timeoutMs: number }
-  | { op: "await"; typeUrl: string; version: string; timeoutMs: number }
+  | { op: "await"; typeUrl: string; version: string; timeoutMs: number; cluster?: string }
   | { op: "reconnect"; target: string }
   | { op: "disconnect" }
   | { op: "stats" }

@@ -12,17 +12,19 @@ const proxies: SimProxy[] = [];
 interface Wait {
   typeUrl: string;
   version: string;
+  /** The proxies it waits for (every proxy of the worker, or those of one node.cluster). */
+  of: SimProxy[];
   acks: Map<string, number>;
   nacks: Set<string>;
   resolve: () => void;
 }
 const waits = new Set<Wait>();
 
-const done = (w: Wait) => w.acks.size + w.nacks.size >= proxies.length;
+const done = (w: Wait) => w.acks.size + w.nacks.size >= w.of.length;
 
 function onVerdict(p: SimProxy, typeUrl: string, version: string, kind: "ack" | "nack", at: number): void {
   for (const w of waits) {
-    if (w.typeUrl !== typeUrl || w.version !== version) continue;
+    if (w.typeUrl !== typeUrl || w.version !== version || !w.of.includes(p)) continue;
     if (kind === "ack") w.acks.set(p.spec.id, at);
     else w.nacks.add(p.spec.id);
     if (done(w)) w.resolve();
@@ -48,14 +50,16 @@ async function connect(c: Extract<Command, { op: "connect" }>): Promise<ConnectR
 }
 
 async function awaitVersion(c: Extract<Command, { op: "await" }>): Promise<AwaitResult> {
+  const of = c.cluster === undefined ? proxies : proxies.filter((p) => p.spec.cluster === c.cluster);
   const w: Wait = {
     typeUrl: c.typeUrl,
     version: c.version,
+    of,
     acks: new Map(),
     nacks: new Set(),
     resolve: () => {},
   };
-  for (const p of proxies) {
+  for (const p of of) {
     const a = p.ackedAt(c.typeUrl, c.version);
     if (a !== undefined) w.acks.set(p.spec.id, a);
     else if (p.nackedAt(c.typeUrl, c.version) !== undefined) w.nacks.add(p.spec.id);
@@ -74,7 +78,7 @@ async function awaitVersion(c: Extract<Command, { op: "await" }>): Promise<Await
   return {
     acks: [...w.acks.values()],
     nacks: w.nacks.size,
-    missing: proxies.filter((p) => !w.acks.has(p.spec.id) && !w.nacks.has(p.spec.id)).map((p) => p.spec.id),
+    missing: of.filter((p) => !w.acks.has(p.spec.id) && !w.nacks.has(p.spec.id)).map((p) => p.spec.id),
   };
 }
 
