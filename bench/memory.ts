@@ -8,7 +8,9 @@
 //   pnpm bench memory routes=1000 services=5 snapshot=0 nodeOptions=chart
 // nodeOptions: the services' NODE_OPTIONS; `chart` is what the Helm chart sets (CHART_NODE_OPTIONS,
 // keep it equal to waymark.commonEnv in deploy/charts/waymark/templates/_helpers.tpl), `none` is
-// Node's defaults, anything else is used as it is.
+// Node's defaults, anything else is used as it is. compileCache=1 (default) starts the services as
+// the images do: from a compile cache warmed first (WAYMARK_WARM_COMPILE_CACHE=1, see their main.ts),
+// so Node's TypeScript stripper is never loaded; compileCache=0 strips the types at every start.
 // snapshot=1 also writes a heap snapshot per service at each point (paths printed; open them in
 // Chrome DevTools' Memory tab).
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -117,7 +119,14 @@ async function probe(probeDir: string, pid: number): Promise<Inside> {
 }
 
 export async function run(argv: string[]): Promise<Record<string, unknown>> {
-  const a = parseArgs(argv, { routes: 1000, services: 5, snapshot: 0, settleMs: 3000, nodeOptions: "chart" });
+  const a = parseArgs(argv, {
+    routes: 1000,
+    services: 5,
+    snapshot: 0,
+    settleMs: 3000,
+    nodeOptions: "chart",
+    compileCache: 1,
+  });
   const nodeOptions =
     a.nodeOptions === "chart" ? CHART_NODE_OPTIONS : a.nodeOptions === "none" ? "" : a.nodeOptions;
   const logDir = tempDir("bench-memory");
@@ -129,6 +138,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
     scenario: "control-plane memory, standalone: idle and at R HTTPRoutes with one Envoy",
     routes: a.routes,
     node_options: nodeOptions || "(none)",
+    compile_cache: a.compileCache ? "warmed at start, as in the images" : "none (types stripped at start)",
     goals: `idle service ≤ ${GOAL_IDLE_MIB} MiB; whole control plane at 1,000 routes ≤ ${GOAL_TOTAL_MIB} MiB`,
   };
   out["floor_empty_js_mib"] = r1(await floor(logDir, false));
@@ -160,8 +170,10 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       translator: await freePort(),
       "xds-server": await freePort(),
     };
+    const compileCache = join(logDir, "compile-cache");
     const env = (svc: keyof typeof opsPorts, more: Record<string, string>) => ({
       NODE_OPTIONS: nodeOptions,
+      ...(a.compileCache ? { NODE_COMPILE_CACHE: compileCache } : {}),
       WAYMARK_NATS_URL: nats.url,
       WAYMARK_METRICS_ADDRESS: `127.0.0.1:${opsPorts[svc]}`,
       WAYMARK_LOG_LEVEL: "warn",
@@ -182,6 +194,14 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
         env: env(svc, more),
         logDir,
       });
+    if (a.compileCache) {
+      // As the Dockerfiles' warm-up step: each service loads its modules, fills the cache and exits.
+      for (const svc of Object.keys(opsPorts) as Array<keyof typeof opsPorts>) {
+        const p = launch(svc, { WAYMARK_WARM_COMPILE_CACHE: "1", WAYMARK_SOURCE: `dir:${sourceDir}` });
+        const code = await p.exited;
+        if (code !== 0) throw new Error(`${svc} warm-up exited with ${code}:\n${p.log().slice(-3000)}`);
+      }
+    }
     const procs: Record<string, Proc> = {
       watcher: launch("watcher", { WAYMARK_SOURCE: `dir:${sourceDir}` }),
       translator: launch("translator", {

@@ -32,6 +32,17 @@ export interface RunningWatcher {
   stop(): Promise<void>;
 }
 
+/** Loads the Kubernetes side now (for the compile-cache warm-up of the image build, see main.ts). */
+export async function importKubeModules(): Promise<void> {
+  await Promise.all([
+    import("./kube/client.ts"),
+    import("./kube/connection.ts"),
+    import("./kube/source.ts"),
+    import("./kube/issuer-keys.ts"),
+    import("./writeback/index.ts"),
+  ]);
+}
+
 export async function createSource(config: WatcherConfig, log: Logger): Promise<Source> {
   switch (config.source.type) {
     case "dir":
