@@ -40,6 +40,16 @@ FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /src /app
+# Node's compile cache, filled here once (the service loads every module it runs, then exits; see
+# main.ts): at run time the modules come from it with their types stripped, so Node never loads its
+# TypeScript stripper (17 MiB of RSS). Node keeps one cache per uid, so uid 1000 fills it; then root
+# owns it again. Read-only at run time: a miss only means stripping that file again.
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN mkdir /app/.node-compile-cache && chown 1000:1000 /app/.node-compile-cache
+USER 1000:1000
+RUN WAYMARK_WARM_COMPILE_CACHE=1 node --disable-warning=ExperimentalWarning services/xds-server/src/main.ts
+USER 0:0
+RUN chown -R root:root /app/.node-compile-cache
 # The node user (uid 1000) owns nothing it runs: the root filesystem can be read-only.
 USER 1000:1000
 EXPOSE 18000 9090

@@ -1,60 +1,19 @@
 // Envoy xDS types for Waymark: generated protobuf-es code (src/gen, from `pnpm generate`), a registry
 // over it, strict proto3-JSON → binary encoding with content hashes, and the ADS service definition.
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import {
   createRegistry,
+  type DescFile,
   fromBinary,
   fromJson,
   type JsonObject,
   type JsonValue,
+  type Registry,
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
 import { WaymarkError } from "@waymark/api";
-import { file_envoy_config_cluster_v3_cluster } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
-import { file_envoy_config_endpoint_v3_endpoint } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { file_envoy_config_listener_v3_listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
-import { file_envoy_config_rbac_v3_rbac } from "./gen/envoy/config/rbac/v3/rbac_pb.js";
-import { file_envoy_config_route_v3_route_components } from "./gen/envoy/config/route/v3/route_components_pb.js";
-import { file_envoy_config_route_v3_route } from "./gen/envoy/config/route/v3/route_pb.js";
-import { file_envoy_config_trace_v3_opentelemetry } from "./gen/envoy/config/trace/v3/opentelemetry_pb.js";
-import { file_envoy_extensions_compression_brotli_compressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js";
-import { file_envoy_extensions_compression_brotli_decompressor_v3_brotli } from "./gen/envoy/extensions/compression/brotli/decompressor/v3/brotli_pb.js";
-import { file_envoy_extensions_compression_gzip_compressor_v3_gzip } from "./gen/envoy/extensions/compression/gzip/compressor/v3/gzip_pb.js";
-import { file_envoy_extensions_compression_gzip_decompressor_v3_gzip } from "./gen/envoy/extensions/compression/gzip/decompressor/v3/gzip_pb.js";
-import { file_envoy_extensions_compression_zstd_compressor_v3_zstd } from "./gen/envoy/extensions/compression/zstd/compressor/v3/zstd_pb.js";
-import { file_envoy_extensions_compression_zstd_decompressor_v3_zstd } from "./gen/envoy/extensions/compression/zstd/decompressor/v3/zstd_pb.js";
-import { file_envoy_extensions_filters_http_api_key_auth_v3_api_key_auth } from "./gen/envoy/extensions/filters/http/api_key_auth/v3/api_key_auth_pb.js";
-import { file_envoy_extensions_filters_http_basic_auth_v3_basic_auth } from "./gen/envoy/extensions/filters/http/basic_auth/v3/basic_auth_pb.js";
-import { file_envoy_extensions_filters_http_buffer_v3_buffer } from "./gen/envoy/extensions/filters/http/buffer/v3/buffer_pb.js";
-import { file_envoy_extensions_filters_http_compressor_v3_compressor } from "./gen/envoy/extensions/filters/http/compressor/v3/compressor_pb.js";
-import { file_envoy_extensions_filters_http_cors_v3_cors } from "./gen/envoy/extensions/filters/http/cors/v3/cors_pb.js";
-import { file_envoy_extensions_filters_http_csrf_v3_csrf } from "./gen/envoy/extensions/filters/http/csrf/v3/csrf_pb.js";
-import { file_envoy_extensions_filters_http_decompressor_v3_decompressor } from "./gen/envoy/extensions/filters/http/decompressor/v3/decompressor_pb.js";
-import { file_envoy_extensions_filters_http_ext_authz_v3_ext_authz } from "./gen/envoy/extensions/filters/http/ext_authz/v3/ext_authz_pb.js";
-import { file_envoy_extensions_filters_http_ext_proc_v3_ext_proc } from "./gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.js";
-import { file_envoy_extensions_filters_http_fault_v3_fault } from "./gen/envoy/extensions/filters/http/fault/v3/fault_pb.js";
-import { file_envoy_extensions_filters_http_header_mutation_v3_header_mutation } from "./gen/envoy/extensions/filters/http/header_mutation/v3/header_mutation_pb.js";
-import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
-import { file_envoy_extensions_filters_http_local_ratelimit_v3_local_rate_limit } from "./gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js";
-import { file_envoy_extensions_filters_http_lua_v3_lua } from "./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js";
-import { file_envoy_extensions_filters_http_oauth2_v3_oauth } from "./gen/envoy/extensions/filters/http/oauth2/v3/oauth_pb.js";
-import { file_envoy_extensions_filters_http_ratelimit_v3_rate_limit } from "./gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit_pb.js";
-import { file_envoy_extensions_filters_http_rbac_v3_rbac } from "./gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js";
-import { file_envoy_extensions_filters_http_router_v3_router } from "./gen/envoy/extensions/filters/http/router/v3/router_pb.js";
-import { file_envoy_extensions_filters_http_set_metadata_v3_set_metadata } from "./gen/envoy/extensions/filters/http/set_metadata/v3/set_metadata_pb.js";
-import { file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol } from "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js";
-import { file_envoy_extensions_filters_listener_tls_inspector_v3_tls_inspector } from "./gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector_pb.js";
-import { file_envoy_extensions_filters_network_ext_authz_v3_ext_authz } from "./gen/envoy/extensions/filters/network/ext_authz/v3/ext_authz_pb.js";
-import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
-import { file_envoy_extensions_filters_network_rbac_v3_rbac } from "./gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js";
-import { file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state } from "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js";
-import { file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
-import { file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation } from "./gen/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation_pb.js";
-import { file_envoy_extensions_path_match_uri_template_v3_uri_template_match } from "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js";
-import { file_envoy_extensions_transport_sockets_tls_v3_secret } from "./gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
-import { file_envoy_extensions_transport_sockets_tls_v3_tls } from "./gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
-import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 import {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
@@ -66,8 +25,6 @@ import {
   DiscoveryResponseSchema,
   file_envoy_service_discovery_v3_discovery,
 } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
-import { file_xds_type_matcher_v3_cel } from "./gen/xds/type/matcher/v3/cel_pb.js";
-import { file_xds_type_matcher_v3_http_inputs } from "./gen/xds/type/matcher/v3/http_inputs_pb.js";
 
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 export { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -247,59 +204,190 @@ export function isTypeUrl(s: string): s is TypeUrl {
   return (PUSH_ORDER as readonly string[]).includes(s);
 }
 
-/** Every message of the generated files, for Any packing and JSON. */
-export const registry = createRegistry(
-  file_envoy_service_discovery_v3_discovery,
-  file_envoy_config_listener_v3_listener,
-  file_envoy_config_cluster_v3_cluster,
-  file_envoy_config_route_v3_route,
+// The registry of every Envoy type Waymark encodes, built on first use: its generated files (most of
+// the 580 KiB of descriptors under gen/, decoded when their module loads) cost about 4.5 MiB of heap,
+// which a process that never encodes or decodes a resource (the xds-server: it passes bytes on) does
+// not pay. They load with require(), which Node 24 runs synchronously for these ES modules.
+const requireGen = createRequire(import.meta.url);
+const REGISTRY_FILES: ReadonlyArray<readonly [path: string, exported: string]> = [
+  ["./gen/envoy/config/listener/v3/listener_pb.js", "file_envoy_config_listener_v3_listener"],
+  ["./gen/envoy/config/cluster/v3/cluster_pb.js", "file_envoy_config_cluster_v3_cluster"],
+  ["./gen/envoy/config/route/v3/route_pb.js", "file_envoy_config_route_v3_route"],
   // FilterConfig (per-route config that enables a filter placed disabled) lives here.
-  file_envoy_config_route_v3_route_components,
-  file_envoy_config_endpoint_v3_endpoint,
-  file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol,
-  file_envoy_extensions_filters_listener_tls_inspector_v3_tls_inspector,
-  file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager,
-  file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy,
-  file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state,
-  file_envoy_extensions_filters_http_router_v3_router,
-  file_envoy_extensions_filters_http_lua_v3_lua,
-  file_envoy_extensions_upstreams_http_v3_http_protocol_options,
+  ["./gen/envoy/config/route/v3/route_components_pb.js", "file_envoy_config_route_v3_route_components"],
+  ["./gen/envoy/config/endpoint/v3/endpoint_pb.js", "file_envoy_config_endpoint_v3_endpoint"],
+  [
+    "./gen/envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol_pb.js",
+    "file_envoy_extensions_filters_listener_proxy_protocol_v3_proxy_protocol",
+  ],
+  [
+    "./gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector_pb.js",
+    "file_envoy_extensions_filters_listener_tls_inspector_v3_tls_inspector",
+  ],
+  [
+    "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js",
+    "file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager",
+  ],
+  [
+    "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js",
+    "file_envoy_extensions_filters_network_tcp_proxy_v3_tcp_proxy",
+  ],
+  [
+    "./gen/envoy/extensions/filters/network/set_filter_state/v3/set_filter_state_pb.js",
+    "file_envoy_extensions_filters_network_set_filter_state_v3_set_filter_state",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/router/v3/router_pb.js",
+    "file_envoy_extensions_filters_http_router_v3_router",
+  ],
+  ["./gen/envoy/extensions/filters/http/lua/v3/lua_pb.js", "file_envoy_extensions_filters_http_lua_v3_lua"],
+  [
+    "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js",
+    "file_envoy_extensions_upstreams_http_v3_http_protocol_options",
+  ],
   // envoy.config.rbac.v3.Action: the actions of an RBAC matcher (TrafficPolicy rbac).
-  file_envoy_config_rbac_v3_rbac,
-  file_envoy_extensions_filters_http_rbac_v3_rbac,
-  file_envoy_extensions_filters_network_rbac_v3_rbac,
-  file_envoy_extensions_filters_http_jwt_authn_v3_config,
-  file_envoy_extensions_path_match_uri_template_v3_uri_template_match,
-  file_envoy_extensions_filters_http_ext_authz_v3_ext_authz,
-  file_envoy_extensions_filters_network_ext_authz_v3_ext_authz,
-  file_envoy_extensions_filters_http_cors_v3_cors,
-  file_envoy_extensions_filters_http_local_ratelimit_v3_local_rate_limit,
-  file_envoy_extensions_filters_http_buffer_v3_buffer,
-  file_envoy_extensions_filters_http_ratelimit_v3_rate_limit,
-  file_envoy_extensions_filters_http_ext_proc_v3_ext_proc,
-  file_envoy_extensions_filters_http_oauth2_v3_oauth,
-  file_envoy_extensions_filters_http_header_mutation_v3_header_mutation,
-  file_envoy_extensions_filters_http_csrf_v3_csrf,
-  file_envoy_extensions_transport_sockets_tls_v3_tls,
+  ["./gen/envoy/config/rbac/v3/rbac_pb.js", "file_envoy_config_rbac_v3_rbac"],
+  [
+    "./gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js",
+    "file_envoy_extensions_filters_http_rbac_v3_rbac",
+  ],
+  [
+    "./gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js",
+    "file_envoy_extensions_filters_network_rbac_v3_rbac",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js",
+    "file_envoy_extensions_filters_http_jwt_authn_v3_config",
+  ],
+  [
+    "./gen/envoy/extensions/path/match/uri_template/v3/uri_template_match_pb.js",
+    "file_envoy_extensions_path_match_uri_template_v3_uri_template_match",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/ext_authz/v3/ext_authz_pb.js",
+    "file_envoy_extensions_filters_http_ext_authz_v3_ext_authz",
+  ],
+  [
+    "./gen/envoy/extensions/filters/network/ext_authz/v3/ext_authz_pb.js",
+    "file_envoy_extensions_filters_network_ext_authz_v3_ext_authz",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/cors/v3/cors_pb.js",
+    "file_envoy_extensions_filters_http_cors_v3_cors",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit_pb.js",
+    "file_envoy_extensions_filters_http_local_ratelimit_v3_local_rate_limit",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/buffer/v3/buffer_pb.js",
+    "file_envoy_extensions_filters_http_buffer_v3_buffer",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit_pb.js",
+    "file_envoy_extensions_filters_http_ratelimit_v3_rate_limit",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.js",
+    "file_envoy_extensions_filters_http_ext_proc_v3_ext_proc",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/oauth2/v3/oauth_pb.js",
+    "file_envoy_extensions_filters_http_oauth2_v3_oauth",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/header_mutation/v3/header_mutation_pb.js",
+    "file_envoy_extensions_filters_http_header_mutation_v3_header_mutation",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/csrf/v3/csrf_pb.js",
+    "file_envoy_extensions_filters_http_csrf_v3_csrf",
+  ],
+  [
+    "./gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js",
+    "file_envoy_extensions_transport_sockets_tls_v3_tls",
+  ],
   // Secret: the SDS resources (OAuth2's client and HMAC secrets).
-  file_envoy_extensions_transport_sockets_tls_v3_secret,
-  file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation,
-  file_envoy_extensions_filters_http_compressor_v3_compressor,
-  file_envoy_extensions_filters_http_decompressor_v3_decompressor,
-  file_envoy_extensions_compression_gzip_compressor_v3_gzip,
-  file_envoy_extensions_compression_gzip_decompressor_v3_gzip,
-  file_envoy_extensions_compression_brotli_compressor_v3_brotli,
-  file_envoy_extensions_compression_brotli_decompressor_v3_brotli,
-  file_envoy_extensions_compression_zstd_compressor_v3_zstd,
-  file_envoy_extensions_compression_zstd_decompressor_v3_zstd,
-  file_envoy_extensions_filters_http_fault_v3_fault,
-  file_envoy_extensions_filters_http_api_key_auth_v3_api_key_auth,
-  file_envoy_extensions_filters_http_basic_auth_v3_basic_auth,
-  file_envoy_extensions_filters_http_set_metadata_v3_set_metadata,
-  file_envoy_config_trace_v3_opentelemetry,
-  file_xds_type_matcher_v3_cel,
-  file_xds_type_matcher_v3_http_inputs,
-);
+  [
+    "./gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js",
+    "file_envoy_extensions_transport_sockets_tls_v3_secret",
+  ],
+  [
+    "./gen/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation_pb.js",
+    "file_envoy_extensions_http_early_header_mutation_header_mutation_v3_header_mutation",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/compressor/v3/compressor_pb.js",
+    "file_envoy_extensions_filters_http_compressor_v3_compressor",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/decompressor/v3/decompressor_pb.js",
+    "file_envoy_extensions_filters_http_decompressor_v3_decompressor",
+  ],
+  [
+    "./gen/envoy/extensions/compression/gzip/compressor/v3/gzip_pb.js",
+    "file_envoy_extensions_compression_gzip_compressor_v3_gzip",
+  ],
+  [
+    "./gen/envoy/extensions/compression/gzip/decompressor/v3/gzip_pb.js",
+    "file_envoy_extensions_compression_gzip_decompressor_v3_gzip",
+  ],
+  [
+    "./gen/envoy/extensions/compression/brotli/compressor/v3/brotli_pb.js",
+    "file_envoy_extensions_compression_brotli_compressor_v3_brotli",
+  ],
+  [
+    "./gen/envoy/extensions/compression/brotli/decompressor/v3/brotli_pb.js",
+    "file_envoy_extensions_compression_brotli_decompressor_v3_brotli",
+  ],
+  [
+    "./gen/envoy/extensions/compression/zstd/compressor/v3/zstd_pb.js",
+    "file_envoy_extensions_compression_zstd_compressor_v3_zstd",
+  ],
+  [
+    "./gen/envoy/extensions/compression/zstd/decompressor/v3/zstd_pb.js",
+    "file_envoy_extensions_compression_zstd_decompressor_v3_zstd",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/fault/v3/fault_pb.js",
+    "file_envoy_extensions_filters_http_fault_v3_fault",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/api_key_auth/v3/api_key_auth_pb.js",
+    "file_envoy_extensions_filters_http_api_key_auth_v3_api_key_auth",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/basic_auth/v3/basic_auth_pb.js",
+    "file_envoy_extensions_filters_http_basic_auth_v3_basic_auth",
+  ],
+  [
+    "./gen/envoy/extensions/filters/http/set_metadata/v3/set_metadata_pb.js",
+    "file_envoy_extensions_filters_http_set_metadata_v3_set_metadata",
+  ],
+  ["./gen/envoy/config/trace/v3/opentelemetry_pb.js", "file_envoy_config_trace_v3_opentelemetry"],
+  ["./gen/xds/type/matcher/v3/cel_pb.js", "file_xds_type_matcher_v3_cel"],
+  ["./gen/xds/type/matcher/v3/http_inputs_pb.js", "file_xds_type_matcher_v3_http_inputs"],
+];
+let built: Registry | undefined;
+function builtRegistry(): Registry {
+  built ??= createRegistry(
+    file_envoy_service_discovery_v3_discovery,
+    ...REGISTRY_FILES.map(([path, name]) => (requireGen(path) as Record<string, DescFile>)[name]!),
+  );
+  return built;
+}
+/**
+ * Every message of the generated files, for Any packing and JSON (built on the first use of any of
+ * its methods).
+ */
+export const registry: Registry = new Proxy({} as Registry, {
+  get(_, key) {
+    const r = builtRegistry();
+    const v: unknown = Reflect.get(r, key, r);
+    return typeof v === "function" ? v.bind(r) : v;
+  },
+  has: (_, key) => Reflect.has(builtRegistry(), key),
+});
 
 /** Thrown when a resource's JSON does not match its proto (unknown field, wrong type, unknown @type). */
 export class EncodeError extends WaymarkError {

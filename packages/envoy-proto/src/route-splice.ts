@@ -6,8 +6,6 @@
 // unchanged route), so a change to one route of thousands re-encodes that route only. The bytes decode
 // to the same message as a whole-message encoding; only the order of fields differs.
 import { type DescMessage, fromJson, type JsonObject, toBinary } from "@bufbuild/protobuf";
-import { RouteSchema, VirtualHostSchema } from "./gen/envoy/config/route/v3/route_components_pb.js";
-import { RouteConfigurationSchema } from "./gen/envoy/config/route/v3/route_pb.js";
 import { EncodeError, registry, TypeUrl } from "./index.ts";
 
 /** RouteConfiguration.virtual_hosts and VirtualHost.routes (envoy/config/route/v3). */
@@ -54,12 +52,23 @@ const listOf = (v: unknown): JsonObject[] | undefined =>
  * Encodes a RouteConfiguration from proto3 JSON as encodeResource() does (unknown fields are errors),
  * taking each route's bytes from `routes` when its JSON object was encoded before.
  */
+function messageSchema(typeName: string): DescMessage {
+  const schema = registry.getMessage(typeName);
+  if (!schema) throw new Error(`${typeName} is not in the registry`);
+  return schema;
+}
+
 export function encodeRouteConfiguration(
   name: string,
   json: JsonObject,
   routes: RouteBytesCache,
 ): Uint8Array {
   const encode = (schema: DescMessage, j: JsonObject) => toBinary(schema, fromJson(schema, j, { registry }));
+  // From the registry (built on first use, see index.ts) rather than imported: a process that
+  // never encodes a route does not load the route protos.
+  const RouteConfigurationSchema = messageSchema("envoy.config.route.v3.RouteConfiguration");
+  const VirtualHostSchema = messageSchema("envoy.config.route.v3.VirtualHost");
+  const RouteSchema = messageSchema("envoy.config.route.v3.Route");
   try {
     // proto3 JSON also accepts the field's proto name, and anything not a list is an error: such
     // input is encoded whole, as encodeResource() would.

@@ -1,15 +1,9 @@
 // For tests: records every span of this process in memory with the real SDK (no export), so a test
 // can assert on names, parents, links, attributes and status.
 import { context, propagation, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from "@opentelemetry/sdk-trace";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { otelSdk } from "./tracing.ts";
 
 export type { ReadableSpan };
 
@@ -20,6 +14,14 @@ export interface SpanCapture {
 }
 
 export function captureSpans(serviceName = "test"): SpanCapture {
+  // The SDK loads here, not with the package (see tracing.ts).
+  const {
+    AsyncLocalStorageContextManager,
+    InMemorySpanExporter,
+    resourceFromAttributes,
+    SimpleSpanProcessor,
+    TracerProvider,
+  } = otelSdk();
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": serviceName }),

@@ -1,6 +1,7 @@
 // The translator process: wiring only. Reads its configuration, connects to NATS, opens the buckets,
 // builds the metrics and the translator (under leader election when configured), runs until
 // SIGTERM/SIGINT, then stops gracefully (the current build finishes first).
+import { flushCompileCache } from "node:module";
 import { hostname } from "node:os";
 import { Bucket, ConfigError, createLogger, describeError, isWaymarkError } from "@waymark/api";
 import { connectBus, openBucket } from "@waymark/bus";
@@ -14,6 +15,15 @@ import { startTranslator } from "./service/translator.ts";
 import { TranslationMemo, translate } from "./translate/index.ts";
 
 const log = createLogger("translator");
+
+// Image build (deploy/docker/*.Dockerfile): with WAYMARK_WARM_COMPILE_CACHE=1 the process stops here,
+// once every module it runs is loaded, so that NODE_COMPILE_CACHE holds them all with their types
+// already stripped. Started from that cache, the service never loads Node's TypeScript stripper
+// (amaro, swc compiled to WebAssembly): 17 MiB of RSS less per process (`pnpm bench memory`).
+if (process.env["WAYMARK_WARM_COMPILE_CACHE"] === "1") {
+  flushCompileCache();
+  process.exit(0);
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();

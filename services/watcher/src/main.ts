@@ -1,12 +1,23 @@
 // The watcher process, wiring only: configuration from the environment, telemetry and metrics, the
 // watcher, then run until SIGTERM/SIGINT.
+import { flushCompileCache } from "node:module";
 import { createLogger, describeError, isWaymarkError } from "@waymark/api";
 import { startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
 import { WatcherMetrics } from "./metrics.ts";
-import { startWatcher } from "./watcher.ts";
+import { importKubeModules, startWatcher } from "./watcher.ts";
 
 const log = createLogger("watcher");
+
+// Image build (deploy/docker/*.Dockerfile): with WAYMARK_WARM_COMPILE_CACHE=1 the process stops here,
+// once every module it runs is loaded, so that NODE_COMPILE_CACHE holds them all with their types
+// already stripped. Started from that cache, the service never loads Node's TypeScript stripper
+// (amaro, swc compiled to WebAssembly): 17 MiB of RSS less per process (`pnpm bench memory`).
+if (process.env["WAYMARK_WARM_COMPILE_CACHE"] === "1") {
+  await importKubeModules();
+  flushCompileCache();
+  process.exit(0);
+}
 
 try {
   const config = loadConfig();

@@ -1,4 +1,5 @@
 // xds-server entry point: configuration, start, graceful shutdown on SIGTERM / SIGINT.
+import { flushCompileCache } from "node:module";
 import { createLogger, describeError, isWaymarkError } from "@waymark/api";
 import { startServiceTelemetry } from "@waymark/telemetry";
 import { loadConfig } from "./config.ts";
@@ -6,6 +7,15 @@ import { XdsMetrics } from "./metrics.ts";
 import { startXdsServer } from "./service.ts";
 
 const log = createLogger("xds-server");
+
+// Image build (deploy/docker/*.Dockerfile): with WAYMARK_WARM_COMPILE_CACHE=1 the process stops here,
+// once every module it runs is loaded, so that NODE_COMPILE_CACHE holds them all with their types
+// already stripped. Started from that cache, the service never loads Node's TypeScript stripper
+// (amaro, swc compiled to WebAssembly): 17 MiB of RSS less per process (`pnpm bench memory`).
+if (process.env["WAYMARK_WARM_COMPILE_CACHE"] === "1") {
+  flushCompileCache();
+  process.exit(0);
+}
 try {
   const config = loadConfig();
   // The ops endpoint answers from the start; /readyz says ready only once every current snapshot is held.

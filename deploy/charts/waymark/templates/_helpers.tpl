@@ -85,9 +85,20 @@ $(NATS_PASSWORD) reference, which Kubernetes expands in the container. Call with
 {{- end -}}
 {{- end -}}
 
-{{/* Env every service gets: logging, the ops endpoint and, when on, tracing. */}}
+{{/*
+Env every service gets: Node's flags, logging, the ops endpoint and, when on, tracing.
+NODE_OPTIONS (the service's `nodeOptions` value overrides it): V8's young generation grows to two
+16 MiB semi-spaces (64 MiB committed) while the modules load and compile at start-up, and those pages
+stay resident: 60 of an idle service's ~190 MiB RSS (`pnpm bench memory`, heap space statistics).
+1 MiB semi-spaces scavenge more often; the ADS fan-out spent less CPU per push with them (0.15-0.18
+against 0.30 ms, `pnpm bench xds-fanout proxies=1000`) and the translation figures did not move. The
+old generation is left to Node's default, which follows the container's memory limit.
+*/}}
 {{- define "waymark.commonEnv" -}}
 {{- $root := index . 0 -}}
+{{- $v := index . 1 -}}
+- name: NODE_OPTIONS
+  value: {{ $v.nodeOptions | default "--max-semi-space-size=1" | quote }}
 - name: WAYMARK_LOG_LEVEL
   value: {{ $root.Values.logLevel | quote }}
 - name: WAYMARK_METRICS_ADDRESS
