@@ -157,7 +157,8 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       out[`${kind}_${r}_p99_ms`] = p(inc, 99);
       out[`${kind}_${r}_translate_p50_ms`] = p(translateOnly, 50);
       out[`${kind}_${r}_incremental`] = `${memo.incremental - incremental0}/${a.changes}`;
-      if (r >= 5000) out[`${kind}_${r}_goal`] = `${p50} ms p50 vs ≤ ${GOAL_MS} ms: ${p50 <= GOAL_MS ? "met" : "missed"}`;
+      if (r >= 5000)
+        out[`${kind}_${r}_goal`] = `${p50} ms p50 vs ≤ ${GOAL_MS} ms: ${p50 <= GOAL_MS ? "met" : "missed"}`;
     }
   }
   return out;

@@ -3,7 +3,7 @@
 // without effect on what it programs. When every object changed since the memo's last translation is
 //   - an HTTPRoute that keeps its attachment (the same parents, ports and backends) and that no
 //     TrafficPolicy names or selects (before or after), while no route is over a waypoint's limit;
-//   - an EndpointSlice that stays filed under the same Service; or
+//   - an EndpointSlice edited, added or removed (its Service's load assignments are all it feeds); or
 //   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did,
 // the last IR and output are patched: those routes' statuses and route configurations, those
 // services' load assignments, those policies' statuses. Anything else returns undefined, and
@@ -68,13 +68,13 @@ interface RouteChange {
   work: RouteWork;
 }
 
+/** An EndpointSlice edited (both), added (no `before`) or removed (no `after`). */
 interface SliceChange {
-  before: EndpointSlice;
-  after: EndpointSlice;
-  /** `<ns>/<service>` both are filed under ("": neither is filed, nothing to do). */
-  service: string;
-  /** The slice's position among the service's EndpointSlices in the index (-1 when not filed). */
-  at: number;
+  before: EndpointSlice | undefined;
+  after: EndpointSlice | undefined;
+  /** The `<ns>/<service>` each is filed under ("": not filed; undefined: absent). */
+  from: string | undefined;
+  to: string | undefined;
 }
 
 interface PolicyChange {
@@ -86,18 +86,38 @@ interface PolicyChange {
   commit: () => void;
 }
 
-/** The keys whose objects differ from the last translation's; undefined if any object came or went. */
+/**
+ * The keys whose objects differ from the last translation's (an object edited, added or removed);
+ * undefined beyond MAX_CHANGED_OBJECTS.
+ */
 function changedKeys(last: LastTranslation, objects: ReadonlyMap<string, KubeObject>): string[] | undefined {
-  if (objects.size !== last.objects.size) return undefined;
   const changed: string[] = [];
+  let kept = 0;
   for (const [key, o] of objects) {
     const before = last.objects.get(key);
-    if (before === o) continue;
-    if (before === undefined || changed.length === MAX_CHANGED_OBJECTS) return undefined;
+    if (before === o) {
+      kept++;
+      continue;
+    }
+    if (before !== undefined) kept++;
+    if (changed.length === MAX_CHANGED_OBJECTS) return undefined;
     changed.push(key);
+  }
+  // Removed: in the last translation and not in this one.
+  if (kept !== last.objects.size) {
+    for (const key of last.objects.keys()) {
+      if (objects.has(key)) continue;
+      if (changed.length === MAX_CHANGED_OBJECTS) return undefined;
+      changed.push(key);
+    }
   }
   return changed;
 }
+
+/** As indexObjects() sorts each Service's EndpointSlices. */
+const bySliceName = (a: EndpointSlice, b: EndpointSlice) =>
+  compareStrings(a.metadata.namespace ?? "", b.metadata.namespace ?? "") ||
+  compareStrings(a.metadata.name, b.metadata.name);
 
 /** The changed route's new work, if its attachment and backends are the same as before. */
 function recompile(
@@ -142,6 +162,16 @@ function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   return -1;
 }
 
+/** The Services whose EndpointSlices changed (a slice filed under it before or after). */
+function touchedServices(slices: readonly SliceChange[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of slices) {
+    if (s.from) out.add(s.from);
+    if (s.to) out.add(s.to);
+  }
+  return out;
+}
+
 /** The index with the changed routes and EndpointSlices in place of the old ones. */
 function patchIndex(
   index: ObjectIndex,
@@ -160,13 +190,17 @@ function patchIndex(
     for (const c of routes) list[c.at] = c.after;
     next.httpRoutes = list;
   }
-  const filed = slices.filter((s) => s.service !== "");
-  if (filed.length) {
+  if (slices.length) {
+    // Each Service a slice left or joined: its list without the old objects, with the new, sorted.
     const bySlice = new Map(index.endpointSlices);
-    for (const s of filed) {
-      const list = [...(bySlice.get(s.service) ?? [])];
-      list[s.at] = s.after;
-      bySlice.set(s.service, list);
+    const gone = new Set<EndpointSlice>();
+    for (const s of slices) if (s.before) gone.add(s.before);
+    for (const service of touchedServices(slices)) {
+      const list = (bySlice.get(service) ?? []).filter((x) => !gone.has(x));
+      for (const s of slices) if (s.after && s.to === service) list.push(s.after);
+      list.sort(bySliceName);
+      if (list.length) bySlice.set(service, list);
+      else bySlice.delete(service);
     }
     next.endpointSlices = bySlice;
   }
@@ -188,8 +222,27 @@ export function translateIncrementally(
   const slices: SliceChange[] = [];
   const policies: PolicyChange[] = [];
   for (const key of keys) {
-    const before = last.objects.get(key)!;
-    const after = input.objects.get(key)!;
+    const before = last.objects.get(key);
+    const after = input.objects.get(key);
+    if (!before || !after) {
+      // An object added or removed: only an EndpointSlice (it feeds its Service's endpoints only).
+      const o = (before ?? after)!;
+      const filed = sliceServiceKey(o);
+      if (filed === undefined) return undefined;
+      if (
+        before &&
+        filed &&
+        !(last.context.index.endpointSlices.get(filed) ?? []).includes(before as EndpointSlice)
+      )
+        return undefined;
+      slices.push({
+        before: before as EndpointSlice | undefined,
+        after: after as EndpointSlice | undefined,
+        from: before ? filed : undefined,
+        to: after ? filed : undefined,
+      });
+      continue;
+    }
     if (isIndexedRoute(before) && isIndexedRoute(after)) {
       if (!last.routeOnly) return undefined;
       const c = recompile(last, memo, before, after);
@@ -206,13 +259,13 @@ export function translateIncrementally(
       policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
       continue;
     }
-    const service = sliceServiceKey(before);
-    if (service === undefined || sliceServiceKey(after) !== service) return undefined;
-    if (before.metadata.name !== after.metadata.name) return undefined;
-    const filed = service ? (last.context.index.endpointSlices.get(service) ?? []) : [];
-    const at = filed.indexOf(before as EndpointSlice);
-    if (service && (at < 0 || filed.lastIndexOf(before as EndpointSlice) !== at)) return undefined;
-    slices.push({ before: before as EndpointSlice, after: after as EndpointSlice, service, at });
+    // An EndpointSlice edited, perhaps filed under another Service now (then it moves between them).
+    const from = sliceServiceKey(before);
+    const to = sliceServiceKey(after);
+    if (from === undefined || to === undefined) return undefined;
+    if (from && !(last.context.index.endpointSlices.get(from) ?? []).includes(before as EndpointSlice))
+      return undefined;
+    slices.push({ before: before as EndpointSlice, after: after as EndpointSlice, from, to });
   }
 
   /** The list with each changed route's old compiled form replaced (a route is in a list once). */
@@ -265,9 +318,13 @@ export function translateIncrementally(
     statuses[p.at] = p.status;
   }
   for (const c of changes) memo.rememberRoute(c.after, c.work);
-  for (const key of keys) last.objects.set(key, input.objects.get(key)!);
+  for (const key of keys) {
+    const o = input.objects.get(key);
+    if (o) last.objects.set(key, o);
+    else last.objects.delete(key);
+  }
   const index = patchIndex(last.context.index, changes, slices, policies);
-  const services = new Set(slices.map((s) => s.service).filter((s) => s !== ""));
+  const services = touchedServices(slices);
   const waypoints = last.output.waypoints.map((out, i) =>
     patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo }),
   );

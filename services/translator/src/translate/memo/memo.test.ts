@@ -106,6 +106,9 @@ const edit = fc.record({
     "endpoints",
     "endpoints",
     "relabel",
+    "sliceAdd",
+    "sliceAdd",
+    "sliceRemove",
     "policy",
   ),
   pick: fc.nat(),
@@ -143,6 +146,26 @@ function applyEdit(
     else if (e.policyEdit === "label") p.metadata.labels = { ...p.metadata.labels, edited: "yes" };
     else (p as { spec?: unknown }).spec = structuredClone((e.policy as { spec?: unknown }).spec);
     next.set(k, p);
+    return next;
+  }
+  if (e.op === "sliceAdd") {
+    // A generated slice under a key of its own (or over an existing one); or, every other time, a
+    // copy of a slice there is under a new name with other endpoints (so it reaches a load assignment).
+    const slices = [...cur.values()].filter((o) => o?.kind === "EndpointSlice" && !!o.metadata);
+    const model = slices[e.pick % Math.max(1, slices.length)];
+    let o = structuredClone(e.slice);
+    if (model && e.pick % 2 === 0) {
+      o = structuredClone(model);
+      o.metadata.name = `${model.metadata.name}-${e.pick % 5}`;
+      (o as { endpoints?: unknown }).endpoints = [{ addresses: [`10.9.0.${e.pick % 250}`] }];
+    }
+    next.set(`discovery_k8s_io.EndpointSlice.${o.metadata.namespace ?? "_"}.${o.metadata.name}`, o);
+    return next;
+  }
+  if (e.op === "sliceRemove") {
+    const slices = [...cur.keys()].filter((k) => k.includes(".EndpointSlice."));
+    const k = slices[e.pick % Math.max(1, slices.length)];
+    if (k) next.delete(k);
     return next;
   }
   if (e.op === "endpoints" || e.op === "relabel") {
@@ -367,4 +390,42 @@ test("a TrafficPolicy edited without effect takes the incremental path; its stat
   assert.equal(memo.incremental, 1, "an equal transformation: the incremental path");
   assert.equal(generationOf(step(policy(3, "X-Waypoint", "no"))), 3);
   assert.equal(memo.incremental, 1, "another value: the whole translation");
+});
+
+test("an EndpointSlice added or removed takes the incremental path: only its Service's endpoints change", () => {
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const memo = new TranslationMemo();
+  const first = translate({ objects }, c.settings, memo);
+  const sliceKey = [...objects.keys()].find((k) => k.includes(".EndpointSlice."));
+  assert.ok(sliceKey, "the case has an EndpointSlice");
+  const existing = objects.get(sliceKey)!;
+  const added = structuredClone(existing) as KubeObject & { endpoints: Array<{ addresses: string[] }> };
+  added.metadata.name = `${existing.metadata.name}-extra`;
+  added.endpoints = [{ addresses: ["10.244.9.9"] }];
+  const addedKey = `discovery_k8s_io.EndpointSlice.${added.metadata.namespace}.${added.metadata.name}`;
+  const step = (m: Map<string, KubeObject>, why: string) => {
+    const out = translate({ objects: m }, c.settings, memo);
+    assert.deepEqual(out, translate({ objects: m }, c.settings), why);
+    return out;
+  };
+  const eds = (o: typeof first) =>
+    JSON.stringify(
+      o.waypoints[0]!.resources["type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"],
+    );
+  const withAdded = step(new Map(objects).set(addedKey, added), "a slice added");
+  assert.equal(memo.incremental, 1, "a slice added: the incremental path");
+  assert.match(eds(withAdded), /10\.244\.9\.9/);
+  const withoutOld = new Map(objects).set(addedKey, added);
+  withoutOld.delete(sliceKey);
+  step(withoutOld, "the first slice removed");
+  assert.equal(memo.incremental, 2, "a slice removed: the incremental path");
+  const back = step(objects, "back to the start");
+  assert.equal(memo.incremental, 3, "one added, one removed: the incremental path");
+  assert.equal(eds(back), eds(first));
+  // Something else added (a Service): the whole translation.
+  const svc = structuredClone(objects.get([...objects.keys()].find((k) => k.startsWith("core.Service."))!)!);
+  svc.metadata.name = "another";
+  step(new Map(objects).set("core.Service.httpbin.another", svc), "a Service added");
+  assert.equal(memo.incremental, 3, "a Service added: the whole translation");
 });
