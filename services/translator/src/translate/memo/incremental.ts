@@ -3,9 +3,14 @@
 // without effect on what it programs. When every object changed since the memo's last translation is
 //   - an HTTPRoute that keeps its attachment (the same parents, ports and backends) and that no
 //     TrafficPolicy names or selects (before or after), while no route is over a waypoint's limit;
+//   - one HTTPRoute created or deleted whose parents are all Services (not a Gateway), that no
+//     TrafficPolicy names or selects, with no filter of its own (CORS), sending only to clusters the
+//     waypoint has anyway (a Service port's own), onto route configurations that have routes before
+//     and after, while no TCPRoute/TLSRoute exists and the waypoint stays under its route limit;
 //   - an EndpointSlice edited, added or removed (its Service's load assignments are all it feeds); or
 //   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did,
-// the last IR and output are patched: those routes' statuses and route configurations, those
+// the last IR and output are patched: those routes' statuses and route configurations (for a route
+// created or deleted also its waypoints' Gateway status, whose attachedRoutes counts it), those
 // services' load assignments, those policies' statuses. Anything else returns undefined, and
 // translate() does the whole translation. memo.test.ts checks that both give equal output through
 // generated sequences of changes.
@@ -15,11 +20,14 @@ import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
 import { compareStrings } from "../input/guards.ts";
 import { isIndexedRoute, nsName, type ObjectIndex, sliceServiceKey } from "../input/objects.ts";
 import type { RouteConfigIR, WaypointIR } from "../ir/types.ts";
+import { targetsOf } from "../ir/waypoint.ts";
+import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
 import type { BackendTarget } from "../routes/backends.ts";
-import { type CompiledRoute, compileRoute } from "../routes/compile.ts";
+import { appliesToPort, type CompiledRoute, compileRoute } from "../routes/compile.ts";
+import { routeKey } from "../routes/grpc.ts";
 import { type ParentOutcome, resolveParents } from "../routes/parents.ts";
 import { fillServicePorts, type RouteWork } from "../routes/stage.ts";
-import { routeStatus } from "../status/status.ts";
+import { gatewayStatus, routeStatus } from "../status/status.ts";
 import type {
   ObjectStatus,
   TranslationInput,
@@ -148,6 +156,189 @@ function recompile(
   return { before, after, at, old, work };
 }
 
+/** One HTTPRoute created (no `before`) or deleted (no `after`). */
+interface RouteMembership {
+  route: HTTPRoute;
+  created: boolean;
+  /** Its work: new when created, the last translation's when deleted. */
+  work: RouteWork;
+  /** The waypoints it is (or was) attached to. */
+  waypoints: Set<string>;
+}
+
+/** The accepted Service parents of a route: waypoint key → `<ns>/<service>` keys. */
+function serviceParents(parents: readonly ParentOutcome[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const p of parents) {
+    if (p.rejected || !p.waypoint || !p.service) continue;
+    const set = out.get(p.waypoint.key) ?? new Set<string>();
+    set.add(nsName(p.service.namespace, p.service.name));
+    out.set(p.waypoint.key, set);
+  }
+  return out;
+}
+
+/** A route created or deleted, if the incremental path can place it (see the file's comment). */
+function membership(
+  last: LastTranslation,
+  memo: TranslationMemo,
+  before: HTTPRoute | undefined,
+  after: HTTPRoute | undefined,
+): RouteMembership | undefined {
+  const route = (after ?? before)!;
+  const { index } = last.context;
+  if (!last.routeOnly || index.tcpRoutes.length || index.tlsRoutes.length) return undefined;
+  if (last.policies.targetsRoute(route)) return undefined;
+  let work: RouteWork;
+  if (after) {
+    const compiled = compileRoute(after, index);
+    work = { compiled, parents: resolveParents(compiled, last.context), status: undefined };
+  } else {
+    const old = memo.route(route);
+    const at = index.httpRoutes.indexOf(route);
+    if (!old || at < 0 || index.httpRoutes.lastIndexOf(route) !== at) return undefined;
+    work = old;
+  }
+  const { compiled, parents } = work;
+  // A Gateway parent puts it on every route configuration of its waypoint.
+  if (parents.some((p) => p.kind === "Gateway")) return undefined;
+  // Its own filters (CORS) or per-filter config: other listeners, other filters in use.
+  if (
+    compiled.httpFilters.length ||
+    compiled.entries.some((e) => e.json.typedPerFilterConfig || e.ownPerFilter)
+  )
+    return undefined;
+  const waypoints = new Set<string>();
+  for (const p of parents) if (!p.rejected && p.waypoint) waypoints.add(p.waypoint.key);
+  const max = last.settings.maxRoutesPerWaypoint ?? DEFAULT_MAX_ROUTES_PER_WAYPOINT;
+  for (const w of waypoints) {
+    const attached = last.attached.get(w);
+    if (!attached) return undefined;
+    const name = routeKey(compiled);
+    if (after && (attached.has(name) || attached.size + 1 > max)) return undefined;
+    if (before && !attached.has(name)) return undefined;
+  }
+  if (after) {
+    fillServicePorts(work, parents);
+    work.name = routeKey(compiled);
+    if (parents.length > 0) work.status = routeStatus(compiled, parents, last.settings);
+  }
+  return { route, created: !!after, work, waypoints };
+}
+
+/** `list` with `route` inserted in index order (by namespace, then name). */
+function inserted(list: readonly CompiledRoute[], route: CompiledRoute): CompiledRoute[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = list[mid]!;
+    const c = compareStrings(r.namespace, route.namespace) || compareStrings(r.name, route.name);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return [...list.slice(0, lo), route, ...list.slice(lo)];
+}
+
+/**
+ * The route configurations a created or deleted route changes, rebuilt; undefined when one of them
+ * would gain or lose its routes altogether, or a cluster would come or go.
+ */
+function placeMembership(
+  last: LastTranslation,
+  m: RouteMembership,
+  rebuilt: Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>,
+): boolean {
+  const { compiled } = m.work;
+  const services = serviceParents(m.work.parents);
+  for (const ir of last.irs) {
+    const keys = services.get(ir.waypoint.key);
+    if (!keys) continue;
+    const chainClusters = new Set((ir.listener?.chains ?? []).map((c) => c.cluster));
+    if (!compiled.targets.every((t) => chainClusters.has(t.cluster))) return false;
+    for (const rc of ir.routeConfigs) {
+      const key = nsName(rc.service.namespace, rc.service.name);
+      if (!keys.has(key)) continue;
+      let serviceRoutes: readonly CompiledRoute[];
+      if (m.created) {
+        if (!appliesToPort(compiled, key, rc.port)) continue;
+        serviceRoutes = inserted(rc.serviceRoutes, compiled);
+      } else {
+        const at = rc.serviceRoutes.indexOf(compiled);
+        if (at < 0) continue;
+        serviceRoutes = rc.serviceRoutes.filter((r) => r !== compiled);
+      }
+      const hasRoutes = rc.gatewayRoutes.length > 0 || serviceRoutes.length > 0;
+      if (!rc.hasRoutes || !hasRoutes || rebuilt.has(rc)) return false;
+      const next: RouteConfigIR = {
+        ...rc,
+        serviceRoutes,
+        targets: targetsOf(rc.gatewayRoutes, serviceRoutes),
+      };
+      rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
+    }
+  }
+  return true;
+}
+
+/** Where an entry with `key` goes in statuses sorted by objectKey. */
+function lowerBound(statuses: readonly ObjectStatus[], key: string): number {
+  let lo = 0;
+  let hi = statuses.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareStrings(objectKey(statuses[mid]!.ref), key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The status entries a route created or deleted changes: its own (added or removed) and those of the
+ * Gateways it attaches to (their attachedRoutes); undefined when they are not where they should be.
+ */
+function membershipStatuses(
+  last: LastTranslation,
+  m: RouteMembership,
+  statuses: readonly ObjectStatus[],
+):
+  | {
+      gateways: Array<[number, ObjectStatus]>;
+      route: { ref: ReturnType<typeof refOf>; key: string; entry: ObjectStatus | undefined };
+    }
+  | undefined {
+  const { compiled, parents } = m.work;
+  const ref = m.work.ref ?? refOf(m.route);
+  const key = m.work.key ?? objectKey(ref);
+  const at = statusAt(statuses, key);
+  let entry: ObjectStatus | undefined;
+  if (parents.length > 0) {
+    if (!m.work.status) return undefined;
+    entry = { ref, generation: compiled.generation, status: m.work.status };
+    if (entry.generation === undefined) delete entry.generation;
+    // Created: no entry yet. Deleted: the very entry the last translation wrote for it.
+    if (m.created ? at >= 0 : at < 0 || statuses[at]!.status !== m.work.status) return undefined;
+  } else if (at >= 0) return undefined;
+  const gateways: Array<[number, ObjectStatus]> = [];
+  for (const wkey of m.waypoints) {
+    const w = last.context.list.find((x) => x.key === wkey);
+    if (!w) return undefined;
+    const gref = refOf(w.gateway);
+    const gat = statusAt(statuses, objectKey(gref));
+    if (gat < 0) return undefined;
+    const count = (last.attached.get(wkey)?.size ?? 0) + (m.created ? 1 : -1);
+    const addressService = last.context.index.service(w.ref.namespace, w.ref.name);
+    const s: ObjectStatus = {
+      ref: gref,
+      generation: w.generation,
+      status: gatewayStatus(w, count, addressService),
+    };
+    if (s.generation === undefined) delete s.generation;
+    gateways.push([gat, s]);
+  }
+  return { gateways, route: { ref, key, entry } };
+}
+
 /** The position of `key` in statuses sorted by objectKey, or -1. */
 function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   let lo = 0;
@@ -178,8 +369,27 @@ function patchIndex(
   routes: readonly RouteChange[],
   slices: readonly SliceChange[],
   policies: readonly PolicyChange[],
+  member: RouteMembership | undefined,
 ) {
   const next = { ...index };
+  if (member) {
+    const list = index.httpRoutes;
+    const route = member.route;
+    if (member.created) {
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const r = list[mid]!;
+        const c =
+          compareStrings(r.metadata.namespace ?? "", route.metadata.namespace ?? "") ||
+          compareStrings(r.metadata.name, route.metadata.name);
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      next.httpRoutes = [...list.slice(0, lo), route, ...list.slice(lo)];
+    } else next.httpRoutes = list.filter((r) => r !== route);
+  }
   if (policies.length) {
     const list = [...index.trafficPolicies];
     for (const p of policies) list[list.indexOf(p.before)] = p.after;
@@ -221,12 +431,20 @@ export function translateIncrementally(
   const changes: RouteChange[] = [];
   const slices: SliceChange[] = [];
   const policies: PolicyChange[] = [];
+  let member: RouteMembership | undefined;
   for (const key of keys) {
     const before = last.objects.get(key);
     const after = input.objects.get(key);
     if (!before || !after) {
-      // An object added or removed: only an EndpointSlice (it feeds its Service's endpoints only).
       const o = (before ?? after)!;
+      if (isIndexedRoute(o)) {
+        // One route created or deleted (with no other route change in the same translation).
+        if (member) return undefined;
+        member = membership(last, memo, before as HTTPRoute | undefined, after as HTTPRoute | undefined);
+        if (!member) return undefined;
+        continue;
+      }
+      // Else only an EndpointSlice added or removed (it feeds its Service's endpoints only).
       const filed = sliceServiceKey(o);
       if (filed === undefined) return undefined;
       if (
@@ -279,7 +497,9 @@ export function translateIncrementally(
     }
     return out;
   };
+  if (member && changes.length) return undefined;
   const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
+  if (member && !placeMembership(last, member, rebuilt)) return undefined;
   for (const { routeConfigs } of changes.length ? last.irs : []) {
     for (const rc of routeConfigs) {
       if (!rc.hasRoutes) continue;
@@ -308,6 +528,8 @@ export function translateIncrementally(
     if (s.generation === undefined) delete s.generation;
     statusChanges.push([at, s]);
   }
+  const memberStatus = member && membershipStatuses(last, member, statuses);
+  if (member && !memberStatus) return undefined;
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
@@ -317,13 +539,32 @@ export function translateIncrementally(
     if (p.status.generation === undefined) delete p.status.generation;
     statuses[p.at] = p.status;
   }
+  if (member && memberStatus) {
+    // The Gateways' entries keep their places; the route's own is inserted or removed.
+    for (const [at, s] of memberStatus.gateways) statuses[at] = s;
+    const { ref, key, entry } = memberStatus.route;
+    if (member.created && entry) statuses.splice(lowerBound(statuses, key), 0, entry);
+    else if (!member.created && entry) statuses.splice(statusAt(statuses, key), 1);
+    const name = member.work.name!;
+    for (const w of member.waypoints) {
+      const set = new Set(last.attached.get(w));
+      if (member.created) set.add(name);
+      else set.delete(name);
+      last.attached.set(w, set);
+    }
+    if (member.created) {
+      member.work.ref = ref;
+      member.work.key = key;
+      memo.rememberRoute(member.route, member.work);
+    }
+  }
   for (const c of changes) memo.rememberRoute(c.after, c.work);
   for (const key of keys) {
     const o = input.objects.get(key);
     if (o) last.objects.set(key, o);
     else last.objects.delete(key);
   }
-  const index = patchIndex(last.context.index, changes, slices, policies);
+  const index = patchIndex(last.context.index, changes, slices, policies, member);
   const services = touchedServices(slices);
   const waypoints = last.output.waypoints.map((out, i) =>
     patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo }),

@@ -101,7 +101,10 @@ const edit = fc.record({
     "generation",
     "replace",
     "delete",
+    "delete",
     "restore",
+    "copy",
+    "copy",
     "service",
     "endpoints",
     "endpoints",
@@ -185,6 +188,31 @@ function applyEdit(
     return next;
   }
   if (!key) return next;
+  if (e.op === "copy") {
+    // A route created: a copy of one there is under a new name (so it attaches as that one does), or
+    // every other time one on the base's Service a/s1 (all its ports, or one), with generated rules
+    // or one to s1 itself.
+    const r = structuredClone(cur.get(key)!) as KubeObject & { spec?: unknown };
+    r.metadata.name = `${r.metadata.name}-copy${e.pick % 3}`;
+    if (e.pick % 2 === 0) {
+      r.metadata.namespace = "a";
+      const port = [8000, 8080, undefined][e.pick % 3];
+      r.spec = {
+        parentRefs: [{ group: "", kind: "Service", name: "s1", ...(port ? { port } : {}) }],
+        rules:
+          e.pick % 4 === 0
+            ? e.rules
+            : [
+                {
+                  matches: [{ path: { type: "PathPrefix", value: `/c${e.pick % 7}` } }],
+                  backendRefs: [{ name: "s1", port: 8000 }],
+                },
+              ],
+      };
+    }
+    next.set(`gateway_networking_k8s_io.HTTPRoute.${r.metadata.namespace ?? "_"}.${r.metadata.name}`, r);
+    return next;
+  }
   const r = structuredClone(cur.get(key) ?? start.get(key)!) as KubeObject & { spec?: unknown };
   switch (e.op) {
     case "rules":
@@ -210,11 +238,15 @@ test("through generated sequences of edits, a translation with a memo equals one
     fc.property(
       world,
       fc.boolean(),
+      fc.boolean(),
       fc.array(edit, { minLength: 1, maxLength: 8 }),
-      (w, noPolicies, edits) => {
+      (w, noPolicies, onlyHttp, edits) => {
         const start = new Map(w);
         // Without TrafficPolicies the incremental path can answer a route change; with them it must not.
         if (noPolicies) for (const k of start.keys()) if (k.includes(".TrafficPolicy.")) start.delete(k);
+        // Without GRPCRoutes, TCPRoutes and TLSRoutes it can answer a route created or deleted.
+        if (onlyHttp)
+          for (const k of start.keys()) if (/\.(GRPCRoute|TCPRoute|TLSRoute)\./.test(k)) start.delete(k);
         const memo = new TranslationMemo();
         memos.push(memo);
         let cur = start;
@@ -428,4 +460,126 @@ test("an EndpointSlice added or removed takes the incremental path: only its Ser
   svc.metadata.name = "another";
   step(new Map(objects).set("core.Service.httpbin.another", svc), "a Service added");
   assert.equal(memo.incremental, 3, "a Service added: the whole translation");
+});
+
+test("a route created or deleted on a Service parent takes the incremental path; on a Gateway, not", () => {
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const memo = new TranslationMemo();
+  const first = translate({ objects }, c.settings, memo);
+  const step = (m: Map<string, KubeObject>, why: string) => {
+    const out = translate({ objects: m }, c.settings, memo);
+    assert.deepEqual(out, translate({ objects: m }, c.settings), why);
+    return out;
+  };
+  const key = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
+  const copy = structuredClone(objects.get(key)!) as KubeObject & {
+    spec: { rules: Array<{ matches?: unknown[] }> };
+  };
+  copy.metadata.name = "httpbin2-more";
+  copy.spec.rules = [{ ...copy.spec.rules[0], matches: [{ path: { type: "PathPrefix", value: "/more" } }] }];
+  const copyKey = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2-more";
+  const withCopy = new Map(objects).set(copyKey, copy);
+  const created = step(withCopy, "a route created");
+  assert.equal(memo.incremental, 1, "a route created on a Service parent: the incremental path");
+  assert.ok(created.statuses.some((s) => s.ref.name === "httpbin2-more"));
+  assert.match(
+    JSON.stringify(
+      created.waypoints[0]!.resources["type.googleapis.com/envoy.config.route.v3.RouteConfiguration"],
+    ),
+    /\/more/,
+  );
+  const back = step(objects, "the route deleted");
+  assert.equal(memo.incremental, 2, "a route deleted: the incremental path");
+  assert.deepEqual(back, first);
+  // httpbin2 is its Service's only route: deleted, its route configuration falls back to the default
+  // route (no routes), restored, it gets them again: the whole translation both ways.
+  const without = new Map(objects);
+  without.delete(key);
+  step(without, "httpbin2 deleted");
+  step(objects, "httpbin2 restored");
+  assert.equal(memo.incremental, 2, "a Service's only route: the whole translation");
+  // A route on the waypoint Gateway: every route configuration changes, the whole translation.
+  const onGateway = structuredClone(copy) as unknown as KubeObject & { spec: { parentRefs: unknown[] } };
+  onGateway.spec.parentRefs = [
+    { group: "gateway.networking.k8s.io", kind: "Gateway", name: "kgateway-waypoint" },
+  ];
+  step(new Map(objects).set(copyKey, onGateway), "a route on the Gateway created");
+  assert.equal(memo.incremental, 2, "a route with a Gateway parent: the whole translation");
+});
+
+test("through generated routes created and deleted on Service parents, a memo's output equals a fresh one", () => {
+  const c = loadCase("header-control");
+  const base = new Map(c.input.objects);
+  // A third Service with two HTTP ports (routes can select one of them), and a route on both.
+  const multi = structuredClone(base.get("core.Service.httpbin.httpbin2")!) as KubeObject & {
+    spec: Record<string, unknown>;
+  };
+  multi.metadata.name = "multi";
+  multi.spec.clusterIP = "10.96.0.77";
+  multi.spec.clusterIPs = ["10.96.0.77"];
+  multi.spec.ports = [
+    { name: "http", port: 8000, appProtocol: "http" },
+    { name: "http-alt", port: 9000, appProtocol: "http" },
+  ];
+  base.set("core.Service.httpbin.multi", multi);
+  // And one the waypoint does not serve: a route sending there needs a cluster of its own.
+  const plain = structuredClone(multi);
+  plain.metadata.name = "plain";
+  plain.metadata.labels = {};
+  plain.spec.clusterIP = "10.96.0.78";
+  plain.spec.clusterIPs = ["10.96.0.78"];
+  base.set("core.Service.httpbin.plain", plain);
+  const routeOn = (
+    name: string,
+    service: string,
+    port: number | undefined,
+    rules: unknown[],
+  ): KubeObject => ({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { name, namespace: "httpbin", generation: 1, creationTimestamp: "2026-01-01T00:00:00Z" },
+    spec: { parentRefs: [{ group: "", kind: "Service", name: service, ...(port ? { port } : {}) }], rules },
+  });
+  const plausible = (service: string, path: string) => [
+    {
+      matches: [{ path: { type: "PathPrefix", value: path } }],
+      backendRefs: [{ name: service, port: 8000 }],
+    },
+  ];
+  base.set(
+    "gateway_networking_k8s_io.HTTPRoute.httpbin.multi",
+    routeOn("multi", "multi", undefined, plausible("multi", "/")),
+  );
+  const step = fc.record({
+    create: fc.boolean(),
+    n: fc.nat(5),
+    service: fc.constantFrom("httpbin2", "httpbin3", "multi"),
+    port: fc.constantFrom(undefined, 8000, 9000),
+    path: fc.constantFrom("/a", "/b", "/a/b", "/"),
+    generated: fc.boolean(),
+    rules: fc.array(rule, { maxLength: 2 }),
+    backend: fc.constantFrom("httpbin2", "httpbin3", "multi", "plain"),
+  });
+  let incremental = 0;
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => {
+      const memo = new TranslationMemo();
+      let cur = new Map(base);
+      translate({ objects: cur }, c.settings, memo);
+      for (const s of steps) {
+        cur = new Map(cur);
+        const key = `gateway_networking_k8s_io.HTTPRoute.httpbin.gen-${s.n}`;
+        if (s.create) {
+          const rules = s.generated ? s.rules : plausible(s.backend, s.path);
+          cur.set(key, routeOn(`gen-${s.n}`, s.service, s.port, rules));
+        } else cur.delete(key);
+        const withMemo = translate({ objects: cur }, c.settings, memo);
+        assert.deepEqual(withMemo, translate({ objects: cur }, c.settings), JSON.stringify(s));
+      }
+      incremental += memo.incremental;
+    }),
+    { numRuns: Number(process.env.FUZZ_CASES ?? 200), seed: Number(process.env.FUZZ_SEED ?? 20261204) },
+  );
+  assert.ok(incremental >= 200, `the incremental path answered ${incremental} translations`);
 });

@@ -9,8 +9,8 @@
 // compiled form, parents and status; any change to the world drops them all.
 //
 // The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
-// keep their attachment, to EndpointSlices, or to policies whose features are equal, patches the last
-// IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
+// keep their attachment, a route created or deleted on Service parents, a change to EndpointSlices, or
+// to policies whose features are equal, patches the last IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
 // RouteConfigCache (xds/emit.ts).
 import type { KubeObject } from "@waymark/api";
 import type { RouteConfigurationJson } from "@waymark/envoy-proto";
@@ -35,6 +35,8 @@ export interface LastTranslation {
   policies: PolicyTranslation;
   /** False when a change to a route can change more than it (see incremental.ts). */
   routeOnly: boolean;
+  /** Waypoint key → the routes attached to it (the Gateway's attachedRoutes, and the route limit). */
+  attached: Map<string, Set<string>>;
 }
 
 const ROUTE_KEY = /^gateway_networking_k8s_io\.HTTPRoute\./;
@@ -125,7 +127,7 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
 
   /** Ends a translation: forgets route configurations it did not use, keeps the translation whole. */
   end(
-    t: Omit<LastTranslation, "objects" | "routeOnly"> & {
+    t: Omit<LastTranslation, "objects" | "routeOnly" | "attached"> & {
       objects: ReadonlyMap<string, KubeObject>;
       routes: CompiledRoutes;
     },
@@ -136,6 +138,6 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
     const { routes, ...rest } = t;
     // With a GRPCRoute, an HTTPRoute's status can depend on it (routes/grpc.ts grpcConflicts).
     const routeOnly = routes.overLimit.size === 0 && !routes.anyGrpc;
-    this.last = { ...rest, objects: new Map(t.objects), routeOnly };
+    this.last = { ...rest, objects: new Map(t.objects), routeOnly, attached: routes.attached };
   }
 }
