@@ -8,7 +8,12 @@
 //     waypoint has anyway (a Service port's own), onto route configurations that have routes before
 //     and after, while no TCPRoute/TLSRoute exists and the waypoint stays under its route limit;
 //   - an EndpointSlice edited, added or removed (its Service's load assignments are all it feeds); or
-//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did,
+//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did;
+//     or
+//   - Istio AuthorizationPolicies and RequestAuthentications edited, added or removed (alone, or with
+//     EndpointSlices), when they need the same clusters as before and the guard lists the same
+//     filters on every chain: the authorization stage runs again on the last IR with its own
+//     filters taken off, and only the listeners and those policies' statuses are replaced,
 // the last IR and output are patched: those routes' statuses and route configurations (for a route
 // created or deleted also its waypoints' Gateway status, whose attachedRoutes counts it), those
 // services' load assignments, those policies' statuses. Anything else returns undefined, and
@@ -17,9 +22,11 @@
 import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
 import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
+import { bindAuthorization } from "../authorization/stage.ts";
 import { compareStrings } from "../input/guards.ts";
-import { isIndexedRoute, nsName, type ObjectIndex, sliceServiceKey } from "../input/objects.ts";
-import type { RouteConfigIR, WaypointIR } from "../ir/types.ts";
+import { indexObjects, isIndexedRoute, nsName, type ObjectIndex, sliceServiceKey } from "../input/objects.ts";
+import { guardWaypoint } from "../ir/guard.ts";
+import type { ListenerIR, RouteConfigIR, WaypointIR } from "../ir/types.ts";
 import { targetsOf } from "../ir/waypoint.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
 import type { BackendTarget } from "../routes/backends.ts";
@@ -35,8 +42,10 @@ import type {
   TranslatorSettings,
   WaypointOutput,
 } from "../types.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
 import { emitLoadAssignment } from "../xds/clusters.ts";
 import { resource } from "../xds/emit.ts";
+import { emitListener } from "../xds/listener.ts";
 import { fillRouteConfigSlots, routeConfigOf } from "../xds/routeconfig.ts";
 import type { LastTranslation, TranslationMemo } from "./memo.ts";
 
@@ -339,6 +348,85 @@ function membershipStatuses(
   return { gateways, route: { ref, key, entry } };
 }
 
+const ISTIO_GROUP = "security.istio.io";
+/** An Istio security policy the authorization stage reads (in any version: indexObjects filters). */
+const isIstioPolicy = (o: KubeObject) =>
+  (o.kind === "AuthorizationPolicy" || o.kind === "RequestAuthentication") &&
+  typeof o.apiVersion === "string" &&
+  o.apiVersion.startsWith(`${ISTIO_GROUP}/`) &&
+  typeof o.metadata?.name === "string";
+const isIstioStatus = (s: ObjectStatus) =>
+  s.ref.group === ISTIO_GROUP &&
+  (s.ref.kind === "AuthorizationPolicy" || s.ref.kind === "RequestAuthentication");
+
+/** The HTTP filter slots the authorization stage and the guard fill (ir/filter-order.ts). */
+const AUTHZ_HTTP_SLOTS = new Set<string>(["authentication", "authorization", "guardFilters", "guard"]);
+
+/** The IR's chains without what the authorization stage and the guard put on them. */
+function withoutAuthorization(ir: WaypointIR): WaypointIR {
+  const listener = ir.listener && {
+    ...ir.listener,
+    chains: ir.listener.chains.map((c) => {
+      const chain = {
+        ...c,
+        httpFilters: c.httpFilters.filter((f) => !AUTHZ_HTTP_SLOTS.has(f.slot)),
+        networkFilters: c.networkFilters.filter((f) => f.slot !== "authorization"),
+      };
+      delete chain.earlyRemovedHeaders;
+      return chain;
+    }),
+  };
+  return { ...ir, listener, routeConfigs: ir.routeConfigs.map((rc) => ({ ...rc })) };
+}
+
+/** What an authorization translation adds to a waypoint besides its chains' filters (clusters). */
+function authzClusters(authz: ReturnType<typeof bindAuthorization>, w: WaypointInfo, ir: WaypointIR): string {
+  const draft: WaypointIR = { ...withoutAuthorization(ir), clusters: [], extraClusters: [] };
+  authz.waypoint(w, draft);
+  return JSON.stringify([draft.clusters.map((c) => c.cluster), draft.extraClusters]);
+}
+
+/**
+ * The listeners and statuses after the Istio policies changed: the authorization stage run again
+ * on the last IR (its own filters and the guard's taken off, then put back as the new policies
+ * bind); undefined when anything else would change (clusters, the guard's list of filters).
+ */
+function reauthorize(
+  last: LastTranslation,
+  index: ObjectIndex,
+  statuses: readonly ObjectStatus[],
+): { listeners: Array<ListenerIR | undefined>; statuses: ObjectStatus[] } | undefined {
+  // Probes for the clusters (a translation counts the chains each policy is placed on: one each).
+  const before = bindAuthorization(last.context.index, last.settings, last.context);
+  const probe = bindAuthorization(index, last.settings, last.context);
+  const after = bindAuthorization(index, last.settings, last.context);
+  const listeners: Array<ListenerIR | undefined> = [];
+  for (const [i, ir] of last.irs.entries()) {
+    const w = last.context.list[i];
+    if (!w || w.key !== ir.waypoint.key) return undefined;
+    if (!ir.listener) {
+      listeners.push(undefined);
+      continue;
+    }
+    if (authzClusters(before, w, ir) !== authzClusters(probe, w, ir)) return undefined;
+    const draft = withoutAuthorization(ir);
+    after.waypoint(w, draft);
+    guardWaypoint(draft);
+    const guardOf = (c: { httpFilters: ReadonlyArray<{ slot: string; filter: unknown }> }) =>
+      JSON.stringify(c.httpFilters.find((f) => f.slot === "guardFilters")?.filter);
+    const chains = draft.listener!.chains;
+    if (!chains.every((c, k) => guardOf(c) === guardOf(ir.listener!.chains[k]!))) return undefined;
+    listeners.push(draft.listener);
+  }
+  // The Istio policies' statuses replaced, in their places by key.
+  const out = statuses.filter((s) => !isIstioStatus(s));
+  for (const s of after.statuses()) {
+    if (s.generation === undefined) delete s.generation;
+    out.splice(lowerBound(out, objectKey(s.ref)), 0, s);
+  }
+  return { listeners, statuses: out };
+}
+
 /** The position of `key` in statuses sorted by objectKey, or -1. */
 function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   let lo = 0;
@@ -351,6 +439,39 @@ function statusAt(statuses: readonly ObjectStatus[], key: string): number {
     else hi = mid - 1;
   }
   return -1;
+}
+
+/** The index with the Istio policies at `keys` as in `objects` (those of `previous` taken out). */
+function patchIstio(
+  index: ObjectIndex,
+  previous: ReadonlyMap<string, KubeObject>,
+  objects: ReadonlyMap<string, KubeObject>,
+  keys: readonly string[],
+): ObjectIndex {
+  const gone = new Set<KubeObject>();
+  const added = new Map<string, KubeObject>();
+  for (const k of keys) {
+    const b = previous.get(k);
+    const a = objects.get(k);
+    if (b) gone.add(b);
+    if (a) added.set(k, a);
+  }
+  // indexObjects decides which of them it lists (well-formed, a known version, namespaced).
+  const fresh = indexObjects(added);
+  const byName = (a: KubeObject, b: KubeObject) =>
+    compareStrings(a.metadata.namespace ?? "", b.metadata.namespace ?? "") ||
+    compareStrings(a.metadata.name, b.metadata.name);
+  return {
+    ...index,
+    authorizationPolicies: [
+      ...index.authorizationPolicies.filter((p) => !gone.has(p)),
+      ...fresh.authorizationPolicies,
+    ].sort(byName),
+    requestAuthentications: [
+      ...index.requestAuthentications.filter((p) => !gone.has(p)),
+      ...fresh.requestAuthentications,
+    ].sort(byName),
+  };
 }
 
 /** The Services whose EndpointSlices changed (a slice filed under it before or after). */
@@ -432,9 +553,15 @@ export function translateIncrementally(
   const slices: SliceChange[] = [];
   const policies: PolicyChange[] = [];
   let member: RouteMembership | undefined;
+  /** Keys of Istio security policies edited, added or removed. */
+  const istio: string[] = [];
   for (const key of keys) {
     const before = last.objects.get(key);
     const after = input.objects.get(key);
+    if ((!before || isIstioPolicy(before)) && (!after || isIstioPolicy(after))) {
+      istio.push(key);
+      continue;
+    }
     if (!before || !after) {
       const o = (before ?? after)!;
       if (isIndexedRoute(o)) {
@@ -498,6 +625,14 @@ export function translateIncrementally(
     return out;
   };
   if (member && changes.length) return undefined;
+  if (istio.length && (member || changes.length || policies.length)) return undefined;
+  let authz: ReturnType<typeof reauthorize>;
+  let istioIndex: ObjectIndex | undefined;
+  if (istio.length) {
+    istioIndex = patchIstio(last.context.index, last.objects, input.objects, istio);
+    authz = reauthorize(last, istioIndex, last.output.statuses);
+    if (!authz) return undefined;
+  }
   const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
   if (member && !placeMembership(last, member, rebuilt)) return undefined;
   for (const { routeConfigs } of changes.length ? last.irs : []) {
@@ -516,7 +651,7 @@ export function translateIncrementally(
       rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
     }
   }
-  const statuses = [...last.output.statuses];
+  const statuses = authz ? authz.statuses : [...last.output.statuses];
   const statusChanges: Array<[number, ObjectStatus]> = [];
   for (const { old, work } of changes) {
     if (!old.status) continue;
@@ -564,11 +699,13 @@ export function translateIncrementally(
     if (o) last.objects.set(key, o);
     else last.objects.delete(key);
   }
-  const index = patchIndex(last.context.index, changes, slices, policies, member);
+  const index = patchIndex(istioIndex ?? last.context.index, changes, slices, policies, member);
   const services = touchedServices(slices);
-  const waypoints = last.output.waypoints.map((out, i) =>
-    patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo }),
-  );
+  const waypoints = last.output.waypoints.map((out, i) => {
+    const listener = authz?.listeners[i];
+    if (listener) last.irs[i] = { ...last.irs[i]!, listener };
+    return patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo, listener });
+  });
   const output: TranslationOutput = { ...last.output, waypoints, statuses };
   last.context = { ...last.context, index };
   last.output = output;
@@ -585,9 +722,15 @@ function patchWaypoint(
     services: ReadonlySet<string>;
     index: ObjectIndex;
     memo: TranslationMemo;
+    /** The waypoint's listener, when the authorization stage ran again. */
+    listener?: ListenerIR | undefined;
   },
 ): WaypointOutput {
   let resources = out.resources;
+  if (p.listener) {
+    const json = emitListener(p.listener);
+    resources = { ...resources, [TypeUrl.listener]: [resource(String(json.name), json)] };
+  }
   const routes = new Map<string, RouteConfigurationJson>();
   for (const [j, rc] of ir.routeConfigs.entries()) {
     const next = p.rebuilt.get(rc);

@@ -583,3 +583,83 @@ test("through generated routes created and deleted on Service parents, a memo's 
   );
   assert.ok(incremental >= 200, `the incremental path answered ${incremental} translations`);
 });
+
+test("an AuthorizationPolicy edited takes the incremental path: only the listener and its status change", () => {
+  const c = loadCase("authz-binding");
+  const objects = new Map(c.input.objects);
+  const key = [...objects.keys()].find((k) => k.endsWith(".AuthorizationPolicy.shop.cart-only"));
+  assert.ok(key, "the case has shop/cart-only");
+  const memo = new TranslationMemo();
+  const first = translate({ objects }, c.settings, memo);
+  const edited = structuredClone(objects.get(key)!) as KubeObject & { spec: Record<string, unknown> };
+  edited.metadata.generation = 5;
+  edited.spec.rules = [{ from: [{ source: { principals: ["cluster.local/ns/shop/sa/edited"] } }] }];
+  const next = new Map(objects).set(key, edited);
+  const out = translate({ objects: next }, c.settings, memo);
+  assert.deepEqual(out, translate({ objects: next }, c.settings));
+  assert.equal(memo.incremental, 1, "a principal edited: the incremental path");
+  const lds = (o: typeof first) =>
+    JSON.stringify(
+      o.waypoints.map((w) => w.resources["type.googleapis.com/envoy.config.listener.v3.Listener"]),
+    );
+  assert.notEqual(lds(out), lds(first));
+  assert.match(lds(out), /sa\/edited/);
+  const back = translate({ objects }, c.settings, memo);
+  assert.deepEqual(back, first);
+  assert.equal(memo.incremental, 2, "and back");
+});
+
+test("through generated edits of Istio policies, a translation with a memo equals one without", () => {
+  const cases = caseNames().filter((n) => {
+    const keys = [...loadCase(n).input.objects.keys()];
+    return keys.some((k) => k.includes(".AuthorizationPolicy.") || k.includes(".RequestAuthentication."));
+  });
+  assert.ok(cases.length >= 3, cases.join());
+  const edit = fc.record({
+    op: fc.constantFrom("principal", "principal", "action", "empty", "delete", "copy", "restore", "target"),
+    pick: fc.nat(),
+    principal: fc.constantFrom("cluster.local/ns/a/sa/x", "*/ns/b/sa/*", "spiffe://other/ns/c/sa/d"),
+    action: fc.constantFrom("ALLOW", "DENY", "AUDIT"),
+  });
+  let incremental = 0;
+  fc.assert(
+    fc.property(fc.nat(), fc.array(edit, { minLength: 1, maxLength: 6 }), (which, edits) => {
+      const c = loadCase(cases[which % cases.length]!);
+      const start = new Map(c.input.objects);
+      const istio = [...start.keys()].filter(
+        (k) => k.includes(".AuthorizationPolicy.") || k.includes(".RequestAuthentication."),
+      );
+      const memo = new TranslationMemo();
+      let cur = start;
+      translate({ objects: cur }, c.settings, memo);
+      for (const e of edits) {
+        cur = new Map(cur);
+        const key = istio[e.pick % istio.length]!;
+        const o = structuredClone(cur.get(key) ?? start.get(key)!) as KubeObject & {
+          spec?: Record<string, unknown>;
+        };
+        o.metadata.generation = (Number(o.metadata.generation) || 1) + 1;
+        o.spec ??= {};
+        const spec = o.spec;
+        if (e.op === "principal") spec.rules = [{ from: [{ source: { principals: [e.principal] } }] }];
+        else if (e.op === "action" && o.kind === "AuthorizationPolicy") spec.action = e.action;
+        else if (e.op === "empty") spec.rules = [];
+        else if (e.op === "target") {
+          const other = start.get(istio[(e.pick >> 3) % istio.length]!) as { spec?: Record<string, unknown> };
+          spec.targetRefs = structuredClone(other.spec?.targetRefs);
+        }
+        if (e.op === "delete") cur.delete(key);
+        else if (e.op === "copy") {
+          o.metadata.name = `${o.metadata.name}-copy`;
+          cur.set(`${key}-copy`, o);
+        } else if (e.op === "restore") cur.set(key, start.get(key)!);
+        else cur.set(key, o);
+        const withMemo = translate({ objects: cur }, c.settings, memo);
+        assert.deepEqual(withMemo, translate({ objects: cur }, c.settings), `${e.op} ${key}`);
+      }
+      incremental += memo.incremental;
+    }),
+    { numRuns: Number(process.env.FUZZ_CASES ?? 150), seed: Number(process.env.FUZZ_SEED ?? 20261204) },
+  );
+  assert.ok(incremental >= 150, `the incremental path answered ${incremental} translations`);
+});

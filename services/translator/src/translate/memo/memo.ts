@@ -4,8 +4,9 @@
 //
 // Route churn is the hot path (thousands of routes on one waypoint, one route changes). Everything a
 // compiled route, its parents and its status depend on, other than the route itself, is the "world":
-// every object except HTTPRoutes and EndpointSlices (endpoints only feed load assignments, which are
-// rebuilt every time). While the world keeps its identity, a route object seen before gets back its
+// every object except HTTPRoutes, EndpointSlices (endpoints only feed load assignments, which are
+// rebuilt every time) and Istio AuthorizationPolicies and RequestAuthentications (only the
+// authorization stage reads them; it runs every time). While the world keeps its identity, a route object seen before gets back its
 // compiled form, parents and status; any change to the world drops them all.
 //
 // The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
@@ -41,6 +42,9 @@ export interface LastTranslation {
 
 const ROUTE_KEY = /^gateway_networking_k8s_io\.HTTPRoute\./;
 const SLICE_KEY = /^discovery_k8s_io\.EndpointSlice\./;
+/** Istio security policies: only the authorization stage reads them, never a route's work. */
+const ISTIO_KEY = /^security_istio_io\.(AuthorizationPolicy|RequestAuthentication)\./;
+const outsideWorld = (key: string) => ROUTE_KEY.test(key) || SLICE_KEY.test(key) || ISTIO_KEY.test(key);
 
 export class TranslationMemo implements RouteCache, RouteConfigCache {
   #world = new Map<string, KubeObject>();
@@ -64,7 +68,7 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
     let count = 0;
     if (same) {
       for (const [key, o] of objects) {
-        if (ROUTE_KEY.test(key) || SLICE_KEY.test(key)) continue;
+        if (outsideWorld(key)) continue;
         count++;
         if (this.#world.get(key) !== o) {
           same = false;
@@ -76,7 +80,7 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
     if (same) return;
     this.#settings = settings;
     this.#world = new Map();
-    for (const [key, o] of objects) if (!ROUTE_KEY.test(key) && !SLICE_KEY.test(key)) this.#world.set(key, o);
+    for (const [key, o] of objects) if (!outsideWorld(key)) this.#world.set(key, o);
     this.#routes = new WeakMap();
     this.#routeConfigs.clear();
   }
