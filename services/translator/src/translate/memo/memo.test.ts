@@ -663,3 +663,62 @@ test("through generated edits of Istio policies, a translation with a memo equal
   );
   assert.ok(incremental >= 150, `the incremental path answered ${incremental} translations`);
 });
+
+test("through generated TrafficPolicy edits over the golden cases, a translation with a memo equals one without", () => {
+  const isPolicy = (k: string) => k.includes(".TrafficPolicy.");
+  const cases = caseNames().filter((n) => [...loadCase(n).input.objects.keys()].some(isPolicy));
+  assert.ok(cases.length >= 5, cases.join());
+  const edit = fc.record({
+    op: fc.constantFrom("spec", "spec", "targets", "delete", "copy", "restore", "generated"),
+    pick: fc.nat(),
+    other: fc.nat(),
+    policy: trafficPolicy,
+  });
+  fc.assert(
+    fc.property(fc.nat(), fc.array(edit, { minLength: 1, maxLength: 6 }), (which, edits) => {
+      const c = loadCase(cases[which % cases.length]!);
+      const start = new Map(c.input.objects);
+      const keys = [...start.keys()].filter(isPolicy);
+      const memo = new TranslationMemo();
+      let cur = start;
+      translate({ objects: cur }, c.settings, memo);
+      for (const e of edits) {
+        cur = new Map(cur);
+        const key = keys[e.pick % keys.length]!;
+        const other = start.get(keys[e.other % keys.length]!) as KubeObject & {
+          spec?: Record<string, unknown>;
+        };
+        const o = structuredClone(cur.get(key) ?? start.get(key)!) as KubeObject & {
+          spec?: Record<string, unknown>;
+        };
+        o.metadata.generation = (Number(o.metadata.generation) || 1) + 1;
+        // Another policy's features on this one's targets, another's targets, or a generated spec.
+        if (e.op === "spec")
+          o.spec = {
+            ...structuredClone(other.spec),
+            targetRefs: o.spec?.targetRefs,
+            targetSelectors: o.spec?.targetSelectors,
+          };
+        else if (e.op === "targets")
+          o.spec = {
+            ...o.spec,
+            targetRefs: other.spec?.targetRefs,
+            targetSelectors: other.spec?.targetSelectors,
+          };
+        else if (e.op === "generated")
+          o.spec = structuredClone((e.policy as { spec?: Record<string, unknown> }).spec);
+        for (const f of ["targetRefs", "targetSelectors"])
+          if (o.spec && o.spec[f] === undefined) delete o.spec[f];
+        if (e.op === "delete") cur.delete(key);
+        else if (e.op === "copy") {
+          o.metadata.name = `${o.metadata.name}-copy`;
+          cur.set(`${key}-copy`, o);
+        } else if (e.op === "restore") cur.set(key, start.get(key)!);
+        else cur.set(key, o);
+        const withMemo = translate({ objects: cur }, c.settings, memo);
+        assert.deepEqual(withMemo, translate({ objects: cur }, c.settings), `${e.op} ${key}`);
+      }
+    }),
+    { numRuns: Number(process.env.FUZZ_CASES ?? 150), seed: Number(process.env.FUZZ_SEED ?? 20261204) },
+  );
+});
