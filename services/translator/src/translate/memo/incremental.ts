@@ -3,23 +3,44 @@
 // without effect on what it programs. When every object changed since the memo's last translation is
 //   - an HTTPRoute that keeps its attachment (the same parents, ports and backends) and that no
 //     TrafficPolicy names or selects (before or after), while no route is over a waypoint's limit;
-//   - an EndpointSlice that stays filed under the same Service; or
-//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did,
-// the last IR and output are patched: those routes' statuses and route configurations, those
+//   - one HTTPRoute created or deleted whose parents are all Services (not a Gateway), that no
+//     TrafficPolicy names or selects, with no filter of its own (CORS), sending only to clusters the
+//     waypoint has anyway (a Service port's own), onto route configurations that have routes before
+//     and after, while no TCPRoute/TLSRoute exists and the waypoint stays under its route limit;
+//   - an EndpointSlice edited, added or removed (its Service's load assignments are all it feeds); or
+//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did;
+//     or
+//   - Istio AuthorizationPolicies and RequestAuthentications edited, added or removed (alone, or with
+//     EndpointSlices), when they need the same clusters as before and the guard lists the same
+//     filters on every chain: the authorization stage runs again on the last IR with its own
+//     filters taken off, and only the listeners and those policies' statuses are replaced,
+// the last IR and output are patched: those routes' statuses and route configurations (for a route
+// created or deleted also its waypoints' Gateway status, whose attachedRoutes counts it), those
 // services' load assignments, those policies' statuses. Anything else returns undefined, and
 // translate() does the whole translation. memo.test.ts checks that both give equal output through
 // generated sequences of changes.
 import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@waymark/api";
 import { objectKey, refOf } from "@waymark/api";
 import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
+import { bindAuthorization } from "../authorization/stage.ts";
 import { compareStrings } from "../input/guards.ts";
-import { isIndexedRoute, type ObjectIndex, serviceKey, sliceServiceKey } from "../input/objects.ts";
-import type { RouteConfigIR, WaypointIR } from "../ir/types.ts";
+import {
+  indexObjects,
+  isIndexedRoute,
+  type ObjectIndex,
+  serviceKey,
+  sliceServiceKey,
+} from "../input/objects.ts";
+import { guardWaypoint } from "../ir/guard.ts";
+import type { ListenerIR, RouteConfigIR, WaypointIR } from "../ir/types.ts";
+import { targetsOf } from "../ir/waypoint.ts";
+import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
 import type { BackendTarget } from "../routes/backends.ts";
-import { type CompiledRoute, compileRoute } from "../routes/compile.ts";
+import { appliesToPort, type CompiledRoute, compileRoute } from "../routes/compile.ts";
+import { routeKey } from "../routes/grpc.ts";
 import { type ParentOutcome, resolveParents } from "../routes/parents.ts";
 import { fillServicePorts, type RouteWork } from "../routes/stage.ts";
-import { routeStatus } from "../status/status.ts";
+import { gatewayStatus, routeStatus } from "../status/status.ts";
 import type {
   ObjectStatus,
   TranslationInput,
@@ -27,8 +48,10 @@ import type {
   TranslatorSettings,
   WaypointOutput,
 } from "../types.ts";
+import type { WaypointInfo } from "../waypoints/gateways.ts";
 import { emitLoadAssignment } from "../xds/clusters.ts";
 import { resource } from "../xds/emit.ts";
+import { emitListener } from "../xds/listener.ts";
 import { fillRouteConfigSlots, routeConfigOf } from "../xds/routeconfig.ts";
 import type { LastTranslation, TranslationMemo } from "./memo.ts";
 
@@ -68,13 +91,13 @@ interface RouteChange {
   work: RouteWork;
 }
 
+/** An EndpointSlice edited (both), added (no `before`) or removed (no `after`). */
 interface SliceChange {
-  before: EndpointSlice;
-  after: EndpointSlice;
-  /** `<ns>/<service>` both are filed under ("": neither is filed, nothing to do). */
-  service: string;
-  /** The slice's position among the service's EndpointSlices in the index (-1 when not filed). */
-  at: number;
+  before: EndpointSlice | undefined;
+  after: EndpointSlice | undefined;
+  /** The `<ns>/<service>` each is filed under ("": not filed; undefined: absent). */
+  from: string | undefined;
+  to: string | undefined;
 }
 
 interface PolicyChange {
@@ -86,18 +109,38 @@ interface PolicyChange {
   commit: () => void;
 }
 
-/** The keys whose objects differ from the last translation's; undefined if any object came or went. */
+/**
+ * The keys whose objects differ from the last translation's (an object edited, added or removed);
+ * undefined beyond MAX_CHANGED_OBJECTS.
+ */
 function changedKeys(last: LastTranslation, objects: ReadonlyMap<string, KubeObject>): string[] | undefined {
-  if (objects.size !== last.objects.size) return undefined;
   const changed: string[] = [];
+  let kept = 0;
   for (const [key, o] of objects) {
     const before = last.objects.get(key);
-    if (before === o) continue;
-    if (before === undefined || changed.length === MAX_CHANGED_OBJECTS) return undefined;
+    if (before === o) {
+      kept++;
+      continue;
+    }
+    if (before !== undefined) kept++;
+    if (changed.length === MAX_CHANGED_OBJECTS) return undefined;
     changed.push(key);
+  }
+  // Removed: in the last translation and not in this one.
+  if (kept !== last.objects.size) {
+    for (const key of last.objects.keys()) {
+      if (objects.has(key)) continue;
+      if (changed.length === MAX_CHANGED_OBJECTS) return undefined;
+      changed.push(key);
+    }
   }
   return changed;
 }
+
+/** As indexObjects() sorts each Service's EndpointSlices. */
+const bySliceName = (a: EndpointSlice, b: EndpointSlice) =>
+  compareStrings(a.metadata.namespace ?? "", b.metadata.namespace ?? "") ||
+  compareStrings(a.metadata.name, b.metadata.name);
 
 /** The changed route's new work, if its attachment and backends are the same as before. */
 function recompile(
@@ -128,6 +171,268 @@ function recompile(
   return { before, after, at, old, work };
 }
 
+/** One HTTPRoute created (no `before`) or deleted (no `after`). */
+interface RouteMembership {
+  route: HTTPRoute;
+  created: boolean;
+  /** Its work: new when created, the last translation's when deleted. */
+  work: RouteWork;
+  /** The waypoints it is (or was) attached to. */
+  waypoints: Set<string>;
+}
+
+/** The accepted Service parents of a route: waypoint key → `<ns>/<service>` keys. */
+function serviceParents(parents: readonly ParentOutcome[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const p of parents) {
+    if (p.rejected || !p.waypoint || !p.service) continue;
+    const set = out.get(p.waypoint.key) ?? new Set<string>();
+    set.add(serviceKey(p.service));
+    out.set(p.waypoint.key, set);
+  }
+  return out;
+}
+
+/** A route created or deleted, if the incremental path can place it (see the file's comment). */
+function membership(
+  last: LastTranslation,
+  memo: TranslationMemo,
+  before: HTTPRoute | undefined,
+  after: HTTPRoute | undefined,
+): RouteMembership | undefined {
+  const route = (after ?? before)!;
+  const { index } = last.context;
+  if (!last.routeOnly || index.tcpRoutes.length || index.tlsRoutes.length) return undefined;
+  if (last.policies.targetsRoute(route)) return undefined;
+  let work: RouteWork;
+  if (after) {
+    const compiled = compileRoute(after, index);
+    work = { compiled, parents: resolveParents(compiled, last.context), status: undefined };
+  } else {
+    const old = memo.route(route);
+    const at = index.httpRoutes.indexOf(route);
+    if (!old || at < 0 || index.httpRoutes.lastIndexOf(route) !== at) return undefined;
+    work = old;
+  }
+  const { compiled, parents } = work;
+  // A Gateway parent puts it on every route configuration of its waypoint.
+  if (parents.some((p) => p.kind === "Gateway")) return undefined;
+  // Its own filters (CORS) or per-filter config: other listeners, other filters in use.
+  if (
+    compiled.httpFilters.length ||
+    compiled.entries.some((e) => e.json.typedPerFilterConfig || e.ownPerFilter)
+  )
+    return undefined;
+  const waypoints = new Set<string>();
+  for (const p of parents) if (!p.rejected && p.waypoint) waypoints.add(p.waypoint.key);
+  const max = last.settings.maxRoutesPerWaypoint ?? DEFAULT_MAX_ROUTES_PER_WAYPOINT;
+  for (const w of waypoints) {
+    const attached = last.attached.get(w);
+    if (!attached) return undefined;
+    const name = routeKey(compiled);
+    if (after && (attached.has(name) || attached.size + 1 > max)) return undefined;
+    if (before && !attached.has(name)) return undefined;
+  }
+  if (after) {
+    fillServicePorts(work, parents);
+    work.name = routeKey(compiled);
+    if (parents.length > 0) work.status = routeStatus(compiled, parents, last.settings);
+  }
+  return { route, created: !!after, work, waypoints };
+}
+
+/** `list` with `route` inserted in index order (by namespace, then name). */
+function inserted(list: readonly CompiledRoute[], route: CompiledRoute): CompiledRoute[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = list[mid]!;
+    const c = compareStrings(r.namespace, route.namespace) || compareStrings(r.name, route.name);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return [...list.slice(0, lo), route, ...list.slice(lo)];
+}
+
+/**
+ * The route configurations a created or deleted route changes, rebuilt; undefined when one of them
+ * would gain or lose its routes altogether, or a cluster would come or go.
+ */
+function placeMembership(
+  last: LastTranslation,
+  m: RouteMembership,
+  rebuilt: Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>,
+): boolean {
+  const { compiled } = m.work;
+  const services = serviceParents(m.work.parents);
+  for (const ir of last.irs) {
+    const keys = services.get(ir.waypoint.key);
+    if (!keys) continue;
+    const chainClusters = new Set((ir.listener?.chains ?? []).map((c) => c.cluster));
+    if (!compiled.targets.every((t) => chainClusters.has(t.cluster))) return false;
+    for (const rc of ir.routeConfigs) {
+      const key = serviceKey(rc.service);
+      if (!keys.has(key)) continue;
+      let serviceRoutes: readonly CompiledRoute[];
+      if (m.created) {
+        if (!appliesToPort(compiled, key, rc.port)) continue;
+        serviceRoutes = inserted(rc.serviceRoutes, compiled);
+      } else {
+        const at = rc.serviceRoutes.indexOf(compiled);
+        if (at < 0) continue;
+        serviceRoutes = rc.serviceRoutes.filter((r) => r !== compiled);
+      }
+      const hasRoutes = rc.gatewayRoutes.length > 0 || serviceRoutes.length > 0;
+      if (!rc.hasRoutes || !hasRoutes || rebuilt.has(rc)) return false;
+      const next: RouteConfigIR = {
+        ...rc,
+        serviceRoutes,
+        targets: targetsOf(rc.gatewayRoutes, serviceRoutes),
+      };
+      rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
+    }
+  }
+  return true;
+}
+
+/** Where an entry with `key` goes in statuses sorted by objectKey. */
+function lowerBound(statuses: readonly ObjectStatus[], key: string): number {
+  let lo = 0;
+  let hi = statuses.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareStrings(objectKey(statuses[mid]!.ref), key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The status entries a route created or deleted changes: its own (added or removed) and those of the
+ * Gateways it attaches to (their attachedRoutes); undefined when they are not where they should be.
+ */
+function membershipStatuses(
+  last: LastTranslation,
+  m: RouteMembership,
+  statuses: readonly ObjectStatus[],
+):
+  | {
+      gateways: Array<[number, ObjectStatus]>;
+      route: { ref: ReturnType<typeof refOf>; key: string; entry: ObjectStatus | undefined };
+    }
+  | undefined {
+  const { compiled, parents } = m.work;
+  const ref = m.work.ref ?? refOf(m.route);
+  const key = m.work.key ?? objectKey(ref);
+  const at = statusAt(statuses, key);
+  let entry: ObjectStatus | undefined;
+  if (parents.length > 0) {
+    if (!m.work.status) return undefined;
+    entry = { ref, generation: compiled.generation, status: m.work.status };
+    if (entry.generation === undefined) delete entry.generation;
+    // Created: no entry yet. Deleted: the very entry the last translation wrote for it.
+    if (m.created ? at >= 0 : at < 0 || statuses[at]!.status !== m.work.status) return undefined;
+  } else if (at >= 0) return undefined;
+  const gateways: Array<[number, ObjectStatus]> = [];
+  for (const wkey of m.waypoints) {
+    const w = last.context.list.find((x) => x.key === wkey);
+    if (!w) return undefined;
+    const gref = refOf(w.gateway);
+    const gat = statusAt(statuses, objectKey(gref));
+    if (gat < 0) return undefined;
+    const count = (last.attached.get(wkey)?.size ?? 0) + (m.created ? 1 : -1);
+    const addressService = last.context.index.service(w.ref.namespace, w.ref.name);
+    const s: ObjectStatus = {
+      ref: gref,
+      generation: w.generation,
+      status: gatewayStatus(w, count, addressService),
+    };
+    if (s.generation === undefined) delete s.generation;
+    gateways.push([gat, s]);
+  }
+  return { gateways, route: { ref, key, entry } };
+}
+
+const ISTIO_GROUP = "security.istio.io";
+/** An Istio security policy the authorization stage reads (in any version: indexObjects filters). */
+const isIstioPolicy = (o: KubeObject) =>
+  (o.kind === "AuthorizationPolicy" || o.kind === "RequestAuthentication") &&
+  typeof o.apiVersion === "string" &&
+  o.apiVersion.startsWith(`${ISTIO_GROUP}/`) &&
+  typeof o.metadata?.name === "string";
+const isIstioStatus = (s: ObjectStatus) =>
+  s.ref.group === ISTIO_GROUP &&
+  (s.ref.kind === "AuthorizationPolicy" || s.ref.kind === "RequestAuthentication");
+
+/** The HTTP filter slots the authorization stage and the guard fill (ir/filter-order.ts). */
+const AUTHZ_HTTP_SLOTS = new Set<string>(["authentication", "authorization", "guardFilters", "guard"]);
+
+/** The IR's chains without what the authorization stage and the guard put on them. */
+function withoutAuthorization(ir: WaypointIR): WaypointIR {
+  const listener = ir.listener && {
+    ...ir.listener,
+    chains: ir.listener.chains.map((c) => {
+      const chain = {
+        ...c,
+        httpFilters: c.httpFilters.filter((f) => !AUTHZ_HTTP_SLOTS.has(f.slot)),
+        networkFilters: c.networkFilters.filter((f) => f.slot !== "authorization"),
+      };
+      delete chain.earlyRemovedHeaders;
+      return chain;
+    }),
+  };
+  return { ...ir, listener, routeConfigs: ir.routeConfigs.map((rc) => ({ ...rc })) };
+}
+
+/** What an authorization translation adds to a waypoint besides its chains' filters (clusters). */
+function authzClusters(authz: ReturnType<typeof bindAuthorization>, w: WaypointInfo, ir: WaypointIR): string {
+  const draft: WaypointIR = { ...withoutAuthorization(ir), clusters: [], extraClusters: [] };
+  authz.waypoint(w, draft);
+  return JSON.stringify([draft.clusters.map((c) => c.cluster), draft.extraClusters]);
+}
+
+/**
+ * The listeners and statuses after the Istio policies changed: the authorization stage run again
+ * on the last IR (its own filters and the guard's taken off, then put back as the new policies
+ * bind); undefined when anything else would change (clusters, the guard's list of filters).
+ */
+function reauthorize(
+  last: LastTranslation,
+  index: ObjectIndex,
+  statuses: readonly ObjectStatus[],
+): { listeners: Array<ListenerIR | undefined>; statuses: ObjectStatus[] } | undefined {
+  // Probes for the clusters (a translation counts the chains each policy is placed on: one each).
+  const before = bindAuthorization(last.context.index, last.settings, last.context);
+  const probe = bindAuthorization(index, last.settings, last.context);
+  const after = bindAuthorization(index, last.settings, last.context);
+  const listeners: Array<ListenerIR | undefined> = [];
+  for (const [i, ir] of last.irs.entries()) {
+    const w = last.context.list[i];
+    if (!w || w.key !== ir.waypoint.key) return undefined;
+    if (!ir.listener) {
+      listeners.push(undefined);
+      continue;
+    }
+    if (authzClusters(before, w, ir) !== authzClusters(probe, w, ir)) return undefined;
+    const draft = withoutAuthorization(ir);
+    after.waypoint(w, draft);
+    guardWaypoint(draft);
+    const guardOf = (c: { httpFilters: ReadonlyArray<{ slot: string; filter: unknown }> }) =>
+      JSON.stringify(c.httpFilters.find((f) => f.slot === "guardFilters")?.filter);
+    const chains = draft.listener!.chains;
+    if (!chains.every((c, k) => guardOf(c) === guardOf(ir.listener!.chains[k]!))) return undefined;
+    listeners.push(draft.listener);
+  }
+  // The Istio policies' statuses replaced, in their places by key.
+  const out = statuses.filter((s) => !isIstioStatus(s));
+  for (const s of after.statuses()) {
+    if (s.generation === undefined) delete s.generation;
+    out.splice(lowerBound(out, objectKey(s.ref)), 0, s);
+  }
+  return { listeners, statuses: out };
+}
+
 /** The position of `key` in statuses sorted by objectKey, or -1. */
 function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   let lo = 0;
@@ -142,14 +447,76 @@ function statusAt(statuses: readonly ObjectStatus[], key: string): number {
   return -1;
 }
 
+/** The index with the Istio policies at `keys` as in `objects` (those of `previous` taken out). */
+function patchIstio(
+  index: ObjectIndex,
+  previous: ReadonlyMap<string, KubeObject>,
+  objects: ReadonlyMap<string, KubeObject>,
+  keys: readonly string[],
+): ObjectIndex {
+  const gone = new Set<KubeObject>();
+  const added = new Map<string, KubeObject>();
+  for (const k of keys) {
+    const b = previous.get(k);
+    const a = objects.get(k);
+    if (b) gone.add(b);
+    if (a) added.set(k, a);
+  }
+  // indexObjects decides which of them it lists (well-formed, a known version, namespaced).
+  const fresh = indexObjects(added);
+  const byName = (a: KubeObject, b: KubeObject) =>
+    compareStrings(a.metadata.namespace ?? "", b.metadata.namespace ?? "") ||
+    compareStrings(a.metadata.name, b.metadata.name);
+  return {
+    ...index,
+    authorizationPolicies: [
+      ...index.authorizationPolicies.filter((p) => !gone.has(p)),
+      ...fresh.authorizationPolicies,
+    ].sort(byName),
+    requestAuthentications: [
+      ...index.requestAuthentications.filter((p) => !gone.has(p)),
+      ...fresh.requestAuthentications,
+    ].sort(byName),
+  };
+}
+
+/** The Services whose EndpointSlices changed (a slice filed under it before or after). */
+function touchedServices(slices: readonly SliceChange[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of slices) {
+    if (s.from) out.add(s.from);
+    if (s.to) out.add(s.to);
+  }
+  return out;
+}
+
 /** The index with the changed routes and EndpointSlices in place of the old ones. */
 function patchIndex(
   index: ObjectIndex,
   routes: readonly RouteChange[],
   slices: readonly SliceChange[],
   policies: readonly PolicyChange[],
+  member: RouteMembership | undefined,
 ) {
   const next = { ...index };
+  if (member) {
+    const list = index.httpRoutes;
+    const route = member.route;
+    if (member.created) {
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const r = list[mid]!;
+        const c =
+          compareStrings(r.metadata.namespace ?? "", route.metadata.namespace ?? "") ||
+          compareStrings(r.metadata.name, route.metadata.name);
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      next.httpRoutes = [...list.slice(0, lo), route, ...list.slice(lo)];
+    } else next.httpRoutes = list.filter((r) => r !== route);
+  }
   if (policies.length) {
     const list = [...index.trafficPolicies];
     for (const p of policies) list[list.indexOf(p.before)] = p.after;
@@ -160,13 +527,17 @@ function patchIndex(
     for (const c of routes) list[c.at] = c.after;
     next.httpRoutes = list;
   }
-  const filed = slices.filter((s) => s.service !== "");
-  if (filed.length) {
+  if (slices.length) {
+    // Each Service a slice left or joined: its list without the old objects, with the new, sorted.
     const bySlice = new Map(index.endpointSlices);
-    for (const s of filed) {
-      const list = [...(bySlice.get(s.service) ?? [])];
-      list[s.at] = s.after;
-      bySlice.set(s.service, list);
+    const gone = new Set<EndpointSlice>();
+    for (const s of slices) if (s.before) gone.add(s.before);
+    for (const service of touchedServices(slices)) {
+      const list = (bySlice.get(service) ?? []).filter((x) => !gone.has(x));
+      for (const s of slices) if (s.after && s.to === service) list.push(s.after);
+      list.sort(bySliceName);
+      if (list.length) bySlice.set(service, list);
+      else bySlice.delete(service);
     }
     next.endpointSlices = bySlice;
   }
@@ -187,9 +558,42 @@ export function translateIncrementally(
   const changes: RouteChange[] = [];
   const slices: SliceChange[] = [];
   const policies: PolicyChange[] = [];
+  let member: RouteMembership | undefined;
+  /** Keys of Istio security policies edited, added or removed. */
+  const istio: string[] = [];
   for (const key of keys) {
-    const before = last.objects.get(key)!;
-    const after = input.objects.get(key)!;
+    const before = last.objects.get(key);
+    const after = input.objects.get(key);
+    if ((!before || isIstioPolicy(before)) && (!after || isIstioPolicy(after))) {
+      istio.push(key);
+      continue;
+    }
+    if (!before || !after) {
+      const o = (before ?? after)!;
+      if (isIndexedRoute(o)) {
+        // One route created or deleted (with no other route change in the same translation).
+        if (member) return undefined;
+        member = membership(last, memo, before as HTTPRoute | undefined, after as HTTPRoute | undefined);
+        if (!member) return undefined;
+        continue;
+      }
+      // Else only an EndpointSlice added or removed (it feeds its Service's endpoints only).
+      const filed = sliceServiceKey(o);
+      if (filed === undefined) return undefined;
+      if (
+        before &&
+        filed &&
+        !(last.context.index.endpointSlices.get(filed) ?? []).includes(before as EndpointSlice)
+      )
+        return undefined;
+      slices.push({
+        before: before as EndpointSlice | undefined,
+        after: after as EndpointSlice | undefined,
+        from: before ? filed : undefined,
+        to: after ? filed : undefined,
+      });
+      continue;
+    }
     if (isIndexedRoute(before) && isIndexedRoute(after)) {
       if (!last.routeOnly) return undefined;
       const c = recompile(last, memo, before, after);
@@ -206,13 +610,13 @@ export function translateIncrementally(
       policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
       continue;
     }
-    const service = sliceServiceKey(before);
-    if (service === undefined || sliceServiceKey(after) !== service) return undefined;
-    if (before.metadata.name !== after.metadata.name) return undefined;
-    const filed = service ? (last.context.index.endpointSlices.get(service) ?? []) : [];
-    const at = filed.indexOf(before as EndpointSlice);
-    if (service && (at < 0 || filed.lastIndexOf(before as EndpointSlice) !== at)) return undefined;
-    slices.push({ before: before as EndpointSlice, after: after as EndpointSlice, service, at });
+    // An EndpointSlice edited, perhaps filed under another Service now (then it moves between them).
+    const from = sliceServiceKey(before);
+    const to = sliceServiceKey(after);
+    if (from === undefined || to === undefined) return undefined;
+    if (from && !(last.context.index.endpointSlices.get(from) ?? []).includes(before as EndpointSlice))
+      return undefined;
+    slices.push({ before: before as EndpointSlice, after: after as EndpointSlice, from, to });
   }
 
   /** The list with each changed route's old compiled form replaced (a route is in a list once). */
@@ -226,7 +630,17 @@ export function translateIncrementally(
     }
     return out;
   };
+  if (member && changes.length) return undefined;
+  if (istio.length && (member || changes.length || policies.length)) return undefined;
+  let authz: ReturnType<typeof reauthorize>;
+  let istioIndex: ObjectIndex | undefined;
+  if (istio.length) {
+    istioIndex = patchIstio(last.context.index, last.objects, input.objects, istio);
+    authz = reauthorize(last, istioIndex, last.output.statuses);
+    if (!authz) return undefined;
+  }
   const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
+  if (member && !placeMembership(last, member, rebuilt)) return undefined;
   for (const { routeConfigs } of changes.length ? last.irs : []) {
     for (const rc of routeConfigs) {
       if (!rc.hasRoutes) continue;
@@ -243,7 +657,7 @@ export function translateIncrementally(
       rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
     }
   }
-  const statuses = [...last.output.statuses];
+  const statuses = authz ? authz.statuses : [...last.output.statuses];
   const statusChanges: Array<[number, ObjectStatus]> = [];
   for (const { old, work } of changes) {
     if (!old.status) continue;
@@ -255,6 +669,8 @@ export function translateIncrementally(
     if (s.generation === undefined) delete s.generation;
     statusChanges.push([at, s]);
   }
+  const memberStatus = member && membershipStatuses(last, member, statuses);
+  if (member && !memberStatus) return undefined;
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
@@ -264,13 +680,38 @@ export function translateIncrementally(
     if (p.status.generation === undefined) delete p.status.generation;
     statuses[p.at] = p.status;
   }
+  if (member && memberStatus) {
+    // The Gateways' entries keep their places; the route's own is inserted or removed.
+    for (const [at, s] of memberStatus.gateways) statuses[at] = s;
+    const { ref, key, entry } = memberStatus.route;
+    if (member.created && entry) statuses.splice(lowerBound(statuses, key), 0, entry);
+    else if (!member.created && entry) statuses.splice(statusAt(statuses, key), 1);
+    const name = member.work.name!;
+    for (const w of member.waypoints) {
+      const set = new Set(last.attached.get(w));
+      if (member.created) set.add(name);
+      else set.delete(name);
+      last.attached.set(w, set);
+    }
+    if (member.created) {
+      member.work.ref = ref;
+      member.work.key = key;
+      memo.rememberRoute(member.route, member.work);
+    }
+  }
   for (const c of changes) memo.rememberRoute(c.after, c.work);
-  for (const key of keys) last.objects.set(key, input.objects.get(key)!);
-  const index = patchIndex(last.context.index, changes, slices, policies);
-  const services = new Set(slices.map((s) => s.service).filter((s) => s !== ""));
-  const waypoints = last.output.waypoints.map((out, i) =>
-    patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo }),
-  );
+  for (const key of keys) {
+    const o = input.objects.get(key);
+    if (o) last.objects.set(key, o);
+    else last.objects.delete(key);
+  }
+  const index = patchIndex(istioIndex ?? last.context.index, changes, slices, policies, member);
+  const services = touchedServices(slices);
+  const waypoints = last.output.waypoints.map((out, i) => {
+    const listener = authz?.listeners[i];
+    if (listener) last.irs[i] = { ...last.irs[i]!, listener };
+    return patchWaypoint(out, last.irs[i]!, { rebuilt, services, index, memo, listener });
+  });
   const output: TranslationOutput = { ...last.output, waypoints, statuses };
   last.context = { ...last.context, index };
   last.output = output;
@@ -287,9 +728,15 @@ function patchWaypoint(
     services: ReadonlySet<string>;
     index: ObjectIndex;
     memo: TranslationMemo;
+    /** The waypoint's listener, when the authorization stage ran again. */
+    listener?: ListenerIR | undefined;
   },
 ): WaypointOutput {
   let resources = out.resources;
+  if (p.listener) {
+    const json = emitListener(p.listener);
+    resources = { ...resources, [TypeUrl.listener]: [resource(String(json.name), json)] };
+  }
   const routes = new Map<string, RouteConfigurationJson>();
   for (const [j, rc] of ir.routeConfigs.entries()) {
     const next = p.rebuilt.get(rc);

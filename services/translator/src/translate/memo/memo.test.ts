@@ -114,11 +114,17 @@ const edit = fc.record({
     "generation",
     "replace",
     "delete",
+    "delete",
     "restore",
+    "copy",
+    "copy",
     "service",
     "endpoints",
     "endpoints",
     "relabel",
+    "sliceAdd",
+    "sliceAdd",
+    "sliceRemove",
     "policy",
   ),
   pick: fc.nat(),
@@ -158,6 +164,26 @@ function applyEdit(
     next.set(k, p);
     return next;
   }
+  if (e.op === "sliceAdd") {
+    // A generated slice under a key of its own (or over an existing one); or, every other time, a
+    // copy of a slice there is under a new name with other endpoints (so it reaches a load assignment).
+    const slices = [...cur.values()].filter((o) => o?.kind === "EndpointSlice" && !!o.metadata);
+    const model = slices[e.pick % Math.max(1, slices.length)];
+    let o = structuredClone(e.slice);
+    if (model && e.pick % 2 === 0) {
+      o = structuredClone(model);
+      o.metadata.name = `${model.metadata.name}-${e.pick % 5}`;
+      (o as { endpoints?: unknown }).endpoints = [{ addresses: [`10.9.0.${e.pick % 250}`] }];
+    }
+    next.set(`discovery_k8s_io.EndpointSlice.${o.metadata.namespace ?? "_"}.${o.metadata.name}`, o);
+    return next;
+  }
+  if (e.op === "sliceRemove") {
+    const slices = [...cur.keys()].filter((k) => k.includes(".EndpointSlice."));
+    const k = slices[e.pick % Math.max(1, slices.length)];
+    if (k) next.delete(k);
+    return next;
+  }
   if (e.op === "endpoints" || e.op === "relabel") {
     // Another body under the same metadata; or the same slice filed under another Service.
     const slices = [...cur.keys()].filter((k) => k.includes(".EndpointSlice."));
@@ -175,6 +201,31 @@ function applyEdit(
     return next;
   }
   if (!key) return next;
+  if (e.op === "copy") {
+    // A route created: a copy of one there is under a new name (so it attaches as that one does), or
+    // every other time one on the base's Service a/s1 (all its ports, or one), with generated rules
+    // or one to s1 itself.
+    const r = structuredClone(cur.get(key)!) as KubeObject & { spec?: unknown };
+    r.metadata.name = `${r.metadata.name}-copy${e.pick % 3}`;
+    if (e.pick % 2 === 0) {
+      r.metadata.namespace = "a";
+      const port = [8000, 8080, undefined][e.pick % 3];
+      r.spec = {
+        parentRefs: [{ group: "", kind: "Service", name: "s1", ...(port ? { port } : {}) }],
+        rules:
+          e.pick % 4 === 0
+            ? e.rules
+            : [
+                {
+                  matches: [{ path: { type: "PathPrefix", value: `/c${e.pick % 7}` } }],
+                  backendRefs: [{ name: "s1", port: 8000 }],
+                },
+              ],
+      };
+    }
+    next.set(`gateway_networking_k8s_io.HTTPRoute.${r.metadata.namespace ?? "_"}.${r.metadata.name}`, r);
+    return next;
+  }
   const r = structuredClone(cur.get(key) ?? start.get(key)!) as KubeObject & { spec?: unknown };
   switch (e.op) {
     case "rules":
@@ -200,11 +251,15 @@ test("through generated sequences of edits, a translation with a memo equals one
     fc.property(
       world,
       fc.boolean(),
+      fc.boolean(),
       fc.array(edit, { minLength: 1, maxLength: 8 }),
-      (w, noPolicies, edits) => {
+      (w, noPolicies, onlyHttp, edits) => {
         const start = new Map(w);
         // Without TrafficPolicies the incremental path can answer a route change; with them it must not.
         if (noPolicies) for (const k of start.keys()) if (k.includes(".TrafficPolicy.")) start.delete(k);
+        // Without GRPCRoutes, TCPRoutes and TLSRoutes it can answer a route created or deleted.
+        if (onlyHttp)
+          for (const k of start.keys()) if (/\.(GRPCRoute|TCPRoute|TLSRoute)\./.test(k)) start.delete(k);
         const memo = new TranslationMemo();
         memos.push(memo);
         let cur = start;
@@ -380,4 +435,303 @@ test("a TrafficPolicy edited without effect takes the incremental path; its stat
   assert.equal(memo.incremental, 1, "an equal transformation: the incremental path");
   assert.equal(generationOf(step(policy(3, "X-Waypoint", "no"))), 3);
   assert.equal(memo.incremental, 1, "another value: the whole translation");
+});
+
+test("an EndpointSlice added or removed takes the incremental path: only its Service's endpoints change", () => {
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const memo = new TranslationMemo();
+  const first = translate({ objects }, c.settings, memo);
+  const sliceKey = [...objects.keys()].find((k) => k.includes(".EndpointSlice."));
+  assert.ok(sliceKey, "the case has an EndpointSlice");
+  const existing = objects.get(sliceKey)!;
+  const added = structuredClone(existing) as KubeObject & { endpoints: Array<{ addresses: string[] }> };
+  added.metadata.name = `${existing.metadata.name}-extra`;
+  added.endpoints = [{ addresses: ["10.244.9.9"] }];
+  const addedKey = `discovery_k8s_io.EndpointSlice.${added.metadata.namespace}.${added.metadata.name}`;
+  const step = (m: Map<string, KubeObject>, why: string) => {
+    const out = translate({ objects: m }, c.settings, memo);
+    assert.deepEqual(out, translate({ objects: m }, c.settings), why);
+    return out;
+  };
+  const eds = (o: typeof first) =>
+    JSON.stringify(
+      o.waypoints[0]!.resources["type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"],
+    );
+  const withAdded = step(new Map(objects).set(addedKey, added), "a slice added");
+  assert.equal(memo.incremental, 1, "a slice added: the incremental path");
+  assert.match(eds(withAdded), /10\.244\.9\.9/);
+  const withoutOld = new Map(objects).set(addedKey, added);
+  withoutOld.delete(sliceKey);
+  step(withoutOld, "the first slice removed");
+  assert.equal(memo.incremental, 2, "a slice removed: the incremental path");
+  const back = step(objects, "back to the start");
+  assert.equal(memo.incremental, 3, "one added, one removed: the incremental path");
+  assert.equal(eds(back), eds(first));
+  // Something else added (a Service): the whole translation.
+  const svc = structuredClone(objects.get([...objects.keys()].find((k) => k.startsWith("core.Service."))!)!);
+  svc.metadata.name = "another";
+  step(new Map(objects).set("core.Service.httpbin.another", svc), "a Service added");
+  assert.equal(memo.incremental, 3, "a Service added: the whole translation");
+});
+
+test("a route created or deleted on a Service parent takes the incremental path; on a Gateway, not", () => {
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const memo = new TranslationMemo();
+  const first = translate({ objects }, c.settings, memo);
+  const step = (m: Map<string, KubeObject>, why: string) => {
+    const out = translate({ objects: m }, c.settings, memo);
+    assert.deepEqual(out, translate({ objects: m }, c.settings), why);
+    return out;
+  };
+  const key = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
+  const copy = structuredClone(objects.get(key)!) as KubeObject & {
+    spec: { rules: Array<{ matches?: unknown[] }> };
+  };
+  copy.metadata.name = "httpbin2-more";
+  copy.spec.rules = [{ ...copy.spec.rules[0], matches: [{ path: { type: "PathPrefix", value: "/more" } }] }];
+  const copyKey = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2-more";
+  const withCopy = new Map(objects).set(copyKey, copy);
+  const created = step(withCopy, "a route created");
+  assert.equal(memo.incremental, 1, "a route created on a Service parent: the incremental path");
+  assert.ok(created.statuses.some((s) => s.ref.name === "httpbin2-more"));
+  assert.match(
+    JSON.stringify(
+      created.waypoints[0]!.resources["type.googleapis.com/envoy.config.route.v3.RouteConfiguration"],
+    ),
+    /\/more/,
+  );
+  const back = step(objects, "the route deleted");
+  assert.equal(memo.incremental, 2, "a route deleted: the incremental path");
+  assert.deepEqual(back, first);
+  // httpbin2 is its Service's only route: deleted, its route configuration falls back to the default
+  // route (no routes), restored, it gets them again: the whole translation both ways.
+  const without = new Map(objects);
+  without.delete(key);
+  step(without, "httpbin2 deleted");
+  step(objects, "httpbin2 restored");
+  assert.equal(memo.incremental, 2, "a Service's only route: the whole translation");
+  // A route on the waypoint Gateway: every route configuration changes, the whole translation.
+  const onGateway = structuredClone(copy) as unknown as KubeObject & { spec: { parentRefs: unknown[] } };
+  onGateway.spec.parentRefs = [
+    { group: "gateway.networking.k8s.io", kind: "Gateway", name: "kgateway-waypoint" },
+  ];
+  step(new Map(objects).set(copyKey, onGateway), "a route on the Gateway created");
+  assert.equal(memo.incremental, 2, "a route with a Gateway parent: the whole translation");
+});
+
+test("through generated routes created and deleted on Service parents, a memo's output equals a fresh one", () => {
+  const c = loadCase("header-control");
+  const base = new Map(c.input.objects);
+  // A third Service with two HTTP ports (routes can select one of them), and a route on both.
+  const multi = structuredClone(base.get("core.Service.httpbin.httpbin2")!) as KubeObject & {
+    spec: Record<string, unknown>;
+  };
+  multi.metadata.name = "multi";
+  multi.spec.clusterIP = "10.96.0.77";
+  multi.spec.clusterIPs = ["10.96.0.77"];
+  multi.spec.ports = [
+    { name: "http", port: 8000, appProtocol: "http" },
+    { name: "http-alt", port: 9000, appProtocol: "http" },
+  ];
+  base.set("core.Service.httpbin.multi", multi);
+  // And one the waypoint does not serve: a route sending there needs a cluster of its own.
+  const plain = structuredClone(multi);
+  plain.metadata.name = "plain";
+  plain.metadata.labels = {};
+  plain.spec.clusterIP = "10.96.0.78";
+  plain.spec.clusterIPs = ["10.96.0.78"];
+  base.set("core.Service.httpbin.plain", plain);
+  const routeOn = (
+    name: string,
+    service: string,
+    port: number | undefined,
+    rules: unknown[],
+  ): KubeObject => ({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { name, namespace: "httpbin", generation: 1, creationTimestamp: "2026-01-01T00:00:00Z" },
+    spec: { parentRefs: [{ group: "", kind: "Service", name: service, ...(port ? { port } : {}) }], rules },
+  });
+  const plausible = (service: string, path: string) => [
+    {
+      matches: [{ path: { type: "PathPrefix", value: path } }],
+      backendRefs: [{ name: service, port: 8000 }],
+    },
+  ];
+  base.set(
+    "gateway_networking_k8s_io.HTTPRoute.httpbin.multi",
+    routeOn("multi", "multi", undefined, plausible("multi", "/")),
+  );
+  const step = fc.record({
+    create: fc.boolean(),
+    n: fc.nat(5),
+    service: fc.constantFrom("httpbin2", "httpbin3", "multi"),
+    port: fc.constantFrom(undefined, 8000, 9000),
+    path: fc.constantFrom("/a", "/b", "/a/b", "/"),
+    generated: fc.boolean(),
+    rules: fc.array(rule, { maxLength: 2 }),
+    backend: fc.constantFrom("httpbin2", "httpbin3", "multi", "plain"),
+  });
+  let incremental = 0;
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => {
+      const memo = new TranslationMemo();
+      let cur = new Map(base);
+      translate({ objects: cur }, c.settings, memo);
+      for (const s of steps) {
+        cur = new Map(cur);
+        const key = `gateway_networking_k8s_io.HTTPRoute.httpbin.gen-${s.n}`;
+        if (s.create) {
+          const rules = s.generated ? s.rules : plausible(s.backend, s.path);
+          cur.set(key, routeOn(`gen-${s.n}`, s.service, s.port, rules));
+        } else cur.delete(key);
+        const withMemo = translate({ objects: cur }, c.settings, memo);
+        assert.deepEqual(withMemo, translate({ objects: cur }, c.settings), JSON.stringify(s));
+      }
+      incremental += memo.incremental;
+    }),
+    { numRuns: Number(process.env.FUZZ_CASES ?? 200), seed: Number(process.env.FUZZ_SEED ?? 20261204) },
+  );
+  assert.ok(incremental >= 200, `the incremental path answered ${incremental} translations`);
+});
+
+test("an AuthorizationPolicy edited takes the incremental path: only the listener and its status change", () => {
+  const c = loadCase("authz-binding");
+  const objects = new Map(c.input.objects);
+  const key = [...objects.keys()].find((k) => k.endsWith(".AuthorizationPolicy.shop.cart-only"));
+  assert.ok(key, "the case has shop/cart-only");
+  const memo = new TranslationMemo();
+  const first = translate({ objects }, c.settings, memo);
+  const edited = structuredClone(objects.get(key)!) as KubeObject & { spec: Record<string, unknown> };
+  edited.metadata.generation = 5;
+  edited.spec.rules = [{ from: [{ source: { principals: ["cluster.local/ns/shop/sa/edited"] } }] }];
+  const next = new Map(objects).set(key, edited);
+  const out = translate({ objects: next }, c.settings, memo);
+  assert.deepEqual(out, translate({ objects: next }, c.settings));
+  assert.equal(memo.incremental, 1, "a principal edited: the incremental path");
+  const lds = (o: typeof first) =>
+    JSON.stringify(
+      o.waypoints.map((w) => w.resources["type.googleapis.com/envoy.config.listener.v3.Listener"]),
+    );
+  assert.notEqual(lds(out), lds(first));
+  assert.match(lds(out), /sa\/edited/);
+  const back = translate({ objects }, c.settings, memo);
+  assert.deepEqual(back, first);
+  assert.equal(memo.incremental, 2, "and back");
+});
+
+test("through generated edits of Istio policies, a translation with a memo equals one without", () => {
+  const cases = caseNames().filter((n) => {
+    const keys = [...loadCase(n).input.objects.keys()];
+    return keys.some((k) => k.includes(".AuthorizationPolicy.") || k.includes(".RequestAuthentication."));
+  });
+  assert.ok(cases.length >= 3, cases.join());
+  const edit = fc.record({
+    op: fc.constantFrom("principal", "principal", "action", "empty", "delete", "copy", "restore", "target"),
+    pick: fc.nat(),
+    principal: fc.constantFrom("cluster.local/ns/a/sa/x", "*/ns/b/sa/*", "spiffe://other/ns/c/sa/d"),
+    action: fc.constantFrom("ALLOW", "DENY", "AUDIT"),
+  });
+  let incremental = 0;
+  fc.assert(
+    fc.property(fc.nat(), fc.array(edit, { minLength: 1, maxLength: 6 }), (which, edits) => {
+      const c = loadCase(cases[which % cases.length]!);
+      const start = new Map(c.input.objects);
+      const istio = [...start.keys()].filter(
+        (k) => k.includes(".AuthorizationPolicy.") || k.includes(".RequestAuthentication."),
+      );
+      const memo = new TranslationMemo();
+      let cur = start;
+      translate({ objects: cur }, c.settings, memo);
+      for (const e of edits) {
+        cur = new Map(cur);
+        const key = istio[e.pick % istio.length]!;
+        const o = structuredClone(cur.get(key) ?? start.get(key)!) as KubeObject & {
+          spec?: Record<string, unknown>;
+        };
+        o.metadata.generation = (Number(o.metadata.generation) || 1) + 1;
+        o.spec ??= {};
+        const spec = o.spec;
+        if (e.op === "principal") spec.rules = [{ from: [{ source: { principals: [e.principal] } }] }];
+        else if (e.op === "action" && o.kind === "AuthorizationPolicy") spec.action = e.action;
+        else if (e.op === "empty") spec.rules = [];
+        else if (e.op === "target") {
+          const other = start.get(istio[(e.pick >> 3) % istio.length]!) as { spec?: Record<string, unknown> };
+          spec.targetRefs = structuredClone(other.spec?.targetRefs);
+        }
+        if (e.op === "delete") cur.delete(key);
+        else if (e.op === "copy") {
+          o.metadata.name = `${o.metadata.name}-copy`;
+          cur.set(`${key}-copy`, o);
+        } else if (e.op === "restore") cur.set(key, start.get(key)!);
+        else cur.set(key, o);
+        const withMemo = translate({ objects: cur }, c.settings, memo);
+        assert.deepEqual(withMemo, translate({ objects: cur }, c.settings), `${e.op} ${key}`);
+      }
+      incremental += memo.incremental;
+    }),
+    { numRuns: Number(process.env.FUZZ_CASES ?? 150), seed: Number(process.env.FUZZ_SEED ?? 20261204) },
+  );
+  assert.ok(incremental >= 150, `the incremental path answered ${incremental} translations`);
+});
+
+test("through generated TrafficPolicy edits over the golden cases, a translation with a memo equals one without", () => {
+  const isPolicy = (k: string) => k.includes(".TrafficPolicy.");
+  const cases = caseNames().filter((n) => [...loadCase(n).input.objects.keys()].some(isPolicy));
+  assert.ok(cases.length >= 5, cases.join());
+  const edit = fc.record({
+    op: fc.constantFrom("spec", "spec", "targets", "delete", "copy", "restore", "generated"),
+    pick: fc.nat(),
+    other: fc.nat(),
+    policy: trafficPolicy,
+  });
+  fc.assert(
+    fc.property(fc.nat(), fc.array(edit, { minLength: 1, maxLength: 6 }), (which, edits) => {
+      const c = loadCase(cases[which % cases.length]!);
+      const start = new Map(c.input.objects);
+      const keys = [...start.keys()].filter(isPolicy);
+      const memo = new TranslationMemo();
+      let cur = start;
+      translate({ objects: cur }, c.settings, memo);
+      for (const e of edits) {
+        cur = new Map(cur);
+        const key = keys[e.pick % keys.length]!;
+        const other = start.get(keys[e.other % keys.length]!) as KubeObject & {
+          spec?: Record<string, unknown>;
+        };
+        const o = structuredClone(cur.get(key) ?? start.get(key)!) as KubeObject & {
+          spec?: Record<string, unknown>;
+        };
+        o.metadata.generation = (Number(o.metadata.generation) || 1) + 1;
+        // Another policy's features on this one's targets, another's targets, or a generated spec.
+        if (e.op === "spec")
+          o.spec = {
+            ...structuredClone(other.spec),
+            targetRefs: o.spec?.targetRefs,
+            targetSelectors: o.spec?.targetSelectors,
+          };
+        else if (e.op === "targets")
+          o.spec = {
+            ...o.spec,
+            targetRefs: other.spec?.targetRefs,
+            targetSelectors: other.spec?.targetSelectors,
+          };
+        else if (e.op === "generated")
+          o.spec = structuredClone((e.policy as { spec?: Record<string, unknown> }).spec);
+        for (const f of ["targetRefs", "targetSelectors"])
+          if (o.spec && o.spec[f] === undefined) delete o.spec[f];
+        if (e.op === "delete") cur.delete(key);
+        else if (e.op === "copy") {
+          o.metadata.name = `${o.metadata.name}-copy`;
+          cur.set(`${key}-copy`, o);
+        } else if (e.op === "restore") cur.set(key, start.get(key)!);
+        else cur.set(key, o);
+        const withMemo = translate({ objects: cur }, c.settings, memo);
+        assert.deepEqual(withMemo, translate({ objects: cur }, c.settings), `${e.op} ${key}`);
+      }
+    }),
+    { numRuns: Number(process.env.FUZZ_CASES ?? 150), seed: Number(process.env.FUZZ_SEED ?? 20261204) },
+  );
 });

@@ -4,17 +4,20 @@
 //
 // Route churn is the hot path (thousands of routes on one waypoint, one route changes). Everything a
 // compiled route, its parents and its status depend on, other than the route itself, is the "world":
-// every object except HTTPRoutes and EndpointSlices (endpoints only feed load assignments, which are
-// rebuilt every time). While the world keeps its identity, a route object seen before gets back its
+// every object except HTTPRoutes, EndpointSlices (endpoints only feed load assignments, which are
+// rebuilt every time) and Istio AuthorizationPolicies and RequestAuthentications (only the
+// authorization stage reads them; it runs every time). While the world keeps its identity, a route object seen before gets back its
 // compiled form, parents and status; any change to the world drops them all.
 //
 // The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
-// keep their attachment, to EndpointSlices, or to policies whose features are equal, patches the last
-// IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
+// keep their attachment, a route created or deleted on Service parents, a change to EndpointSlices, or
+// to policies whose features are equal, patches the last IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
 // RouteConfigCache (xds/emit.ts).
-import type { KubeObject } from "@waymark/api";
+import type { KubeObject, TrafficPolicy } from "@waymark/api";
 import type { RouteConfigurationJson } from "@waymark/envoy-proto";
+import { isRecord, stringMap } from "../input/guards.ts";
 import type { WaypointIR } from "../ir/types.ts";
+import { readTargets, targetMatches } from "../policies/attachment.ts";
 import type { PolicyTranslation } from "../policies/translation.ts";
 import type { CompiledRoute } from "../routes/compile.ts";
 import type { CompiledRoutes, RouteCache, RouteWork } from "../routes/stage.ts";
@@ -35,10 +38,26 @@ export interface LastTranslation {
   policies: PolicyTranslation;
   /** False when a change to a route can change more than it (see incremental.ts). */
   routeOnly: boolean;
+  /** Waypoint key → the routes attached to it (the Gateway's attachedRoutes, and the route limit). */
+  attached: Map<string, Set<string>>;
 }
 
 const ROUTE_KEY = /^gateway_networking_k8s_io\.HTTPRoute\./;
 const SLICE_KEY = /^discovery_k8s_io\.EndpointSlice\./;
+/** Istio security policies: only the authorization stage reads them, never a route's work. */
+const ISTIO_KEY = /^security_istio_io\.(AuthorizationPolicy|RequestAuthentication)\./;
+/** A TrafficPolicy as indexObjects() could list it (anything else in the world: no reuse). */
+function isTrafficPolicy(o: unknown): o is TrafficPolicy {
+  return (
+    isRecord(o) &&
+    o.kind === "TrafficPolicy" &&
+    typeof o.apiVersion === "string" &&
+    o.apiVersion.startsWith("gateway.kgateway.dev/") &&
+    isRecord(o.metadata) &&
+    typeof o.metadata.name === "string"
+  );
+}
+const outsideWorld = (key: string) => ROUTE_KEY.test(key) || SLICE_KEY.test(key) || ISTIO_KEY.test(key);
 
 export class TranslationMemo implements RouteCache, RouteConfigCache {
   #world = new Map<string, KubeObject>();
@@ -62,7 +81,7 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
     let count = 0;
     if (same) {
       for (const [key, o] of objects) {
-        if (ROUTE_KEY.test(key) || SLICE_KEY.test(key)) continue;
+        if (outsideWorld(key)) continue;
         count++;
         if (this.#world.get(key) !== o) {
           same = false;
@@ -72,11 +91,57 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
       same &&= count === this.#world.size;
     }
     if (same) return;
+    if (settings === this.#settings && this.#keepAcrossPolicies(objects)) return;
     this.#settings = settings;
     this.#world = new Map();
-    for (const [key, o] of objects) if (!ROUTE_KEY.test(key) && !SLICE_KEY.test(key)) this.#world.set(key, o);
+    for (const [key, o] of objects) if (!outsideWorld(key)) this.#world.set(key, o);
     this.#routes = new WeakMap();
     this.#routeConfigs.clear();
+  }
+
+  /**
+   * When the world differs only in TrafficPolicies (edited, added or removed): forgets the work of
+   * the routes any of them names or selects, before or after (a policy edits its routes' entries in
+   * place, policies/translation.ts route()), keeps every other route's work and the route
+   * configurations, and takes the new world. A route no changed policy targets is compiled and
+   * edited as before: the unchanged policies edit it the same way again. False (nothing done) when
+   * anything else in the world changed.
+   */
+  #keepAcrossPolicies(objects: ReadonlyMap<string, KubeObject>): boolean {
+    const changed: TrafficPolicy[] = [];
+    for (const [key, o] of objects) {
+      if (outsideWorld(key)) continue;
+      const before = this.#world.get(key);
+      if (before === o) continue;
+      if (!isTrafficPolicy(o) || (before !== undefined && !isTrafficPolicy(before))) return false;
+      changed.push(o);
+      if (before) changed.push(before);
+    }
+    // A world object gone: only TrafficPolicies may be.
+    for (const [key, before] of this.#world) {
+      if (objects.has(key)) continue;
+      if (!isTrafficPolicy(before)) return false;
+      changed.push(before);
+    }
+    const targets = changed.map((p) => ({ namespace: p.metadata.namespace, targets: readTargets(p, []) }));
+    for (const o of objects.values()) {
+      if (!isRecord(o) || !isRecord(o.metadata) || typeof o.metadata.name !== "string") continue;
+      const kind = o.kind === "HTTPRoute" ? "HTTPRoute" : o.kind === "GRPCRoute" ? "GRPCRoute" : undefined;
+      if (!kind) continue;
+      const labels = stringMap(o.metadata.labels);
+      const name = o.metadata.name;
+      if (
+        targets.some(
+          (p) =>
+            p.namespace === o.metadata.namespace &&
+            p.targets.some((t) => targetMatches(t, kind, name, labels)),
+        )
+      )
+        this.#routes.delete(o);
+    }
+    this.#world = new Map();
+    for (const [key, o] of objects) if (!outsideWorld(key)) this.#world.set(key, o);
+    return true;
   }
 
   route(route: KubeObject): RouteWork | undefined {
@@ -125,7 +190,7 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
 
   /** Ends a translation: forgets route configurations it did not use, keeps the translation whole. */
   end(
-    t: Omit<LastTranslation, "objects" | "routeOnly"> & {
+    t: Omit<LastTranslation, "objects" | "routeOnly" | "attached"> & {
       objects: ReadonlyMap<string, KubeObject>;
       routes: CompiledRoutes;
     },
@@ -136,6 +201,6 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
     const { routes, ...rest } = t;
     // With a GRPCRoute, an HTTPRoute's status can depend on it (routes/grpc.ts grpcConflicts).
     const routeOnly = routes.overLimit.size === 0 && !routes.anyGrpc;
-    this.last = { ...rest, objects: new Map(t.objects), routeOnly };
+    this.last = { ...rest, objects: new Map(t.objects), routeOnly, attached: routes.attached };
   }
 }
