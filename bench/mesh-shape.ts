@@ -34,7 +34,7 @@ const meta = (namespace: string, name: string, extra: Record<string, unknown> = 
 });
 
 /** Namespace `mesh-<w>`: its waypoint, Services, their EndpointSlices, HTTPRoutes and TrafficPolicies. */
-function namespaceObjects(
+export function namespaceObjects(
   w: number,
   counts: { services: number; routes: number; policies: number },
   first: { service: number },
@@ -92,7 +92,13 @@ function namespaceObjects(
   return out;
 }
 
-function meshRoute(ns: string, k: number, services: number, tag: string, generation: number): KubeObject {
+export function meshRoute(
+  ns: string,
+  k: number,
+  services: number,
+  tag: string,
+  generation: number,
+): KubeObject {
   const svc = `svc-${k % services}`;
   return {
     apiVersion: `${GW}/v1`,
@@ -144,6 +150,22 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       return 0;
     }
   };
+  /** The translator's builds so far, by path (incremental or full), and their summed seconds. */
+  const buildsByPath = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const n = (path: string) =>
+      Number(
+        new RegExp(`^waymark_translator_translations_total\\{[^}]*path="${path}"[^}]*\\} (\\d+)`, "m").exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    const seconds = Number(
+      /^waymark_translator_build_duration_seconds_sum\{[^}]*result="ok"[^}]*\} ([\d.e+-]+)/m.exec(
+        text,
+      )?.[1] ?? 0,
+    );
+    return { incremental: n("incremental"), full: n("full"), seconds };
+  };
   let translator = await startTranslator();
   const xds = await startXdsReplica(b, "bench-0");
   const lg = await LoadGen.start(a.workers);
@@ -181,6 +203,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       throw new Error(`only ${conn.synced} of ${specs.length} proxies synced`);
 
     // One route change at a time, on a waypoint picked in turn: until its proxies ACK.
+    const builds0 = await buildsByPath();
     const samples: number[] = [];
     for (let c = 0; c < a.changes; c++) {
       const w = (c * 7919) % a.waypoints;
@@ -203,6 +226,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       samples.push(Math.max(...r.acks) - start);
     }
     const s = [...samples].sort((x, y) => x - y);
+    const builds1 = await buildsByPath();
 
     // Memory at size, before the restart.
     const mib = (pid: number) => Math.round(sampleProcess(pid).rssBytes / 2 ** 20);
@@ -244,6 +268,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       change_max_ms: Math.round(s[s.length - 1]!),
       goal_change_p99_ms: GOAL_P99_MS,
       goal_met: percentile(s, 99) <= GOAL_P99_MS,
+      change_builds: `${builds1.incremental - builds0.incremental} incremental, ${builds1.full - builds0.full} full, ${Math.round(((builds1.seconds - builds0.seconds) * 1000) / Math.max(1, a.changes))} ms per change in builds`,
       translator_restart_to_first_build_s: Math.round(restartS * 10) / 10,
       manifests_changed_by_restart: changed,
       rss_translator_mib: rss.translator,

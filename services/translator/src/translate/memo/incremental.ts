@@ -62,6 +62,13 @@ const sameSet = (a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | un
   a === b || (!!a && !!b && a.size === b.size && [...a].every((x) => b.has(x)));
 
 /** Whether two parent outcomes program a route into the same places, and reject it the same way. */
+// Waypoints and Services are compared by key, not identity: a route's memoized parents may come from
+// an earlier full translation than the last one (the memo keeps a route's work while the route does
+// not change), whose WaypointInfo and ServiceInfo objects are other instances of the same ones. By
+// identity, a translator that built more than once before a route changed (as one does while the
+// objects first arrive) never took the incremental path for that route again.
+const serviceKeyOf = (s: ParentOutcome["service"]) => (s ? serviceKey(s) : undefined);
+
 function sameAttachment(a: readonly ParentOutcome[], b: readonly ParentOutcome[]): boolean {
   return (
     a.length === b.length &&
@@ -69,8 +76,8 @@ function sameAttachment(a: readonly ParentOutcome[], b: readonly ParentOutcome[]
       const q = b[i]!;
       return (
         p.kind === q.kind &&
-        p.waypoint === q.waypoint &&
-        p.service === q.service &&
+        p.waypoint?.key === q.waypoint?.key &&
+        serviceKeyOf(p.service) === serviceKeyOf(q.service) &&
         sameSet(p.ports, q.ports) &&
         p.rejected?.reason === q.rejected?.reason &&
         p.rejected?.message === q.rejected?.message

@@ -321,6 +321,42 @@ test("a route change answered by the incremental path, and one that needs a new 
   );
 });
 
+test("a route changed after a translation with only TrafficPolicies changed still takes the incremental path", () => {
+  // When only TrafficPolicies change, the whole translation keeps every route's compiled work, its
+  // parents too, which then hold the waypoint and Service objects of the translation before. The
+  // route's next edit must still be recognised as the same attachment (by key, not by identity).
+  const c = loadCase("header-control");
+  const objects = new Map(c.input.objects);
+  const memo = new TranslationMemo();
+  translate({ objects }, c.settings, memo);
+  const policy: KubeObject = {
+    apiVersion: "gateway.kgateway.dev/v1alpha1",
+    kind: "TrafficPolicy",
+    metadata: { name: "elsewhere", namespace: "httpbin", generation: 1 },
+    spec: {
+      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "not-here" }],
+      headerModifiers: { request: { set: [{ name: "x-p", value: "1" }] } },
+    },
+  };
+  const step1 = new Map(objects).set("gateway_kgateway_dev.TrafficPolicy.httpbin.elsewhere", policy);
+  translate({ objects: step1 }, c.settings, memo);
+  assert.equal(memo.incremental, 0, "a TrafficPolicy added: the whole translation");
+  const key = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
+  const route = structuredClone(step1.get(key)!) as KubeObject & {
+    spec: { rules: Array<Record<string, unknown>> };
+  };
+  route.metadata.generation = 2;
+  route.spec.rules[0]!.filters = [
+    { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "x-a", value: "c" }] } },
+  ];
+  const step2 = new Map(step1).set(key, route);
+  assert.deepEqual(
+    translate({ objects: step2 }, c.settings, memo),
+    translate({ objects: step2 }, c.settings),
+  );
+  assert.equal(memo.incremental, 1, "the route edit: the incremental path");
+});
+
 test("a route gaining or losing a CORS filter takes the whole translation (the listeners change too)", () => {
   const c = loadCase("header-control");
   const objects = new Map(c.input.objects);
