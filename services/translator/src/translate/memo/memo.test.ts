@@ -281,6 +281,19 @@ test("through generated sequences of edits, a translation with a memo equals one
   assert.ok(incremental >= 100, `the incremental path answered ${incremental} translations`);
 });
 
+/** header-control's httpbin2 route with a response header filter on its first rule (generation 2). */
+const HTTPBIN2 = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
+function withResponseHeader(objects: ReadonlyMap<string, KubeObject>, value: string) {
+  const route = structuredClone(objects.get(HTTPBIN2)!) as KubeObject & {
+    spec: { rules: Array<Record<string, unknown>> };
+  };
+  route.metadata.generation = 2;
+  route.spec.rules[0]!.filters = [
+    { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "x-a", value }] } },
+  ];
+  return route;
+}
+
 test("a route change answered by the incremental path, and one that needs a new cluster, which is not", () => {
   const c = loadCase("header-control");
   const objects = new Map(c.input.objects);
@@ -293,14 +306,8 @@ test("a route change answered by the incremental path, and one that needs a new 
   objects.set("core.Service.httpbin.other", other);
   const memo = new TranslationMemo();
   translate({ objects }, c.settings, memo);
-  const key = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
-  const route = structuredClone(objects.get(key)!) as KubeObject & {
-    spec: { rules: Array<Record<string, unknown>> };
-  };
-  route.metadata.generation = 2;
-  route.spec.rules[0]!.filters = [
-    { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "x-a", value: "b" }] } },
-  ];
+  const key = HTTPBIN2;
+  const route = withResponseHeader(objects, "b");
   const step1 = new Map(objects).set(key, route);
   assert.deepEqual(
     translate({ objects: step1 }, c.settings, memo),
@@ -341,15 +348,7 @@ test("a route changed after a translation with only TrafficPolicies changed stil
   const step1 = new Map(objects).set("gateway_kgateway_dev.TrafficPolicy.httpbin.elsewhere", policy);
   translate({ objects: step1 }, c.settings, memo);
   assert.equal(memo.incremental, 0, "a TrafficPolicy added: the whole translation");
-  const key = "gateway_networking_k8s_io.HTTPRoute.httpbin.httpbin2";
-  const route = structuredClone(step1.get(key)!) as KubeObject & {
-    spec: { rules: Array<Record<string, unknown>> };
-  };
-  route.metadata.generation = 2;
-  route.spec.rules[0]!.filters = [
-    { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "x-a", value: "c" }] } },
-  ];
-  const step2 = new Map(step1).set(key, route);
+  const step2 = new Map(step1).set(HTTPBIN2, withResponseHeader(step1, "c"));
   assert.deepEqual(
     translate({ objects: step2 }, c.settings, memo),
     translate({ objects: step2 }, c.settings),
