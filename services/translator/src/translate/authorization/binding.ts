@@ -123,13 +123,23 @@ function resolveTarget(
       index.gateways.some((g) => g.metadata.namespace === ns && g.metadata.name === ref.name);
     return { ...notFound(), ours: !other };
   }
-  if (ref.kind === "Service" && (ref.group === "" || ref.group === "core")) {
+  const isService = ref.kind === "Service" && (ref.group === "" || ref.group === "core");
+  if (isService || (ref.kind === "ServiceEntry" && ref.group === ISTIO_NETWORKING_GROUP)) {
+    // A Service, or a ServiceEntry served like one: of the policy's namespace, bound when it uses one
+    // of our waypoints.
     const ns = ref.namespace ?? namespace;
-    const label = `Service ${ns}/${ref.name}`;
-    const svc = sameNamespace ? index.service(namespace, ref.name) : undefined;
+    const label = `${ref.kind} ${ns}/${ref.name}`;
+    const svc = !sameNamespace
+      ? undefined
+      : isService
+        ? index.service(namespace, ref.name)
+        : index.serviceEntry(namespace, ref.name);
     if (!svc) return notFound(`${label} was not found`);
-    const key = nsName(svc.namespace, svc.name);
+    const key = serviceKey(svc);
     const w = waypoints.enrolment.waypointOf.get(key);
+    if (w && svc.entry?.unusable)
+      // Bound to nothing Envoy serves: the ServiceEntry gets no chain (its reason says why).
+      return { ref, bound: false, reason: "Invalid", message: svc.entry.unusable, ours: true };
     if (w)
       return {
         ref,
@@ -140,13 +150,12 @@ function resolveTarget(
         ours: true,
       };
     // A service that uses another controller's waypoint is not ours to judge.
-    const wanted = requestedWaypoint(svc, index);
     return {
       ref,
       bound: false,
       reason: "AncestorNotBound",
       message: `${label} is not bound to a waypoint`,
-      ours: wanted === undefined,
+      ours: requestedWaypoint(svc, index) === undefined,
     };
   }
   if (ref.kind === "GatewayClass" && ref.group === GATEWAY_GROUP) {
@@ -178,34 +187,6 @@ function resolveTarget(
       message: `bound to ${ref.name}`,
       binds: { gatewayClass: true },
       ours: true,
-    };
-  }
-  if (ref.kind === "ServiceEntry" && ref.group === ISTIO_NETWORKING_GROUP) {
-    // As a Service: the ServiceEntry of the policy's namespace, bound when it uses one of our waypoints.
-    const ns = ref.namespace ?? namespace;
-    const label = `ServiceEntry ${ns}/${ref.name}`;
-    const entry = sameNamespace ? index.serviceEntry(namespace, ref.name) : undefined;
-    if (!entry) return notFound(`${label} was not found`);
-    const key = serviceKey(entry);
-    const w = waypoints.enrolment.waypointOf.get(key);
-    if (w && entry.entry?.unusable)
-      // Bound to nothing Envoy serves: the ServiceEntry gets no chain (its reason says why).
-      return { ref, bound: false, reason: "Invalid", message: entry.entry.unusable, ours: true };
-    if (w)
-      return {
-        ref,
-        bound: true,
-        reason: "Accepted",
-        message: `bound to ${w.key}`,
-        binds: { service: key },
-        ours: true,
-      };
-    return {
-      ref,
-      bound: false,
-      reason: "AncestorNotBound",
-      message: `${label} is not bound to a waypoint`,
-      ours: requestedWaypoint(entry, index) === undefined,
     };
   }
   return {
