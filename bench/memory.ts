@@ -3,8 +3,10 @@
 // 1. idle: every service ready, no object at all; 2. `routes` HTTPRoutes over `services` Services on
 // one waypoint, written as YAML into the watched directory, with one real Envoy connected, after its
 // ACK of the RDS version that holds them all. At each point: VmRSS, RssAnon and RssFile from
-// /proc/<pid>/status, and what V8 sees inside (heap used, external, array buffers, code) through
-// bench/lib/memory-probe.ts. The floor is an empty Node script (.js, and .ts for type stripping).
+// /proc/<pid>/status; Pss and Pss_File from smaps_rollup (the Node binary's pages are shared by every
+// Node process on a machine, so PSS depends on what else runs: the goals are RSS); from smaps the
+// binary's own resident pages and malloc's heap; and what V8 sees inside (heap used, external, array
+// buffers, code) through bench/lib/memory-probe.ts, whose reports stay in <log_dir>/probe/<phase>-<svc>.json. The floor is an empty Node script (.js, and .ts for type stripping).
 //   pnpm bench memory routes=1000 services=5 snapshot=0 nodeOptions=chart
 // nodeOptions: the services' NODE_OPTIONS; `chart` is what the Helm chart sets (CHART_NODE_OPTIONS,
 // keep it equal to waymark.commonEnv in deploy/charts/waymark/templates/_helpers.tpl), `none` is
@@ -13,7 +15,7 @@
 // so Node's TypeScript stripper is never loaded; compileCache=0 strips the types at every start.
 // snapshot=1 also writes a heap snapshot per service at each point (paths printed; open them in
 // Chrome DevTools' Memory tab).
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -45,13 +47,50 @@ interface Rss {
   rss: number;
   anon: number;
   file: number;
+  /** Proportional set size: each shared page divided by the processes that map it. */
+  pss: number;
+  pssFile: number;
+  threads: number;
+  /** Resident pages of the Node binary itself (file-backed, shared by every Node process on a node). */
+  binary: number;
+  /** glibc malloc's main heap ([heap]): native allocations (nghttp2, V8 zones, libuv, OpenSSL). */
+  malloc: number;
 }
 
-/** VmRSS, RssAnon, RssFile of a process, in MiB. */
+/** Rss of the mappings of `path` and of the [heap] mapping, from /proc/<pid>/smaps (kB). */
+function smapsRss(pid: number, path: string): { binary: number; malloc: number } {
+  let binary = 0;
+  let malloc = 0;
+  let into: "binary" | "malloc" | undefined;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) into = head[1] === path ? "binary" : head[1] === "[heap]" ? "malloc" : undefined;
+    else if (into && line.startsWith("Rss:")) {
+      const kb = Number(/(\d+)/.exec(line)![1]);
+      if (into === "binary") binary += kb;
+      else malloc += kb;
+    }
+  }
+  return { binary, malloc };
+}
+
+/** VmRSS, RssAnon, RssFile from /proc/<pid>/status and Pss, Pss_File from smaps_rollup, in MiB. */
 function rssOf(pid: number): Rss {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? Number.NaN);
-  return { rss: kib("VmRSS") / 1024, anon: kib("RssAnon") / 1024, file: kib("RssFile") / 1024 };
+  const r = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const m = smapsRss(pid, readlinkSync(`/proc/${pid}/exe`));
+  const kib = (text: string, k: string) =>
+    Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? Number.NaN) / 1024;
+  return {
+    rss: kib(s, "VmRSS"),
+    anon: kib(s, "RssAnon"),
+    file: kib(s, "RssFile"),
+    pss: kib(r, "Pss"),
+    pssFile: kib(r, "Pss_File"),
+    threads: Number(/^Threads:\s+(\d+)/m.exec(s)?.[1] ?? Number.NaN),
+    binary: m.binary / 1024,
+    malloc: m.malloc / 1024,
+  };
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -230,20 +269,30 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
     const measure = async (phase: string) => {
       await sleep(a.settleMs);
       let sum = 0;
+      let pssSum = 0;
       for (const [svc, p] of Object.entries(procs)) {
         const pid = p.child.pid!;
         const inside = await probe(probeDir, pid);
+        // Kept per phase (heap space statistics and all) for a closer look after the run.
+        copyFileSync(join(probeDir, `${pid}.json`), join(probeDir, `${phase}-${svc}.json`));
         const r = rssOf(pid);
         sum += r.rss;
+        pssSum += r.pss;
         out[`${phase}_${svc}_rss_mib`] = r1(r.rss);
         out[`${phase}_${svc}_anon_file_mib`] = `${r1(r.anon)} / ${r1(r.file)}`;
+        out[`${phase}_${svc}_pss_pss_file_mib`] = `${r1(r.pss)} / ${r1(r.pssFile)}`;
+        out[`${phase}_${svc}_binary_malloc_mib`] = `${r1(r.binary)} / ${r1(r.malloc)}`;
+        out[`${phase}_${svc}_threads`] = r.threads;
         out[`${phase}_${svc}_heap_used_total_external_ab_code_mib`] =
           `${inside.heapUsed} / ${inside.heapTotal} / ${inside.external} / ${inside.arrayBuffers} / ${inside.code}`;
         if (inside.snapshot) out[`${phase}_${svc}_snapshot`] = inside.snapshot;
       }
-      const natsRss = rssOf(nats.proc.child.pid!).rss;
+      const n = rssOf(nats.proc.child.pid!);
+      const natsRss = n.rss;
       out[`${phase}_nats_rss_mib`] = r1(natsRss);
+      out[`${phase}_nats_pss_mib`] = r1(n.pss);
       out[`${phase}_total_rss_mib`] = r1(sum + natsRss);
+      out[`${phase}_total_pss_mib`] = r1(pssSum + n.pss);
       return {
         services: Object.keys(procs).map((s) => out[`${phase}_${s}_rss_mib`] as number),
         total: sum + natsRss,

@@ -25,6 +25,10 @@ if (dir) {
         ]),
       ),
       ...(snapshot ? { snapshot } : {}),
+      // Node's own modules loaded (e.g. whether undici is: see packages/telemetry/src/http.ts).
+      builtins: (process as unknown as { moduleLoadList: string[] }).moduleLoadList.filter((m) =>
+        m.startsWith("NativeModule "),
+      ),
     };
     // Written whole, then renamed: the bench never reads half a file.
     writeFileSync(join(dir, `${process.pid}.json.tmp`), JSON.stringify(out));
