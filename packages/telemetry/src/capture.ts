@@ -1,9 +1,8 @@
 // For tests: records every span of this process in memory with the real SDK (no export), so a test
 // can assert on names, parents, links, attributes and status.
 import { context, propagation, trace } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
-import { otelSdk } from "./tracing.ts";
+import { otelSdk, w3cPropagator } from "./tracing.ts";
 
 export type { ReadableSpan };
 
@@ -28,7 +27,7 @@ export function captureSpans(serviceName = "test"): SpanCapture {
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  propagation.setGlobalPropagator(w3cPropagator());
   trace.setGlobalTracerProvider(provider);
   return {
     spans: () => exporter.getFinishedSpans(),

@@ -16,10 +16,9 @@ import {
   type TimeInput,
   trace,
 } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { TraceContext } from "@waymark/api";
+import { w3cPropagator } from "./tracing.ts";
 
-const w3c = new W3CTraceContextPropagator();
 const noopSpan = (): Span => trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** The tracer every Waymark span comes from (the no-op tracer while tracing is off). */
@@ -126,7 +125,7 @@ export function traceContextOf(s: Span | Context | undefined): TraceContext | un
     const sc = trace.getSpanContext(ctx);
     if (!sc || !isSpanContextValid(sc)) return undefined;
     const carrier: Record<string, string> = {};
-    w3c.inject(ctx, carrier, recordSetter);
+    w3cPropagator().inject(ctx, carrier, recordSetter);
     const traceparent = carrier["traceparent"];
     if (!traceparent) return undefined;
     return carrier["tracestate"] ? { traceparent, tracestate: carrier["tracestate"] } : { traceparent };
@@ -141,7 +140,7 @@ export function contextFromTrace(tc: TraceContext | undefined): Context {
   try {
     const carrier: Record<string, string> = { traceparent: tc.traceparent };
     if (typeof tc.tracestate === "string" && tc.tracestate) carrier["tracestate"] = tc.tracestate;
-    return w3c.extract(ROOT_CONTEXT, carrier, recordGetter);
+    return w3cPropagator().extract(ROOT_CONTEXT, carrier, recordGetter);
   } catch {
     return ROOT_CONTEXT;
   }
@@ -185,7 +184,10 @@ export const natsHeaderSetter: TextMapSetter<HeadersLike> = {
 export function injectHeaders(s: Span | Context, headers: HeadersLike): void {
   try {
     const ctx = "spanContext" in s ? trace.setSpan(ROOT_CONTEXT, s) : s;
-    w3c.inject(ctx, headers, natsHeaderSetter);
+    // Nothing to write for an invalid span (tracing off): the propagator would write nothing either.
+    const sc = trace.getSpanContext(ctx);
+    if (!sc || !isSpanContextValid(sc)) return;
+    w3cPropagator().inject(ctx, headers, natsHeaderSetter);
   } catch {
     // no context is better than no message
   }
@@ -195,7 +197,9 @@ export function injectHeaders(s: Span | Context, headers: HeadersLike): void {
 export function extractHeaders(headers: HeadersLike | undefined): Context {
   if (!headers) return ROOT_CONTEXT;
   try {
-    return w3c.extract(ROOT_CONTEXT, headers, natsHeaderGetter);
+    // No traceparent, no context (what the propagator returns too), without loading it.
+    if (natsHeaderGetter.get(headers, "traceparent") === undefined) return ROOT_CONTEXT;
+    return w3cPropagator().extract(ROOT_CONTEXT, headers, natsHeaderGetter);
   } catch {
     return ROOT_CONTEXT;
   }
