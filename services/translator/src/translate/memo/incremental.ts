@@ -23,7 +23,7 @@ import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@wayma
 import { objectKey, refOf } from "@waymark/api";
 import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
 import { bindAuthorization } from "../authorization/stage.ts";
-import { compareStrings } from "../input/guards.ts";
+import { compareStrings, stringMap } from "../input/guards.ts";
 import {
   indexObjects,
   isIndexedRoute,
@@ -35,6 +35,8 @@ import { guardWaypoint } from "../ir/guard.ts";
 import type { ListenerIR, RouteConfigIR, WaypointIR } from "../ir/types.ts";
 import { targetsOf } from "../ir/waypoint.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
+import { type PolicyInfo, targetMatches } from "../policies/attachment.ts";
+import type { PolicyReadings, RouteSwap } from "../policies/translation.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import { appliesToPort, type CompiledRoute, compileRoute } from "../routes/compile.ts";
 import { routeKey } from "../routes/grpc.ts";
@@ -57,6 +59,8 @@ import type { LastTranslation, TranslationMemo } from "./memo.ts";
 
 /** Beyond this many changed objects, the whole translation is about as quick. */
 const MAX_CHANGED_OBJECTS = 64;
+/** Beyond this many routes that changed TrafficPolicies name or select, too. */
+const MAX_POLICY_ROUTES = 256;
 
 const sameSet = (a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined) =>
   a === b || (!!a && !!b && a.size === b.size && [...a].every((x) => b.has(x)));
@@ -158,8 +162,8 @@ function recompile(
 ): RouteChange | undefined {
   if (before.metadata.namespace !== after.metadata.namespace || before.metadata.name !== after.metadata.name)
     return undefined;
-  // A policy on the route: its per-filter config on the route's entries, and the policy's status.
-  if (last.policies.targetsRoute(before) || last.policies.targetsRoute(after)) return undefined;
+  // A policy on the route (its per-filter config on the route's entries, and the policy's status):
+  // PolicyTranslation.patch edits the new compiled form and recomputes the policy's status.
   const old = memo.route(before);
   const routes = last.context.index.httpRoutes;
   const at = routes.indexOf(before);
@@ -487,6 +491,120 @@ function patchIstio(
   };
 }
 
+/** A TrafficPolicy edited (both), added (no `before`) or removed (no `after`). */
+interface TrafficPolicyChange {
+  key: string;
+  before: TrafficPolicy | undefined;
+  after: TrafficPolicy | undefined;
+}
+
+/** The policy if indexObjects lists it (well-formed, of kgateway's group, namespaced), else undefined. */
+function listedPolicy(p: TrafficPolicy | undefined): TrafficPolicy | undefined {
+  return p && indexObjects(new Map([["", p]])).trafficPolicies[0];
+}
+
+/** The index's TrafficPolicies with the changed ones out and their new versions in, sorted by name. */
+function patchPolicies(
+  list: readonly TrafficPolicy[],
+  changed: readonly TrafficPolicyChange[],
+): TrafficPolicy[] {
+  const gone = new Set(changed.map((c) => c.before));
+  const out = list.filter((p) => !gone.has(p));
+  for (const c of changed) {
+    const p = listedPolicy(c.after);
+    if (!p) continue;
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const q = out[mid]!;
+      const d =
+        compareStrings(q.metadata.namespace ?? "", p.metadata.namespace ?? "") ||
+        compareStrings(q.metadata.name, p.metadata.name);
+      if (d < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    out.splice(lo, 0, p);
+  }
+  return out;
+}
+
+/**
+ * The HTTPRoutes of `routes` (sorted by namespace, then name) that policy `p` names or selects, each
+ * as edited when it is among `changes` (its labels then as edited).
+ */
+function routesTargeted(
+  routes: readonly HTTPRoute[],
+  p: PolicyInfo,
+  changes: readonly RouteChange[],
+): HTTPRoute[] {
+  const targets = p.targets.filter((t) => t.kind === "HTTPRoute");
+  if (targets.length === 0) return [];
+  const after = new Map(changes.map((c) => [c.before, c.after]));
+  const out: HTTPRoute[] = [];
+  const matches = (r: HTTPRoute) =>
+    targets.some((t) => targetMatches(t, "HTTPRoute", r.metadata.name, stringMap(r.metadata.labels)));
+  const selects = targets.some((t) => t.name === undefined);
+  if (!selects) {
+    // Named only: each found by its name.
+    for (const t of targets) {
+      const at = firstAt(routes, p.namespace, t.name!);
+      for (let i = at; i < routes.length; i++) {
+        const r = routes[i]!;
+        if (r.metadata.namespace !== p.namespace || r.metadata.name !== t.name) break;
+        out.push(r);
+      }
+    }
+    return out;
+  }
+  for (let i = firstAt(routes, p.namespace, ""); i < routes.length; i++) {
+    const r = routes[i]!;
+    if (r.metadata.namespace !== p.namespace) break;
+    if (matches(r) || matches(after.get(r) ?? r)) out.push(r);
+  }
+  return out;
+}
+
+/** The position of the first route at or after namespace/name in routes sorted by namespace, then name. */
+function firstAt(routes: readonly HTTPRoute[], namespace: string, name: string): number {
+  let lo = 0;
+  let hi = routes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = routes[mid]!;
+    const c = compareStrings(r.metadata.namespace ?? "", namespace) || compareStrings(r.metadata.name, name);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The routes policy `p` names or selects now, each with its compiled form and the waypoints it is
+ * accepted on (a changed route: its new work); undefined when one has no work in the memo.
+ */
+function routesOfPolicy(
+  last: LastTranslation,
+  memo: TranslationMemo,
+  p: PolicyInfo,
+  changes: readonly RouteChange[],
+): Array<{ compiled: CompiledRoute; waypoints: WaypointInfo[] }> | undefined {
+  const byBefore = new Map(changes.map((c) => [c.before, c]));
+  const out: Array<{ compiled: CompiledRoute; waypoints: WaypointInfo[] }> = [];
+  for (const route of routesTargeted(last.context.index.httpRoutes, p, changes)) {
+    const c = byBefore.get(route);
+    const now = c ? c.after : route;
+    const labels = stringMap(now.metadata.labels);
+    if (!p.targets.some((t) => targetMatches(t, "HTTPRoute", now.metadata.name, labels))) continue;
+    const work = c ? c.work : memo.route(route);
+    if (!work) return undefined;
+    const waypoints: WaypointInfo[] = [];
+    for (const q of work.parents) if (!q.rejected && q.waypoint) waypoints.push(q.waypoint);
+    out.push({ compiled: work.compiled, waypoints });
+  }
+  return out;
+}
+
 /** The Services whose EndpointSlices changed (a slice filed under it before or after). */
 function touchedServices(slices: readonly SliceChange[]): Set<string> {
   const out = new Set<string>();
@@ -568,6 +686,8 @@ export function translateIncrementally(
   let member: RouteMembership | undefined;
   /** Keys of Istio security policies edited, added or removed. */
   const istio: string[] = [];
+  /** TrafficPolicies edited (other than in effect), added or removed. */
+  const trafficPolicies: TrafficPolicyChange[] = [];
   for (const key of keys) {
     const before = last.objects.get(key);
     const after = input.objects.get(key);
@@ -582,6 +702,10 @@ export function translateIncrementally(
         if (member) return undefined;
         member = membership(last, memo, before as HTTPRoute | undefined, after as HTTPRoute | undefined);
         if (!member) return undefined;
+        continue;
+      }
+      if (o.kind === "TrafficPolicy") {
+        trafficPolicies.push({ key, before: before as TrafficPolicy, after: after as TrafficPolicy });
         continue;
       }
       // Else only an EndpointSlice added or removed (it feeds its Service's endpoints only).
@@ -610,11 +734,12 @@ export function translateIncrementally(
     }
     if (before.kind === "TrafficPolicy" && after.kind === "TrafficPolicy") {
       // The policy's features say whether it programs anything else than before.
+      // If not, PolicyTranslation.patch places what it programs now.
       const r = last.policies.replacement(before as TrafficPolicy, after as TrafficPolicy);
-      if (!r) return undefined;
       const at = statusAt(last.output.statuses, key);
-      if (at < 0 !== (r.status === undefined)) return undefined;
-      policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
+      if (r && at < 0 === (r.status === undefined))
+        policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
+      else trafficPolicies.push({ key, before: before as TrafficPolicy, after: after as TrafficPolicy });
       continue;
     }
     // An EndpointSlice edited, perhaps filed under another Service now (then it moves between them).
@@ -627,18 +752,44 @@ export function translateIncrementally(
   }
 
   /** The list with each changed route's old compiled form replaced (a route is in a list once). */
-  const swapped = (rs: readonly CompiledRoute[]) => {
+  const swapped = (rs: readonly CompiledRoute[], found?: (old: CompiledRoute) => void) => {
     let out: CompiledRoute[] | undefined;
     for (const { old, work } of changes) {
       const at = rs.indexOf(old.compiled);
       if (at < 0) continue;
       out ??= [...rs];
       out[at] = work.compiled;
+      found?.(old.compiled);
     }
     return out;
   };
   if (member && changes.length) return undefined;
-  if (istio.length && (member || changes.length || policies.length)) return undefined;
+  if (istio.length && (member || changes.length || policies.length || trafficPolicies.length))
+    return undefined;
+  if (member && trafficPolicies.length) return undefined;
+  let readings: PolicyReadings | undefined;
+  // Policies edited without effect, with other policy or route changes: read anew with them
+  // (PolicyTranslation.patch reorders the policies and recomputes statuses).
+  if (policies.length && (trafficPolicies.length || changes.length))
+    for (const p of policies.splice(0)) trafficPolicies.push({ key: objectKey(refOf(p.before)), ...p });
+  if (trafficPolicies.length) {
+    readings = last.policies.readChanges(
+      trafficPolicies.map((c) => ({ before: listedPolicy(c.before), after: listedPolicy(c.after) })),
+    );
+    if (!readings || !last.routeOnly) return undefined;
+    // Every route a changed policy names or selects, before or after, compiled anew.
+    const edited = new Set(changes.map((c) => c.before));
+    const seen = new Set<HTTPRoute>();
+    for (const p of [...readings.old, ...readings.next])
+      for (const route of routesTargeted(last.context.index.httpRoutes, p, changes)) {
+        if (edited.has(route) || seen.has(route)) continue;
+        seen.add(route);
+        if (seen.size > MAX_POLICY_ROUTES) return undefined;
+        const c = recompile(last, memo, route, route);
+        if (!c) return undefined;
+        changes.push(c);
+      }
+  }
   let authz: ReturnType<typeof reauthorize>;
   let istioIndex: ObjectIndex | undefined;
   if (istio.length) {
@@ -648,11 +799,23 @@ export function translateIncrementally(
   }
   const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
   if (member && !placeMembership(last, member, rebuilt)) return undefined;
-  for (const { routeConfigs } of changes.length ? last.irs : []) {
+  /** The route configurations the changed routes are in, with those routes swapped. */
+  const swappedConfigs: Array<[RouteConfigIR, RouteConfigIR]> = [];
+  const swaps = new Map<CompiledRoute, RouteSwap>();
+  for (const c of changes) {
+    const waypoints: WaypointInfo[] = [];
+    for (const p of c.work.parents) if (!p.rejected && p.waypoint) waypoints.push(p.waypoint);
+    swaps.set(c.old.compiled, { old: c.old.compiled, next: c.work.compiled, waypoints });
+  }
+  /** Each swap once for each route configuration of a waypoint that has it (PolicyTranslation.patch). */
+  const occurrences: Array<{ waypoint: string; swap: RouteSwap }> = [];
+  for (const { routeConfigs, waypoint } of changes.length ? last.irs : []) {
     for (const rc of routeConfigs) {
       if (!rc.hasRoutes) continue;
-      const gatewayRoutes = swapped(rc.gatewayRoutes);
-      const serviceRoutes = swapped(rc.serviceRoutes);
+      const found = (old: CompiledRoute) =>
+        occurrences.push({ waypoint: waypoint.key, swap: swaps.get(old)! });
+      const gatewayRoutes = swapped(rc.gatewayRoutes, found);
+      const serviceRoutes = swapped(rc.serviceRoutes, found);
       if (!gatewayRoutes && !serviceRoutes) continue;
       // Every changed route sends to the same backends as before: so do the route configurations
       // (rc.targets stays), and the policy slots stay as the unchanged policies filled them.
@@ -661,7 +824,7 @@ export function translateIncrementally(
         gatewayRoutes: gatewayRoutes ?? rc.gatewayRoutes,
         serviceRoutes: serviceRoutes ?? rc.serviceRoutes,
       };
-      rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
+      swappedConfigs.push([rc, next]);
     }
   }
   const statuses = authz ? authz.statuses : [...last.output.statuses];
@@ -678,9 +841,29 @@ export function translateIncrementally(
   }
   const memberStatus = member && membershipStatuses(last, member, statuses);
   if (member && !memberStatus) return undefined;
+  // The policies' edits on the changed routes, and the statuses of the policies on them: the last check.
+  const policyPatch =
+    changes.length || trafficPolicies.length
+      ? last.policies.patch(readings ?? { old: [], next: [] }, [...swaps.values()], occurrences, (p) =>
+          routesOfPolicy(last, memo, p, changes),
+        )
+      : undefined;
+  if ((changes.length || trafficPolicies.length) && !policyPatch) return undefined;
+  // The route configurations' JSON once the routes' entries carry their policies' edits.
+  for (const [rc, next] of swappedConfigs)
+    rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
+  for (const { ref, entry } of policyPatch?.statuses ?? []) {
+    const key = objectKey(ref);
+    const at = statusAt(statuses, key);
+    if (entry) {
+      if (entry.generation === undefined) delete entry.generation;
+      if (at >= 0) statuses[at] = entry;
+      else statuses.splice(lowerBound(statuses, key), 0, entry);
+    } else if (at >= 0) statuses.splice(at, 1);
+  }
   for (const p of policies) {
     p.commit();
     if (!p.status) continue;
@@ -707,12 +890,14 @@ export function translateIncrementally(
     }
   }
   for (const c of changes) memo.rememberRoute(c.after, c.work);
+  memo.keepWorld(keys, input.objects);
   for (const key of keys) {
     const o = input.objects.get(key);
     if (o) last.objects.set(key, o);
     else last.objects.delete(key);
   }
   const index = patchIndex(istioIndex ?? last.context.index, changes, slices, policies, member);
+  if (trafficPolicies.length) index.trafficPolicies = patchPolicies(index.trafficPolicies, trafficPolicies);
   const services = touchedServices(slices);
   const waypoints = last.output.waypoints.map((out, i) => {
     const listener = authz?.listeners[i];

@@ -144,6 +144,21 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
     return true;
   }
 
+  /**
+   * After the incremental path: the world takes the objects at `keys` (there, only TrafficPolicies
+   * are in it), so that a later whole translation forgets the work of the routes they name or select
+   * when they change again, as it would have after a whole translation (the incremental path leaves
+   * every route's work as those policies edit it).
+   */
+  keepWorld(keys: readonly string[], objects: ReadonlyMap<string, KubeObject>): void {
+    for (const key of keys) {
+      if (outsideWorld(key)) continue;
+      const o = objects.get(key);
+      if (o) this.#world.set(key, o);
+      else this.#world.delete(key);
+    }
+  }
+
   route(route: KubeObject): RouteWork | undefined {
     return this.#routes.get(route);
   }

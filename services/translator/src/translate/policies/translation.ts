@@ -15,7 +15,6 @@ import {
   type AncestorOutcome,
   comparePriority,
   type PolicyInfo,
-  type PolicyTarget,
   policyInfo,
   policyStatus,
   readTargets,
@@ -181,6 +180,8 @@ export class PolicyTranslation {
   private readonly rank = new Map<PolicyInfo, number>();
   /** Waypoint key → what its route entries and Gateway-level policies put in force (waypoint()). */
   private readonly uses = new Map<string, WaypointUse>();
+  /** The policy replacement() read last (readChanges takes it rather than reading it twice). */
+  private lastRead: { policy: TrafficPolicy; info: PolicyInfo } | undefined;
 
   constructor(index: ObjectIndex, settings: TranslatorSettings) {
     this.settings = settings;
@@ -396,7 +397,15 @@ export class PolicyTranslation {
 
   /** Fills the waypoint IR's policy slots: Gateway-level virtual host config, the features' HTTP filters. */
   waypoint(w: WaypointInfo, ir: WaypointIR): void {
-    if (this.policies.length === 0) return;
+    if (this.policies.length === 0) {
+      // Nothing to place; the filters in use are counted all the same, for a policy added later.
+      const use: WaypointUse = { inForce: new Map(), used: new Map() };
+      this.uses.set(w.key, use);
+      for (const rc of ir.routeConfigs)
+        for (const list of [rc.gatewayRoutes, rc.serviceRoutes])
+          for (const r of list) countEntries(use.used, r, 1);
+      return;
+    }
     const policies = this.gatewayPolicies(w);
     const vhostConfig: PerFilterConfig = {};
     const label = `Gateway ${w.key}`;
@@ -542,6 +551,7 @@ export class PolicyTranslation {
     if (at < 0) return undefined;
     const old = this.policies[at]!;
     const next = readPolicy(after, this.settings, this.index, this.extensions);
+    this.lastRead = { policy: after, info: next };
     if (!samePolicy(old, next)) return undefined;
     const commit = () => {
       this.policies[at] = next;
@@ -568,6 +578,24 @@ export class PolicyTranslation {
     return { status: this.statusOf(next), commit };
   }
 
+  /** The old readings taken out of the policies, the new put in their places by priority. */
+  private swapReadings(r: PolicyReadings): void {
+    const gone = new Set(r.old);
+    const list = this.policies.filter((p) => !gone.has(p));
+    for (const p of r.next) {
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (comparePriority(list[mid]!, p) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      list.splice(lo, 0, p);
+    }
+    this.policies = list;
+    this.reindex();
+  }
+
   /**
    * For incremental.ts, TrafficPolicies edited, added or removed (`before`, `after`: as the index
    * lists them), step 1: their readings before (this translation's) and after. Undefined when a
@@ -585,7 +613,12 @@ export class PolicyTranslation {
         if (!p) return undefined;
         old.push(p);
       }
-      if (c.after) next.push(readPolicy(c.after, this.settings, this.index, this.extensions));
+      if (c.after)
+        next.push(
+          this.lastRead?.policy === c.after
+            ? this.lastRead.info
+            : readPolicy(c.after, this.settings, this.index, this.extensions),
+        );
     }
     if ([...old, ...next].some(onGateway)) return undefined;
     return { old, next };
@@ -626,20 +659,7 @@ export class PolicyTranslation {
       if (mine.length) for (const w of s.waypoints) targeted.add(w);
     }
     const previous = this.policies;
-    const gone = new Set(r.old);
-    const list = previous.filter((p) => !gone.has(p));
-    for (const p of r.next) {
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (comparePriority(list[mid]!, p) < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      list.splice(lo, 0, p);
-    }
-    this.policies = list;
-    this.reindex();
+    if (r.old.length || r.next.length) this.swapReadings(r);
     // The per-filter config cached under a changed policy's key is the old reading's.
     const dropCached = () => {
       for (const p of [...r.old, ...r.next])
@@ -648,6 +668,7 @@ export class PolicyTranslation {
     };
     dropCached();
     undo.push(() => {
+      if (this.policies === previous) return;
       this.policies = previous;
       this.reindex();
       dropCached();
@@ -697,21 +718,17 @@ export class PolicyTranslation {
       countRoute(d, this.routeValues.get(routeKey(swap.next)) ?? new Map(), swap.next, 1);
     }
     for (const [waypoint, d] of deltas) {
-      const base = this.uses.get(waypoint) ?? { inForce: new Map(), used: new Map() };
-      if (!sameListenerParts(base, d)) {
+      // Every waypoint's counts are kept by waypoint(); one without is not one this translation built.
+      const base = this.uses.get(waypoint);
+      if (!base || !sameListenerParts(base, d)) {
         rollback();
         return undefined;
       }
     }
     for (const [waypoint, d] of deltas) {
-      let base = this.uses.get(waypoint);
-      if (!base) {
-        base = { inForce: new Map(), used: new Map() };
-        this.uses.set(waypoint, base);
-      }
+      const base = this.uses.get(waypoint)!;
       addUse(base, d, 1);
-      const b = base;
-      undo.push(() => addUse(b, d, -1));
+      undo.push(() => addUse(base, d, -1));
     }
 
     // The affected policies' outcomes, over every route each targets.
@@ -795,8 +812,9 @@ function sameListenerParts(base: WaypointUse, d: WaypointUse): boolean {
     }
     const usedBefore = (name: string) => base.used.has(name);
     const usedAfter = (name: string) => (base.used.get(name) ?? 0) + (d.used.get(name) ?? 0) > 0;
-    const a = JSON.stringify(featureOutput(f, before, usedBefore));
-    const b = JSON.stringify(featureOutput(f, after.keys(), usedAfter));
+    // As waypoint() does: a feature no policy puts in force places nothing.
+    const a = JSON.stringify(before.length ? featureOutput(f, before, usedBefore) : NOTHING);
+    const b = JSON.stringify(after.size ? featureOutput(f, after.keys(), usedAfter) : NOTHING);
     if (a !== b) return false;
   }
   return true;
@@ -866,6 +884,8 @@ function countRoute(
   for (const [field, ps] of values) for (const p of ps) count(use.inForce, field, p, by);
   countEntries(use.used, r, by);
 }
+
+const NOTHING = { filters: [], clusters: [], secrets: [], backends: [] };
 
 /** What feature f puts on a waypoint for the policies in force for it (filters: those in use). */
 function featureOutput(f: PolicyFeature<unknown>, ps: Iterable<PolicyInfo>, used: (name: string) => boolean) {
