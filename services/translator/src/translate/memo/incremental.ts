@@ -512,19 +512,7 @@ function patchPolicies(
   const out = list.filter((p) => !gone.has(p));
   for (const c of changed) {
     const p = listedPolicy(c.after);
-    if (!p) continue;
-    let lo = 0;
-    let hi = out.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const q = out[mid]!;
-      const d =
-        compareStrings(q.metadata.namespace ?? "", p.metadata.namespace ?? "") ||
-        compareStrings(q.metadata.name, p.metadata.name);
-      if (d < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    out.splice(lo, 0, p);
+    if (p) out.splice(firstAt(out, p.metadata.namespace ?? "", p.metadata.name), 0, p);
   }
   return out;
 }
@@ -565,13 +553,13 @@ function routesTargeted(
   return out;
 }
 
-/** The position of the first route at or after namespace/name in routes sorted by namespace, then name. */
-function firstAt(routes: readonly HTTPRoute[], namespace: string, name: string): number {
+/** The position of the first object at or after namespace/name in a list sorted by namespace, then name. */
+function firstAt(list: readonly KubeObject[], namespace: string, name: string): number {
   let lo = 0;
-  let hi = routes.length;
+  let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    const r = routes[mid]!;
+    const r = list[mid]!;
     const c = compareStrings(r.metadata.namespace ?? "", namespace) || compareStrings(r.metadata.name, name);
     if (c < 0) lo = mid + 1;
     else hi = mid;
@@ -628,17 +616,7 @@ function patchIndex(
     const list = index.httpRoutes;
     const route = member.route;
     if (member.created) {
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        const r = list[mid]!;
-        const c =
-          compareStrings(r.metadata.namespace ?? "", route.metadata.namespace ?? "") ||
-          compareStrings(r.metadata.name, route.metadata.name);
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = firstAt(list, route.metadata.namespace ?? "", route.metadata.name);
       next.httpRoutes = [...list.slice(0, lo), route, ...list.slice(lo)];
     } else next.httpRoutes = list.filter((r) => r !== route);
   }
