@@ -1,15 +1,19 @@
 // The incremental path of a translation with a memo. Most changes in a running mesh are small: a
 // route's header value, match or weight; a pod coming or going in an EndpointSlice; a policy edited
 // without effect on what it programs. When every object changed since the memo's last translation is
-//   - an HTTPRoute that keeps its attachment (the same parents, ports and backends) and that no
-//     TrafficPolicy names or selects (before or after), while no route is over a waypoint's limit;
+//   - an HTTPRoute that keeps its attachment (the same parents, ports and backends), while no route
+//     is over a waypoint's limit (the policies that name or select it, before or after, edit its new
+//     compiled form, and their statuses are recomputed: PolicyTranslation.patch);
+//   - a TrafficPolicy edited, added or removed, none of them on a Gateway: every route it names or
+//     selects, before or after, is compiled anew as if edited, when no waypoint of such a route has
+//     a Gateway-level policy and the waypoints' listeners keep their filters, clusters and secrets;
 //   - one HTTPRoute created or deleted whose parents are all Services (not a Gateway), that no
 //     TrafficPolicy names or selects, with no filter of its own (CORS), sending only to clusters the
 //     waypoint has anyway (a Service port's own), onto route configurations that have routes before
 //     and after, while no TCPRoute/TLSRoute exists and the waypoint stays under its route limit;
 //   - an EndpointSlice edited, added or removed (its Service's load assignments are all it feeds); or
-//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did;
-//     or
+//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did
+//     (only its status changes); or
 //   - Istio AuthorizationPolicies and RequestAuthentications edited, added or removed (alone, or with
 //     EndpointSlices), when they need the same clusters as before and the guard lists the same
 //     filters on every chain: the authorization stage runs again on the last IR with its own

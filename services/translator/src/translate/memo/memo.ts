@@ -11,7 +11,7 @@
 //
 // The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
 // keep their attachment, a route created or deleted on Service parents, a change to EndpointSlices, or
-// to policies whose features are equal, patches the last IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
+// to route-level TrafficPolicies, patches the last IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
 // RouteConfigCache (xds/emit.ts).
 import type { KubeObject, TrafficPolicy } from "@waymark/api";
 import type { RouteConfigurationJson } from "@waymark/envoy-proto";
