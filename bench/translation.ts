@@ -7,6 +7,10 @@
 //   route_create  a new route on one of the services
 //   route_delete  one route removed
 //   tp_edit       a TrafficPolicy on one route: its response header value changed
+//   tp_route_edit the route that TrafficPolicy names: its header value changed
+//   tp_retarget   that TrafficPolicy moved to another route
+//   tp_add        a new TrafficPolicy on another route
+//   tp_remove     one of those removed
 //   authz_edit    an AuthorizationPolicy on one service: its principal changed
 //   slice_add     a new EndpointSlice for one of the services
 //   pnpm bench translation routes=1000,5000 services=5 changes=20
@@ -25,14 +29,14 @@ const GOAL_MS = 5;
 
 const keyOf = (o: KubeObject) => [...objectMap([o]).keys()][0]!;
 
-/** A TrafficPolicy on route-<i>: one response header, `value` its value. */
-function trafficPolicy(i: number, value: string, generation: number): KubeObject {
+/** A TrafficPolicy tp-route-<i> on route-<target>: one response header, `value` its value. */
+function trafficPolicy(i: number, value: string, generation: number, target = i): KubeObject {
   return {
     apiVersion: "gateway.kgateway.dev/v1alpha1",
     kind: "TrafficPolicy",
     metadata: { name: `tp-route-${i}`, namespace: NS, generation },
     spec: {
-      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `route-${i}` }],
+      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `route-${target}` }],
       transformation: { response: { set: [{ name: "x-bench-policy", value }] } },
     },
   };
@@ -69,11 +73,31 @@ function endpointSlice(i: number, n: number): KubeObject {
   } as unknown as KubeObject;
 }
 
-type Kind = "route_edit" | "route_create" | "route_delete" | "tp_edit" | "authz_edit" | "slice_add";
-const KINDS: Kind[] = ["route_edit", "route_create", "route_delete", "tp_edit", "authz_edit", "slice_add"];
+const KINDS = [
+  "route_edit",
+  "route_create",
+  "route_delete",
+  "tp_edit",
+  "tp_route_edit",
+  "tp_retarget",
+  "tp_add",
+  "tp_remove",
+  "authz_edit",
+  "slice_add",
+] as const;
+type Kind = (typeof KINDS)[number];
+/** The routes tp_add puts its policies on (tp_remove takes them off again), after route-1. */
+const ADDED_FROM = 2;
 
 /** The k-th change of one kind applied to `cur` (a new map; `cur` is left as it was). */
-function change(kind: Kind, k: number, cur: Map<string, KubeObject>, r: number, services: number) {
+function change(
+  kind: Kind,
+  k: number,
+  cur: Map<string, KubeObject>,
+  r: number,
+  services: number,
+  last: number,
+) {
   const next = new Map(cur);
   const i = (k * 7919) % r;
   switch (kind) {
@@ -96,6 +120,25 @@ function change(kind: Kind, k: number, cur: Map<string, KubeObject>, r: number, 
       next.set(keyOf(o), o);
       break;
     }
+    case "tp_route_edit": {
+      const o = route(1, services, `c${k}`, 1 + k);
+      next.set(keyOf(o), o);
+      break;
+    }
+    case "tp_retarget": {
+      // tp-route-1 onto route-2.., and back onto route-1 at the last change (for the kinds after).
+      const o = trafficPolicy(1, "moved", 100 + k, k === last ? 1 : ADDED_FROM + k);
+      next.set(keyOf(o), o);
+      break;
+    }
+    case "tp_add": {
+      const o = trafficPolicy(ADDED_FROM + k, "added", 1);
+      next.set(keyOf(o), o);
+      break;
+    }
+    case "tp_remove":
+      next.delete(keyOf(trafficPolicy(ADDED_FROM + k, "added", 1)));
+      break;
     case "authz_edit": {
       const o = authorizationPolicy(0, `cluster.local/ns/${NS}/sa/bot-${k}`, 1 + k);
       next.set(keyOf(o), o);
@@ -112,7 +155,7 @@ function change(kind: Kind, k: number, cur: Map<string, KubeObject>, r: number, 
 
 export async function run(argv: string[]): Promise<Record<string, unknown>> {
   const a = parseArgs(argv, { routes: "1000,5000", services: 5, changes: 20, fullRuns: 5, kinds: "all" });
-  const kinds = a.kinds === "all" ? KINDS : (String(a.kinds).split(",") as Kind[]);
+  const kinds: readonly Kind[] = a.kinds === "all" ? KINDS : (String(a.kinds).split(",") as Kind[]);
   const out: Record<string, unknown> = {
     scenario: "translation: full build and single-object changes, one waypoint",
     services: a.services,
@@ -144,7 +187,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       const translateOnly: number[] = [];
       const incremental0 = memo.incremental;
       for (let k = 1; k <= a.changes; k++) {
-        const next = change(kind, k, current, r, a.services);
+        const next = change(kind, k, current, r, a.services, a.changes);
         current = next;
         const t0 = performance.now();
         const output = translate({ objects: next }, settings, memo);

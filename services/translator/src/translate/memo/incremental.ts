@@ -1,15 +1,19 @@
 // The incremental path of a translation with a memo. Most changes in a running mesh are small: a
 // route's header value, match or weight; a pod coming or going in an EndpointSlice; a policy edited
 // without effect on what it programs. When every object changed since the memo's last translation is
-//   - an HTTPRoute that keeps its attachment (the same parents, ports and backends) and that no
-//     TrafficPolicy names or selects (before or after), while no route is over a waypoint's limit;
+//   - an HTTPRoute that keeps its attachment (the same parents, ports and backends), while no route
+//     is over a waypoint's limit (the policies that name or select it, before or after, edit its new
+//     compiled form, and their statuses are recomputed: PolicyTranslation.patch);
+//   - a TrafficPolicy edited, added or removed, none of them on a Gateway: every route it names or
+//     selects, before or after, is compiled anew as if edited, when no waypoint of such a route has
+//     a Gateway-level policy and the waypoints' listeners keep their filters, clusters and secrets;
 //   - one HTTPRoute created or deleted whose parents are all Services (not a Gateway), that no
 //     TrafficPolicy names or selects, with no filter of its own (CORS), sending only to clusters the
 //     waypoint has anyway (a Service port's own), onto route configurations that have routes before
 //     and after, while no TCPRoute/TLSRoute exists and the waypoint stays under its route limit;
 //   - an EndpointSlice edited, added or removed (its Service's load assignments are all it feeds); or
-//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did;
-//     or
+//   - a TrafficPolicy that, as each of its features judges (PolicyFeature.equal), programs what it did
+//     (only its status changes); or
 //   - Istio AuthorizationPolicies and RequestAuthentications edited, added or removed (alone, or with
 //     EndpointSlices), when they need the same clusters as before and the guard lists the same
 //     filters on every chain: the authorization stage runs again on the last IR with its own
@@ -23,7 +27,7 @@ import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@wayma
 import { objectKey, refOf } from "@waymark/api";
 import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
 import { bindAuthorization } from "../authorization/stage.ts";
-import { compareStrings } from "../input/guards.ts";
+import { compareStrings, stringMap } from "../input/guards.ts";
 import {
   indexObjects,
   isIndexedRoute,
@@ -35,6 +39,8 @@ import { guardWaypoint } from "../ir/guard.ts";
 import type { ListenerIR, RouteConfigIR, WaypointIR } from "../ir/types.ts";
 import { targetsOf } from "../ir/waypoint.ts";
 import { DEFAULT_MAX_ROUTES_PER_WAYPOINT } from "../limits.ts";
+import { type PolicyInfo, targetMatches } from "../policies/attachment.ts";
+import type { PolicyReadings, RouteSwap } from "../policies/translation.ts";
 import type { BackendTarget } from "../routes/backends.ts";
 import { appliesToPort, type CompiledRoute, compileRoute } from "../routes/compile.ts";
 import { routeKey } from "../routes/grpc.ts";
@@ -57,6 +63,8 @@ import type { LastTranslation, TranslationMemo } from "./memo.ts";
 
 /** Beyond this many changed objects, the whole translation is about as quick. */
 const MAX_CHANGED_OBJECTS = 64;
+/** Beyond this many routes that changed TrafficPolicies name or select, too. */
+const MAX_POLICY_ROUTES = 256;
 
 const sameSet = (a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined) =>
   a === b || (!!a && !!b && a.size === b.size && [...a].every((x) => b.has(x)));
@@ -158,8 +166,8 @@ function recompile(
 ): RouteChange | undefined {
   if (before.metadata.namespace !== after.metadata.namespace || before.metadata.name !== after.metadata.name)
     return undefined;
-  // A policy on the route: its per-filter config on the route's entries, and the policy's status.
-  if (last.policies.targetsRoute(before) || last.policies.targetsRoute(after)) return undefined;
+  // A policy on the route (its per-filter config on the route's entries, and the policy's status):
+  // PolicyTranslation.patch edits the new compiled form and recomputes the policy's status.
   const old = memo.route(before);
   const routes = last.context.index.httpRoutes;
   const at = routes.indexOf(before);
@@ -487,6 +495,108 @@ function patchIstio(
   };
 }
 
+/** A TrafficPolicy edited (both), added (no `before`) or removed (no `after`). */
+interface TrafficPolicyChange {
+  key: string;
+  before: TrafficPolicy | undefined;
+  after: TrafficPolicy | undefined;
+}
+
+/** The policy if indexObjects lists it (well-formed, of kgateway's group, namespaced), else undefined. */
+function listedPolicy(p: TrafficPolicy | undefined): TrafficPolicy | undefined {
+  return p && indexObjects(new Map([["", p]])).trafficPolicies[0];
+}
+
+/** The index's TrafficPolicies with the changed ones out and their new versions in, sorted by name. */
+function patchPolicies(
+  list: readonly TrafficPolicy[],
+  changed: readonly TrafficPolicyChange[],
+): TrafficPolicy[] {
+  const gone = new Set(changed.map((c) => c.before));
+  const out = list.filter((p) => !gone.has(p));
+  for (const c of changed) {
+    const p = listedPolicy(c.after);
+    if (p) out.splice(firstAt(out, p.metadata.namespace ?? "", p.metadata.name), 0, p);
+  }
+  return out;
+}
+
+/**
+ * The HTTPRoutes of `routes` (sorted by namespace, then name) that policy `p` names or selects, each
+ * as edited when it is among `changes` (its labels then as edited).
+ */
+function routesTargeted(
+  routes: readonly HTTPRoute[],
+  p: PolicyInfo,
+  changes: readonly RouteChange[],
+): HTTPRoute[] {
+  const targets = p.targets.filter((t) => t.kind === "HTTPRoute");
+  if (targets.length === 0) return [];
+  const after = new Map(changes.map((c) => [c.before, c.after]));
+  const out: HTTPRoute[] = [];
+  const matches = (r: HTTPRoute) =>
+    targets.some((t) => targetMatches(t, "HTTPRoute", r.metadata.name, stringMap(r.metadata.labels)));
+  const selects = targets.some((t) => t.name === undefined);
+  if (!selects) {
+    // Named only: each found by its name.
+    for (const t of targets) {
+      const at = firstAt(routes, p.namespace, t.name!);
+      for (let i = at; i < routes.length; i++) {
+        const r = routes[i]!;
+        if (r.metadata.namespace !== p.namespace || r.metadata.name !== t.name) break;
+        out.push(r);
+      }
+    }
+    return out;
+  }
+  for (let i = firstAt(routes, p.namespace, ""); i < routes.length; i++) {
+    const r = routes[i]!;
+    if (r.metadata.namespace !== p.namespace) break;
+    if (matches(r) || matches(after.get(r) ?? r)) out.push(r);
+  }
+  return out;
+}
+
+/** The position of the first object at or after namespace/name in a list sorted by namespace, then name. */
+function firstAt(list: readonly KubeObject[], namespace: string, name: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = list[mid]!;
+    const c = compareStrings(r.metadata.namespace ?? "", namespace) || compareStrings(r.metadata.name, name);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The routes policy `p` names or selects now, each with its compiled form and the waypoints it is
+ * accepted on (a changed route: its new work); undefined when one has no work in the memo.
+ */
+function routesOfPolicy(
+  last: LastTranslation,
+  memo: TranslationMemo,
+  p: PolicyInfo,
+  changes: readonly RouteChange[],
+): Array<{ compiled: CompiledRoute; waypoints: WaypointInfo[] }> | undefined {
+  const byBefore = new Map(changes.map((c) => [c.before, c]));
+  const out: Array<{ compiled: CompiledRoute; waypoints: WaypointInfo[] }> = [];
+  for (const route of routesTargeted(last.context.index.httpRoutes, p, changes)) {
+    const c = byBefore.get(route);
+    const now = c ? c.after : route;
+    const labels = stringMap(now.metadata.labels);
+    if (!p.targets.some((t) => targetMatches(t, "HTTPRoute", now.metadata.name, labels))) continue;
+    const work = c ? c.work : memo.route(route);
+    if (!work) return undefined;
+    const waypoints: WaypointInfo[] = [];
+    for (const q of work.parents) if (!q.rejected && q.waypoint) waypoints.push(q.waypoint);
+    out.push({ compiled: work.compiled, waypoints });
+  }
+  return out;
+}
+
 /** The Services whose EndpointSlices changed (a slice filed under it before or after). */
 function touchedServices(slices: readonly SliceChange[]): Set<string> {
   const out = new Set<string>();
@@ -510,17 +620,7 @@ function patchIndex(
     const list = index.httpRoutes;
     const route = member.route;
     if (member.created) {
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        const r = list[mid]!;
-        const c =
-          compareStrings(r.metadata.namespace ?? "", route.metadata.namespace ?? "") ||
-          compareStrings(r.metadata.name, route.metadata.name);
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = firstAt(list, route.metadata.namespace ?? "", route.metadata.name);
       next.httpRoutes = [...list.slice(0, lo), route, ...list.slice(lo)];
     } else next.httpRoutes = list.filter((r) => r !== route);
   }
@@ -568,6 +668,8 @@ export function translateIncrementally(
   let member: RouteMembership | undefined;
   /** Keys of Istio security policies edited, added or removed. */
   const istio: string[] = [];
+  /** TrafficPolicies edited (other than in effect), added or removed. */
+  const trafficPolicies: TrafficPolicyChange[] = [];
   for (const key of keys) {
     const before = last.objects.get(key);
     const after = input.objects.get(key);
@@ -582,6 +684,10 @@ export function translateIncrementally(
         if (member) return undefined;
         member = membership(last, memo, before as HTTPRoute | undefined, after as HTTPRoute | undefined);
         if (!member) return undefined;
+        continue;
+      }
+      if (o.kind === "TrafficPolicy") {
+        trafficPolicies.push({ key, before: before as TrafficPolicy, after: after as TrafficPolicy });
         continue;
       }
       // Else only an EndpointSlice added or removed (it feeds its Service's endpoints only).
@@ -610,11 +716,12 @@ export function translateIncrementally(
     }
     if (before.kind === "TrafficPolicy" && after.kind === "TrafficPolicy") {
       // The policy's features say whether it programs anything else than before.
+      // If not, PolicyTranslation.patch places what it programs now.
       const r = last.policies.replacement(before as TrafficPolicy, after as TrafficPolicy);
-      if (!r) return undefined;
       const at = statusAt(last.output.statuses, key);
-      if (at < 0 !== (r.status === undefined)) return undefined;
-      policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
+      if (r && at < 0 === (r.status === undefined))
+        policies.push({ ...r, at, before: before as TrafficPolicy, after: after as TrafficPolicy });
+      else trafficPolicies.push({ key, before: before as TrafficPolicy, after: after as TrafficPolicy });
       continue;
     }
     // An EndpointSlice edited, perhaps filed under another Service now (then it moves between them).
@@ -627,18 +734,44 @@ export function translateIncrementally(
   }
 
   /** The list with each changed route's old compiled form replaced (a route is in a list once). */
-  const swapped = (rs: readonly CompiledRoute[]) => {
+  const swapped = (rs: readonly CompiledRoute[], found?: (old: CompiledRoute) => void) => {
     let out: CompiledRoute[] | undefined;
     for (const { old, work } of changes) {
       const at = rs.indexOf(old.compiled);
       if (at < 0) continue;
       out ??= [...rs];
       out[at] = work.compiled;
+      found?.(old.compiled);
     }
     return out;
   };
   if (member && changes.length) return undefined;
-  if (istio.length && (member || changes.length || policies.length)) return undefined;
+  if (istio.length && (member || changes.length || policies.length || trafficPolicies.length))
+    return undefined;
+  if (member && trafficPolicies.length) return undefined;
+  let readings: PolicyReadings | undefined;
+  // Policies edited without effect, with other policy or route changes: read anew with them
+  // (PolicyTranslation.patch reorders the policies and recomputes statuses).
+  if (policies.length && (trafficPolicies.length || changes.length))
+    for (const p of policies.splice(0)) trafficPolicies.push({ key: objectKey(refOf(p.before)), ...p });
+  if (trafficPolicies.length) {
+    readings = last.policies.readChanges(
+      trafficPolicies.map((c) => ({ before: listedPolicy(c.before), after: listedPolicy(c.after) })),
+    );
+    if (!readings || !last.routeOnly) return undefined;
+    // Every route a changed policy names or selects, before or after, compiled anew.
+    const edited = new Set(changes.map((c) => c.before));
+    const seen = new Set<HTTPRoute>();
+    for (const p of [...readings.old, ...readings.next])
+      for (const route of routesTargeted(last.context.index.httpRoutes, p, changes)) {
+        if (edited.has(route) || seen.has(route)) continue;
+        seen.add(route);
+        if (seen.size > MAX_POLICY_ROUTES) return undefined;
+        const c = recompile(last, memo, route, route);
+        if (!c) return undefined;
+        changes.push(c);
+      }
+  }
   let authz: ReturnType<typeof reauthorize>;
   let istioIndex: ObjectIndex | undefined;
   if (istio.length) {
@@ -648,11 +781,23 @@ export function translateIncrementally(
   }
   const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
   if (member && !placeMembership(last, member, rebuilt)) return undefined;
-  for (const { routeConfigs } of changes.length ? last.irs : []) {
+  /** The route configurations the changed routes are in, with those routes swapped. */
+  const swappedConfigs: Array<[RouteConfigIR, RouteConfigIR]> = [];
+  const swaps = new Map<CompiledRoute, RouteSwap>();
+  for (const c of changes) {
+    const waypoints: WaypointInfo[] = [];
+    for (const p of c.work.parents) if (!p.rejected && p.waypoint) waypoints.push(p.waypoint);
+    swaps.set(c.old.compiled, { old: c.old.compiled, next: c.work.compiled, waypoints });
+  }
+  /** Each swap once for each route configuration of a waypoint that has it (PolicyTranslation.patch). */
+  const occurrences: Array<{ waypoint: string; swap: RouteSwap }> = [];
+  for (const { routeConfigs, waypoint } of changes.length ? last.irs : []) {
     for (const rc of routeConfigs) {
       if (!rc.hasRoutes) continue;
-      const gatewayRoutes = swapped(rc.gatewayRoutes);
-      const serviceRoutes = swapped(rc.serviceRoutes);
+      const found = (old: CompiledRoute) =>
+        occurrences.push({ waypoint: waypoint.key, swap: swaps.get(old)! });
+      const gatewayRoutes = swapped(rc.gatewayRoutes, found);
+      const serviceRoutes = swapped(rc.serviceRoutes, found);
       if (!gatewayRoutes && !serviceRoutes) continue;
       // Every changed route sends to the same backends as before: so do the route configurations
       // (rc.targets stays), and the policy slots stay as the unchanged policies filled them.
@@ -661,7 +806,7 @@ export function translateIncrementally(
         gatewayRoutes: gatewayRoutes ?? rc.gatewayRoutes,
         serviceRoutes: serviceRoutes ?? rc.serviceRoutes,
       };
-      rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
+      swappedConfigs.push([rc, next]);
     }
   }
   const statuses = authz ? authz.statuses : [...last.output.statuses];
@@ -678,9 +823,29 @@ export function translateIncrementally(
   }
   const memberStatus = member && membershipStatuses(last, member, statuses);
   if (member && !memberStatus) return undefined;
+  // The policies' edits on the changed routes, and the statuses of the policies on them: the last check.
+  const policyPatch =
+    changes.length || trafficPolicies.length
+      ? last.policies.patch(readings ?? { old: [], next: [] }, [...swaps.values()], occurrences, (p) =>
+          routesOfPolicy(last, memo, p, changes),
+        )
+      : undefined;
+  if ((changes.length || trafficPolicies.length) && !policyPatch) return undefined;
+  // The route configurations' JSON once the routes' entries carry their policies' edits.
+  for (const [rc, next] of swappedConfigs)
+    rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
+  for (const { ref, entry } of policyPatch?.statuses ?? []) {
+    const key = objectKey(ref);
+    const at = statusAt(statuses, key);
+    if (entry) {
+      if (entry.generation === undefined) delete entry.generation;
+      if (at >= 0) statuses[at] = entry;
+      else statuses.splice(lowerBound(statuses, key), 0, entry);
+    } else if (at >= 0) statuses.splice(at, 1);
+  }
   for (const p of policies) {
     p.commit();
     if (!p.status) continue;
@@ -707,12 +872,14 @@ export function translateIncrementally(
     }
   }
   for (const c of changes) memo.rememberRoute(c.after, c.work);
+  memo.keepWorld(keys, input.objects);
   for (const key of keys) {
     const o = input.objects.get(key);
     if (o) last.objects.set(key, o);
     else last.objects.delete(key);
   }
   const index = patchIndex(istioIndex ?? last.context.index, changes, slices, policies, member);
+  if (trafficPolicies.length) index.trafficPolicies = patchPolicies(index.trafficPolicies, trafficPolicies);
   const services = touchedServices(slices);
   const waypoints = last.output.waypoints.map((out, i) => {
     const listener = authz?.listeners[i];

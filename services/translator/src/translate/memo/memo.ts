@@ -11,7 +11,7 @@
 //
 // The memo also keeps the last translation whole (`last`), for incremental.ts: a change to routes that
 // keep their attachment, a route created or deleted on Service parents, a change to EndpointSlices, or
-// to policies whose features are equal, patches the last IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
+// to route-level TrafficPolicies, patches the last IR and output instead. The stages see the memo only through RouteCache (routes/stage.ts) and
 // RouteConfigCache (xds/emit.ts).
 import type { KubeObject, TrafficPolicy } from "@waymark/api";
 import type { RouteConfigurationJson } from "@waymark/envoy-proto";
@@ -142,6 +142,21 @@ export class TranslationMemo implements RouteCache, RouteConfigCache {
     this.#world = new Map();
     for (const [key, o] of objects) if (!outsideWorld(key)) this.#world.set(key, o);
     return true;
+  }
+
+  /**
+   * After the incremental path: the world takes the objects at `keys` (there, only TrafficPolicies
+   * are in it), so that a later whole translation forgets the work of the routes they name or select
+   * when they change again, as it would have after a whole translation (the incremental path leaves
+   * every route's work as those policies edit it).
+   */
+  keepWorld(keys: readonly string[], objects: ReadonlyMap<string, KubeObject>): void {
+    for (const key of keys) {
+      if (outsideWorld(key)) continue;
+      const o = objects.get(key);
+      if (o) this.#world.set(key, o);
+      else this.#world.delete(key);
+    }
   }
 
   route(route: KubeObject): RouteWork | undefined {
