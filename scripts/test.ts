@@ -11,6 +11,7 @@ import {
   ensureConformance,
   ensureExtAuthz,
   ensureHelm,
+  ensureImages,
   ensureJaeger,
   ensureKube,
   ensureOAuth2,
@@ -64,6 +65,8 @@ if (which === "all" || which === "e2e") {
 if (which === "all" || which === "conformance") ensureConformance();
 // The chart (deploy: lint, goldens, Dockerfiles; e2e: the chart's configuration as processes).
 if (which !== "unit" && which !== "conformance") ensureHelm();
+// The images, built without a daemon and run with runc (deploy: test/deploy/images.test.ts).
+if (which === "all" || which === "deploy") ensureImages();
 // The test cluster: watcher tests (unit), the kubernetes e2e tests, chaos, the chart's dry run, the
 // conformance suite's Kubernetes run.
 ensureKube();

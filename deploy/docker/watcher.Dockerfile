@@ -6,6 +6,10 @@
 ARG NODE_IMAGE=node:24.21.0-slim
 
 FROM ${NODE_IMAGE} AS pnpm
+# Behind a TLS-intercepting proxy, pass its CA for the installs (a file the build can read, e.g.
+# mounted; scripts/build-images.sh does so): --build-arg NODE_EXTRA_CA_CERTS=<file>. Only the install
+# stages declare it: the final image keeps neither the variable nor the file.
+ARG NODE_EXTRA_CA_CERTS
 ENV CI=true
 RUN npm install --global --no-audit --no-fund pnpm@12.4.2
 WORKDIR /src
@@ -17,12 +21,13 @@ COPY services/watcher/package.json services/watcher/
 
 # Production dependencies of the service and its workspace packages only.
 FROM pnpm AS deps
+ARG NODE_EXTRA_CA_CERTS
 RUN pnpm install --frozen-lockfile --prod --filter "@waymark/watcher..."
 COPY packages/api/src packages/api/src
 COPY packages/bus/src packages/bus/src
 COPY packages/telemetry/src packages/telemetry/src
 COPY services/watcher/src services/watcher/src
-RUN find packages services -name '*.test.ts' -delete
+RUN find packages services -name '*.test.ts' -exec rm -f {} +
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production

@@ -6,6 +6,10 @@
 ARG NODE_IMAGE=node:24.21.0-slim
 
 FROM ${NODE_IMAGE} AS pnpm
+# Behind a TLS-intercepting proxy, pass its CA for the installs (a file the build can read, e.g.
+# mounted; scripts/build-images.sh does so): --build-arg NODE_EXTRA_CA_CERTS=<file>. Only the install
+# stages declare it: the final image keeps neither the variable nor the file.
+ARG NODE_EXTRA_CA_CERTS
 ENV CI=true
 RUN npm install --global --no-audit --no-fund pnpm@12.4.2
 WORKDIR /src
@@ -19,6 +23,7 @@ COPY services/xds-server/package.json services/xds-server/
 
 # The Envoy protobuf code is generated, not committed: generate it with envoy-proto's dev tools (buf).
 FROM pnpm AS proto
+ARG NODE_EXTRA_CA_CERTS
 RUN pnpm install --frozen-lockfile --filter @waymark/envoy-proto
 COPY packages/envoy-proto/scripts packages/envoy-proto/scripts
 COPY packages/envoy-proto/proto-extra packages/envoy-proto/proto-extra
@@ -27,6 +32,7 @@ RUN pnpm --filter @waymark/envoy-proto generate
 
 # Production dependencies of the service and its workspace packages only.
 FROM pnpm AS deps
+ARG NODE_EXTRA_CA_CERTS
 RUN pnpm install --frozen-lockfile --prod --filter "@waymark/xds-server..."
 COPY packages/api/src packages/api/src
 COPY packages/bus/src packages/bus/src
@@ -34,7 +40,7 @@ COPY packages/telemetry/src packages/telemetry/src
 COPY packages/waypoint/src packages/waypoint/src
 COPY --from=proto /src/packages/envoy-proto/src packages/envoy-proto/src
 COPY services/xds-server/src services/xds-server/src
-RUN find packages services -name '*.test.ts' -delete
+RUN find packages services -name '*.test.ts' -exec rm -f {} +
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production

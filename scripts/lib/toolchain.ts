@@ -1,6 +1,6 @@
 // Makes the programs of scripts/bootstrap.sh available to this process: runs the (idempotent,
 // cached) bootstrap when its variables are missing and applies the `export` lines it prints.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -56,6 +56,27 @@ export function ensureConformance(): void {
 /** helm and hadolint for the chart and Dockerfile tests (scripts/bootstrap-helm.sh). */
 export function ensureHelm(): void {
   if (!process.env["WAYMARK_HELM"] || !process.env["WAYMARK_HADOLINT"]) applyExports("bootstrap-helm.sh");
+}
+
+/**
+ * The images of deploy/docker and the Envoy and go-httpbin images, built without a container daemon
+ * (scripts/build-images.sh: cached by a hash of their inputs), and the programs that build and run
+ * them (buildah, umoci, runc from Debian, installed when missing: CI runs as root).
+ */
+export function ensureImages(): void {
+  const has = (c: string) => spawnSync("sh", ["-c", `command -v ${c}`], { stdio: "ignore" }).status === 0;
+  const root = process.getuid?.() === 0;
+  const missing = ["buildah", "umoci", "runc"].filter((c) => !has(c));
+  if (missing.length > 0 && root) {
+    const apt = {
+      stdio: ["ignore", "ignore", "inherit"] as ["ignore", "ignore", "inherit"],
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    };
+    execFileSync("apt-get", ["update", "-qq"], apt);
+    execFileSync("apt-get", ["install", "-y", "-qq", ...missing], apt);
+  }
+  // Without root or buildah there is nothing to build: test/deploy/images.test.ts says so and skips.
+  if (!process.env["WAYMARK_IMAGES"] && root && has("buildah")) applyExports("build-images.sh");
 }
 
 /** etcd, kube-apiserver, kubectl, KWOK, the Gateway API and Istio CRDs (scripts/bootstrap-k8s.sh). */
