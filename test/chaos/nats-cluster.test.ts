@@ -25,10 +25,16 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Bucket, createLogger, type ObjectEnvelope } from "@waymark/api";
 import { connectBus, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
-import { TypeUrl } from "@waymark/envoy-proto";
 import { type NatsCluster, type NatsClusterNode, startNatsCluster, tempDir, waitFor } from "@waymark/testing";
 import { waypointNodeCluster } from "@waymark/waypoint";
-import { type Expected, expectedManifest, proxyRecords } from "../lib/chaos/expected.ts";
+import {
+  assertEnvoyHolds,
+  assertProxiesAcked,
+  awaitProxiesAcked,
+  envNumber,
+  prng,
+} from "../lib/chaos/converge.ts";
+import { type Expected, expectedManifest } from "../lib/chaos/expected.ts";
 import { type Change, checkProxy, MARKER, SourceHistory } from "../lib/chaos/history.ts";
 import { routeObject, SERVICES, WAYPOINT } from "../lib/chaos/kube-target.ts";
 import { RecordingProxy } from "../lib/chaos/recorder.ts";
@@ -39,35 +45,15 @@ import {
   writeSource as writeRouteFile,
 } from "../lib/standalone-services.ts";
 
-const num = (name: string, fallback: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${v}`);
-  return n;
-};
-const CHANGES = num("NATS_CLUSTER_CHANGES", 1000);
-const ROUTES = num("NATS_CLUSTER_ROUTES", 20);
-const PACE_MS = num("NATS_CLUSTER_PACE_MS", 5);
-const SEED = num("NATS_CLUSTER_SEED", 20261207);
+const CHANGES = envNumber("NATS_CLUSTER_CHANGES", 1000);
+const ROUTES = envNumber("NATS_CLUSTER_ROUTES", 20);
+const PACE_MS = envNumber("NATS_CLUSTER_PACE_MS", 5);
+const SEED = envNumber("NATS_CLUSTER_SEED", 20261207);
 const RESTART = process.env["NATS_CLUSTER_RESTART"] !== "0";
 /** WAYMARK_NATS_REPLICAS of the services: 1 shows what a node's loss does to unreplicated buckets. */
-const REPLICAS = num("NATS_CLUSTER_REPLICAS", 3);
-const TYPES = [TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.listener, TypeUrl.route] as const;
+const REPLICAS = envNumber("NATS_CLUSTER_REPLICAS", 3);
 /** The buckets the services open (wm-leases only with leader election, off here). */
 const BUCKETS = [Bucket.objects, Bucket.xds, Bucket.status, Bucket.proxies, Bucket.replicas];
-
-/** A small seeded PRNG (mulberry32), so a run's changes can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe(`NATS cluster: ${CHANGES} route changes, one of three NATS nodes SIGKILLed`, {
   timeout: 20 * 60_000,
@@ -130,32 +116,7 @@ describe(`NATS cluster: ${CHANGES} route changes, one of three NATS nodes SIGKIL
       throw new Error(`${err.message}:\nhave ${have}\nwant ${want}`);
     });
     const expected = await expectedManifest(nc, WAYPOINT, bindAddress);
-    let lag: string[] = [];
-    const at = await waitFor(
-      "every proxy ACKed the final manifest",
-      async () => {
-        lag = [];
-        const records = await proxyRecords(nc);
-        let last = 0;
-        for (const id of proxyIds()) {
-          for (const ty of TYPES) {
-            const s = records.get(id)?.types[ty];
-            if (s?.ackedVersion !== expected.versions[ty])
-              lag.push(`${id} ${ty}: acked ${s?.ackedVersion ?? "nothing"}, want ${expected.versions[ty]}`);
-            else last = Math.max(last, Date.parse(s?.ackedAt ?? "0"));
-          }
-        }
-        for (const r of recorders)
-          for (const ty of TYPES)
-            if (r.versions.get(ty) !== expected.versions[ty])
-              lag.push(`${r.id} holds ${ty} ${r.versions.get(ty)}, want ${expected.versions[ty]}`);
-        return lag.length === 0 && last;
-      },
-      timeoutMs,
-      100,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}:\n${lag.slice(0, 12).join("\n")}`);
-    });
+    const at = await awaitProxiesAcked(nc, expected, proxyIds(), recorders, timeoutMs);
     return { expected, at };
   };
 
@@ -272,29 +233,8 @@ describe(`NATS cluster: ${CHANGES} route changes, one of three NATS nodes SIGKIL
     const { expected } = await converge(60_000);
     const final = history.final();
     assert.deepEqual(new Map([...(await publishedRoutes())].sort()), new Map([...final].sort()));
-    const records = await proxyRecords(nc);
-    for (const id of proxyIds()) {
-      const rec = records.get(id);
-      assert.ok(rec, `${id} has a wm-proxies record`);
-      for (const ty of TYPES) {
-        assert.equal(rec.types[ty]?.ackedVersion, expected.versions[ty], `${id} ${ty} ACKed`);
-        assert.equal(rec.types[ty]?.nackedVersion, undefined, `${id} ${ty} never NACKed`);
-      }
-    }
-    const want = [...final].map(([r, m]) => `${r}-v${m}`).sort();
-    for (const envoy of services.envoys) {
-      const dump = JSON.parse(await envoy.admin("/config_dump?resource=dynamic_route_configs")) as {
-        configs: Array<{ version_info: string; route_config: { name: string } }>;
-      };
-      const versions = Object.fromEntries(dump.configs.map((c) => [c.route_config.name, c.version_info]));
-      assert.deepEqual(
-        versions,
-        expected.resources[TypeUrl.route],
-        `${envoy.proc.name} route configurations`,
-      );
-      const have = [...new Set([...JSON.stringify(dump).matchAll(MARKER)].map((m) => m[0]))].sort();
-      assert.deepEqual(have, want, `${envoy.proc.name} holds every route's last marker`);
-    }
+    await assertProxiesAcked(nc, expected, proxyIds());
+    for (const envoy of services.envoys) await assertEnvoyHolds(envoy, expected, final);
     for (const r of recorders) {
       const v = checkProxy(r.id, r.observations, history);
       assert.deepEqual(v.unknown, [], `${v.proxy}: markers never written`);
