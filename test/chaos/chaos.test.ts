@@ -33,9 +33,10 @@ import {
   awaitProxiesAcked,
   envNumber,
   prng,
+  randomChange,
 } from "../lib/chaos/converge.ts";
 import { type Expected, expectedManifest, publishedManifest } from "../lib/chaos/expected.ts";
-import { type Change, checkProxy, type ProxyVerdict, SourceHistory } from "../lib/chaos/history.ts";
+import { checkProxy, type ProxyVerdict, SourceHistory } from "../lib/chaos/history.ts";
 import {
   type KubeTarget,
   SERVICES,
@@ -126,20 +127,14 @@ describe(`chaos: ${CHANGES} route changes, each part of Waymark killed and resta
   const serviceOf = (route: string) => SERVICES[Number(route.split("-")[1]) % SERVICES.length]!;
   const envoyIds = () => t.envoys.map((_, i) => `${WAYPOINT.name}-chaos-${i}.${WAYPOINT.namespace}`);
 
-  /** One change: create an absent route, else update (70 %) or delete (30 %) a random one. */
-  const change = async () => {
-    const route = routeNames[Math.floor(random() * routeNames.length)]!;
-    const seq = history.next();
-    const issuedAt = Date.now();
-    let op: Change["op"];
-    if (!history.exists(route)) op = "create";
-    else op = random() < 0.7 ? "update" : "delete";
-    if (op === "delete") {
-      history.deleting(route, issuedAt);
-      await t.deleteRoute(route);
-    } else await t.applyRoute(route, serviceOf(route), `${route}-v${seq}`);
-    history.record({ seq, route, op, marker: seq, issuedAt, doneAt: Date.now() });
-  };
+  const change = () =>
+    randomChange({
+      history,
+      routes: routeNames,
+      random,
+      apply: (route, marker) => t.applyRoute(route, serviceOf(route), marker),
+      remove: (route) => t.deleteRoute(route),
+    });
 
   /** Waits until wm-objects mirrors the cluster, then until every proxy ACKed the expected manifest. */
   const converge = async (timeoutMs: number): Promise<{ expected: Expected; at: number }> => {

@@ -33,9 +33,10 @@ import {
   awaitProxiesAcked,
   envNumber,
   prng,
+  randomChange,
 } from "../lib/chaos/converge.ts";
 import { type Expected, expectedManifest } from "../lib/chaos/expected.ts";
-import { type Change, checkProxy, MARKER, SourceHistory } from "../lib/chaos/history.ts";
+import { checkProxy, MARKER, SourceHistory } from "../lib/chaos/history.ts";
 import { routeObject, SERVICES, WAYPOINT } from "../lib/chaos/kube-target.ts";
 import { RecordingProxy } from "../lib/chaos/recorder.ts";
 import {
@@ -72,20 +73,15 @@ describe(`NATS cluster: ${CHANGES} route changes, one of three NATS nodes SIGKIL
   const proxyIds = () => [...services.envoyIds, ...recorders.map((r) => r.id)];
   const writeSource = (name: string, objects: unknown[]) => writeRouteFile(sourceDir, name, objects);
 
-  /** One change: create an absent route, else rewrite (70 %) or delete (30 %) a random one. */
-  const change = () => {
-    const route = routeNames[Math.floor(random() * routeNames.length)]!;
-    const seq = history.next();
-    const issuedAt = Date.now();
-    let op: Change["op"];
-    if (!history.exists(route)) op = "create";
-    else op = random() < 0.7 ? "update" : "delete";
-    if (op === "delete") {
-      history.deleting(route, issuedAt);
-      rmSync(join(sourceDir, `${route}.yaml`));
-    } else writeSource(`${route}.yaml`, [routeObject(route, serviceOf(route), `${route}-v${seq}`)]);
-    history.record({ seq, route, op, marker: seq, issuedAt, doneAt: Date.now() });
-  };
+  /** One change of a route file: created, rewritten (70 %) or deleted (30 %). */
+  const change = () =>
+    randomChange({
+      history,
+      routes: routeNames,
+      random,
+      apply: (route, marker) => writeSource(`${route}.yaml`, [routeObject(route, serviceOf(route), marker)]),
+      remove: (route) => rmSync(join(sourceDir, `${route}.yaml`)),
+    });
 
   /** route → marker of the HTTPRoutes in wm-objects. */
   const publishedRoutes = async (): Promise<Map<string, number>> => {
@@ -203,7 +199,7 @@ describe(`NATS cluster: ${CHANGES} route changes, one of three NATS nodes SIGKIL
         await victim.start();
         restartAt = Date.now();
       }
-      change();
+      await change();
       if (PACE_MS) await sleep(PACE_MS);
     }
     const lastChangeAt = history.changes.at(-1)!.doneAt;

@@ -6,7 +6,7 @@ import type { NatsConnection } from "@waymark/bus";
 import { TypeUrl } from "@waymark/envoy-proto";
 import { type EnvoyProc, waitFor } from "@waymark/testing";
 import { type Expected, proxyRecords } from "./expected.ts";
-import { MARKER } from "./history.ts";
+import { type Change, MARKER, type SourceHistory } from "./history.ts";
 import type { RecordingProxy } from "./recorder.ts";
 
 export const TYPES = [TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.listener, TypeUrl.route] as const;
@@ -37,6 +37,31 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * One change, recorded in the history: create an absent route, else update (70 %) or delete (30 %)
+ * it. The route is picked at random; `apply` writes it with its marker, `remove` deletes it.
+ */
+export async function randomChange(o: {
+  history: SourceHistory;
+  routes: readonly string[];
+  random: () => number;
+  apply(route: string, marker: string): Promise<void> | void;
+  remove(route: string): Promise<void> | void;
+}): Promise<void> {
+  const { history, random } = o;
+  const route = o.routes[Math.floor(random() * o.routes.length)]!;
+  const seq = history.next();
+  const issuedAt = Date.now();
+  let op: Change["op"];
+  if (!history.exists(route)) op = "create";
+  else op = random() < 0.7 ? "update" : "delete";
+  if (op === "delete") {
+    history.deleting(route, issuedAt);
+    await o.remove(route);
+  } else await o.apply(route, `${route}-v${seq}`);
+  history.record({ seq, route, op, marker: seq, issuedAt, doneAt: Date.now() });
 }
 
 /**
