@@ -27,8 +27,16 @@ import { connectBus, type NatsConnection } from "@waymark/bus";
 import { TypeUrl } from "@waymark/envoy-proto";
 import { tempDir, waitFor } from "@waymark/testing";
 import { waypointNodeCluster } from "@waymark/waypoint";
-import { type Expected, expectedManifest, proxyRecords, publishedManifest } from "../lib/chaos/expected.ts";
-import { type Change, checkProxy, MARKER, type ProxyVerdict, SourceHistory } from "../lib/chaos/history.ts";
+import {
+  assertEnvoyHolds,
+  assertProxiesAcked,
+  awaitProxiesAcked,
+  envNumber,
+  prng,
+  randomChange,
+} from "../lib/chaos/converge.ts";
+import { type Expected, expectedManifest, publishedManifest } from "../lib/chaos/expected.ts";
+import { checkProxy, type ProxyVerdict, SourceHistory } from "../lib/chaos/history.ts";
 import {
   type KubeTarget,
   SERVICES,
@@ -40,37 +48,10 @@ import { RecordingProxy } from "../lib/chaos/recorder.ts";
 import { mirrorDiff } from "../lib/kube-mirror.ts";
 import { kubeSkip } from "../lib/kube-stack.ts";
 
-const num = (name: string, fallback: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${v}`);
-  return n;
-};
-const CHANGES = num("CHAOS_CHANGES", 100);
-const ROUTES = num("CHAOS_ROUTES", CHANGES >= 500 ? 40 : 12);
-const DOWN_MS = num("CHAOS_DOWN_MS", 1500);
-const SEED = num("CHAOS_SEED", 20260901);
-const TYPES = [TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.listener, TypeUrl.route] as const;
-const short = (t: string) =>
-  ({
-    [TypeUrl.cluster]: "CDS",
-    [TypeUrl.endpoint]: "EDS",
-    [TypeUrl.listener]: "LDS",
-    [TypeUrl.route]: "RDS",
-  })[t] ?? t;
-
-/** A small seeded PRNG (mulberry32), so a run's changes can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const CHANGES = envNumber("CHAOS_CHANGES", 100);
+const ROUTES = envNumber("CHAOS_ROUTES", CHANGES >= 500 ? 40 : 12);
+const DOWN_MS = envNumber("CHAOS_DOWN_MS", 1500);
+const SEED = envNumber("CHAOS_SEED", 20260901);
 
 interface Fault {
   name: string;
@@ -146,20 +127,14 @@ describe(`chaos: ${CHANGES} route changes, each part of Waymark killed and resta
   const serviceOf = (route: string) => SERVICES[Number(route.split("-")[1]) % SERVICES.length]!;
   const envoyIds = () => t.envoys.map((_, i) => `${WAYPOINT.name}-chaos-${i}.${WAYPOINT.namespace}`);
 
-  /** One change: create an absent route, else update (70 %) or delete (30 %) a random one. */
-  const change = async () => {
-    const route = routeNames[Math.floor(random() * routeNames.length)]!;
-    const seq = history.next();
-    const issuedAt = Date.now();
-    let op: Change["op"];
-    if (!history.exists(route)) op = "create";
-    else op = random() < 0.7 ? "update" : "delete";
-    if (op === "delete") {
-      history.deleting(route, issuedAt);
-      await t.deleteRoute(route);
-    } else await t.applyRoute(route, serviceOf(route), `${route}-v${seq}`);
-    history.record({ seq, route, op, marker: seq, issuedAt, doneAt: Date.now() });
-  };
+  const change = () =>
+    randomChange({
+      history,
+      routes: routeNames,
+      random,
+      apply: (route, marker) => t.applyRoute(route, serviceOf(route), marker),
+      remove: (route) => t.deleteRoute(route),
+    });
 
   /** Waits until wm-objects mirrors the cluster, then until every proxy ACKed the expected manifest. */
   const converge = async (timeoutMs: number): Promise<{ expected: Expected; at: number }> => {
@@ -176,37 +151,13 @@ describe(`chaos: ${CHANGES} route changes, each part of Waymark killed and resta
       throw new Error(`${err.message}:\n${diff.slice(0, 10).join("\n")}`);
     });
     const expected = await expectedManifest(nc, WAYPOINT, t.bindAddress);
-    let lag: string[] = [];
-    const at = await waitFor(
-      "every proxy ACKed the final manifest",
-      async () => {
-        lag = [];
-        const records = await proxyRecords(nc);
-        let last = 0;
-        for (const id of [...envoyIds(), ...recorders.map((r) => r.id)]) {
-          const rec = records.get(id);
-          for (const ty of TYPES) {
-            const s = rec?.types[ty];
-            if (s?.ackedVersion !== expected.versions[ty]) {
-              lag.push(
-                `${id} ${short(ty)}: acked ${s?.ackedVersion ?? "nothing"} (sent ${s?.sentVersion}), want ${expected.versions[ty]}`,
-              );
-            } else last = Math.max(last, Date.parse(s?.ackedAt ?? "0"));
-          }
-        }
-        for (const r of recorders) {
-          for (const ty of TYPES) {
-            if (r.versions.get(ty) !== expected.versions[ty])
-              lag.push(`${r.id} holds ${short(ty)} ${r.versions.get(ty)}, want ${expected.versions[ty]}`);
-          }
-        }
-        return lag.length === 0 && last;
-      },
+    const at = await awaitProxiesAcked(
+      nc,
+      expected,
+      [...envoyIds(), ...recorders.map((r) => r.id)],
+      recorders,
       timeoutMs,
-      100,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}:\n${lag.slice(0, 12).join("\n")}`);
-    });
+    );
     return { expected, at };
   };
 
@@ -292,31 +243,10 @@ describe(`chaos: ${CHANGES} route changes, each part of Waymark killed and resta
     assert.equal(published?.version, expected.version, "wm-xds holds the manifest of the final objects");
     assert.deepEqual(published?.resources, expected.resources);
     // Every proxy ACKed it (wm-proxies), with no NACK left standing.
-    const records = await proxyRecords(nc);
-    for (const id of [...envoyIds(), ...recorders.map((r) => r.id)]) {
-      const rec = records.get(id);
-      assert.ok(rec, `${id} has a wm-proxies record`);
-      for (const ty of TYPES) {
-        assert.equal(rec.types[ty]?.ackedVersion, expected.versions[ty], `${id} ${short(ty)} ACKed`);
-        assert.equal(rec.types[ty]?.nackedVersion, undefined, `${id} ${short(ty)} never NACKed`);
-      }
-    }
+    await assertProxiesAcked(nc, expected, [...envoyIds(), ...recorders.map((r) => r.id)]);
     // The real Envoys: their route configurations are exactly the manifest's, and hold the last markers.
     const final = history.final();
-    const want = [...final].map(([r, m]) => `${r}-v${m}`).sort();
-    for (const envoy of t.envoys) {
-      const dump = JSON.parse(await envoy.admin("/config_dump?resource=dynamic_route_configs")) as {
-        configs: Array<{ version_info: string; route_config: { name: string } }>;
-      };
-      const versions = Object.fromEntries(dump.configs.map((c) => [c.route_config.name, c.version_info]));
-      assert.deepEqual(
-        versions,
-        expected.resources[TypeUrl.route],
-        `${envoy.proc.name} route configurations`,
-      );
-      const have = [...new Set([...JSON.stringify(dump).matchAll(MARKER)].map((m) => m[0]))].sort();
-      assert.deepEqual(have, want, `${envoy.proc.name} holds every route's last marker`);
-    }
+    for (const envoy of t.envoys) await assertEnvoyHolds(envoy, expected, final);
     // The recording proxies: their history.
     const verdicts: ProxyVerdict[] = recorders.map((r) => checkProxy(r.id, r.observations, history));
     for (const r of recorders) {

@@ -1,7 +1,7 @@
 // NATS JetStream plumbing shared by the services: connection, the KV buckets, JSON values, and
 // watches that say when they have caught up with the bucket's current contents.
 
-import { jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Bucket, ConfigError, type Logger, WaymarkError } from "@waymark/api";
@@ -47,6 +47,7 @@ export function natsTlsFromEnv(env: Record<string, string | undefined> = process
 /**
  * Takes `user:password@` out of NATS URLs (`nats://watcher:secret@nats:4222`, as the Helm chart sets
  * WAYMARK_NATS_URL) so they are sent as the connection's credentials; nats.js ignores them in URLs.
+ * A string may hold several URLs separated by commas (the servers of a NATS cluster).
  */
 export function splitCredentials(servers: string | string[]): {
   servers: string[];
@@ -55,14 +56,18 @@ export function splitCredentials(servers: string | string[]): {
 } {
   let user: string | undefined;
   let pass: string | undefined;
-  const out = (Array.isArray(servers) ? servers : [servers]).map((s) => {
-    const m = /^([a-z]+:\/\/)([^@/\s]*)@(.*)$/.exec(s);
-    if (!m) return s;
-    const [u, p] = m[2]!.split(/:(.*)/s);
-    user = decodeURIComponent(u ?? "");
-    pass = p === undefined ? undefined : decodeURIComponent(p);
-    return `${m[1]}${m[3]}`;
-  });
+  const list = (Array.isArray(servers) ? servers : [servers]).flatMap((s) => s.split(","));
+  const out = list
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map((s) => {
+      const m = /^([a-z]+:\/\/)([^@/\s]*)@(.*)$/.exec(s);
+      if (!m) return s;
+      const [u, p] = m[2]!.split(/:(.*)/s);
+      user = decodeURIComponent(u ?? "");
+      pass = p === undefined ? undefined : decodeURIComponent(p);
+      return `${m[1]}${m[3]}`;
+    });
   return { servers: out, ...(user === undefined ? {} : { user }), ...(pass === undefined ? {} : { pass }) };
 }
 
@@ -104,20 +109,124 @@ export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
   return nc;
 }
 
+/** The environment variable with the replicas of every bucket (stream) the services create. */
+export const NATS_REPLICAS_ENV = "WAYMARK_NATS_REPLICAS";
+/** JetStream replicates a stream on 1, 3 or 5 servers (an odd quorum; the server allows no more than 5). */
+export const NATS_REPLICA_COUNTS = [1, 3, 5] as const;
+
 /**
- * Opens (creating if missing) one of Waymark's buckets, on file storage. Retries while NATS or
- * JetStream is not there yet (a restarting server), logging each failure.
+ * Replicas of every KV bucket the services create, from WAYMARK_NATS_REPLICAS (default 1): 1 for a
+ * single NATS server, 3 or 5 for a JetStream cluster of at least that many servers.
  */
-export async function openBucket(nc: NatsConnection, bucket: Bucket, log?: Logger): Promise<KV> {
+export function natsReplicasFromEnv(env: Record<string, string | undefined> = process.env): number {
+  const raw = env[NATS_REPLICAS_ENV]?.trim();
+  if (!raw) return 1;
+  const n = Number(raw);
+  if (!(NATS_REPLICA_COUNTS as readonly number[]).includes(n) || !/^\d$/.test(raw))
+    throw new ConfigError(
+      `${NATS_REPLICAS_ENV}=${JSON.stringify(raw)}: expected 1, 3 or 5 (the number of NATS servers that keep each bucket: 1 for a single server, 3 or 5 at most the size of a JetStream cluster)`,
+    );
+  return n;
+}
+
+export interface OpenBucketOptions {
+  /** Replicas of the bucket's stream; default natsReplicasFromEnv(). */
+  replicas?: number;
+  /**
+   * The caller writes this bucket and may change its stream (the chart gives only a bucket's writers
+   * $JS.API.STREAM.UPDATE): an existing bucket with other replicas is scaled to `replicas`. Readers
+   * use it as it is (its writers scale it).
+   */
+  writer?: boolean;
+  /** Tries before giving up (default 120, some four minutes). */
+  attempts?: number;
+}
+
+// JetStream API error codes (nats-server's errors.json) that openBucket tells apart.
+/** "replicas > 1 not supported in non-clustered mode": a single server, replicas asked for. */
+const JS_REPLICAS_NOT_SUPPORTED = 10074;
+/** "no suitable peers for placement", "insufficient resources": fewer servers up than replicas. */
+const JS_NO_PEERS = new Set([10005, 10023]);
+
+const jsErrCode = (err: unknown): number | undefined =>
+  err instanceof JetStreamApiError ? err.code : undefined;
+
+function replicasError(bucket: string, replicas: number, err: unknown, what: string): ConfigError {
+  return new ConfigError(
+    `bucket ${bucket}: ${what} with ${replicas} replicas (${NATS_REPLICAS_ENV}=${replicas}): ${err instanceof Error ? err.message : String(err)}`,
+    {
+      cause: err,
+      fix: `Set ${NATS_REPLICAS_ENV} to at most the number of JetStream servers in the NATS cluster (1 for a single server; in the Helm chart: nats.replicas or nats.external.replicas), or start the missing NATS servers.`,
+    },
+  );
+}
+
+/**
+ * Opens (creating if missing) one of Waymark's buckets, on file storage, with the replicas asked for.
+ * An existing bucket with other replicas is scaled when the caller writes it (NATS moves a stream
+ * between R1, R3 and R5 in place). Retries while NATS or JetStream is not there yet (a restarting
+ * server, a cluster with too few servers up), logging each failure; replicas a single server cannot
+ * have are a ConfigError at once.
+ */
+export async function openBucket(
+  nc: NatsConnection,
+  bucket: Bucket,
+  log?: Logger,
+  opts: OpenBucketOptions = {},
+): Promise<KV> {
+  const replicas = opts.replicas ?? natsReplicasFromEnv();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await new Kvm(nc).create(bucket, { history: bucketHistory[bucket], storage: "file" });
+      const kv = await new Kvm(nc).create(bucket, {
+        history: bucketHistory[bucket],
+        storage: "file",
+        replicas,
+      });
+      await matchReplicas(nc, kv, bucket, replicas, opts.writer === true, log);
+      return kv;
     } catch (err) {
-      if (attempt >= 120 || nc.isClosed()) throw err;
-      log?.warn("cannot open bucket yet; retrying", { bucket, attempt, err });
+      if (err instanceof ConfigError) throw err;
+      const code = jsErrCode(err);
+      if (code === JS_REPLICAS_NOT_SUPPORTED)
+        throw replicasError(bucket, replicas, err, "NATS is a single server: it cannot keep a bucket");
+      if (attempt >= (opts.attempts ?? 120) || nc.isClosed()) {
+        if (code !== undefined && JS_NO_PEERS.has(code))
+          throw replicasError(
+            bucket,
+            replicas,
+            err,
+            "NATS has too few JetStream servers up to keep a bucket",
+          );
+        throw err;
+      }
+      log?.warn("cannot open bucket yet; retrying", { bucket, replicas, attempt, err });
       await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
     }
   }
+}
+
+/** Scales an existing bucket's stream to `replicas` (writers), or says that it differs (readers). */
+export async function matchReplicas(
+  nc: NatsConnection,
+  kv: KV,
+  bucket: string,
+  replicas: number,
+  writer: boolean,
+  log?: Logger,
+): Promise<void> {
+  const status = await kv.status();
+  if (status.replicas === replicas) return;
+  if (!writer) {
+    log?.warn("bucket has other replicas than asked; its writers scale it", {
+      bucket,
+      replicas: status.replicas,
+      want: replicas,
+    });
+    return;
+  }
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.update(status.streamInfo.config.name, { num_replicas: replicas });
+  log?.info("bucket scaled", { bucket, from: status.replicas, to: replicas });
 }
 
 const enc = new TextEncoder();

@@ -33,9 +33,9 @@ async function main(): Promise<void> {
   const nc = await connectBus({ servers: [...config.natsServers], name: `translator/${hostname()}`, log });
   const [objects, xds, status, infra] = await Promise.all([
     openBucket(nc, Bucket.objects, log),
-    openBucket(nc, Bucket.xds, log),
-    openBucket(nc, Bucket.status, log),
-    openBucket(nc, Bucket.infra, log),
+    openBucket(nc, Bucket.xds, log, { writer: true }),
+    openBucket(nc, Bucket.status, log, { writer: true }),
+    openBucket(nc, Bucket.infra, log, { writer: true }),
   ]);
   const metrics = new TranslatorMetrics(telemetry.registry);
   // With leader election, only the leader runs the translator (and publishes); standbys wait.

@@ -89,8 +89,8 @@ export async function startWatcher(config: WatcherConfig, log: Logger): Promise<
   const source = await createSource(config, log);
   const nc = await connectBus({ servers: config.natsUrl, name: `waymark-watcher/${hostname()}`, log });
   try {
-    const objects = await openBucket(nc, Bucket.objects, log);
-    const status = await openBucket(nc, Bucket.status, log);
+    const objects = await openBucket(nc, Bucket.objects, log, { writer: true });
+    const status = await openBucket(nc, Bucket.status, log, { writer: true });
     const publisher = new ObjectPublisher({
       objects,
       status,
@@ -111,7 +111,7 @@ export async function startWatcher(config: WatcherConfig, log: Logger): Promise<
       // The token issuer's public keys, for the xds-server to verify proxy tokens with.
       issuerKeys = new IssuerKeysPublisher({
         client: kube.client,
-        kv: await openBucket(nc, Bucket.issuer, log),
+        kv: await openBucket(nc, Bucket.issuer, log, { writer: true }),
         log,
       });
       await issuerKeys.start();

@@ -41,8 +41,8 @@ export async function startXdsServer(
   try {
     const [xdsKv, proxiesKv, replicasKv] = await Promise.all([
       openBucket(nc, Bucket.xds, log),
-      openBucket(nc, Bucket.proxies, log),
-      openBucket(nc, Bucket.replicas, log),
+      openBucket(nc, Bucket.proxies, log, { writer: true }),
+      openBucket(nc, Bucket.replicas, log, { writer: true }),
     ]);
     const store = new SnapshotStore(xdsKv, log);
     await store.start();

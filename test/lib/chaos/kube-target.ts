@@ -72,7 +72,8 @@ export function routeObject(name: string, service: string, marker: string) {
   };
 }
 
-function baseObjects(): unknown[] {
+/** The namespace, Services, EndpointSlices and waypoint Gateway the routes attach to. */
+export function baseObjects(): unknown[] {
   const ns = WAYPOINT.namespace;
   return [
     {

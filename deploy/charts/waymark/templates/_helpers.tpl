@@ -44,9 +44,29 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version }}
 {{- end -}}
 {{- end -}}
 
+{{/* The chart's NATS servers (nats.replicas), failing on a count JetStream cannot replicate on. */}}
+{{- define "waymark.natsReplicas" -}}
+{{- $r := ternary .Values.nats.replicas .Values.nats.external.replicas .Values.nats.enabled | int -}}
+{{- if not (has $r (list 1 3 5)) -}}
+{{- fail (printf "%s is %d: use 1, or 3 or 5 for a JetStream cluster (NATS replicates a bucket on an odd number of servers, at most 5)" (ternary "nats.replicas" "nats.external.replicas" .Values.nats.enabled) $r) -}}
+{{- end -}}
+{{- $r -}}
+{{- end -}}
+
+{{/* Client URLs of NATS: the Service of a single server; every pod of a cluster, comma-separated. */}}
 {{- define "waymark.natsHostUrl" -}}
 {{- if .Values.nats.enabled -}}
-{{- printf "nats://%s.%s.svc:4222" (include "waymark.name" (list . "nats")) .Release.Namespace -}}
+{{- $name := include "waymark.name" (list . "nats") -}}
+{{- $r := include "waymark.natsReplicas" . | int -}}
+{{- if eq $r 1 -}}
+{{- printf "nats://%s.%s.svc:4222" $name .Release.Namespace -}}
+{{- else -}}
+{{- $urls := list -}}
+{{- range $i := until $r -}}
+{{- $urls = append $urls (printf "nats://%s-%d.%s-headless.%s.svc:4222" $name $i $name $.Release.Namespace) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
 {{- else -}}
 {{- required "nats.external.url is required when nats.enabled is false" .Values.nats.external.url -}}
 {{- end -}}
@@ -54,7 +74,8 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version }}
 
 {{/*
 The NATS env of a service: its password from the Secret, then WAYMARK_NATS_URL with the user and a
-$(NATS_PASSWORD) reference, which Kubernetes expands in the container. Call with (list $ "watcher").
+$(NATS_PASSWORD) reference (in each URL of a cluster), which Kubernetes expands in the container, and
+WAYMARK_NATS_REPLICAS when the buckets have more than one replica. Call with (list $ "watcher").
 */}}
 {{- define "waymark.natsEnv" -}}
 {{- $root := index . 0 -}}
@@ -68,10 +89,15 @@ $(NATS_PASSWORD) reference, which Kubernetes expands in the container. Call with
       name: {{ $secret }}
       key: {{ $user }}
 - name: WAYMARK_NATS_URL
-  value: {{ regexReplaceAll "^([a-z]+://)" $url (printf "${1}%s:$(NATS_PASSWORD)@" $user) | quote }}
+  value: {{ regexReplaceAll "(^|,)([a-z]+://)" $url (printf "${1}${2}%s:$(NATS_PASSWORD)@" $user) | quote }}
 {{- else }}
 - name: WAYMARK_NATS_URL
   value: {{ $url | quote }}
+{{- end }}
+{{- $replicas := include "waymark.natsReplicas" $root }}
+{{- if ne $replicas "1" }}
+- name: WAYMARK_NATS_REPLICAS
+  value: {{ $replicas | quote }}
 {{- end }}
 {{- end -}}
 

@@ -10,7 +10,7 @@
 import { hostname } from "node:os";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { Logger } from "@waymark/api";
-import type { NatsConnection } from "@waymark/bus";
+import { matchReplicas, type NatsConnection, natsReplicasFromEnv } from "@waymark/bus";
 
 export const LEASE_BUCKET = "wm-leases";
 
@@ -40,12 +40,15 @@ export interface LeaderElection {
   stop(): Promise<void>;
 }
 
-/** Opens (creating if missing) the lease bucket; an existing bucket keeps its own TTL. */
+/** Opens (creating if missing) the lease bucket, with WAYMARK_NATS_REPLICAS; an existing bucket keeps its own TTL. */
 export async function openLeaseBucket(nc: NatsConnection, ttlMs: number, log: Logger): Promise<KV> {
   const kvm = new Kvm(nc);
+  const replicas = natsReplicasFromEnv();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await kvm.create(LEASE_BUCKET, { history: 1, storage: "memory", ttl: ttlMs });
+      const kv = await kvm.create(LEASE_BUCKET, { history: 1, storage: "memory", ttl: ttlMs, replicas });
+      await matchReplicas(nc, kv, LEASE_BUCKET, replicas, true, log);
+      return kv;
     } catch (err) {
       // A bucket made with another TTL: use it as it is (its TTL is what the server enforces).
       if (/different configuration|already in use/i.test(String(err))) {
