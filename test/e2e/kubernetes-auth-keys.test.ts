@@ -73,10 +73,11 @@ describe("kubernetes: issuer keys after the API server's signing key changes", {
       typeUrl: TypeUrl.cluster,
       node: { id: "proxy.httpbin", cluster: waypointNodeCluster(WAYPOINT) },
     });
-    const outcome = await Promise.race([
-      s.next(10_000, "clusters").then((r) => ({ served: [...deltaResources(r).keys()] })),
-      s.status.then((st) => ({ refused: st })),
-    ]);
+    // A refused stream ends the response queue (next() rejects) and then reports its status.
+    const outcome = await s.next(10_000, "clusters").then(
+      (r) => ({ served: [...deltaResources(r).keys()] }),
+      async () => ({ refused: await s.status }),
+    );
     s.close();
     return outcome;
   }

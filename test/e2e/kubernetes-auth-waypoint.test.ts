@@ -55,7 +55,7 @@ describe("kubernetes: the generated waypoint with authentication on", {
     const text = await (await fetch(metricsUrl)).text();
     const line = text
       .split("\n")
-      .find((l) => l.startsWith(`${name}{`) && l.includes(label) && !l.startsWith("#"));
+      .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
     return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
   };
   const listeners = async (e: EnvoyProc) =>
@@ -180,6 +180,7 @@ describe("kubernetes: the generated waypoint with authentication on", {
     ]);
     let short = "";
     const expiries = await metric("waymark_xds_streams_token_expired_total");
+    const expiredBefore = await metric("waymark_xds_auth_rejections_total", 'reason="expired"');
     const {
       envoy: e,
       projected,
@@ -211,13 +212,26 @@ describe("kubernetes: the generated waypoint with authentication on", {
     assert.deepEqual(streamEnds(e), [], "served, not refused, before the token expires");
     const exp = JSON.parse(Buffer.from(short.split(".")[1]!, "base64url").toString()).exp as number;
 
-    // The stream end event: the xds-server ends it when the token expires, and says so.
-    await waitFor("the stream's end at the token's expiry", () => streamEnds(e).length > 0, 90_000, 100);
-    assert.match(streamEnds(e)[0]!, /closed: 16, .*the stream's token expired at/);
+    // The stream end event: the xds-server ends the stream when the token expires, counts it, and
+    // Envoy logs why (Envoy logs every UNAUTHENTICATED close at warn).
+    await waitFor(
+      "the stream's end at the token's expiry",
+      async () => (await metric("waymark_xds_streams_token_expired_total")) > expiries,
+      90_000,
+      100,
+    );
     assert.ok(Date.now() >= exp * 1000, "not before the token's exp");
     assert.equal(await metric("waymark_xds_streams_token_expired_total"), expiries + 1);
-    // Envoy retries with the token it holds: refused.
-    await waitFor("a retry with the expired token refused", () => streamEnds(e).length > 1, 60_000, 100);
+    await waitFor("Envoy's log of the end", () => streamEnds(e).length > 0, 10_000, 50);
+    assert.match(streamEnds(e)[0]!, /closed: 16, .*the stream's token expired at/);
+    // Envoy retries with the token it holds: refused, and nothing more is sent to it.
+    await waitFor(
+      "a retry with the expired token refused",
+      async () => (await metric("waymark_xds_auth_rejections_total", 'reason="expired"')) > expiredBefore,
+      60_000,
+      100,
+    );
+    await waitFor("Envoy's log of the refusal", () => streamEnds(e).length > 1, 10_000, 50);
     assert.match(streamEnds(e)[1]!, /closed: 16, .*the token expired at/);
 
     // The kubelet rotates the token: Envoy's next stream carries the new one and is served. A change
