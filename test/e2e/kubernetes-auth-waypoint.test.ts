@@ -66,8 +66,11 @@ describe("kubernetes: the generated waypoint with authentication on", {
         }
       ).configs ?? []
     ).map((c) => c.name);
-  const holdsListeners = (e: EnvoyProc, what: string) =>
-    waitFor(what, async () => (await listeners(e)).length > 0, 30_000, 100);
+  /** Envoy applied a response of the xds-server (the waypoint has no Service yet: no listener). */
+  const served = async (e: EnvoyProc) =>
+    ((await e.stats("cluster_manager.cds.update_success")).get("cluster_manager.cds.update_success") ?? 0) >
+    0;
+  const waitServed = (e: EnvoyProc, what: string) => waitFor(what, () => served(e), 30_000, 100);
   const clusters = async (e: EnvoyProc) =>
     (
       (
@@ -148,7 +151,7 @@ describe("kubernetes: the generated waypoint with authentication on", {
       { serviceAccount: projected.serviceAccount, audience: projected.audience },
       { serviceAccount: WAYPOINT, audience: XDS_TOKEN_AUDIENCE },
     );
-    await holdsListeners(e, "the Envoy holds the waypoint's listener");
+    await waitServed(e, "the Envoy applies the xds-server's responses");
     assert.deepEqual(streamEnds(e), [], "no stream refused");
   });
 
@@ -161,6 +164,7 @@ describe("kubernetes: the generated waypoint with authentication on", {
     assert.match(streamEnds(e)[0]!, /closed: 16, .*audience .* does not include "waymark"/);
     assert.ok((await metric("waymark_xds_auth_rejections_total", 'reason="wrong-audience"')) > before);
     assert.deepEqual(await listeners(e), [], "refused: no listener");
+    assert.equal(await served(e), false, "refused: no response applied");
     assert.equal(
       (await e.stats("listener_manager.lds.update_success")).get("listener_manager.lds.update_success") ?? 0,
       0,
@@ -208,7 +212,7 @@ describe("kubernetes: the generated waypoint with authentication on", {
     assert.equal(review.status.authenticated, true, JSON.stringify(review.status));
     assert.equal(review.status.user?.username, `system:serviceaccount:${NS}:${WAYPOINT}`);
 
-    await holdsListeners(e, "served on the short-lived token");
+    await waitServed(e, "served on the short-lived token");
     assert.deepEqual(streamEnds(e), [], "served, not refused, before the token expires");
     const exp = JSON.parse(Buffer.from(short.split(".")[1]!, "base64url").toString()).exp as number;
 
