@@ -4,32 +4,14 @@
 // then. A bare ADS server here records the authorization header of every stream Envoy opens and
 // ends each stream, so Envoy keeps reconnecting and each new stream shows the token it holds.
 import assert from "node:assert/strict";
-import { mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { adsService } from "@waymark/envoy-proto";
 import { startEnvoy, tempDir, waitFor } from "@waymark/testing";
 import { renderBootstrap, renderTokenSds } from "@waymark/waypoint";
-
-/** Lays out a token directory as the kubelet does: `..<ts>/token`, `..data` → it, `token` → `..data/token`. */
-function kubeletTokenDir(dir: string, first: string): (next: string) => void {
-  let n = 0;
-  const writeVersion = (value: string) => {
-    const version = `..2026_11_26_${String(n++).padStart(2, "0")}`;
-    mkdirSync(join(dir, version));
-    writeFileSync(join(dir, version, "token"), value);
-    return version;
-  };
-  mkdirSync(dir, { recursive: true });
-  symlinkSync(writeVersion(first), join(dir, "..data"));
-  symlinkSync("..data/token", join(dir, "token"));
-  return (next: string) => {
-    const version = writeVersion(next);
-    symlinkSync(version, join(dir, "..data_tmp"));
-    renameSync(join(dir, "..data_tmp"), join(dir, "..data")); // the atomic swap
-  };
-}
+import { kubeletTokenDir } from "../lib/token-dir.ts";
 
 const stops: Array<() => Promise<void>> = [];
 after(async () => {

@@ -4,7 +4,7 @@
 // RBAC of deploy/rbac.yaml). Also: running the guide's snippets with bash, and a waypoint Envoy
 // bootstrapped from the ConfigMap Waymark created.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -19,6 +19,7 @@ import {
   startProcess,
   waitFor,
 } from "@waymark/testing";
+import { kubeletTokenDir } from "./token-dir.ts";
 
 /**
  * Kubernetes tests skip only when asked to (WAYMARK_SKIP_KUBE=1); otherwise missing binaries or a
@@ -51,6 +52,8 @@ export async function startKubeStack(o: {
   apiserverArgs?: string[];
   /** Extra environment of every watcher (e.g. a short WAYMARK_KUBE_WATCH_TIMEOUT_S). */
   watcherEnv?: Record<string, string>;
+  /** Extra environment of the xds-server (e.g. WAYMARK_XDS_AUTH=kubernetes). */
+  xdsEnv?: Record<string, string>;
   /** The API groups of Istio CRDs installed (default: security.istio.io only). */
   istioCrdGroups?: readonly string[];
 }): Promise<KubeStack> {
@@ -85,7 +88,7 @@ export async function startKubeStack(o: {
       name: "xds-server",
       command: node,
       args: [main("xds-server")],
-      env: { ...common, WAYMARK_XDS_ADDRESS: `127.0.0.1:${xdsPort}`, WAYMARK_REPLICA: "xds-0" },
+      env: { ...common, WAYMARK_XDS_ADDRESS: `127.0.0.1:${xdsPort}`, WAYMARK_REPLICA: "xds-0", ...o.xdsEnv },
       logDir: o.logDir,
     });
     let n = 0;
@@ -165,18 +168,71 @@ export async function startHttpbinAt(o: {
   return proc;
 }
 
+/** The service-account token a waypoint Deployment projects, as its pod spec says. */
+export interface ProjectedToken {
+  namespace: string;
+  serviceAccount: string;
+  audience: string;
+  expirationSeconds: number;
+  /** The volume's mount path in the proxy container, and the token's path in it. */
+  mountPath: string;
+  path: string;
+}
+
+/**
+ * A token from the TokenRequest API (`kubectl create token`) for what a Deployment projects: its
+ * ServiceAccount, lifetime and audience (or another audience).
+ */
+export async function mintProjectedToken(
+  cluster: KubeCluster,
+  p: ProjectedToken,
+  audience = p.audience,
+): Promise<string> {
+  const out = await cluster.kubectl([
+    ...["-n", p.namespace, "create", "token", p.serviceAccount],
+    ...["--audience", audience, "--duration", `${p.expirationSeconds}s`],
+  ]);
+  return out.trim();
+}
+
+type PodSpec = {
+  serviceAccountName: string;
+  containers: Array<{ volumeMounts?: Array<{ name: string; mountPath: string }> }>;
+  volumes: Array<{
+    name: string;
+    projected?: {
+      sources: Array<{
+        serviceAccountToken?: { audience: string; expirationSeconds?: number; path: string };
+      }>;
+    };
+  }>;
+};
+
 /**
  * A waypoint Envoy started from the bootstrap in the ConfigMap Waymark created, changed only where a
- * pod and this machine differ: node.id (the container's --service-node), the token file (the
- * kubelet's projected token → a file holding a token from the TokenRequest API with the same
- * audience) and the SDS file naming it, and the readiness port (8082 may be taken here).
+ * pod and this machine differ: node.id (the container's --service-node), the token mount (the
+ * kubelet's projected-token directory → a directory here laid out as the kubelet lays it out: only
+ * that directory prefix of the token file and of the watched directory is rewritten) and the SDS file
+ * naming the token, and the readiness port (8082 may be taken here). The token is minted with the
+ * TokenRequest API for exactly what the Deployment projects (its ServiceAccount, audience and
+ * expirationSeconds), unless `token` gives another. `rotate` swaps in a new token as the kubelet does.
  */
 export async function startWaypointEnvoy(o: {
   cluster: KubeCluster;
   namespace: string;
   name: string;
   logDir: string;
-}): Promise<{ envoy: EnvoyProc; bootstrap: Record<string, unknown> }> {
+  /** The Envoy's name (its log, its token directory); default envoy-waypoint. */
+  envoyName?: string;
+  /** The token to present instead of one minted for what the Deployment projects. */
+  token?: (p: ProjectedToken) => Promise<string>;
+}): Promise<{
+  envoy: EnvoyProc;
+  bootstrap: Record<string, unknown>;
+  projected: ProjectedToken;
+  rotate(token: string): void;
+}> {
+  const envoyName = o.envoyName ?? "envoy-waypoint";
   const cmText = await o.cluster.kubectl(["-n", o.namespace, "get", "configmap", o.name, "-o", "json"]);
   const cm = JSON.parse(cmText) as { data: Record<string, string> };
   const text = cm.data["envoy.json"];
@@ -184,46 +240,50 @@ export async function startWaypointEnvoy(o: {
   const bootstrap = JSON.parse(text) as Record<string, unknown>;
   const deploy = JSON.parse(
     await o.cluster.kubectl(["-n", o.namespace, "get", "deployment", o.name, "-o", "json"]),
-  ) as {
-    spec: {
-      template: {
-        spec: {
-          volumes: Array<{ projected?: { sources: Array<{ serviceAccountToken?: { audience: string } }> } }>;
-        };
-      };
-    };
+  ) as { spec: { template: { spec: PodSpec } } };
+  const pod = deploy.spec.template.spec;
+  const volume = pod.volumes.find((v) => v.projected?.sources.some((s) => s.serviceAccountToken));
+  const sat = volume?.projected?.sources.find((s) => s.serviceAccountToken)?.serviceAccountToken;
+  const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === volume?.name);
+  if (!volume || !sat || !mount) throw new Error("the waypoint Deployment mounts no service-account token");
+  const projected: ProjectedToken = {
+    namespace: o.namespace,
+    serviceAccount: pod.serviceAccountName,
+    audience: sat.audience,
+    expirationSeconds: sat.expirationSeconds ?? 3600,
+    mountPath: mount.mountPath,
+    path: sat.path,
   };
-  const audience = deploy.spec.template.spec.volumes
-    .flatMap((v) => v.projected?.sources ?? [])
-    .find((s) => s.serviceAccountToken)?.serviceAccountToken?.audience;
-  if (!audience) throw new Error("the waypoint Deployment projects no service-account token");
-  const tokenDir = join(o.logDir, "xds-tokens");
-  mkdirSync(tokenDir, { recursive: true });
-  writeFileSync(join(tokenDir, "token"), await o.cluster.token(o.namespace, o.name, audience));
-  // The ConfigMap's other file: the SDS resource naming the token file, mounted beside the bootstrap.
+  const tokenFile = `${projected.mountPath}/${projected.path}`;
   const sdsText = cm.data["xds-token-sds.json"];
   if (!sdsText) throw new Error("the waypoint ConfigMap has no xds-token-sds.json");
-  const sdsFile = join(o.logDir, "xds-token-sds.json");
-  writeFileSync(sdsFile, sdsText.replaceAll("/var/run/secrets/xds-tokens/token", join(tokenDir, "token")));
-  const json = JSON.stringify(bootstrap)
+  if (!sdsText.includes(JSON.stringify(tokenFile)))
+    throw new Error(`the bootstrap's token SDS does not name the mounted token ${tokenFile}`);
+  const token = (await o.token?.(projected)) ?? (await mintProjectedToken(o.cluster, projected));
+  const tokenDir = join(o.logDir, `${envoyName}-xds-tokens`);
+  const rotate = kubeletTokenDir(tokenDir, token);
+  // The ConfigMap's other file: the SDS resource naming the token file, mounted beside the bootstrap.
+  const sdsFile = join(o.logDir, `${envoyName}-xds-token-sds.json`);
+  const moved = (t: string) => t.replaceAll(`"${projected.mountPath}/`, `"${tokenDir}/`);
+  writeFileSync(sdsFile, moved(sdsText));
+  const json = moved(JSON.stringify(bootstrap))
     .replaceAll("/etc/envoy/xds-token-sds.json", sdsFile)
-    .replaceAll("/var/run/secrets/xds-tokens/token", join(tokenDir, "token"))
-    .replaceAll('"/var/run/secrets/xds-tokens"', JSON.stringify(tokenDir));
+    .replaceAll(JSON.stringify(projected.mountPath), JSON.stringify(tokenDir));
   const patched = JSON.parse(json) as {
     node: { id: string };
     static_resources: {
       listeners: Array<{ address: { socket_address: { address: string; port_value: number } } }>;
     };
   };
-  patched.node.id = `${o.name}-test-pod.${o.namespace}`;
+  patched.node.id = `${o.name}-${o.envoyName ?? "test-pod"}.${o.namespace}`;
   for (const l of patched.static_resources.listeners) {
     l.address.socket_address.address = "127.0.0.1";
     l.address.socket_address.port_value = await freePort();
   }
   const envoy = await startEnvoy({
-    name: "envoy-waypoint",
+    name: envoyName,
     bootstrap: patched as unknown as Record<string, unknown>,
     logDir: o.logDir,
   });
-  return { envoy, bootstrap };
+  return { envoy, bootstrap, projected, rotate };
 }

@@ -30,6 +30,12 @@ export interface BootstrapOptions {
 /** Name of the generic secret holding the xDS token. */
 export const XDS_TOKEN_SECRET = "xds-token";
 
+/**
+ * The default audience of the token a waypoint sends: the one the translator's waypoint Deployments
+ * project and the one the xds-server requires (both WAYMARK_XDS_TOKEN_AUDIENCE, which overrides it).
+ */
+export const XDS_TOKEN_AUDIENCE = "waymark";
+
 export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
   const { waypoint: w } = o;
   const grpcService = { envoy_grpc: { cluster_name: "xds_cluster" } };

@@ -1,6 +1,7 @@
 // Environment → frozen configuration of the xds-server.
 import { hostname } from "node:os";
 import { ConfigError } from "@waymark/api";
+import { XDS_TOKEN_AUDIENCE } from "@waymark/waypoint";
 
 /**
  * The default largest xDS response (128 MiB). Envoy's gRPC client accepts messages of any size by
@@ -34,7 +35,7 @@ export interface XdsServerConfig {
    * waypoint. `none`: no check (standalone, development).
    */
   readonly auth: "kubernetes" | "none";
-  /** The audience proxy tokens must hold. */
+  /** The audience proxy tokens must hold (default XDS_TOKEN_AUDIENCE, what waypoint Deployments project). */
   readonly tokenAudience: string;
   /** The issuer proxy tokens must name; undefined = the issuer the watcher published. */
   readonly tokenIssuer: string | undefined;
@@ -83,7 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): XdsServerConfi
   if (auth !== "kubernetes" && auth !== "none") {
     throw new ConfigError(`WAYMARK_XDS_AUTH must be kubernetes or none, got ${JSON.stringify(auth)}`);
   }
-  const tokenAudience = env["WAYMARK_XDS_TOKEN_AUDIENCE"]?.trim() || "waymark";
+  const tokenAudience = env["WAYMARK_XDS_TOKEN_AUDIENCE"]?.trim() || XDS_TOKEN_AUDIENCE;
   if (/\s/.test(tokenAudience)) {
     throw new ConfigError(
       `WAYMARK_XDS_TOKEN_AUDIENCE may not hold spaces, got ${JSON.stringify(tokenAudience)}`,

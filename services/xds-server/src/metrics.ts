@@ -28,6 +28,7 @@ export class XdsMetrics {
   readonly ackLatency: Histogram<"type">;
   readonly connected: Gauge<"protocol">;
   readonly authRejections: Counter<"reason">;
+  readonly tokenExpiries: Counter;
   readonly tooLarge: Counter<"type">;
 
   /** `registry`: the service's; a private one (without process metrics) when absent. */
@@ -70,6 +71,11 @@ export class XdsMetrics {
       name: "waymark_xds_auth_rejections_total",
       help: "ADS streams refused: no valid proxy token (the TokenProblem), or another waypoint's (forbidden)",
       labelNames: ["reason"],
+      registers,
+    });
+    this.tokenExpiries = new Counter({
+      name: "waymark_xds_streams_token_expired_total",
+      help: "Served ADS streams ended (UNAUTHENTICATED) because their proxy token expired; the proxy reconnects with its rotated token",
       registers,
     });
     this.tooLarge = new Counter({

@@ -1,6 +1,7 @@
 // Composition of one xds-server replica: NATS, the snapshot store, the proxy tracker, the ADS server.
 import { Bucket, type Logger } from "@waymark/api";
 import { connectBus, KvWriter, openBucket } from "@waymark/bus";
+import { XDS_TOKEN_AUDIENCE } from "@waymark/waypoint";
 import { TokenAuthenticator } from "./auth/authenticator.ts";
 import { NatsKeySource } from "./auth/keys.ts";
 import type { XdsServerConfig } from "./config.ts";
@@ -71,7 +72,7 @@ export async function startXdsServer(
     const auth = keys
       ? new TokenAuthenticator({
           keys,
-          audience: config.tokenAudience ?? "waymark",
+          audience: config.tokenAudience ?? XDS_TOKEN_AUDIENCE,
           ...(config.tokenIssuer ? { issuer: config.tokenIssuer } : {}),
           skewSeconds: config.tokenSkewSeconds ?? 30,
           ...(opts.clock ? { now: opts.clock } : {}),
@@ -80,7 +81,7 @@ export async function startXdsServer(
     log.info("proxy authentication", {
       mode: config.auth ?? "none",
       ...(auth
-        ? { audience: config.tokenAudience ?? "waymark", issuer: config.tokenIssuer ?? "published" }
+        ? { audience: config.tokenAudience ?? XDS_TOKEN_AUDIENCE, issuer: config.tokenIssuer ?? "published" }
         : {}),
     });
     const metrics = opts.metrics ?? new XdsMetrics();

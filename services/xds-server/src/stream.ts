@@ -22,6 +22,9 @@ import type { WireMessage } from "./wire.ts";
 
 export type Protocol = "sotw" | "delta";
 
+/** The longest a Node timer waits (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface StreamDeps {
   store: SnapshotStore;
   tracker: ProxyTracker;
@@ -57,6 +60,8 @@ export class AdsStream implements Pushable {
   #dirty = false;
   #closed = false;
   #expiry: NodeJS.Timeout | undefined;
+  /** When the stream's token stops being accepted (ms since the epoch, authenticator clock). */
+  #deadline: number | undefined;
 
   constructor(id: string, protocol: Protocol, call: AdsCall, deps: StreamDeps) {
     this.id = id;
@@ -153,6 +158,9 @@ export class AdsStream implements Pushable {
       );
       this.#deps.attach(this, this.#key);
       this.#log.info("proxy connected", { snapshot: this.#deps.store.get(this.#key)?.version ?? null });
+    } else if (this.#deadline !== undefined && this.#deadline <= this.#deps.auth!.now()) {
+      this.#armExpiry();
+      return;
     }
     if (!req.typeUrl) {
       this.#fail(GrpcStatus.INVALID_ARGUMENT, "type_url is required on an aggregated stream");
@@ -207,8 +215,8 @@ export class AdsStream implements Pushable {
 
   /**
    * Checks the stream's token against the waypoint the proxy asks for; fails the stream when it does
-   * not prove an identity (UNAUTHENTICATED) or proves another one (PERMISSION_DENIED). A stream whose
-   * token expires is ended then: the proxy reconnects with its rotated token.
+   * not prove an identity (UNAUTHENTICATED) or proves another one (PERMISSION_DENIED). A served
+   * stream ends when its token expires (#armExpiry).
    */
   #authorize(waypoint: { namespace: string; name: string }): boolean {
     const auth = this.#deps.auth!;
@@ -232,16 +240,31 @@ export class AdsStream implements Pushable {
       return false;
     }
     this.#log = this.#log.child({ identity: `${identity.namespace}/${identity.serviceAccount}` });
-    const left = identity.expiresAt - Date.now();
-    this.#expiry = setTimeout(
-      () => {
-        this.#log.info("proxy token expired; ending the stream");
-        this.end();
-      },
-      Math.max(0, Math.min(left, 2 ** 31 - 1)),
-    );
+    this.#deadline = auth.deadline(identity);
+    return !this.#armExpiry();
+  }
+
+  /**
+   * Ends the stream once its token has expired (UNAUTHENTICATED, counted): a timer at the deadline,
+   * on the authenticator's clock, re-armed while the deadline is beyond what one timer can wait;
+   * each request checks it as well. The proxy reconnects with its rotated token.
+   */
+  #armExpiry(): boolean {
+    const auth = this.#deps.auth;
+    if (!auth || this.#deadline === undefined || this.#closed) return false;
+    const left = this.#deadline - auth.now();
+    if (left <= 0) {
+      this.#deps.metrics.tokenExpiries.inc();
+      this.#fail(
+        GrpcStatus.UNAUTHENTICATED,
+        `proxy ${this.#nodeId}: the stream's token expired at ${new Date(this.#deadline - 1).toISOString()} (with the tolerated skew); reconnect with a fresh token`,
+      );
+      return true;
+    }
+    clearTimeout(this.#expiry);
+    this.#expiry = setTimeout(() => this.#armExpiry(), Math.min(left, MAX_TIMER_MS));
     this.#expiry.unref();
-    return true;
+    return false;
   }
 
   #send(out: Outgoing[], snap: Snapshot | undefined): void {

@@ -5,7 +5,8 @@
 // RequestAuthentication, PeerAuthentication) and Waymark's deploy/ manifests are installed. Certificates and keys are made
 // with openssl per cluster.
 import { execFile as execFileCb, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,9 +69,84 @@ export interface KubeCluster {
    * whileDown runs while it is stopped.
    */
   restartApiserver(downMs?: number, whileDown?: () => Promise<void>, o?: { kill?: boolean }): Promise<void>;
+  /** The service-account key kube-apiserver was started with (it signs and verifies tokens). */
+  serviceAccountKey: ServiceAccountKey;
+  /**
+   * Restarts kube-apiserver (etcd kept, same port) signing service-account tokens with `signing` and
+   * accepting tokens signed by any of `verify` (its --service-account-key-file list, which its JWKS
+   * publishes). The other flags are kept.
+   */
+  restartWithServiceAccountKeys(
+    signing: ServiceAccountKey,
+    verify: readonly ServiceAccountKey[],
+  ): Promise<void>;
+  /**
+   * A kubeconfig authenticating with a client certificate of the cluster's CA for `user` in `groups`
+   * (e.g. `system:serviceaccount:<ns>:<name>`, whom RBAC treats as that ServiceAccount): an identity
+   * that outlives a change of the service-account keys.
+   */
+  certificateKubeconfig(user: string, groups: readonly string[]): Promise<string>;
   /** Starting time of each part, ms. */
   timings: Record<string, number>;
   stop(): Promise<void>;
+}
+
+/** An RSA key pair for service-account tokens, as PEM files, and the key id kube-apiserver gives it. */
+export interface ServiceAccountKey {
+  privateKeyFile: string;
+  publicKeyFile: string;
+  /** base64url of the SHA-256 of the public key's DER (SubjectPublicKeyInfo): kube-apiserver's kid. */
+  kid: string;
+}
+
+function serviceAccountKeyOf(privateKeyFile: string, publicKeyFile: string): ServiceAccountKey {
+  const der = createPublicKey(readFileSync(publicKeyFile)).export({ type: "spki", format: "der" });
+  return { privateKeyFile, publicKeyFile, kid: createHash("sha256").update(der).digest("base64url") };
+}
+
+/** A new service-account key pair, `<name>.key` and `<name>.pub` in `dir`. */
+export function makeServiceAccountKey(dir: string, name: string): ServiceAccountKey {
+  mkdirSync(dir, { recursive: true });
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const privateKeyFile = join(dir, `${name}.key`);
+  const publicKeyFile = join(dir, `${name}.pub`);
+  writeFileSync(privateKeyFile, privateKey.export({ type: "pkcs8", format: "pem" }));
+  writeFileSync(publicKeyFile, publicKey.export({ type: "spki", format: "pem" }));
+  return serviceAccountKeyOf(privateKeyFile, publicKeyFile);
+}
+
+/**
+ * A service-account token signed with `key`, with the claims kube-apiserver puts in one it issues
+ * through the TokenRequest API (RS256, the key's kid). With `key` in the API server's
+ * --service-account-key-file list, the API server accepts it too (a TokenReview authenticates it), so
+ * a test gets tokens that live less than the TokenRequest API's 10-minute minimum.
+ */
+export function signServiceAccountToken(
+  key: ServiceAccountKey,
+  o: {
+    issuer?: string;
+    audience: string;
+    namespace: string;
+    serviceAccount: string;
+    /** The ServiceAccount's metadata.uid (the API server checks it). */
+    uid: string;
+    /** Lifetime from now, in seconds. */
+    seconds: number;
+  },
+): string {
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const input = `${b64({ alg: "RS256", kid: key.kid })}.${b64({
+    aud: [o.audience],
+    exp: now + o.seconds,
+    iat: now,
+    nbf: now,
+    iss: o.issuer ?? "https://kubernetes.default.svc",
+    sub: `system:serviceaccount:${o.namespace}:${o.serviceAccount}`,
+    "kubernetes.io": { namespace: o.namespace, serviceaccount: { name: o.serviceAccount, uid: o.uid } },
+  })}`;
+  const signature = sign("sha256", Buffer.from(input), createPrivateKey(readFileSync(key.privateKeyFile)));
+  return `${input}.${signature.toString("base64url")}`;
 }
 
 /** The KWOK pods' address range (WAYMARK_KUBE_POD_CIDR, default 198.18.0.0/16, a benchmarking range). */
@@ -233,6 +309,7 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
     mark("etcd", t);
 
     const server = `https://127.0.0.1:${apiPort}`;
+    const serviceAccountKey = serviceAccountKeyOf(join(pki, "sa.key"), join(pki, "sa.pub"));
     const apiArgs = [
       "--etcd-servers",
       etcdUrl,
@@ -436,6 +513,17 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
       (
         await kubectl(["-n", namespace, "create", "token", name, "--audience", audience, "--duration", "2h"])
       ).trim();
+    const restartApiserver: KubeCluster["restartApiserver"] = async (downMs = 0, whileDown, ro = {}) => {
+      await (ro.kill ? apiserver.kill() : apiserver.stop(5000));
+      procs.splice(procs.indexOf(apiserver), 1);
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      try {
+        await whileDown?.();
+      } finally {
+        launchApiserver();
+        await waitReady();
+      }
+    };
     return {
       dir,
       server,
@@ -451,17 +539,61 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
         );
         return file;
       },
-      async restartApiserver(downMs = 0, whileDown, ro = {}) {
-        await (ro.kill ? apiserver.kill() : apiserver.stop(5000));
-        procs.splice(procs.indexOf(apiserver), 1);
-        if (downMs) await new Promise((r) => setTimeout(r, downMs));
-        try {
-          await whileDown?.();
-        } finally {
-          launchApiserver();
-          await waitReady();
+      serviceAccountKey,
+      async restartWithServiceAccountKeys(signing, verify) {
+        const kept: string[] = [];
+        for (let i = 0; i < apiArgs.length; i++) {
+          const flag = apiArgs[i];
+          if (flag === "--service-account-key-file" || flag === "--service-account-signing-key-file") i++;
+          else kept.push(flag!);
         }
+        apiArgs.splice(
+          0,
+          apiArgs.length,
+          ...kept,
+          "--service-account-signing-key-file",
+          signing.privateKeyFile,
+        );
+        for (const k of verify) apiArgs.push("--service-account-key-file", k.publicKeyFile);
+        await restartApiserver();
       },
+      async certificateKubeconfig(user, groups) {
+        const name = `client-${createHash("sha256").update(user).digest("hex").slice(0, 12)}`;
+        const subj = `${groups.map((g) => `/O=${g}`).join("")}/CN=${user}`;
+        await openssl(
+          ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subj].concat([
+            "-keyout",
+            `${name}.key`,
+            "-out",
+            `${name}.csr`,
+          ]),
+          pki,
+        );
+        await openssl(
+          [
+            "x509",
+            "-req",
+            "-in",
+            `${name}.csr`,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+          ].concat(["-days", "1", "-out", `${name}.crt`, "-extfile", "client.ext"]),
+          pki,
+        );
+        const file = join(dir, `${name}.kubeconfig`);
+        writeFileSync(
+          file,
+          kubeconfig(server, join(pki, "ca.crt"), {
+            "client-certificate": join(pki, `${name}.crt`),
+            "client-key": join(pki, `${name}.key`),
+          }),
+        );
+        return file;
+      },
+      restartApiserver,
       timings,
       stop: stopAll,
     };

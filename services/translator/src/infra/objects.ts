@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Gateway, KubeObject, OwnerReference, WaypointRef } from "@waymark/api";
 import { GATEWAY_GROUP } from "@waymark/api";
-import { renderBootstrap, renderTokenSds, WAYPOINT_DRAIN_ARGS } from "@waymark/waypoint";
+import { renderBootstrap, renderTokenSds, WAYPOINT_DRAIN_ARGS, XDS_TOKEN_AUDIENCE } from "@waymark/waypoint";
 
 export interface InfraSettings {
   /** Where the waypoint Envoys find the xds-server: a DNS name (a Service) or an IP, and a port. */
@@ -19,7 +19,7 @@ export interface InfraSettings {
 export const DEFAULT_INFRA_SETTINGS: InfraSettings = {
   xds: { host: "waymark-xds-server.waymark-system.svc.cluster.local.", port: 18000 },
   image: "docker.io/envoyproxy/envoy:v1.40.0",
-  tokenAudience: "waymark",
+  tokenAudience: XDS_TOKEN_AUDIENCE,
 };
 
 /** Port kgateway adds to every waypoint Service (ztunnel's HBONE port); no traffic uses it. */

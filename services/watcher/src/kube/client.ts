@@ -73,6 +73,9 @@ export class KubeClient {
   readonly #agents = new Set<http.Agent>();
   /** One credential look-up at a time: concurrent requests share it (an exec plugin runs once). */
   #auth: Promise<AuthOptions> | undefined;
+  /** A request could not reach the API server (refused, reset, cut off) and none has been answered since. */
+  #unreachable = false;
+  readonly #reachableAgain = new Set<() => void>();
 
   constructor(c: KubeConnection) {
     this.#c = c;
@@ -82,6 +85,26 @@ export class KubeClient {
 
   get server(): string {
     return this.#c.server;
+  }
+
+  /**
+   * Calls `l` each time the API server answers (any HTTP status) after a request could not reach it:
+   * it was restarted or replaced, and may have come back with other settings (its service-account
+   * signing keys are read only at its start). Returns the unsubscribe.
+   */
+  onReachableAgain(l: () => void): () => void {
+    this.#reachableAgain.add(l);
+    return () => this.#reachableAgain.delete(l);
+  }
+
+  #unreached(): void {
+    this.#unreachable = true;
+  }
+
+  #answered(): void {
+    if (!this.#unreachable) return;
+    this.#unreachable = false;
+    for (const l of this.#reachableAgain) l();
   }
 
   #credentials(): Promise<AuthOptions> {
@@ -173,8 +196,12 @@ export class KubeClient {
     });
     return new Promise<T>((resolve, reject) => {
       req.setTimeout(o.timeoutMs ?? 30_000, () => req.destroy(new Error("request timed out")));
-      req.on("error", (err) => reject(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err })));
+      req.on("error", (err) => {
+        this.#unreached();
+        reject(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err }));
+      });
       req.on("response", (res) => {
+        this.#answered();
         const chunks: Buffer[] = [];
         res.on("data", (d: Buffer) => chunks.push(d));
         res.on("error", (err) => reject(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err })));
@@ -222,10 +249,14 @@ export class KubeClient {
         req.destroy();
         finish(new KubeApiError(0, "Aborted", `${what}: aborted`));
       };
-      req.on("error", (err) => finish(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err })));
+      req.on("error", (err) => {
+        if (!done) this.#unreached();
+        finish(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err }));
+      });
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort);
       req.on("response", (res) => {
+        this.#answered();
         const status = res.statusCode ?? 0;
         if (status !== 200) {
           const chunks: Buffer[] = [];
@@ -262,7 +293,10 @@ export class KubeClient {
           }
         });
         res.on("end", () => finish());
-        res.on("aborted", () => finish(new KubeApiError(0, "", `${what}: stream aborted`)));
+        res.on("aborted", () => {
+          if (!done) this.#unreached();
+          finish(new KubeApiError(0, "", `${what}: stream aborted`));
+        });
         res.on("error", (err) => finish(new KubeApiError(0, "", `${what}: ${err.message}`, { cause: err })));
       });
       req.end();

@@ -1,7 +1,10 @@
 // The service-account token issuer and its public keys, read from the API server
 // (`/.well-known/openid-configuration`, `/openid/v1/jwks`; RBAC: a nonResourceURLs get) and published
 // into wm-issuer, so that the xds-server verifies proxy tokens without Kubernetes credentials of its
-// own. Read again periodically (keys rotate); written only when they change.
+// own. Written only when they change. Read again every refreshMs, and at once whenever the API server
+// answers again after it could not be reached: kube-apiserver reads its signing and verification keys
+// (--service-account-signing-key-file, --service-account-key-file) only at its start, so a key change
+// comes with a restart, and the new keys are published as soon as the restarted server answers.
 import { ISSUER_KEY, type IssuerKeys, type JsonWebKeyEntry, type Logger, WaymarkError } from "@waymark/api";
 import { getJson, type KV, putJson } from "@waymark/bus";
 import type { KubeClient } from "./client.ts";
@@ -51,6 +54,11 @@ export class IssuerKeysPublisher {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #failures = 0;
+  /** The read under way (a timed one or an early one), if any. */
+  #running: Promise<void> | undefined;
+  /** Asked to read again while a read was under way. */
+  #again = false;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(o: IssuerKeysOptions) {
     this.#o = o;
@@ -62,7 +70,34 @@ export class IssuerKeysPublisher {
   async start(): Promise<boolean> {
     const ok = await this.refresh();
     this.#schedule(ok);
+    this.#unsubscribe = this.#o.client.onReachableAgain(() =>
+      this.refreshSoon("the API server answers again (restarted, perhaps with other keys)"),
+    );
     return ok;
+  }
+
+  /** Reads again now (or right after the read under way), then every refreshMs from then. */
+  refreshSoon(why: string): void {
+    if (this.#stopped) return;
+    this.#log.info("reading the issuer keys again", { why });
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#cycle();
+  }
+
+  #cycle(): void {
+    this.#running = (async () => {
+      let ok: boolean;
+      do {
+        this.#again = false;
+        ok = await this.refresh();
+      } while (this.#again && !this.#stopped);
+      this.#running = undefined;
+      this.#schedule(ok);
+    })();
   }
 
   /** One read-and-publish; false (and logged) when the API server or NATS failed. */
@@ -99,14 +134,13 @@ export class IssuerKeysPublisher {
     const wait = lastOk
       ? this.#refreshMs
       : Math.min(this.#refreshMs, 1000 * 2 ** Math.min(this.#failures, 5));
-    this.#timer = setTimeout(() => {
-      void this.refresh().then((ok) => this.#schedule(ok));
-    }, wait);
+    this.#timer = setTimeout(() => this.#cycle(), wait);
     this.#timer.unref();
   }
 
   stop(): void {
     this.#stopped = true;
+    this.#unsubscribe?.();
     clearTimeout(this.#timer);
   }
 }

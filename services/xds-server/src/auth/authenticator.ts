@@ -23,6 +23,20 @@ export class TokenAuthenticator {
     this.#now = o.now ?? Date.now;
   }
 
+  /** Now, on the clock tokens are checked against (ms since the epoch). */
+  now(): number {
+    return this.#now();
+  }
+
+  /**
+   * When a stream this identity opened must end (ms since the epoch): the first instant at which
+   * authenticate() refuses its token (expiry plus the tolerated skew), so a proxy that reconnects
+   * with the same token is refused rather than served again.
+   */
+  deadline(id: ProxyIdentity): number {
+    return id.expiresAt + this.#o.skewSeconds * 1000 + 1;
+  }
+
   /** The identity of an `authorization` header's value; throws TokenError when it proves none. */
   authenticate(authorization: string | undefined): ProxyIdentity {
     if (!authorization)
