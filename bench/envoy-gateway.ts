@@ -7,10 +7,10 @@
 // - Envoy Gateway: `envoy-gateway server` with the File provider on a directory and the Host
 //   infrastructure (bench/lib/envoy-gateway.ts), a Gateway on a free port, the backend an EG Backend;
 //   requests straight to the Envoy's listener.
-// Both route to one go-httpbin. The routes are one file, rewritten whole at each change (both read the
-// whole file again). Per control plane: the routes file written → every route served (load); RSS at
+// Both route to one go-httpbin. The routes are one file, replaced whole at each change (written beside
+// the directory and renamed into it; both read the whole file again). Per control plane: the routes file written → every route served (load); RSS at
 // idle after `settleMs`; then `changes` edits of a route's header value (a different route each time),
-// each timed from the file write to the Envoy serving the new value (the data plane polled with HTTP
+// each timed from the file's rename to the Envoy serving the new value (the data plane polled with HTTP
 // every `pollMs`), and also to the Envoy having applied the route configuration (its config_dump's
 // last_updated) and, for Waymark, to its ACK as the xds-server records it; CPU time (utime + stime
 // from /proc) over the load, an idle window of `idleMs`, and the changes; the peak RSS over the
@@ -18,8 +18,8 @@
 // one (its Envoy is a child process and not counted, like Waymark's Envoy and stand-in).
 //   pnpm bench envoy-gateway routes=1000 changes=20 systems=waymark,eg
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Bucket, createLogger, manifestKey, type ProxyRecord, type WaypointManifest } from "@waymark/api";
 import { connectBus, getJson, listKeys, openBucket } from "@waymark/bus";
@@ -83,6 +83,19 @@ async function appliedAt(adminUrl: string, notAfter: number): Promise<number | u
   return times.length ? Math.max(...times) : undefined;
 }
 
+/**
+ * Puts `text` in `file` whole, as one change: written beside the watched directory, then renamed
+ * into it. Written in place, a control plane may read the file truncated or half written (EG reloads
+ * on every write event). Returns the time of the rename.
+ */
+function replaceFile(file: string, text: string): number {
+  const tmp = join(dirname(dirname(file)), `.${basename(file)}.next`);
+  writeFileSync(tmp, text);
+  const t = Date.now();
+  renameSync(tmp, file);
+  return t;
+}
+
 /** Polls `path` until it serves `want`; the time it was first seen. */
 async function served(side: Side, path: string, want: string, pollMs: number, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
@@ -117,8 +130,7 @@ async function measure(side: Side, a: Args): Promise<Record<string, number | str
 
   // Load: every route written at once; the last route of the file served, then every route checked.
   const cpu0 = cpu();
-  const t0 = Date.now();
-  writeFileSync(side.routesFile, routesYaml(tags, side.backendRef));
+  const t0 = replaceFile(side.routesFile, routesYaml(tags, side.backendRef));
   const last = a.routes - 1;
   out["load_last_route_served_ms"] = (await served(side, routePath(last), headerValue(last, "v0"), 20)) - t0;
   for (let i = 0; i < a.routes; i++) await served(side, routePath(i), headerValue(i, "v0"), 20, 30_000);
@@ -145,9 +157,7 @@ async function measure(side: Side, a: Args): Promise<Record<string, number | str
     if (before !== headerValue(i, tags[i]!))
       throw new Error(`${side.name}: ${path} serves ${before} before change ${k}`);
     tags[i] = `v${k + 1}`;
-    const yaml = routesYaml(tags, side.backendRef);
-    const start = Date.now();
-    writeFileSync(side.routesFile, yaml);
+    const start = replaceFile(side.routesFile, routesYaml(tags, side.backendRef));
     const seen = await served(side, path, headerValue(i, tags[i]!), a.pollMs);
     servedMs.push(seen - start);
     const applied = await appliedAt(side.envoyAdminUrl, seen);
