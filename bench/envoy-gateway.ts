@@ -28,12 +28,7 @@ import { TypeUrl } from "@waymark/envoy-proto";
 import { freePort, startHttpbin, startProcess, tempDir, waitFor } from "@waymark/testing";
 import { randomLoopback } from "../test/lib/guide-stack.ts";
 import { parseArgs } from "./lib/args.ts";
-import {
-  EG_BACKEND_REF,
-  EG_DEFAULT_ENVOY_VERSION,
-  egBaseObjects,
-  startEnvoyGateway,
-} from "./lib/envoy-gateway.ts";
+import { EG_BACKEND_REF, egBaseObjects, startEnvoyGateway } from "./lib/envoy-gateway.ts";
 import {
   cpuSeconds,
   echoClient,
@@ -347,7 +342,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
   const logDir = tempDir("bench-envoy-gateway");
   const out: Record<string, unknown> = {
     scenario: `side by side with Envoy Gateway v1.9.1: ${a.routes} HTTPRoutes on a Gateway parent, ${a.changes} changes`,
-    envoy: `both: $WAYMARK_ENVOY (EG's func-e runs it as its ${EG_DEFAULT_ENVOY_VERSION})`,
+    envoy: "both: $WAYMARK_ENVOY (for EG through func-e, installed as its version of that Envoy)",
     goals: `propagation ≤ ${GOAL_PROPAGATION_RATIO}× Envoy Gateway's; RSS ≤ Envoy Gateway's`,
     load_before: readLoad(),
   };

@@ -8,30 +8,33 @@
 // - EG passes func-e its four directories as options (ConfigHome, DataHome, StateHome, RuntimeDir,
 //   from `provider.custom.infrastructure.host` in its configuration; defaults under ~/.config,
 //   ~/.local/share, ~/.local/state and /tmp/envoy-gateway-<uid>). Because they differ, func-e is not in
-//   its legacy one-home mode, and FUNC_E_HOME and the other FUNC_E_* variables, which only func-e's
-//   own command line reads, change nothing. EG never passes func-e's EnvoyPath option.
-// - EG names the version: an EnvoyProxy's `provider.host.envoyVersion`, else the tag of EG's default
-//   Envoy image, docker.io/envoyproxy/envoy:distroless-v1.39.1 in v1.9.1, so "1.39.1".
-// - With a full x.y.z version func-e looks nothing up: it stats
-//   <DataHome>/envoy-versions/<version>/bin/envoy and, when that exists and is executable, runs it
-//   ("already downloaded"); only when it is missing does it fetch the versions list and a tarball.
-// So an EnvoyProxy-less Gateway runs whatever <DataHome>/envoy-versions/1.39.1/bin/envoy is: here a
-// symbolic link to $WAYMARK_ENVOY (1.40). The directory's name is only func-e's key; nothing checks the
-// binary's own version. Were EG to ask for another version, func-e would try to download it, fail
-// (no network), and EG would exit with "failed to run envoy"; start() then throws with its log.
+//   its legacy one-home mode: FUNC_E_HOME and the FUNC_E_*_HOME variables, which only func-e's own
+//   command line reads, change nothing. EG never passes func-e's EnvoyPath option.
+// - EG passes a version when an EnvoyProxy names one (`provider.host.envoyVersion`), else the x.y.z it
+//   finds in the tag of its default image. In v1.9.1 that image reference ends in "@sha256:<digest>",
+//   so the last ":"-part it searches is the digest and it finds none: EG passes no version.
+// - With no version, func-e takes the first of $ENVOY_VERSION, ./.envoy-version, then the file
+//   <ConfigHome>/envoy-version; only when none is set does it look the latest up online.
+// - With an x.y.z version it looks nothing up: it stats <DataHome>/envoy-versions/<x.y.z>/bin/envoy
+//   and, when that is there and executable, runs it ("already downloaded"); only a missing binary
+//   makes it fetch the versions list and a tarball.
+// So here <ConfigHome>/envoy-version holds our Envoy's version (from `$WAYMARK_ENVOY --version`) and
+// <DataHome>/envoy-versions/<it>/bin/envoy is a symbolic link to $WAYMARK_ENVOY. Should a lookup
+// happen anyway, it fails here (no network) and EG logs "failed to run envoy"; start() then times out
+// with EG's log in the error.
 //
 // EG's fixed ports (not configurable in v1.9.1): xDS 18000 and the file provider's health probe
 // 8081 on every address, the Wasm HTTP server 18002; its own admin server is put on a free loopback
 // port and Prometheus is off. The Gateway's Envoy binds its listener on 0.0.0.0:<listener port> and
-// its admin server on an ephemeral port that func-e writes to <StateHome>/envoy-runs/<run>/admin-address.txt.
+// its admin server on an ephemeral port that func-e writes to <RuntimeDir>/<run>/admin-address.txt (its logs go to
+// <StateHome>/envoy-runs/<run>/).
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertPortsFree } from "@waymark/devstack";
 import { freePort, type Proc, requireEnv, startProcess, waitFor } from "@waymark/testing";
 import { stringify } from "yaml";
 
-/** The Envoy version EG v1.9.1 asks func-e for when no EnvoyProxy names one. */
-export const EG_DEFAULT_ENVOY_VERSION = "1.39.1";
 const CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller";
 const FIXED_PORTS = [18000, 8081, 18002];
 
@@ -121,9 +124,15 @@ export async function startEnvoyGateway(o: {
     stateHome: join(o.workDir, "state"),
     runtimeDir: join(o.workDir, "runtime"),
   };
-  const versionDir = join(home.dataHome, "envoy-versions", EG_DEFAULT_ENVOY_VERSION, "bin");
+  const version = /version: [0-9a-f]+\/(\d+\.\d+\.\d+)\//.exec(
+    execFileSync(envoy, ["--version"], { encoding: "utf8" }),
+  )?.[1];
+  if (!version) throw new Error(`no x.y.z in \`${envoy} --version\``);
+  const versionDir = join(home.dataHome, "envoy-versions", version, "bin");
   mkdirSync(versionDir, { recursive: true });
   symlinkSync(envoy, join(versionDir, "envoy"));
+  mkdirSync(home.configHome, { recursive: true });
+  writeFileSync(join(home.configHome, "envoy-version"), `${version}\n`);
   const adminPort = await freePort();
   const config = {
     apiVersion: "gateway.envoyproxy.io/v1alpha1",
@@ -144,6 +153,16 @@ export async function startEnvoyGateway(o: {
   };
   const configFile = join(o.workDir, "envoy-gateway.yaml");
   writeFileSync(configFile, stringify(config));
+  // The xDS server's and Envoy's certificates, which the server only reads: EG's own local certgen.
+  const certgen = startProcess({
+    name: "envoy-gateway-certgen",
+    command: bin,
+    args: ["certgen", "--local", "--config-home", home.configHome],
+    logDir: o.workDir,
+  });
+  const certCode = await certgen.exited;
+  if (certCode !== 0)
+    throw new Error(`envoy-gateway certgen exited with ${certCode}:\n${certgen.log().slice(-3000)}`);
   const proc = startProcess({
     name: "envoy-gateway",
     command: bin,
@@ -158,21 +177,24 @@ export async function startEnvoyGateway(o: {
     for (const p of envoys) if (alive(p)) process.kill(p, "SIGKILL");
   };
   try {
-    await waitFor(
-      `Envoy Gateway's Envoy listening on ${o.listenerPort}`,
-      async () => {
-        if (proc.child.exitCode !== null)
-          throw new Error(`envoy-gateway exited:\n${proc.log().slice(-4000)}`);
-        const r = await fetch(`http://127.0.0.1:${o.listenerPort}/`).catch(() => undefined);
-        return r !== undefined;
-      },
-      120_000,
-      100,
-    );
+    // A probe's throw only counts as "not yet" in waitFor: EG's exit ends the wait itself.
+    const exited = proc.exited.then(() => {
+      throw new Error(`envoy-gateway exited:\n${proc.log().slice(-4000)}`);
+    });
+    exited.catch(() => {});
+    await Promise.race([
+      exited,
+      waitFor(
+        `Envoy Gateway's Envoy listening on ${o.listenerPort}`,
+        async () => (await fetch(`http://127.0.0.1:${o.listenerPort}/`).catch(() => undefined)) !== undefined,
+        120_000,
+        100,
+      ),
+    ]);
     const envoyPid = childrenOf(pid)[0];
     if (envoyPid === undefined) throw new Error("envoy-gateway has no child Envoy");
-    const adminFile = findFile(home.stateHome, "admin-address.txt");
-    if (!adminFile) throw new Error(`no admin-address.txt under ${home.stateHome}`);
+    const adminFile = findFile(home.runtimeDir, "admin-address.txt");
+    if (!adminFile) throw new Error(`no admin-address.txt under ${home.runtimeDir}`);
     const envoyAdminUrl = `http://${readFileSync(adminFile, "utf8").trim()}`;
     return { proc, pid, envoyPid, envoyAdminUrl, stop };
   } catch (e) {
