@@ -367,6 +367,7 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
       await cluster.kubectl(["get", "pods", "-A", "--field-selector", `spec.nodeName=${name}`, "-o", "json"]),
     ) as { items: Array<{ metadata: { namespace: string; name: string } }> };
 
+  const leftNetns = new Set<string>();
   const teardown = async () => {
     if (stopped) return;
     stopped = true;
@@ -402,6 +403,13 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
     if (containerd && containerd.child.exitCode === null) {
       const ids = (await ctr(["containers", "ls", "-q"]).catch(() => "")).split("\n").filter(Boolean);
       for (const id of ids) {
+        // A sandbox's network namespace is a file under /var/run/netns that CNI DEL would remove.
+        const info = await ctr(["containers", "info", id]).catch(() => "{}");
+        const spec = (
+          JSON.parse(info) as { Spec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } } }
+        ).Spec;
+        const netns = spec?.linux?.namespaces?.find((x) => x.type === "network")?.path;
+        if (netns?.startsWith("/var/run/netns/") || netns?.startsWith("/run/netns/")) leftNetns.add(netns);
         await ctr(["tasks", "kill", "--signal", "SIGKILL", id]).catch(() => "");
         await ctr(["tasks", "delete", "--force", id]).catch(() => "");
         await ctr(["containers", "delete", id]).catch(() => "");
@@ -416,6 +424,10 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
     }
     await waitFor("containerd's shims gone", () => pidsNaming(sock).length === 0, 10_000, 50).catch(() => {});
     for (const m of mountsUnder(dir)) await run("umount", ["--lazy", m]).catch(() => "");
+    for (const netns of leftNetns) {
+      await run("umount", [netns]).catch(() => "");
+      rmSync(netns, { force: true });
+    }
     await run("ip", ["link", "delete", bridge]).catch(() => "");
     for (const mount of cgroupMounts()) rmCgroupTree(join(mount, cgroupRoot));
     await cluster.kubectl(["delete", "node", name, "--ignore-not-found", "--wait=false"]).catch(() => "");
@@ -539,6 +551,11 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
         `  path = ${q(join(ctrRoot, "opt"))}`,
         '[plugins."io.containerd.grpc.v1.cri"]',
         `  sandbox_image = ${q(PAUSE_IMAGE)}`,
+        // This machine's root lacks CAP_SYS_RESOURCE (CapEff 0x1fffeffffff: bit 24 clear), so no
+        // process may lower its oom_score_adj: runc's `failed to update /proc/self/oom_score_adj:
+        // Permission denied` for the sandbox's -998. Restricted, containerd keeps every container's
+        // score at or above its own (the kubelet's own -999 only logs a warning).
+        "  restrict_oom_score_adj = true",
         '  stream_server_address = "127.0.0.1"',
         '  stream_server_port = "0"',
         '  [plugins."io.containerd.grpc.v1.cri".containerd]',
