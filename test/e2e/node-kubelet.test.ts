@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -40,10 +41,18 @@ describe("a real node: kubelet, containerd, CNI bridge, kube-proxy", { timeout: 
     };
   const ready = async (name: string) =>
     (await podJson(name)).status.conditions?.find((c) => c.type === "Ready")?.status;
-  const get = async (url: string) => {
-    const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-    return { status: r.status, body: await r.text() };
-  };
+  // A new connection for every request (no keep-alive): before kube-proxy's rules are in, a
+  // connection to the ClusterIP goes out the default route, and one kept alive would stay there.
+  const get = (url: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpGet(url, { agent: false, timeout: 3000 }, (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+    });
 
   before(async () => {
     logDir = tempDir("e2e-node");
@@ -165,16 +174,24 @@ describe("a real node: kubelet, containerd, CNI bridge, kube-proxy", { timeout: 
       250,
     );
     assert.equal(fromHost.trim(), "hello from web");
+    // busybox's nc (its wget, glibc-static, crashes on the lookup of even a literal address here).
     const fromPod = await waitFor(
       "the ClusterIP answering from the client pod",
-      async () =>
-        (
-          await k(["exec", "client", "--", "wget", "-qO-", "-T", "3", `http://${clusterIP}/index.html`])
-        ).trim(),
+      async () => {
+        const out = await k([
+          "exec",
+          "client",
+          "--",
+          "sh",
+          "-c",
+          `printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${clusterIP} 80`,
+        ]);
+        return /^HTTP\/1\.[01] 200/.test(out) && out;
+      },
       60_000,
       250,
     );
-    assert.equal(fromPod, "hello from web");
+    assert.match(fromPod, /\r\n\r\nhello from web\n$/);
     const rules = await waitFor("kube-proxy's rules for the Service", async () => {
       const out = natRules();
       return out.includes(`${NS}/web:http`) && out;
