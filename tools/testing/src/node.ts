@@ -399,6 +399,22 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
     await kubeProxy?.stop(5000);
     await run(bins.kubeProxy, ["--cleanup"]).catch(() => "");
     await kubelet?.stop(5000);
+    // The kubelet's own chains, which kube-proxy --cleanup leaves: KUBE-FIREWALL (jumped to from
+    // filter INPUT and OUTPUT), the KUBE-KUBELET-CANARY chains and mangle's KUBE-IPTABLES-HINT.
+    for (const ipt of ["iptables", "ip6tables"]) {
+      const rule = async (args: string[]) => run(ipt, ["-w", ...args]).catch(() => "");
+      for (const hook of ["INPUT", "OUTPUT"]) await rule(["-t", "filter", "-D", hook, "-j", "KUBE-FIREWALL"]);
+      for (const [table, chain] of [
+        ["filter", "KUBE-FIREWALL"],
+        ["filter", "KUBE-KUBELET-CANARY"],
+        ["nat", "KUBE-KUBELET-CANARY"],
+        ["mangle", "KUBE-KUBELET-CANARY"],
+        ["mangle", "KUBE-IPTABLES-HINT"],
+      ] as const) {
+        await rule(["-t", table, "-F", chain]);
+        await rule(["-t", table, "-X", chain]);
+      }
+    }
     // What is left (a kubelet that died early): containers and tasks straight through containerd.
     if (containerd && containerd.child.exitCode === null) {
       const ids = (await ctr(["containers", "ls", "-q"]).catch(() => "")).split("\n").filter(Boolean);
