@@ -14,23 +14,14 @@ mkdir -p "$CACHE"
 log() { printf '[bootstrap-k8s] %s\n' "$*" >&2; }
 locked() { local name=$1; shift; ( flock 9; "$@" ) 9>"$CACHE/.$name.lock"; }
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0
+# shellcheck source=lib/k8s-build.sh
+. "$(dirname "$0")/lib/k8s-build.sh"
 
 build_k8s() {
-  local out="$CACHE/k8s-$K8S_VERSION" cmds="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+  local out="$CACHE/k8s-$K8S_VERSION"
   [ -x "$out/kubectl" ] && [ -x "$out/kube-apiserver" ] && return 0
   log "kubernetes $K8S_VERSION (cold build: 15-30 min)"
-  local v="0.${K8S_VERSION#1.}" minor; minor=${K8S_VERSION#1.}; minor=${minor%%.*}
-  local w; w=$(mktemp -d) && cd "$w" && go mod init local/k8sw >/dev/null 2>&1
-  local mod; mod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
-  for m in $(grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0$' "$mod" | awk '{print $1}'); do go mod edit -replace "$m=$m@v$v"; done
-  go get -tool $(for c in $cmds; do echo "k8s.io/kubernetes/cmd/$c@v$K8S_VERSION"; done) >/dev/null 2>&1
-  go mod tidy >/dev/null 2>&1
-  local ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-  done
-  mkdir -p "$out.tmp" && go build -trimpath -ldflags "$ld" -o "$out.tmp/" $(for c in $cmds; do echo "k8s.io/kubernetes/cmd/$c"; done)
-  rm -rf "$out" && mv "$out.tmp" "$out" && cd / && rm -rf "$w"
+  k8s_build "$out" "kube-apiserver kube-controller-manager kube-scheduler kubectl"
 }
 
 build_etcd() {

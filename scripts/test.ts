@@ -14,6 +14,7 @@ import {
   ensureImages,
   ensureJaeger,
   ensureKube,
+  ensureNode,
   ensureOAuth2,
   ensureRateLimit,
   ensureToolchain,
@@ -70,9 +71,12 @@ if (which === "all" || which === "deploy") ensureImages();
 // The test cluster: watcher tests (unit), the kubernetes e2e tests, chaos, the chart's dry run, the
 // conformance suite's Kubernetes run.
 ensureKube();
+// A real node (kubelet, kube-proxy, containerd) for test/e2e/node-*.test.ts.
+if (which === "all" || which === "e2e") ensureNode();
 // The tests against a test cluster that send traffic to its pods run in their own network namespace
 // whose loopback holds the pods' addresses (scripts/pod-network.sh); the rest run as they are. They
-// skip only when asked to (WAYMARK_SKIP_KUBE=1).
+// skip only when asked to (WAYMARK_SKIP_KUBE=1). A real node's tests (test/e2e/node-*.test.ts) are not
+// among them: the kubelet, runc and kube-proxy need root in the host's network namespace.
 const files = [...new Set(patterns.flatMap((p) => globSync(p)))].sort();
 const inPodNetwork = (f: string) =>
   /^test\/e2e\/kubernetes[^/]*\.test\.ts$/.test(f) ||

@@ -89,6 +89,19 @@ export function ensureKube(): void {
     applyExports("bootstrap-k8s.sh");
 }
 
+/**
+ * kubelet, kube-proxy, containerd, runc, the CNI plugins and the node's images for the tests with a
+ * real node (scripts/bootstrap-node.sh; tools/testing/src/node.ts).
+ */
+export function ensureNode(): void {
+  if (
+    !process.env["WAYMARK_NODE_BIN"] ||
+    !process.env["WAYMARK_CONTAINERD"] ||
+    !process.env["WAYMARK_NODE_BUSYBOX_IMAGE"]
+  )
+    applyExports("bootstrap-node.sh");
+}
+
 export function ensureToolchain(): void {
   if (process.env["WAYMARK_ENVOY"] && process.env["WAYMARK_NATS_SERVER"] && process.env["WAYMARK_HTTPBIN"])
     return;

@@ -54,6 +54,8 @@ export interface KubeClusterOptions {
 
 export interface KubeCluster {
   dir: string;
+  /** The cluster's CA (ca.crt, ca.key) and certificates; node.ts signs a node's certificates with it. */
+  pki: string;
   server: string;
   /** kubeconfig of the cluster admin (system:masters). */
   adminKubeconfig: string;
@@ -339,6 +341,14 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
       "RBAC",
       "--service-cluster-ip-range",
       "10.96.0.0/16",
+      // How it reaches a real kubelet (node.ts) for logs, exec and port-forward: as admin, at the
+      // node's InternalIP (a node also reports its name as Hostname, which resolves nowhere here).
+      "--kubelet-client-certificate",
+      join(pki, "admin.crt"),
+      "--kubelet-client-key",
+      join(pki, "admin.key"),
+      "--kubelet-preferred-address-types",
+      "InternalIP,Hostname",
       "--enable-priority-and-fairness=false",
       "--profiling=false",
       "--v",
@@ -526,6 +536,7 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
     };
     return {
       dir,
+      pki,
       server,
       adminKubeconfig: admin,
       etcdUrl,
