@@ -35,3 +35,19 @@ export function stringMap(v: unknown): Record<string, string> {
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The first index of a sorted list whose element does not sort before the one sought (`before(x)`:
+ * x sorts before it): where the sought element is, or where it goes. Binary search, written here
+ * because neither JavaScript nor a dependency of ours has one.
+ */
+export function lowerBound<T>(list: readonly T[], before: (x: T) => boolean): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (before(list[mid]!)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -27,7 +27,7 @@ import type { EndpointSlice, HTTPRoute, KubeObject, TrafficPolicy } from "@wayma
 import { objectKey, refOf } from "@waymark/api";
 import { type RouteConfigurationJson, TypeUrl } from "@waymark/envoy-proto";
 import { bindAuthorization } from "../authorization/stage.ts";
-import { compareStrings, stringMap } from "../input/guards.ts";
+import { compareStrings, lowerBound, stringMap } from "../input/guards.ts";
 import {
   indexObjects,
   isIndexedRoute,
@@ -258,15 +258,10 @@ function membership(
 
 /** `list` with `route` inserted in index order (by namespace, then name). */
 function inserted(list: readonly CompiledRoute[], route: CompiledRoute): CompiledRoute[] {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const r = list[mid]!;
-    const c = compareStrings(r.namespace, route.namespace) || compareStrings(r.name, route.name);
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(
+    list,
+    (r) => (compareStrings(r.namespace, route.namespace) || compareStrings(r.name, route.name)) < 0,
+  );
   return [...list.slice(0, lo), route, ...list.slice(lo)];
 }
 
@@ -312,15 +307,8 @@ function placeMembership(
 }
 
 /** Where an entry with `key` goes in statuses sorted by objectKey. */
-function lowerBound(statuses: readonly ObjectStatus[], key: string): number {
-  let lo = 0;
-  let hi = statuses.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (compareStrings(objectKey(statuses[mid]!.ref), key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+function statusBound(statuses: readonly ObjectStatus[], key: string): number {
+  return lowerBound(statuses, (s) => compareStrings(objectKey(s.ref), key) < 0);
 }
 
 /**
@@ -443,23 +431,15 @@ function reauthorize(
   const out = statuses.filter((s) => !isIstioStatus(s));
   for (const s of after.statuses()) {
     if (s.generation === undefined) delete s.generation;
-    out.splice(lowerBound(out, objectKey(s.ref)), 0, s);
+    out.splice(statusBound(out, objectKey(s.ref)), 0, s);
   }
   return { listeners, statuses: out };
 }
 
 /** The position of `key` in statuses sorted by objectKey, or -1. */
 function statusAt(statuses: readonly ObjectStatus[], key: string): number {
-  let lo = 0;
-  let hi = statuses.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const c = compareStrings(objectKey(statuses[mid]!.ref), key);
-    if (c === 0) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
+  const at = statusBound(statuses, key);
+  return at < statuses.length && objectKey(statuses[at]!.ref) === key ? at : -1;
 }
 
 /** The index with the Istio policies at `keys` as in `objects` (those of `previous` taken out). */
@@ -559,16 +539,11 @@ function routesTargeted(
 
 /** The position of the first object at or after namespace/name in a list sorted by namespace, then name. */
 function firstAt(list: readonly KubeObject[], namespace: string, name: string): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const r = list[mid]!;
-    const c = compareStrings(r.metadata.namespace ?? "", namespace) || compareStrings(r.metadata.name, name);
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return lowerBound(
+    list,
+    (r) =>
+      (compareStrings(r.metadata.namespace ?? "", namespace) || compareStrings(r.metadata.name, name)) < 0,
+  );
 }
 
 /**
@@ -843,7 +818,7 @@ export function translateIncrementally(
     if (entry) {
       if (entry.generation === undefined) delete entry.generation;
       if (at >= 0) statuses[at] = entry;
-      else statuses.splice(lowerBound(statuses, key), 0, entry);
+      else statuses.splice(statusBound(statuses, key), 0, entry);
     } else if (at >= 0) statuses.splice(at, 1);
   }
   for (const p of policies) {
@@ -856,7 +831,7 @@ export function translateIncrementally(
     // The Gateways' entries keep their places; the route's own is inserted or removed.
     for (const [at, s] of memberStatus.gateways) statuses[at] = s;
     const { ref, key, entry } = memberStatus.route;
-    if (member.created && entry) statuses.splice(lowerBound(statuses, key), 0, entry);
+    if (member.created && entry) statuses.splice(statusBound(statuses, key), 0, entry);
     else if (!member.created && entry) statuses.splice(statusAt(statuses, key), 1);
     const name = member.work.name!;
     for (const w of member.waypoints) {

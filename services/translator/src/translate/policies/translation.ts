@@ -4,7 +4,7 @@
 // give the config to place; this file places it, into the compiled routes and the waypoint IR.
 import { type HTTPRoute, type ObjectRef, refOf, type TrafficPolicy } from "@waymark/api";
 import type { ClusterJson, RouteJson, SecretJson } from "@waymark/envoy-proto";
-import { compareStrings, isRecord, records, str, stringMap } from "../input/guards.ts";
+import { compareStrings, isRecord, lowerBound, records, str, stringMap } from "../input/guards.ts";
 import { nsName, type ObjectIndex } from "../input/objects.ts";
 import type { PerFilterConfig, PlacedHttpFilter, WaypointIR } from "../ir/types.ts";
 import { type CompiledRoute, routeKind } from "../routes/compile.ts";
@@ -582,16 +582,12 @@ export class PolicyTranslation {
   private swapReadings(r: PolicyReadings): void {
     const gone = new Set(r.old);
     const list = this.policies.filter((p) => !gone.has(p));
-    for (const p of r.next) {
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (comparePriority(list[mid]!, p) < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      list.splice(lo, 0, p);
-    }
+    for (const p of r.next)
+      list.splice(
+        lowerBound(list, (x) => comparePriority(x, p) < 0),
+        0,
+        p,
+      );
     this.policies = list;
     this.reindex();
   }
