@@ -4,7 +4,7 @@
 # Gateway API and of Istio (the istio.io/api module). Idempotent. Prints `export` lines (WAYMARK_K8S_BIN,
 # WAYMARK_ETCD, WAYMARK_KWOK_BIN, WAYMARK_GATEWAY_API_CRDS, WAYMARK_ISTIO_CRDS…) for the caller to eval.
 set -euo pipefail
-K8S_VERSION=1.36.3
+# K8S_VERSION: scripts/lib/k8s-build.sh (shared with scripts/bootstrap-node.sh).
 ETCD_VERSION=3.6.16
 KWOK_VERSION=0.8.0
 GATEWAY_API_VERSION=1.6.1

@@ -11,7 +11,6 @@
 # Idempotent: a second run only checks. Cold: kubelet+kube-proxy 10-20 min on 2 cores (less when the
 # control plane's build already filled Go's build cache), apt a minute. Prints `export` lines.
 set -euo pipefail
-K8S_VERSION=1.36.3
 # The recipe of the images below; bump it when the recipe changes (the busybox version keys it too).
 IMAGES_RECIPE=1
 CACHE="${WAYMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/waymark-bin}"

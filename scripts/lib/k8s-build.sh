@@ -4,6 +4,9 @@
 # tree, which a module download lacks: each is replaced with its published v0.<minor>.<patch>. The
 # version variables are stamped as the release's build does.
 #   k8s_build OUT "cmd1 cmd2 ..."
+# The one Kubernetes version of the test cluster: its control plane and its node's kubelet and
+# kube-proxy are built from it, so they never skew.
+K8S_VERSION=1.36.3
 k8s_build() {
   local out=$1 cmds=$2 c missing=0
   for c in $cmds; do [ -x "$out/$c" ] || missing=1; done
