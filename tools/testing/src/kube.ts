@@ -5,7 +5,14 @@
 // RequestAuthentication, PeerAuthentication) and Waymark's deploy/ manifests are installed. Certificates and keys are made
 // with openssl per cluster.
 import { execFile as execFileCb, spawn } from "node:child_process";
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+} from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -206,50 +213,77 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   await execFile("openssl", args, { cwd });
 }
 
+/** Extensions of a client certificate. */
+const CLIENT_EXT = "extendedKeyUsage=clientAuth\n";
+
+/**
+ * A P-256 key and a certificate for `subj` signed by the test CA of `pki` (ca.crt, ca.key), written to
+ * `dir` as <name>.key and <name>.crt; `ext`: the certificate's extensions (openssl's extfile lines).
+ * Each has a random serial of its own rather than the CA's serial file, so certificates for a
+ * cluster, its clients and its node can be made side by side.
+ */
+export async function signLeafCertificate(
+  pki: string,
+  dir: string,
+  name: string,
+  subj: string,
+  ext: string,
+  days = 365,
+): Promise<{ cert: string; key: string }> {
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const cert = join(dir, `${name}.crt`);
+  const extFile = join(dir, `${name}.ext`);
+  writeFileSync(extFile, ext);
+  await openssl(
+    ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
+      "-keyout",
+      key,
+      "-out",
+      csr,
+      "-subj",
+      subj,
+    ]),
+    dir,
+  );
+  await openssl(
+    ["x509", "-req", "-in", csr, "-CA", join(pki, "ca.crt"), "-CAkey", join(pki, "ca.key")].concat([
+      "-set_serial",
+      `0x${randomBytes(12).toString("hex")}`,
+      "-days",
+      String(days),
+      "-out",
+      cert,
+      "-extfile",
+      extFile,
+    ]),
+    dir,
+  );
+  return { cert, key };
+}
+
 async function makePki(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, "server.ext"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
-  );
-  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
   await openssl(
     ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365"].concat(
       ["-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=waymark-test-ca"],
     ),
     dir,
   );
-  const leaf = async (name: string, subj: string, ext: string) => {
-    await openssl(
-      ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
-        "-keyout",
-        `${name}.key`,
-        "-out",
-        `${name}.csr`,
-        "-subj",
-        subj,
-      ]),
-      dir,
-    );
-    await openssl(
-      ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"].concat([
-        "-days",
-        "365",
-        "-out",
-        `${name}.crt`,
-        "-extfile",
-        ext,
-      ]),
-      dir,
-    );
-  };
-  await leaf("apiserver", "/CN=kube-apiserver", "server.ext");
-  await leaf("admin", "/O=system:masters/CN=admin", "client.ext");
+  await signLeafCertificate(
+    dir,
+    dir,
+    "apiserver",
+    "/CN=kube-apiserver",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+  );
+  await signLeafCertificate(dir, dir, "admin", "/O=system:masters/CN=admin", CLIENT_EXT);
   await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"], dir);
   await openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
 }
 
-function kubeconfig(server: string, ca: string, user: Record<string, string>): string {
+/** A kubeconfig (JSON) for the test cluster at `server` with CA file `ca`, as `user` (its credentials). */
+export function kubeconfigJson(server: string, ca: string, user: Record<string, string>): string {
   return JSON.stringify({
     apiVersion: "v1",
     kind: "Config",
@@ -371,7 +405,7 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
     const admin = join(dir, "admin.kubeconfig");
     writeFileSync(
       admin,
-      kubeconfig(server, join(pki, "ca.crt"), {
+      kubeconfigJson(server, join(pki, "ca.crt"), {
         "client-certificate": join(pki, "admin.crt"),
         "client-key": join(pki, "admin.key"),
       }),
@@ -546,7 +580,7 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
         const file = join(dir, `${namespace}-${name}.kubeconfig`);
         writeFileSync(
           file,
-          kubeconfig(server, join(pki, "ca.crt"), { token: await token(namespace, name, audience) }),
+          kubeconfigJson(server, join(pki, "ca.crt"), { token: await token(namespace, name, audience) }),
         );
         return file;
       },
@@ -571,35 +605,13 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
       async certificateKubeconfig(user, groups) {
         const name = `client-${createHash("sha256").update(user).digest("hex").slice(0, 12)}`;
         const subj = `${groups.map((g) => `/O=${g}`).join("")}/CN=${user}`;
-        await openssl(
-          ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subj].concat([
-            "-keyout",
-            `${name}.key`,
-            "-out",
-            `${name}.csr`,
-          ]),
-          pki,
-        );
-        await openssl(
-          [
-            "x509",
-            "-req",
-            "-in",
-            `${name}.csr`,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-          ].concat(["-days", "1", "-out", `${name}.crt`, "-extfile", "client.ext"]),
-          pki,
-        );
+        const cert = await signLeafCertificate(pki, pki, name, subj, CLIENT_EXT, 1);
         const file = join(dir, `${name}.kubeconfig`);
         writeFileSync(
           file,
-          kubeconfig(server, join(pki, "ca.crt"), {
-            "client-certificate": join(pki, `${name}.crt`),
-            "client-key": join(pki, `${name}.key`),
+          kubeconfigJson(server, join(pki, "ca.crt"), {
+            "client-certificate": cert.cert,
+            "client-key": cert.key,
           }),
         );
         return file;

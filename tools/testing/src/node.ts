@@ -27,7 +27,6 @@
 //     the node's kubepods tree apart from anything else on the host.
 //   - no feature gate: MemoryQoS and the other cgroup-v2-only features stay off by default.
 import { execFile as execFileCb } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -42,7 +41,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { KubeCluster } from "./kube.ts";
-import { podCidr } from "./kube.ts";
+import { kubeconfigJson, podCidr, signLeafCertificate } from "./kube.ts";
 import { claimPort } from "./ports.ts";
 import { freePort, type Proc, startProcess, tempDir, waitFor } from "./process.ts";
 
@@ -216,75 +215,6 @@ async function run(command: string, args: string[], o: { cwd?: string } = {}): P
     const e = err as { stderr?: string; message: string };
     throw new Error(`${command} ${args.join(" ")}: ${e.stderr || e.message}`);
   }
-}
-
-/** A key and a certificate signed by the cluster's CA. */
-async function signLeaf(
-  pki: string,
-  dir: string,
-  name: string,
-  subj: string,
-  ext: string,
-): Promise<{ cert: string; key: string }> {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const cert = join(dir, `${name}.crt`);
-  const extFile = join(dir, `${name}.ext`);
-  writeFileSync(extFile, ext);
-  await run("openssl", [
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    csr,
-    "-subj",
-    subj,
-  ]);
-  // A serial of its own: -CAcreateserial would write the CA's serial file, shared with kube.ts.
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    join(pki, "ca.crt"),
-    "-CAkey",
-    join(pki, "ca.key"),
-    "-set_serial",
-    `0x${randomBytes(12).toString("hex")}`,
-    "-days",
-    "365",
-    "-out",
-    cert,
-    "-extfile",
-    extFile,
-  ]);
-  return { cert, key };
-}
-
-function kubeconfigFile(
-  file: string,
-  server: string,
-  ca: string,
-  cert: { cert: string; key: string },
-): string {
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "test", cluster: { server, "certificate-authority": ca } }],
-      users: [{ name: "node", user: { "client-certificate": cert.cert, "client-key": cert.key } }],
-      contexts: [{ name: "test", context: { cluster: "test", user: "node" } }],
-      "current-context": "test",
-    }),
-  );
-  return file;
 }
 
 /** The cgroup hierarchies mounted under /sys/fs/cgroup (v1 ones, and v2's unified when hybrid). */
@@ -463,39 +393,36 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
     // by the API server's default RBAC).
     const certs = join(dir, "pki");
     mkdirSync(certs, { recursive: true });
-    const kubeletClient = await signLeaf(
+    const kubeletClient = await signLeafCertificate(
       cluster.pki,
       certs,
       "kubelet-client",
       `/O=system:nodes/CN=system:node:${name}`,
       "extendedKeyUsage=clientAuth\n",
     );
-    const kubeletServer = await signLeaf(
+    const kubeletServer = await signLeafCertificate(
       cluster.pki,
       certs,
       "kubelet-server",
       `/CN=${name}`,
       `subjectAltName=IP:${ip},DNS:${name}\nextendedKeyUsage=serverAuth\n`,
     );
-    const proxyClient = await signLeaf(
+    const proxyClient = await signLeafCertificate(
       cluster.pki,
       certs,
       "kube-proxy",
       "/CN=system:kube-proxy",
       "extendedKeyUsage=clientAuth\n",
     );
-    const kubeletKubeconfig = kubeconfigFile(
-      join(dir, "kubelet.kubeconfig"),
-      cluster.server,
-      ca,
-      kubeletClient,
-    );
-    const proxyKubeconfig = kubeconfigFile(
-      join(dir, "kube-proxy.kubeconfig"),
-      cluster.server,
-      ca,
-      proxyClient,
-    );
+    const kubeconfigFile = (file: string, c: { cert: string; key: string }) => {
+      writeFileSync(
+        file,
+        kubeconfigJson(cluster.server, ca, { "client-certificate": c.cert, "client-key": c.key }),
+      );
+      return file;
+    };
+    const kubeletKubeconfig = kubeconfigFile(join(dir, "kubelet.kubeconfig"), kubeletClient);
+    const proxyKubeconfig = kubeconfigFile(join(dir, "kube-proxy.kubeconfig"), proxyClient);
     // RBAC has no binding for nodes by default (the Node authorizer is not on in the test cluster):
     // the system:node role to the system:nodes group.
     await cluster.kubectl(["apply", "-f", "-"], {
