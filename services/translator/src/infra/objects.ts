@@ -218,8 +218,13 @@ export function waypointInfra(i: WaypointInfraInput, s: InfraSettings): KubeObje
   return [serviceAccount, configMap, service, deployment];
 }
 
-/** Content hash of a waypoint's objects (key order does not matter). */
+/** Hashes by the very array hashed: a translation memo hands back the same objects for an unchanged waypoint. */
+const infraHashes = new WeakMap<readonly KubeObject[], string>();
+
+/** Content hash of a waypoint's objects (key order does not matter). The objects are never mutated after a build. */
 export function infraHash(objects: readonly KubeObject[]): string {
+  const known = infraHashes.get(objects);
+  if (known !== undefined) return known;
   const canon = JSON.stringify(objects, (_k, v: unknown) =>
     typeof v === "object" && v !== null && !Array.isArray(v)
       ? Object.fromEntries(
@@ -229,5 +234,7 @@ export function infraHash(objects: readonly KubeObject[]): string {
         )
       : v,
   );
-  return sha(canon).slice(0, 16);
+  const hash = sha(canon).slice(0, 16);
+  infraHashes.set(objects, hash);
+  return hash;
 }

@@ -21,6 +21,12 @@ export class BlobCollector {
     for (const h of this.#unreferencedSince.keys()) if (!live.has(h)) this.#unreferencedSince.delete(h);
   }
 
+  /** Re-evaluates one existing blob (the others are unchanged since the last look). */
+  mark(hash: string, referenced: boolean, now: number): void {
+    if (referenced) this.#unreferencedSince.delete(hash);
+    else if (!this.#unreferencedSince.has(hash)) this.#unreferencedSince.set(hash, now);
+  }
+
   /** Blobs unreferenced for at least the grace period. */
   due(now: number): string[] {
     const out: string[] = [];

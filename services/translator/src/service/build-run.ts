@@ -46,6 +46,7 @@ export async function runBuild(
   const { index, log } = c;
   const started = performance.now();
   const objects = index.objects();
+  const journal = index.journal();
   const observedAt = index.takeNewestChange();
   const traces = index.takeTraces();
   let retry = false;
@@ -77,7 +78,7 @@ export async function runBuild(
   try {
     let output: TranslationOutput;
     try {
-      output = c.translate({ objects }, c.settings);
+      output = c.translate({ objects, journal }, c.settings);
     } catch (err) {
       log.error("translation failed; the last good snapshots stay published", {
         objects: objects.size,

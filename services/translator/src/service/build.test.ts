@@ -75,6 +75,30 @@ test("the encode cache gives the same result and re-encodes changed resources", 
   assert.equal(c?.version, fresh?.version);
 });
 
+test("an unchanged waypoint output reuses its snapshot; its encodings outlive the builds that skipped it", () => {
+  const cache = new EncodeCache();
+  const a = waypoint("a", [cluster("c1")]);
+  const b = waypoint("b", [cluster("c1")]);
+  const first = buildSnapshots(output(a, b), cache).snapshots;
+  // The memo hands back the same object for a waypoint the change did not touch: nothing is rebuilt.
+  const second = buildSnapshots(output(a, waypoint("b", [cluster("c2")])), cache).snapshots;
+  assert.equal(second[0], first[0]);
+  assert.notEqual(second[1]?.version, first[1]?.version);
+  // A later change to the skipped waypoint still finds its old encodings, and matches a fresh build.
+  const changed = waypoint("a", [cluster("c1"), cluster("c3")]);
+  const third = buildSnapshots(output(changed, b), cache).snapshots;
+  const fresh = buildSnapshots(output(changed, b)).snapshots;
+  assert.equal(third[0]?.version, fresh[0]?.version);
+  assert.equal(
+    third[0]?.blobs.get(first[0]!.resources[TypeUrl.cluster]!["c1"]!),
+    first[0]!.blobs.values().next().value,
+  );
+  // Another size limit builds again: a reused snapshot never skips the limit's check.
+  const limited = buildSnapshots(output(changed, b), cache, { maxValueBytes: 8 });
+  assert.equal(limited.snapshots.length, 0);
+  assert.equal(limited.failures.length, 2);
+});
+
 test("a resource or manifest larger than a NATS message fails its waypoint alone", () => {
   const big = cluster("big", { metadata: { filterMetadata: { pad: { text: "x".repeat(5000) } } } });
   const { snapshots, failures } = buildSnapshots(

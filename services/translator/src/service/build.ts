@@ -67,42 +67,71 @@ interface Encoded {
  * Remembers the last encoding of each (waypoint, type, name) so an unchanged resource is not encoded again: a
  * JSON string comparison is far cheaper than proto encoding. Holds only what the last build used.
  * A changed RouteConfiguration re-encodes only its changed routes (see encodeRouteConfiguration).
+ * It also remembers each waypoint's last snapshot by the very output object it was built from: a
+ * translation memo hands back the same WaypointOutput for a waypoint a change did not touch, and then
+ * the build reuses the snapshot without visiting its resources (a change costs what it touches, not
+ * what the mesh holds).
  */
 export class EncodeCache {
-  #current = new Map<string, Encoded>();
-  #next = new Map<string, Encoded>();
+  /** Per waypoint (scope): (type, name) → its encoding, as the last build used them. */
+  #current = new Map<string, Map<string, Encoded>>();
+  #next = new Map<string, Map<string, Encoded>>();
   #byObject = new WeakMap<JsonObject, Encoded>();
   /** Route JSON object → its bytes; entries go with the objects. */
   #routes = new WeakMap<JsonObject, Uint8Array>();
+  /** Waypoint output → the snapshot (or failure) built from it, and under which size limit. */
+  #snapshots = new WeakMap<
+    WaypointOutput,
+    { maxValueBytes: number; result: WaypointSnapshot | WaypointFailure }
+  >();
 
   encode(scope: string, typeUrl: string, name: string, json: JsonObject): Encoded {
-    const id = `${scope}\u0000${typeUrl}\u0000${name}`;
+    const id = `${typeUrl}\u0000${name}`;
+    let next = this.#next.get(scope);
+    if (!next) {
+      next = new Map();
+      this.#next.set(scope, next);
+    }
     // A translation memo hands back the very same JSON object for an unchanged resource: no need to
     // even stringify it. (Callers never mutate resource JSON after a build.)
     const same = this.#byObject.get(json);
     if (same) {
-      this.#next.set(id, same);
+      next.set(id, same);
       return same;
     }
-    const seen = this.#next.get(id) ?? this.#current.get(id);
+    const seen = next.get(id) ?? this.#current.get(scope)?.get(id);
     if (typeUrl === TypeUrl.route) {
       const bytes = encodeRouteConfiguration(name, json, this.#routes);
       const hash = contentHash(bytes);
       const e = seen?.hash === hash ? seen : { json: "", hash, bytes };
-      this.#next.set(id, e);
+      next.set(id, e);
       this.#byObject.set(json, e);
       return e;
     }
     const text = JSON.stringify(json);
     if (seen && seen.json === text) {
-      this.#next.set(id, seen);
+      next.set(id, seen);
       return seen;
     }
     const bytes = encodeResource(typeUrl, name, json);
     const e = { json: text, hash: contentHash(bytes), bytes };
-    this.#next.set(id, e);
+    next.set(id, e);
     this.#byObject.set(json, e);
     return e;
+  }
+
+  /** The snapshot last built from this very output under this limit; its encodings are kept for the next build. */
+  reuse(w: WaypointOutput, maxValueBytes: number): WaypointSnapshot | WaypointFailure | undefined {
+    const hit = this.#snapshots.get(w);
+    if (!hit || hit.maxValueBytes !== maxValueBytes) return undefined;
+    const scope = manifestKey(w.waypoint);
+    const kept = this.#current.get(scope);
+    if (kept && !this.#next.has(scope)) this.#next.set(scope, kept);
+    return hit.result;
+  }
+
+  remember(w: WaypointOutput, maxValueBytes: number, result: WaypointSnapshot | WaypointFailure): void {
+    this.#snapshots.set(w, { maxValueBytes, result });
   }
 
   /** Ends a build: entries not used by it are dropped. */
@@ -192,8 +221,13 @@ export function buildSnapshots(
 ): BuildResult {
   const snapshots: WaypointSnapshot[] = [];
   const failures: WaypointFailure[] = [];
+  const maxValueBytes = opts.maxValueBytes ?? Number.POSITIVE_INFINITY;
   for (const w of output.waypoints) {
-    const r = buildWaypoint(w, cache, opts.maxValueBytes ?? Number.POSITIVE_INFINITY);
+    let r = cache.reuse(w, maxValueBytes);
+    if (!r) {
+      r = buildWaypoint(w, cache, maxValueBytes);
+      cache.remember(w, maxValueBytes, r);
+    }
     if ("blobs" in r) snapshots.push(r);
     else failures.push(r);
   }

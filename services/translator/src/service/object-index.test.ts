@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type ObjectEnvelope, objectKey, refOf } from "@waymark/api";
 import fc from "fast-check";
-import { ObjectIndex } from "./object-index.ts";
+import { JOURNAL_KEEP, ObjectIndex } from "./object-index.ts";
 
 const names = ["a", "b", "c", "d", "e"];
 const envelope = (name: string, v: number): ObjectEnvelope => ({
@@ -69,4 +69,52 @@ test("a map objects() returned is not changed by later changes", () => {
   assert.equal(first.size, 1);
   assert.equal(first.get(keyOf("a"))?.metadata.resourceVersion, "1");
   assert.equal(index.objects().get(keyOf("a"))?.metadata.resourceVersion, "2");
+});
+
+test("the journal names every key changed after a generation, and stops reaching back beyond what it keeps", () => {
+  const index = new ObjectIndex();
+  let revision = 0;
+  const put = (name: string, v: number) =>
+    index.apply({
+      key: keyOf(name),
+      operation: "PUT",
+      value: new TextEncoder().encode(JSON.stringify(envelope(name, v))),
+      created: new Date(0),
+      revision: ++revision,
+    });
+  const del = (name: string) =>
+    index.apply({
+      key: keyOf(name),
+      operation: "DEL",
+      value: new Uint8Array(),
+      created: new Date(0),
+      revision: ++revision,
+    });
+  put("a", 1);
+  put("b", 1);
+  const first = index.journal();
+  assert.equal(first.generation, 2);
+  put("a", 2);
+  del("b");
+  del("c"); // nothing to delete: not a change
+  assert.throws(() =>
+    index.apply({
+      key: keyOf("d"),
+      operation: "PUT",
+      value: new TextEncoder().encode("[]"),
+      created: new Date(0),
+      revision: ++revision,
+    }),
+  ); // malformed, and nothing held under its key: not a change either
+  const second = index.journal();
+  assert.equal(second.generation, 4);
+  assert.deepEqual(second.changedSince(first.generation), [keyOf("a"), keyOf("b")]);
+  assert.deepEqual(second.changedSince(second.generation), []);
+  // A journal taken earlier stops at its own generation.
+  assert.deepEqual(first.changedSince(0), [keyOf("a"), keyOf("b")]);
+  assert.equal(first.changedSince(3), undefined);
+  for (let i = 0; i < 2 * JOURNAL_KEEP; i++) put("e", i);
+  const late = index.journal();
+  assert.equal(late.changedSince(first.generation), undefined);
+  assert.deepEqual(late.changedSince(late.generation - 2), [keyOf("e"), keyOf("e")]);
 });

@@ -9,6 +9,7 @@ import {
   WaymarkError,
 } from "@waymark/api";
 import type { KvEntry } from "@waymark/bus";
+import type { ObjectJournal } from "../translate/types.ts";
 
 export type IndexChange = "put" | "delete" | "none";
 
@@ -58,6 +59,12 @@ export function parseEnvelope(key: string, bytes: Uint8Array): ObjectEnvelope {
 /** At most this many changes' trace contexts are kept for one build's links (the newest win). */
 export const MAX_TRACED_CHANGES = 128;
 
+/**
+ * The journal keeps at least this many of the latest changed keys. A build further behind than that
+ * compares every object instead (the memo gives up on more than a few dozen changes anyway).
+ */
+export const JOURNAL_KEEP = 4096;
+
 export class ObjectIndex {
   readonly #envelopes = new Map<string, ObjectEnvelope>();
   /**
@@ -65,6 +72,12 @@ export class ObjectIndex {
    * a key's position), and only a key coming or going makes the next build sort again.
    */
   #sorted: Map<string, KubeObject> | undefined;
+  /** `#sorted` was handed out by objects(): it is copied before it next changes (copy on write). */
+  #sortedShared = false;
+  /** The number of changes applied, and the keys of the latest ones: `#journal[i]` made generation `#journalStart + i + 1`. */
+  #generation = 0;
+  #journal: string[] = [];
+  #journalStart = 0;
   #newestChange: number | undefined;
   /** Trace contexts of the changes since the last build, oldest first. */
   #traces: TraceContext[] = [];
@@ -88,6 +101,7 @@ export class ObjectIndex {
     if (e.operation !== "PUT") {
       if (!this.#envelopes.delete(e.key)) return "none";
       this.#sorted = undefined;
+      this.#journalPush(e.key);
       this.#noteChange(e.created.getTime());
       return "delete";
     }
@@ -97,19 +111,51 @@ export class ObjectIndex {
     } catch (err) {
       if (this.#envelopes.delete(e.key)) {
         this.#sorted = undefined;
+        this.#journalPush(e.key);
         this.#noteChange(e.created.getTime());
       }
       throw err;
     }
-    if (this.#sorted?.has(e.key)) this.#sorted.set(e.key, env.object);
-    else this.#sorted = undefined;
+    if (this.#sorted?.has(e.key)) {
+      if (this.#sortedShared) {
+        this.#sorted = new Map(this.#sorted);
+        this.#sortedShared = false;
+      }
+      this.#sorted.set(e.key, env.object);
+    } else this.#sorted = undefined;
     this.#envelopes.set(e.key, env);
+    this.#journalPush(e.key);
     this.#noteChange(Date.parse(env.observedAt));
     if (env.trace && typeof env.trace.traceparent === "string") {
       this.#traces.push(env.trace);
       if (this.#traces.length > MAX_TRACED_CHANGES) this.#traces.shift();
     }
     return "put";
+  }
+
+  #journalPush(key: string): void {
+    this.#generation++;
+    this.#journal.push(key);
+    if (this.#journal.length > 2 * JOURNAL_KEEP) {
+      const drop = this.#journal.length - JOURNAL_KEEP;
+      this.#journal = this.#journal.slice(drop);
+      this.#journalStart += drop;
+    }
+  }
+
+  /**
+   * The journal as of now, for the translation of objects() taken at the same time: the keys of the
+   * changes after a generation, up to this one.
+   */
+  journal(): ObjectJournal {
+    const generation = this.#generation;
+    return {
+      generation,
+      changedSince: (since) => {
+        if (since < this.#journalStart || since > generation) return undefined;
+        return this.#journal.slice(since - this.#journalStart, generation - this.#journalStart);
+      },
+    };
   }
 
   #noteChange(at: number): void {
@@ -121,12 +167,15 @@ export class ObjectIndex {
    * Every indexed object, keyed by objectKey (the translation input), in key order: the order in
    * which changes arrived never leaks into the output.
    */
-  objects(): Map<string, KubeObject> {
+  objects(): ReadonlyMap<string, KubeObject> {
     if (!this.#sorted) {
       const keys = [...this.#envelopes.keys()].sort();
       this.#sorted = new Map(keys.map((k) => [k, (this.#envelopes.get(k) as ObjectEnvelope).object]));
     }
-    return new Map(this.#sorted); // the caller's own: later changes do not reach into it
+    // Later changes do not reach into it: the next one copies the map first (once per build, and
+    // while the build's quiet period runs rather than on its way).
+    this.#sortedShared = true;
+    return this.#sorted;
   }
 
   /** The newest observation time among changes since the last call, and forgets it. */

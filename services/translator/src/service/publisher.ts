@@ -62,6 +62,16 @@ export interface PublishReport {
   infraDeleted?: number;
 }
 
+/** The entries a build's statuses give: all of them, and those to compare with what is stored. */
+interface ProducedStatuses {
+  entries: Map<string, StatusEntry>;
+  changed: Array<[string, StatusEntry]>;
+  /** Every status was looked at: stored keys not in `entries` are stale. */
+  all: boolean;
+  /** No key appeared twice. */
+  unique: boolean;
+}
+
 export interface PublisherOptions {
   xds: KV;
   status: KV;
@@ -87,6 +97,14 @@ export class SnapshotPublisher {
     { status: Record<string, unknown>; generation: number | undefined; entry: StatusEntry }
   >();
   readonly #infraKv: KV | undefined;
+  /** Blob hash → how many stored manifests name it; kept as manifests are written and deleted. */
+  readonly #refs = new Map<string, number>();
+  /** Blobs whose references or existence changed since the collector last looked at them. */
+  readonly #touched = new Set<string>();
+  /** Status object → its key (null: a source file's status, not the translator's); statuses are never mutated. */
+  readonly #statusKeys = new WeakMap<ObjectStatus, string | null>();
+  /** The statuses of the last publish and their entries, when every key in it was one object's. */
+  #lastStatuses: { list: readonly ObjectStatus[]; entries: Map<string, StatusEntry> } | undefined;
   /** What wm-infra holds: key → content hash (null if unreadable). */
   readonly #infra = new Map<string, string | null>();
 
@@ -104,7 +122,7 @@ export class SnapshotPublisher {
     const manifestKeys = keys.filter((k) => k.startsWith(MANIFEST_PREFIX));
     for (const k of keys) if (k.startsWith(BLOB_PREFIX)) this.#blobs.add(k.slice(BLOB_PREFIX.length));
     await inBatches(manifestKeys, async (k) => {
-      this.#manifests.set(k, await this.#read<WaypointManifest>(this.#xds, Bucket.xds, k));
+      this.#setManifest(k, await this.#read<WaypointManifest>(this.#xds, Bucket.xds, k));
     });
     const statusKeys = (await listKeys(this.#status)).filter((k) => !isSourceFileKey(k));
     await inBatches(statusKeys, async (k) => {
@@ -116,7 +134,8 @@ export class SnapshotPublisher {
         this.#infra.set(k, (await this.#read<InfraEntry>(kv, Bucket.infra, k))?.hash ?? null);
       });
     }
-    this.#updateGc(now);
+    this.#gc.update(this.#blobs, new Set(this.#refs.keys()), now);
+    this.#touched.clear();
     this.#log.info("loaded published state", {
       manifests: this.#manifests.size,
       blobs: this.#blobs.size,
@@ -154,6 +173,7 @@ export class SnapshotPublisher {
       await inBatches(missing, async ([h, bytes]) => {
         await this.#xds.put(blobKey(h), bytes);
         this.#blobs.add(h);
+        this.#touched.add(h);
         report.blobsWritten++;
       });
       const counts: Record<string, number> = {};
@@ -182,7 +202,7 @@ export class SnapshotPublisher {
         throw err;
       }
       endSpan(span);
-      this.#manifests.set(s.key, m);
+      this.#setManifest(s.key, m);
       report.manifestsWritten.push(s.key);
       this.#log.info("published waypoint snapshot", {
         waypoint: waypointId(s.waypoint),
@@ -195,7 +215,7 @@ export class SnapshotPublisher {
     for (const k of [...this.#manifests.keys()]) {
       if (live.has(k)) continue;
       await this.#xds.delete(k);
-      this.#manifests.delete(k);
+      this.#setManifest(k, undefined);
       report.manifestsDeleted.push(k);
       this.#log.info("deleted manifest of a waypoint that no longer exists", { key: k });
     }
@@ -210,41 +230,86 @@ export class SnapshotPublisher {
     nowIso: string,
     report: PublishReport,
   ): Promise<void> {
-    const produced = new Map<string, StatusEntry>();
-    for (const st of statuses) {
-      const k = objectKey(st.ref);
-      if (isSourceFileKey(k)) continue;
-      const stored = this.#statuses.get(k) ?? undefined;
-      // A translation memo returns the very same status object for an unchanged object: if that
-      // object produced what is stored, there is nothing to stamp or compare.
-      const last = this.#computedFrom.get(k);
-      if (
-        stored &&
-        last?.status === st.status &&
-        last.generation === st.generation &&
-        last.entry === stored
-      ) {
-        produced.set(k, stored);
-        continue;
-      }
-      const entry = stampStatus(st, stored, nowIso);
-      const kept = sameStatus(entry, stored) ? (stored as StatusEntry) : entry;
-      produced.set(k, kept);
-      this.#computedFrom.set(k, { status: st.status, generation: st.generation, entry: kept });
-    }
-    for (const k of this.#computedFrom.keys()) if (!produced.has(k)) this.#computedFrom.delete(k);
-    const writes = [...produced].filter(([k, e]) => this.#statuses.get(k) !== e);
+    const produced = this.#statusesSinceLast(statuses, nowIso) ?? this.#allStatuses(statuses, nowIso);
+    this.#lastStatuses = undefined; // a failed write below leaves the next publish to look at every status
+    const writes = produced.changed.filter(([k, e]) => this.#statuses.get(k) !== e);
     await inBatches(writes, async ([k, e]) => {
       await putJson(this.#status, k, e);
       this.#statuses.set(k, e);
       report.statusesWritten++;
     });
-    const stale = [...this.#statuses.keys()].filter((k) => !produced.has(k));
+    const stale = produced.all ? [...this.#statuses.keys()].filter((k) => !produced.entries.has(k)) : [];
     await inBatches(stale, async (k) => {
       await this.#status.delete(k);
       this.#statuses.delete(k);
       report.statusesDeleted++;
     });
+    // Only now, with wm-status holding exactly these entries, may the next publish start from them.
+    this.#lastStatuses = produced.unique ? { list: statuses, entries: produced.entries } : undefined;
+  }
+
+  #statusKey(st: ObjectStatus): string | null {
+    let k = this.#statusKeys.get(st);
+    if (k === undefined) {
+      k = objectKey(st.ref);
+      if (isSourceFileKey(k)) k = null;
+      this.#statusKeys.set(st, k);
+    }
+    return k;
+  }
+
+  /** The entry to store for a computed status: the stored one when nothing but computedAt would change. */
+  #entryOf(st: ObjectStatus, k: string, nowIso: string): StatusEntry {
+    const stored = this.#statuses.get(k) ?? undefined;
+    // A translation memo returns the very same status object for an unchanged object: if that
+    // object produced what is stored, there is nothing to stamp or compare.
+    const last = this.#computedFrom.get(k);
+    if (stored && last?.status === st.status && last.generation === st.generation && last.entry === stored)
+      return stored;
+    const entry = stampStatus(st, stored, nowIso);
+    const kept = sameStatus(entry, stored) ? (stored as StatusEntry) : entry;
+    this.#computedFrom.set(k, { status: st.status, generation: st.generation, entry: kept });
+    return kept;
+  }
+
+  /** Every status's entry; stored keys not among them are stale. */
+  #allStatuses(statuses: readonly ObjectStatus[], nowIso: string): ProducedStatuses {
+    const entries = new Map<string, StatusEntry>();
+    let ours = 0;
+    for (const st of statuses) {
+      const k = this.#statusKey(st);
+      if (k === null) continue;
+      ours++;
+      entries.set(k, this.#entryOf(st, k, nowIso));
+    }
+    for (const k of this.#computedFrom.keys()) if (!entries.has(k)) this.#computedFrom.delete(k);
+    return { entries, changed: [...entries], all: true, unique: entries.size === ours };
+  }
+
+  /**
+   * Only the statuses that are not the very objects of the last publish, at the same positions, for
+   * the same keys: a change to a few objects costs a few statuses, not every object's. Undefined when
+   * the list's length or keys moved (then every status is looked at).
+   */
+  #statusesSinceLast(statuses: readonly ObjectStatus[], nowIso: string): ProducedStatuses | undefined {
+    const last = this.#lastStatuses;
+    if (!last || last.list.length !== statuses.length) return undefined;
+    const moved: number[] = [];
+    for (let i = 0; i < statuses.length; i++) {
+      if (statuses[i] === last.list[i]) continue;
+      if (this.#statusKey(statuses[i]!) !== this.#statusKey(last.list[i]!)) return undefined;
+      moved.push(i);
+    }
+    const changed: Array<[string, StatusEntry]> = [];
+    for (const i of moved) {
+      const st = statuses[i]!;
+      const k = this.#statusKey(st);
+      if (k === null) continue;
+      const e = this.#entryOf(st, k, nowIso);
+      last.entries.set(k, e);
+      changed.push([k, e]);
+    }
+    return { entries: last.entries, changed, all: false, unique: true };
   }
 
   async #publishInfra(
@@ -276,10 +341,31 @@ export class SnapshotPublisher {
     }
   }
 
+  /**
+   * Records a manifest as stored (undefined: deleted) and moves the reference counts of the blobs it
+   * names, so that collecting looks only at the blobs a build touched, not at every manifest.
+   */
+  #setManifest(key: string, m: WaypointManifest | null | undefined): void {
+    const before = this.#manifests.get(key);
+    if (before) for (const h of manifestHashes(before)) this.#ref(h, -1);
+    if (m === undefined) this.#manifests.delete(key);
+    else this.#manifests.set(key, m);
+    if (m) for (const h of manifestHashes(m)) this.#ref(h, 1);
+  }
+
+  #ref(hash: string, by: 1 | -1): void {
+    const n = (this.#refs.get(hash) ?? 0) + by;
+    if (n > 0) this.#refs.set(hash, n);
+    else this.#refs.delete(hash);
+    this.#touched.add(hash);
+  }
+
   #updateGc(now: number): void {
-    const referenced = new Set<string>();
-    for (const m of this.#manifests.values()) if (m) for (const h of manifestHashes(m)) referenced.add(h);
-    this.#gc.update(this.#blobs, referenced, now);
+    for (const h of this.#touched) {
+      if (!this.#blobs.has(h)) this.#gc.forget(h);
+      else this.#gc.mark(h, this.#refs.has(h), now);
+    }
+    this.#touched.clear();
   }
 
   /** Deletes blobs that have been unreferenced for the grace period; returns their hashes. */
@@ -289,6 +375,7 @@ export class SnapshotPublisher {
     await inBatches(due, async (h) => {
       await this.#xds.delete(blobKey(h));
       this.#blobs.delete(h);
+      this.#touched.add(h);
       this.#gc.forget(h);
       deleted.push(h);
     });

@@ -72,7 +72,16 @@ export function translate(
   };
   if (settings.infra) output.infra = infraOf(waypoints, settings);
 
-  memo?.end({ objects: input.objects, settings, context: waypoints, irs, output, policies, routes });
+  memo?.end({
+    objects: input.objects,
+    ...(input.journal ? { generation: input.journal.generation } : {}),
+    settings,
+    context: waypoints,
+    irs,
+    output,
+    policies,
+    routes,
+  });
   return output;
 }
 

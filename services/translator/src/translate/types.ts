@@ -89,6 +89,23 @@ export const DEFAULT_SETTINGS: TranslatorSettings = {
 export interface TranslationInput {
   /** Every source object, keyed by objectKey(refOf(o)). */
   objects: ReadonlyMap<string, KubeObject>;
+  /**
+   * Where `objects` stands in its source's journal of changes. With it, a memo need not compare
+   * every object with the last translation's to find the few that changed: it asks for the keys
+   * changed since the generation it translated last. Without it, every object is compared.
+   */
+  journal?: ObjectJournal;
+}
+
+/** A source's count of changes, and the keys each one touched. */
+export interface ObjectJournal {
+  /** The number of changes `objects` includes. */
+  readonly generation: number;
+  /**
+   * The keys changed after `generation`, up to this one's (a key may repeat; a superset is fine);
+   * undefined when the journal no longer reaches back that far.
+   */
+  changedSince(generation: number): Iterable<string> | undefined;
 }
 
 export interface XdsResource {

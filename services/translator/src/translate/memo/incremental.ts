@@ -125,6 +125,26 @@ interface PolicyChange {
 }
 
 /**
+ * As changedKeys, from the input's journal: only the keys changed since the last translation's
+ * generation are compared, not every object. Null when the journal cannot tell (then changedKeys).
+ * The order is changedKeys': the keys present, in key order, then the keys removed.
+ */
+function journalKeys(last: LastTranslation, input: TranslationInput): string[] | undefined | null {
+  const since =
+    input.journal && last.generation !== undefined ? input.journal.changedSince(last.generation) : undefined;
+  if (!since) return null;
+  const present: string[] = [];
+  const removed: string[] = [];
+  for (const key of new Set(since)) {
+    const o = input.objects.get(key);
+    if (last.objects.get(key) === o) continue;
+    if (present.length + removed.length === MAX_CHANGED_OBJECTS) return undefined;
+    (o === undefined ? removed : present).push(key);
+  }
+  return [...present.sort(compareStrings), ...removed.sort(compareStrings)];
+}
+
+/**
  * The keys whose objects differ from the last translation's (an object edited, added or removed);
  * undefined beyond MAX_CHANGED_OBJECTS.
  */
@@ -180,7 +200,7 @@ function recompile(
   if (filterNames(old.compiled) !== filterNames(compiled)) return undefined;
   const parents = resolveParents(compiled, last.context);
   if (!sameAttachment(old.parents, parents)) return undefined;
-  const work: RouteWork = { compiled, parents, status: undefined };
+  const work: RouteWork = { compiled, parents, status: undefined, name: routeKey(compiled) };
   fillServicePorts(work, parents);
   if (parents.length > 0) work.status = routeStatus(compiled, parents, last.settings);
   return { before, after, at, old, work };
@@ -265,6 +285,19 @@ function inserted(list: readonly CompiledRoute[], route: CompiledRoute): Compile
   return [...list.slice(0, lo), route, ...list.slice(lo)];
 }
 
+/** A route configuration built anew: its IR, its JSON before its slots are filled, and after. */
+interface RebuiltConfig {
+  rc: RouteConfigIR;
+  /** What the memo keeps under the configuration's key, as emitWaypoint does: the slots are the IR's. */
+  unfilled: RouteConfigurationJson;
+  json: RouteConfigurationJson;
+}
+
+function rebuiltConfig(rc: RouteConfigIR): RebuiltConfig {
+  const unfilled = routeConfigOf(rc);
+  return { rc, unfilled, json: fillRouteConfigSlots(unfilled, rc) };
+}
+
 /**
  * The route configurations a created or deleted route changes, rebuilt; undefined when one of them
  * would gain or lose its routes altogether, or a cluster would come or go.
@@ -272,7 +305,7 @@ function inserted(list: readonly CompiledRoute[], route: CompiledRoute): Compile
 function placeMembership(
   last: LastTranslation,
   m: RouteMembership,
-  rebuilt: Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>,
+  rebuilt: Map<RouteConfigIR, RebuiltConfig>,
 ): boolean {
   const { compiled } = m.work;
   const services = serviceParents(m.work.parents);
@@ -300,7 +333,7 @@ function placeMembership(
         serviceRoutes,
         targets: targetsOf(rc.gatewayRoutes, serviceRoutes),
       };
-      rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
+      rebuilt.set(rc, rebuiltConfig(next));
     }
   }
   return true;
@@ -634,8 +667,11 @@ export function translateIncrementally(
 ): TranslationOutput | undefined {
   const last = memo.last;
   if (!last || last.settings !== settings) return undefined;
-  const keys = changedKeys(last, input.objects);
+  const journaled = journalKeys(last, input);
+  const keys = journaled === null ? changedKeys(last, input.objects) : journaled;
   if (!keys) return undefined;
+  // Until this path completes, `last.objects` may not be the objects at any one generation.
+  delete last.generation;
 
   const changes: RouteChange[] = [];
   const slices: SliceChange[] = [];
@@ -754,7 +790,7 @@ export function translateIncrementally(
     authz = reauthorize(last, istioIndex, last.output.statuses);
     if (!authz) return undefined;
   }
-  const rebuilt = new Map<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>();
+  const rebuilt = new Map<RouteConfigIR, RebuiltConfig>();
   if (member && !placeMembership(last, member, rebuilt)) return undefined;
   /** The route configurations the changed routes are in, with those routes swapped. */
   const swappedConfigs: Array<[RouteConfigIR, RouteConfigIR]> = [];
@@ -766,7 +802,11 @@ export function translateIncrementally(
   }
   /** Each swap once for each route configuration of a waypoint that has it (PolicyTranslation.patch). */
   const occurrences: Array<{ waypoint: string; swap: RouteSwap }> = [];
+  // A changed route keeps its attachment (recompile), so only its parents' waypoints hold it.
+  const holders = new Set<string>();
+  for (const s of swaps.values()) for (const w of s.waypoints) holders.add(w.key);
   for (const { routeConfigs, waypoint } of changes.length ? last.irs : []) {
+    if (!holders.has(waypoint.key)) continue;
     for (const rc of routeConfigs) {
       if (!rc.hasRoutes) continue;
       const found = (old: CompiledRoute) =>
@@ -807,8 +847,7 @@ export function translateIncrementally(
       : undefined;
   if ((changes.length || trafficPolicies.length) && !policyPatch) return undefined;
   // The route configurations' JSON once the routes' entries carry their policies' edits.
-  for (const [rc, next] of swappedConfigs)
-    rebuilt.set(rc, { rc: next, json: fillRouteConfigSlots(routeConfigOf(next), next) });
+  for (const [rc, next] of swappedConfigs) rebuilt.set(rc, rebuiltConfig(next));
 
   // Every check passed: from here on, nothing returns early.
   for (const [at, s] of statusChanges) statuses[at] = s;
@@ -833,7 +872,8 @@ export function translateIncrementally(
     const { ref, key, entry } = memberStatus.route;
     if (member.created && entry) statuses.splice(statusBound(statuses, key), 0, entry);
     else if (!member.created && entry) statuses.splice(statusAt(statuses, key), 1);
-    const name = member.work.name!;
+    // A route recompiled on the incremental path has no name in its work: its key is the name.
+    const name = member.work.name ?? routeKey(member.work.compiled);
     for (const w of member.waypoints) {
       const set = new Set(last.attached.get(w));
       if (member.created) set.add(name);
@@ -864,6 +904,7 @@ export function translateIncrementally(
   const output: TranslationOutput = { ...last.output, waypoints, statuses };
   last.context = { ...last.context, index };
   last.output = output;
+  if (input.journal) last.generation = input.journal.generation;
   memo.incremental++;
   return output;
 }
@@ -873,7 +914,7 @@ function patchWaypoint(
   out: WaypointOutput,
   ir: WaypointIR,
   p: {
-    rebuilt: ReadonlyMap<RouteConfigIR, { rc: RouteConfigIR; json: RouteConfigurationJson }>;
+    rebuilt: ReadonlyMap<RouteConfigIR, RebuiltConfig>;
     services: ReadonlySet<string>;
     index: ObjectIndex;
     memo: TranslationMemo;
@@ -896,12 +937,13 @@ function patchWaypoint(
     p.memo.setRouteConfig(
       rc.name,
       () => p.memo.routeConfigKey(cluster, gatewayRoutes, serviceRoutes),
-      next.json,
+      next.unfilled,
     );
   }
   const endpoints = new Map<string, ReturnType<typeof emitLoadAssignment>>();
-  for (const t of ir.clusters)
-    if (p.services.has(serviceKey(t.service))) endpoints.set(t.cluster, emitLoadAssignment(t, p.index));
+  if (p.services.size)
+    for (const t of ir.clusters)
+      if (p.services.has(serviceKey(t.service))) endpoints.set(t.cluster, emitLoadAssignment(t, p.index));
   /** The resources of one type with those named in `json` replaced. */
   const replaced = (
     type: TypeUrl,

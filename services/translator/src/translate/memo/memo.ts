@@ -29,6 +29,8 @@ import type { RouteConfigCache } from "../xds/emit.ts";
 export interface LastTranslation {
   /** A copy of the input's objects. */
   objects: Map<string, KubeObject>;
+  /** The input's journal generation, when it had a journal: `objects` are the objects at it. */
+  generation?: number;
   settings: TranslatorSettings;
   /** The waypoints stage's result (also the context parentRefs are resolved in). */
   context: Waypoints;
