@@ -15,7 +15,7 @@
 //   slice_add     a new EndpointSlice for one of the services
 //   pnpm bench translation routes=1000,5000 services=5 changes=20
 import type { KubeObject } from "@waymark/api";
-import { DEFAULT_SETTINGS, TranslationMemo, translate } from "@waymark/translator";
+import { DEFAULT_SETTINGS, type ObjectJournal, TranslationMemo, translate } from "@waymark/translator";
 import { buildSnapshots, EncodeCache } from "../services/translator/src/service/build.ts";
 import { numbers, parseArgs } from "./lib/args.ts";
 import { baseObjects, NS, objectMap, route, WAYPOINT } from "./lib/objects.ts";
@@ -169,6 +169,13 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
     for (let i = 0; i < r; i++) objects.push(route(i, a.services));
     objects.push(trafficPolicy(1, "v0", 1), authorizationPolicy(0, `cluster.local/ns/${NS}/sa/bot-0`, 1));
     const map = objectMap(objects);
+    // The keys each change touched, as the service's ObjectIndex journals them: the memo then
+    // compares those keys only, not every object (worked out before the clock starts).
+    const journal: string[][] = [];
+    const journalNow = (): ObjectJournal => {
+      const generation = journal.length;
+      return { generation, changedSince: (since) => journal.slice(since, generation).flat() };
+    };
     const full: number[] = [];
     let cache = new EncodeCache();
     let memo = new TranslationMemo();
@@ -176,7 +183,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       cache = new EncodeCache();
       memo = new TranslationMemo();
       const t0 = performance.now();
-      const res = buildSnapshots(translate({ objects: map }, settings, memo), cache);
+      const res = buildSnapshots(translate({ objects: map, journal: journalNow() }, settings, memo), cache);
       full.push(performance.now() - t0);
       if (res.failures.length) throw new Error(`build failed: ${String(res.failures[0]!.error)}`);
     }
@@ -188,9 +195,12 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
       const incremental0 = memo.incremental;
       for (let k = 1; k <= a.changes; k++) {
         const next = change(kind, k, current, r, a.services, a.changes);
+        const touched = [...next.keys()].filter((key) => next.get(key) !== current.get(key));
+        for (const key of current.keys()) if (!next.has(key)) touched.push(key);
+        journal.push(touched);
         current = next;
         const t0 = performance.now();
-        const output = translate({ objects: next }, settings, memo);
+        const output = translate({ objects: next, journal: journalNow() }, settings, memo);
         const t1 = performance.now();
         const res = buildSnapshots(output, cache);
         inc.push(performance.now() - t0);
