@@ -7,12 +7,17 @@
 #   - containerd, runc, the CNI plugins (bridge, host-local, loopback, portmap), iptables, conntrack,
 #     umoci and busybox-static from Debian (apt-get), when missing;
 #   - two OCI image archives made with umoci from Debian's busybox-static: the pod sandbox ("pause")
-#     image and a tiny busybox image for test pods.
+#     image and a tiny busybox image for test pods;
+#   - CoreDNS (the cluster DNS a node's pods resolve Service names with), from the Go module proxy:
+#     a main of our own that links only the plugins the test node's Corefile uses (tools/testing/
+#     src/node.ts), as CoreDNS documents for custom builds, instead of its default set with every
+#     cloud provider's SDK.
 # Idempotent: a second run only checks. Cold: kubelet+kube-proxy 10-20 min on 2 cores (less when the
 # control plane's build already filled Go's build cache), apt a minute. Prints `export` lines.
 set -euo pipefail
 # The recipe of the images below; bump it when the recipe changes (the busybox version keys it too).
 IMAGES_RECIPE=1
+COREDNS_VERSION=1.15.0
 CACHE="${WAYMARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/waymark-bin}"
 mkdir -p "$CACHE"
 log() { printf '[bootstrap-node] %s\n' "$*" >&2; }
@@ -83,9 +88,42 @@ build_images() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+# The plugins, in the order CoreDNS runs them (its plugin.cfg's order): what the node's Corefile uses.
+COREDNS_PLUGINS="bind ready errors log cache kubernetes"
+build_coredns() {
+  local out="$CACHE/coredns-$COREDNS_VERSION"
+  [ -x "$out/coredns" ] && return 0
+  log "coredns $COREDNS_VERSION (plugins: $COREDNS_PLUGINS)"
+  local w; w=$(mktemp -d)
+  local p imports="" directives=""
+  for p in $COREDNS_PLUGINS; do
+    imports+=$'\t_ "github.com/coredns/coredns/plugin/'"$p"$'"\n'
+    directives+="\"$p\", "
+  done
+  cat >"$w/main.go" <<GO
+// CoreDNS with only the plugins the test node uses (scripts/bootstrap-node.sh).
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+$imports)
+
+func init() { dnsserver.Directives = []string{$directives} }
+
+func main() { coremain.Run() }
+GO
+  ( cd "$w" && go mod init waymark.test/coredns >/dev/null 2>&1 &&
+    go get "github.com/coredns/coredns@v$COREDNS_VERSION" >/dev/null 2>&1 && go mod tidy >/dev/null 2>&1 &&
+    go build -trimpath -ldflags=-s -o coredns . ) >&2
+  mkdir -p "$out.tmp" && mv "$w/coredns" "$out.tmp/coredns" && rm -rf "$out" && mv "$out.tmp" "$out"
+  rm -rf "$w"
+}
+
 locked apt install_apt
 locked node-images build_images
 locked k8s-node build_node
+locked coredns build_coredns
 IMAGES="$CACHE/node-images-$IMAGES_RECIPE-busybox-$(dpkg-query -W -f='${Version}' busybox-static | tr ':~+' '___')"
 cat <<OUT
 export WAYMARK_NODE_BIN="$CACHE/k8s-node-$K8S_VERSION"
@@ -94,4 +132,5 @@ export WAYMARK_RUNC="$(command -v runc)"
 export WAYMARK_CNI_BIN="/usr/lib/cni"
 export WAYMARK_NODE_PAUSE_IMAGE="$IMAGES/pause.oci.tar"
 export WAYMARK_NODE_BUSYBOX_IMAGE="$IMAGES/busybox.oci.tar"
+export WAYMARK_COREDNS="$CACHE/coredns-$COREDNS_VERSION/coredns"
 OUT

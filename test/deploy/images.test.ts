@@ -211,7 +211,7 @@ describe("images: run read-only as uid 1000 with runc", { skip, timeout: 40 * 60
 
   test("go-httpbin: serves /get", async () => {
     const c = run("go-httpbin", {
-      args: ["/go-httpbin", "-host", "127.0.0.1", "-port", String(ports["httpbin"])],
+      args: ["/bin/go-httpbin", "-host", "127.0.0.1", "-port", String(ports["httpbin"])],
     });
     await assertUnprivileged(c);
     const body = await waitFor("go-httpbin /get", async () => {

@@ -15,7 +15,7 @@ import {
 } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { claimPort } from "./ports.ts";
@@ -57,7 +57,18 @@ export interface KubeClusterOptions {
   istioCrdGroups?: readonly string[];
   /** Manifests (files or directories) applied with the admin identity after start. */
   manifests?: string[];
+  /**
+   * Pods on a real node (node.ts) reach the API server: it listens on the host's own address (see
+   * hostAddress) and advertises it, so the `kubernetes` Service's endpoint is one a pod can route to,
+   * and its certificate names that address and the Service's ClusterIP. `server` is then that address.
+   * Their claims are bound to PersistentVolumes too (the volume binder runs). Default false:
+   * 127.0.0.1 only.
+   */
+  podAccess?: boolean;
 }
+
+/** The `kubernetes` Service's ClusterIP: the first address of the service range below. */
+export const KUBERNETES_SERVICE_IP = "10.96.0.1";
 
 export interface KubeCluster {
   dir: string;
@@ -262,7 +273,17 @@ export async function signLeafCertificate(
   return { cert, key };
 }
 
-async function makePki(dir: string): Promise<void> {
+/**
+ * The host's first non-loopback IPv4 address: what pods on a real node's bridge route to through
+ * their gateway (the host), unlike 127.0.0.1, which is each pod's own.
+ */
+export function hostAddress(): string {
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  throw new Error("this host has no IPv4 address besides loopback: pods could not reach it");
+}
+
+async function makePki(dir: string, extraIps: readonly string[]): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await openssl(
     ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365"].concat(
@@ -275,7 +296,7 @@ async function makePki(dir: string): Promise<void> {
     dir,
     "apiserver",
     "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+    `subjectAltName=IP:127.0.0.1,${extraIps.map((ip) => `IP:${ip},`).join("")}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n`,
   );
   await signLeafCertificate(dir, dir, "admin", "/O=system:masters/CN=admin", CLIENT_EXT);
   await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"], dir);
@@ -311,7 +332,8 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
   };
   try {
     let t = performance.now();
-    await makePki(pki);
+    const listenOn = o.podAccess ? hostAddress() : "127.0.0.1";
+    await makePki(pki, o.podAccess ? [listenOn, KUBERNETES_SERVICE_IP] : []);
     mark("pki", t);
 
     t = performance.now();
@@ -344,15 +366,15 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
     await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 20_000, 100);
     mark("etcd", t);
 
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${listenOn}:${apiPort}`;
     const serviceAccountKey = serviceAccountKeyOf(join(pki, "sa.key"), join(pki, "sa.pub"));
     const apiArgs = [
       "--etcd-servers",
       etcdUrl,
       "--bind-address",
-      "127.0.0.1",
+      listenOn,
       "--advertise-address",
-      "127.0.0.1",
+      listenOn,
       "--secure-port",
       String(apiPort),
       "--cert-dir",
@@ -464,7 +486,8 @@ export async function startKubeCluster(o: KubeClusterOptions): Promise<KubeClust
             "--secure-port",
             String(await freePort()),
             "--controllers",
-            "*,-nodeipam,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-cloud-node-lifecycle,-ttl",
+            // A real node's pods may claim volumes: the binder binds claims to the tests' PersistentVolumes.
+            `*,-nodeipam,${o.podAccess ? "" : "-persistentvolume-binder,"}-attachdetach,-persistentvolume-expander,-cloud-node-lifecycle,-ttl`,
             "--concurrent-deployment-syncs",
             "2",
             "--v",

@@ -58,6 +58,8 @@ export interface NodeBinaries {
   pauseImage: string;
   /** OCI archive of a busybox image for test pods (waymark.test/busybox:1 once imported). */
   busyboxImage: string;
+  /** CoreDNS (scripts/bootstrap-node.sh), for a node whose pods resolve Service names. */
+  coredns?: string;
 }
 
 /** The node's programs from the environment (scripts/bootstrap-node.sh exports these); undefined when absent. */
@@ -70,7 +72,9 @@ export function nodeBinaries(): NodeBinaries | undefined {
   const pauseImage = e("WAYMARK_NODE_PAUSE_IMAGE");
   const busyboxImage = e("WAYMARK_NODE_BUSYBOX_IMAGE");
   if (!bin || !containerd || !runc || !cniBin || !pauseImage || !busyboxImage) return undefined;
+  const coredns = e("WAYMARK_COREDNS");
   return {
+    ...(coredns && existsSync(coredns) ? { coredns } : {}),
     kubelet: join(bin, "kubelet"),
     kubeProxy: join(bin, "kube-proxy"),
     containerd,
@@ -104,7 +108,16 @@ export interface KubeNodeOptions {
   name?: string;
   /** How long to wait for the host-wide node lock (default 10 min: another test's node may be up). */
   lockTimeoutMs?: number;
+  /**
+   * Cluster DNS for the node's pods: CoreDNS on the node's address (port 53), answering for
+   * CLUSTER_DOMAIN from the cluster's Services and EndpointSlices, and the kubelet's clusterDNS
+   * pointing there (pods with dnsPolicy ClusterFirst get it and the search domains). Default false.
+   */
+  dns?: boolean;
 }
+
+/** The cluster domain of a node with DNS (the kubelet's clusterDomain, CoreDNS's zone). */
+export const CLUSTER_DOMAIN = "cluster.local";
 
 export interface KubeNode {
   name: string;
@@ -129,7 +142,7 @@ export interface KubeNode {
   importImage(archive: string, baseName?: string): Promise<string[]>;
   /** Files and logs of the node's parts. */
   dir: string;
-  procs: { containerd: Proc; kubelet: Proc; kubeProxy: Proc };
+  procs: { containerd: Proc; kubelet: Proc; kubeProxy: Proc; coredns?: Proc };
   /**
    * Removes the node's pods (through the kubelet, so their sandboxes' networks are torn down by
    * CNI), stops kube-proxy (and removes its rules), the kubelet and containerd with every shim, and
@@ -297,6 +310,7 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
       await cluster.kubectl(["get", "pods", "-A", "--field-selector", `spec.nodeName=${name}`, "-o", "json"]),
     ) as { items: Array<{ metadata: { namespace: string; name: string } }> };
 
+  let coredns: Proc | undefined;
   const leftNetns = new Set<string>();
   const teardown = async () => {
     if (stopped) return;
@@ -362,6 +376,7 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
       }
     }
     await containerd?.stop(5000);
+    await coredns?.stop(3000);
     // Shims are containerd's children that outlive it by design; each names its socket.
     for (const pid of pidsNaming(sock)) {
       try {
@@ -472,6 +487,46 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
       }),
     );
 
+    if (o.dns) {
+      if (!bins.coredns) throw new Error("CoreDNS is missing: run scripts/bootstrap-node.sh");
+      // On the node's address, the pods' gateway; the cluster's objects read as admin (test
+      // infrastructure, not one of Waymark's identities).
+      const readyPort = await freePort();
+      const corefile = join(dir, "Corefile");
+      writeFileSync(
+        corefile,
+        [
+          `${CLUSTER_DOMAIN}:53 {`,
+          `  bind ${ip}`,
+          "  errors",
+          `  ready 127.0.0.1:${readyPort}`,
+          `  kubernetes ${CLUSTER_DOMAIN} {`,
+          `    kubeconfig ${cluster.adminKubeconfig}`,
+          "    ttl 5",
+          "  }",
+          "}",
+          "",
+        ].join("\n"),
+      );
+      coredns = startProcess({
+        name: `coredns-${name}`,
+        command: bins.coredns,
+        args: ["-conf", corefile],
+        logDir: o.logDir,
+      });
+      const dnsProc = coredns;
+      await waitFor(
+        "CoreDNS ready (its Kubernetes informers synced)",
+        async () => {
+          if (dnsProc.child.exitCode !== null)
+            throw new Error(`coredns exited:\n${dnsProc.log().slice(-2000)}`);
+          return (await fetch(`http://127.0.0.1:${readyPort}/ready`).catch(() => undefined))?.ok === true;
+        },
+        60_000,
+        200,
+      );
+    }
+
     // containerd: root, state, socket and CNI config of its own; the sandbox image ours (it is
     // imported below, never pulled); runc with cgroupfs (cgroup v1, see above).
     const ctrRoot = join(dir, "containerd");
@@ -576,8 +631,9 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
         tlsPrivateKeyFile: kubeletServer.key,
         podLogsDir: join(dir, "pod-logs"),
         failSwapOn: false,
-        // No cluster DNS in the test cluster: pods get the host's resolv.conf.
+        // Without DNS (o.dns), pods get the host's resolv.conf; with it, the node's CoreDNS.
         resolvConf: "/etc/resolv.conf",
+        ...(o.dns ? { clusterDNS: [ip], clusterDomain: CLUSTER_DOMAIN } : {}),
         // Images are imported, not pulled; a disk filling up must not make the node evict or delete
         // them mid-test.
         imageGCHighThresholdPercent: 100,
@@ -679,7 +735,7 @@ export async function startKubeNode(o: KubeNodeOptions): Promise<KubeNode> {
       ctr,
       importImage,
       dir,
-      procs: { containerd, kubelet, kubeProxy },
+      procs: { containerd, kubelet, kubeProxy, ...(coredns ? { coredns } : {}) },
       stop: teardown,
     };
   } catch (err) {
