@@ -14,15 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Bucket, createLogger, objectKey } from "@waymark/api";
 import { connectBus, getJson, type NatsConnection, openBucket } from "@waymark/bus";
-import {
-  type EnvoyProc,
-  freePort,
-  type Proc,
-  podNetworkProblem,
-  startProcess,
-  tempDir,
-  waitFor,
-} from "@waymark/testing";
+import { type EnvoyProc, freePort, type Proc, podNetworkProblem, tempDir, waitFor } from "@waymark/testing";
 import { parse } from "yaml";
 import { TRAFFIC_POLICY_FIELDS } from "../../services/translator/src/translate/policies/attachment.ts";
 import { FEATURES } from "../../services/translator/src/translate/policies/features.ts";
@@ -36,6 +28,7 @@ import {
   startHttpbinAt,
   startKubeStack,
   startWaypointEnvoy,
+  startZtunnelStandin,
 } from "../lib/kube-stack.ts";
 
 const NS = "httpbin";
@@ -738,28 +731,17 @@ describe("kubernetes: TrafficPolicy with kgateway's CRD", { timeout: 300_000, sk
     }
     const { envoy } = await startWaypointEnvoy({ cluster: s.cluster, namespace: NS, name: WAYPOINT, logDir });
     extra.push(envoy);
-    const routes: string[] = [];
+    const routes: Array<{ port: number; vip: string; servicePort: number }> = [];
     for (const svc of ["httpbin2", "httpbin3"]) {
       port[svc] = await freePort();
-      const vip = JSON.parse(await kubectl(["-n", NS, "get", "service", svc, "-o", "json"])).spec
-        .clusterIP as string;
-      routes.push("--route", `127.0.0.1:${port[svc]}=${vip}:8000`);
+      routes.push({
+        port: port[svc],
+        vip: JSON.parse(await kubectl(["-n", NS, "get", "service", svc, "-o", "json"])).spec
+          .clusterIP as string,
+        servicePort: 8000,
+      });
     }
-    extra.push(
-      startProcess({
-        name: "ztunnel-standin",
-        command: process.execPath,
-        args: [
-          `${REPO_ROOT}/tools/ztunnel-standin/src/main.ts`,
-          "--waypoint",
-          `${s.bindAddress}:15088`,
-          "--identity",
-          "spiffe://cluster.local/ns/httpbin/sa/client",
-          ...routes,
-        ],
-        logDir,
-      }),
-    );
+    extra.push(startZtunnelStandin({ waypoint: `${s.bindAddress}:15088`, routes, logDir }));
     for (const svc of ["httpbin2", "httpbin3"])
       await waitFor(
         `${svc} through the waypoint`,

@@ -7,24 +7,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Bucket, createLogger, infraKey } from "@waymark/api";
 import { connectBus, listKeys, type NatsConnection, openBucket } from "@waymark/bus";
-import {
-  type EnvoyProc,
-  freePort,
-  type Proc,
-  podNetworkProblem,
-  startProcess,
-  tempDir,
-  waitFor,
-} from "@waymark/testing";
+import { type EnvoyProc, freePort, type Proc, podNetworkProblem, tempDir, waitFor } from "@waymark/testing";
 import { echoedHeaders, httpGet } from "../lib/http.ts";
 import * as guide from "../lib/kube-guide.ts";
 import {
   type KubeStack,
   kubeSkip,
-  REPO_ROOT,
   startHttpbinAt,
   startKubeStack,
   startWaypointEnvoy,
+  startZtunnelStandin,
 } from "../lib/kube-stack.ts";
 
 type Cond = { type: string; status: string; reason: string; observedGeneration?: number };
@@ -287,27 +279,16 @@ describe("kubernetes: the guide's kubectl steps with Waymark", { timeout: 240_00
     });
     extra.push(envoy);
     const port: Record<string, number> = {};
-    const routes: string[] = [];
+    const routes: Array<{ port: number; vip: string; servicePort: number }> = [];
     for (const svc of ["httpbin2", "httpbin3"]) {
       port[svc] = await freePort();
-      const vip = (await get("service", svc)).spec["clusterIP"] as string;
-      routes.push("--route", `127.0.0.1:${port[svc]}=${vip}:8000`);
+      routes.push({
+        port: port[svc],
+        vip: (await get("service", svc)).spec["clusterIP"] as string,
+        servicePort: 8000,
+      });
     }
-    extra.push(
-      startProcess({
-        name: "ztunnel-standin",
-        command: process.execPath,
-        args: [
-          `${REPO_ROOT}/tools/ztunnel-standin/src/main.ts`,
-          "--waypoint",
-          `${s.bindAddress}:15088`,
-          "--identity",
-          "spiffe://cluster.local/ns/httpbin/sa/client",
-          ...routes,
-        ],
-        logDir,
-      }),
-    );
+    extra.push(startZtunnelStandin({ waypoint: `${s.bindAddress}:15088`, routes, logDir }));
     let last = "";
     const h2 = await waitFor(
       "httpbin2 through the waypoint",

@@ -8,7 +8,6 @@
 // nothing of the release but what Kubernetes keeps by design (the NATS volume's claim).
 // Not a test/e2e/kubernetes*.test.ts file: a kubelet needs real root in the host's network namespace.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -21,14 +20,13 @@ import {
   type Proc,
   startKubeCluster,
   startKubeNode,
-  startProcess,
   tempDir,
   waitFor,
 } from "@waymark/testing";
 import { CHART_DIR, helm } from "../lib/helm.ts";
 import { echoedHeaders, httpGet } from "../lib/http.ts";
 import * as guide from "../lib/kube-guide.ts";
-import { DEPLOY, kubeSkip, REPO_ROOT } from "../lib/kube-stack.ts";
+import { DEPLOY, kubeShell, kubeSkip, startZtunnelStandin } from "../lib/kube-stack.ts";
 
 const NS = "waymark-system";
 const images = process.env["WAYMARK_IMAGES"];
@@ -61,22 +59,7 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
   const procs: Proc[] = [];
   const port: Record<string, number> = {};
   const k = (args: string[], input?: string) => cluster.kubectl(args, input === undefined ? {} : { input });
-  const sh = (script: string) =>
-    new Promise<string>((resolve, reject) => {
-      const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
-        env: {
-          ...process.env,
-          PATH: `${process.env["WAYMARK_K8S_BIN"] ?? ""}:${process.env["PATH"]}`,
-          KUBECONFIG: cluster.adminKubeconfig,
-        },
-      });
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-      child.on("close", (code) =>
-        code === 0 ? resolve(out) : reject(new Error(`${script}\n→ exit ${code}: ${out}`)),
-      );
-    });
+  let sh: (script: string) => Promise<string>;
   const helmArgs = (args: string[]) => [...args, "--kubeconfig", cluster.adminKubeconfig];
   const readyPods = async (ns: string, selector: string) => {
     const list = JSON.parse(await k(["-n", ns, "get", "pods", "-l", selector, "-o", "json"])) as {
@@ -90,6 +73,34 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
         !p.metadata.deletionTimestamp &&
         p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
     );
+  };
+  /** Every pod of the release Ready: NATS, the watcher, two translators and the xds-servers. */
+  const releaseReady = async () => {
+    let notReady = "";
+    await waitFor(
+      "every pod of the release Ready",
+      async () => {
+        const pods = JSON.parse(await k(["-n", NS, "get", "pods", "-o", "json"])) as {
+          items: Array<{
+            metadata: { name: string; deletionTimestamp?: string };
+            status: {
+              phase?: string;
+              conditions?: Array<{ type: string; status: string; message?: string }>;
+            };
+          }>;
+        };
+        const live = pods.items.filter((p) => !p.metadata.deletionTimestamp);
+        const waiting = live.filter(
+          (p) => !p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        );
+        notReady = waiting.map((p) => `${p.metadata.name} (${p.status.phase})`).join(", ");
+        return live.length >= 6 && waiting.length === 0;
+      },
+      600_000,
+      500,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; not Ready: ${notReady || "none yet"}`);
+    });
   };
   /** The header value httpbin2's route adds, as the waypoint serves it (undefined: no answer yet). */
   const servedApp = async () => {
@@ -108,6 +119,7 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
       podAccess: true,
       manifests: [join(DEPLOY, "crds")],
     });
+    sh = kubeShell(cluster.adminKubeconfig);
     node = await startKubeNode({ cluster, logDir, dns: true });
     // The cluster's KWOK node runs nothing: every pod goes to the real one.
     await k(["cordon", "kwok-node-0"]);
@@ -173,19 +185,10 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
 
   test("helm install: every pod of the release Ready on the node, from the built images", async () => {
     const t0 = performance.now();
-    helm(
-      helmArgs([
-        "install",
-        "waymark",
-        CHART_DIR,
-        "--create-namespace",
-        ...release(),
-        "--wait",
-        "--timeout",
-        "10m",
-      ]),
-    );
-    console.log(`helm install --wait: ${Math.round(performance.now() - t0)} ms`);
+    helm(helmArgs(["install", "waymark", CHART_DIR, "--create-namespace", ...release()]));
+    // Our own wait rather than helm's --wait: on a timeout it says which pod is not Ready.
+    await releaseReady();
+    console.log(`helm install → every pod Ready: ${Math.round(performance.now() - t0)} ms`);
     const pods = JSON.parse(await k(["-n", NS, "get", "pods", "-o", "json"])) as {
       items: Array<{
         metadata: { name: string };
@@ -229,27 +232,13 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
     await sh(guide.routeHttpbin3);
     const [waypoint] = await readyPods("httpbin", "gateway.networking.k8s.io/gateway-name=kgateway-waypoint");
     assert.ok(waypoint?.status.podIP, "the waypoint pod is Ready with an IP");
-    const routes: string[] = [];
+    const routes: Array<{ port: number; vip: string; servicePort: number }> = [];
     for (const svc of ["httpbin2", "httpbin3"]) {
       port[svc] = await freePort();
       const vip = (await k(["-n", "httpbin", "get", "svc", svc, "-o", "jsonpath={.spec.clusterIP}"])).trim();
-      routes.push("--route", `127.0.0.1:${port[svc]}=${vip}:8000`);
+      routes.push({ port: port[svc], vip, servicePort: 8000 });
     }
-    procs.push(
-      startProcess({
-        name: "ztunnel-standin",
-        command: process.execPath,
-        args: [
-          `${REPO_ROOT}/tools/ztunnel-standin/src/main.ts`,
-          "--waypoint",
-          `${waypoint.status.podIP}:15088`,
-          "--identity",
-          "spiffe://cluster.local/ns/httpbin/sa/client",
-          ...routes,
-        ],
-        logDir,
-      }),
-    );
+    procs.push(startZtunnelStandin({ waypoint: `${waypoint.status.podIP}:15088`, routes, logDir }));
     // The guide's responses: httpbin2's route adds App: httpbin2, sets User-Agent, removes X-Remove.
     const r2 = await waitFor(
       "httpbin2 through the waypoint pod",
@@ -336,19 +325,11 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
   });
 
   test("helm upgrade keeps serving; helm uninstall leaves nothing of the release behind", async () => {
-    helm(
-      helmArgs([
-        "upgrade",
-        "waymark",
-        CHART_DIR,
-        ...release(),
-        "--set",
-        "xdsServer.replicas=2",
-        "--wait",
-        "--timeout",
-        "10m",
-      ]),
-    );
+    helm(helmArgs(["upgrade", "waymark", CHART_DIR, ...release(), "--set", "xdsServer.replicas=2"]));
+    for (const d of ["watcher", "translator", "xds-server"])
+      await k(["-n", NS, "rollout", "status", `deploy/waymark-${d}`, "--timeout=300s"]);
+    await k(["-n", NS, "rollout", "status", "statefulset/waymark-nats", "--timeout=300s"]);
+    await releaseReady();
     assert.equal((await readyPods(NS, "app.kubernetes.io/component=xds-server")).length, 2);
     await setApp("upgraded");
     await waitFor(

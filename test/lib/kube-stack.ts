@@ -46,6 +46,47 @@ export interface KubeStack {
   stop(): Promise<void>;
 }
 
+/** Runs a guide snippet with bash (kubectl on PATH, acting with `kubeconfig`); resolves with its output. */
+export function kubeShell(kubeconfig: string): (script: string) => Promise<string> {
+  const kubectlDir = process.env["WAYMARK_K8S_BIN"] ?? "";
+  return (script) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
+        env: { ...process.env, PATH: `${kubectlDir}:${process.env["PATH"]}`, KUBECONFIG: kubeconfig },
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+      child.on("close", (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`${script}\n→ exit ${code}: ${out}`)),
+      );
+    });
+}
+
+/**
+ * The ztunnel stand-in in front of a waypoint at `waypoint` (host:15088), as the guide's client:
+ * each `routes` entry is a local port whose connections go to a Service VIP through the waypoint.
+ */
+export function startZtunnelStandin(o: {
+  waypoint: string;
+  routes: Array<{ port: number; vip: string; servicePort: number }>;
+  logDir: string;
+}): Proc {
+  return startProcess({
+    name: "ztunnel-standin",
+    command: process.execPath,
+    args: [
+      `${REPO_ROOT}/tools/ztunnel-standin/src/main.ts`,
+      "--waypoint",
+      o.waypoint,
+      "--identity",
+      "spiffe://cluster.local/ns/httpbin/sa/client",
+      ...o.routes.flatMap((r) => ["--route", `127.0.0.1:${r.port}=${r.vip}:${r.servicePort}`]),
+    ],
+    logDir: o.logDir,
+  });
+}
+
 export async function startKubeStack(o: {
   logDir: string;
   leaseMs?: number;
@@ -110,23 +151,7 @@ export async function startKubeStack(o: {
     stops.unshift(async () => {
       await Promise.all([procs.watcher.stop(), translator.stop(), xds.stop()]);
     });
-    const kubectlDir = process.env["WAYMARK_K8S_BIN"] ?? "";
-    const sh = (script: string) =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
-          env: {
-            ...process.env,
-            PATH: `${kubectlDir}:${process.env["PATH"]}`,
-            KUBECONFIG: cluster.adminKubeconfig,
-          },
-        });
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-        child.on("close", (code) =>
-          code === 0 ? resolve(out) : reject(new Error(`${script}\n→ exit ${code}: ${out}`)),
-        );
-      });
+    const sh = kubeShell(cluster.adminKubeconfig);
     return {
       cluster,
       nats,
