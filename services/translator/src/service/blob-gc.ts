@@ -15,8 +15,7 @@ export class BlobCollector {
     const live = new Set<string>();
     for (const h of existing) {
       live.add(h);
-      if (referenced.has(h)) this.#unreferencedSince.delete(h);
-      else if (!this.#unreferencedSince.has(h)) this.#unreferencedSince.set(h, now);
+      this.mark(h, referenced.has(h), now);
     }
     for (const h of this.#unreferencedSince.keys()) if (!live.has(h)) this.#unreferencedSince.delete(h);
   }

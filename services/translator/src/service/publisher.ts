@@ -294,16 +294,16 @@ export class SnapshotPublisher {
   #statusesSinceLast(statuses: readonly ObjectStatus[], nowIso: string): ProducedStatuses | undefined {
     const last = this.#lastStatuses;
     if (!last || last.list.length !== statuses.length) return undefined;
-    const moved: number[] = [];
+    const moved: Array<[ObjectStatus, string | null]> = [];
     for (let i = 0; i < statuses.length; i++) {
-      if (statuses[i] === last.list[i]) continue;
-      if (this.#statusKey(statuses[i]!) !== this.#statusKey(last.list[i]!)) return undefined;
-      moved.push(i);
+      const st = statuses[i]!;
+      if (st === last.list[i]) continue;
+      const k = this.#statusKey(st);
+      if (k !== this.#statusKey(last.list[i]!)) return undefined;
+      moved.push([st, k]);
     }
     const changed: Array<[string, StatusEntry]> = [];
-    for (const i of moved) {
-      const st = statuses[i]!;
-      const k = this.#statusKey(st);
+    for (const [st, k] of moved) {
       if (k === null) continue;
       const e = this.#entryOf(st, k, nowIso);
       last.entries.set(k, e);
@@ -375,7 +375,6 @@ export class SnapshotPublisher {
     await inBatches(due, async (h) => {
       await this.#xds.delete(blobKey(h));
       this.#blobs.delete(h);
-      this.#touched.add(h);
       this.#gc.forget(h);
       deleted.push(h);
     });

@@ -200,7 +200,7 @@ function recompile(
   if (filterNames(old.compiled) !== filterNames(compiled)) return undefined;
   const parents = resolveParents(compiled, last.context);
   if (!sameAttachment(old.parents, parents)) return undefined;
-  const work: RouteWork = { compiled, parents, status: undefined, name: routeKey(compiled) };
+  const work: RouteWork = { compiled, parents, status: undefined };
   fillServicePorts(work, parents);
   if (parents.length > 0) work.status = routeStatus(compiled, parents, last.settings);
   return { before, after, at, old, work };
@@ -872,7 +872,8 @@ export function translateIncrementally(
     const { ref, key, entry } = memberStatus.route;
     if (member.created && entry) statuses.splice(statusBound(statuses, key), 0, entry);
     else if (!member.created && entry) statuses.splice(statusAt(statuses, key), 1);
-    // A route recompiled on the incremental path has no name in its work: its key is the name.
+    // Work recompiled on the incremental path has no name (the routes stage fills it in a whole
+    // translation): the route's key is its name.
     const name = member.work.name ?? routeKey(member.work.compiled);
     for (const w of member.waypoints) {
       const set = new Set(last.attached.get(w));
