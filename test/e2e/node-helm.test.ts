@@ -38,6 +38,14 @@ const skip =
   (!nodeBinaries()?.coredns ? "CoreDNS is missing: run scripts/bootstrap-node.sh" : false) ||
   (!process.env["WAYMARK_HELM"] ? "helm is missing: run scripts/bootstrap-helm.sh" : false);
 
+interface Pod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { nodeName?: string; containers: Array<{ image: string }> };
+  status: { phase?: string; podIP?: string; conditions?: Array<{ type: string; status: string }> };
+}
+const isReady = (p: Pod) =>
+  p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+
 /** images.txt: archive file → the reference in it. */
 function imageRefs(dir: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -61,38 +69,23 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
   const k = (args: string[], input?: string) => cluster.kubectl(args, input === undefined ? {} : { input });
   let sh: (script: string) => Promise<string>;
   const helmArgs = (args: string[]) => [...args, "--kubeconfig", cluster.adminKubeconfig];
-  const readyPods = async (ns: string, selector: string) => {
-    const list = JSON.parse(await k(["-n", ns, "get", "pods", "-l", selector, "-o", "json"])) as {
-      items: Array<{
-        metadata: { name: string; deletionTimestamp?: string };
-        status: { podIP?: string; conditions?: Array<{ type: string; status: string }> };
-      }>;
-    };
-    return list.items.filter(
-      (p) =>
-        !p.metadata.deletionTimestamp &&
-        p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-    );
-  };
+  /** The pods of a namespace (with a label selector), terminating ones included. */
+  const listPods = async (ns: string, selector?: string) =>
+    (
+      JSON.parse(await k(["-n", ns, "get", "pods", ...(selector ? ["-l", selector] : []), "-o", "json"])) as {
+        items: Pod[];
+      }
+    ).items;
+  const readyPods = async (ns: string, selector: string) =>
+    (await listPods(ns, selector)).filter((p) => !p.metadata.deletionTimestamp && isReady(p));
   /** Every pod of the release Ready: NATS, the watcher, two translators and the xds-servers. */
   const releaseReady = async () => {
     let notReady = "";
     await waitFor(
       "every pod of the release Ready",
       async () => {
-        const pods = JSON.parse(await k(["-n", NS, "get", "pods", "-o", "json"])) as {
-          items: Array<{
-            metadata: { name: string; deletionTimestamp?: string };
-            status: {
-              phase?: string;
-              conditions?: Array<{ type: string; status: string; message?: string }>;
-            };
-          }>;
-        };
-        const live = pods.items.filter((p) => !p.metadata.deletionTimestamp);
-        const waiting = live.filter(
-          (p) => !p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-        );
+        const live = (await listPods(NS)).filter((p) => !p.metadata.deletionTimestamp);
+        const waiting = live.filter((p) => !isReady(p));
         notReady = waiting.map((p) => `${p.metadata.name} (${p.status.phase})`).join(", ");
         return live.length >= 6 && waiting.length === 0;
       },
@@ -189,21 +182,15 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
     // Our own wait rather than helm's --wait: on a timeout it says which pod is not Ready.
     await releaseReady();
     console.log(`helm install → every pod Ready: ${Math.round(performance.now() - t0)} ms`);
-    const pods = JSON.parse(await k(["-n", NS, "get", "pods", "-o", "json"])) as {
-      items: Array<{
-        metadata: { name: string };
-        spec: { nodeName?: string; containers: Array<{ image: string }> };
-        status: { conditions?: Array<{ type: string; status: string }> };
-      }>;
-    };
-    const names = pods.items.map((p) => p.metadata.name).sort();
+    const pods = await listPods(NS);
+    const names = pods.map((p) => p.metadata.name).sort();
     console.log(names.join(" "));
     for (const want of ["waymark-nats-0", "waymark-watcher", "waymark-translator", "waymark-xds-server"])
       assert.ok(
         names.some((n) => n.startsWith(want)),
         `${want} in ${names.join(", ")}`,
       );
-    for (const p of pods.items) {
+    for (const p of pods) {
       assert.equal(p.spec.nodeName, node.name, p.metadata.name);
       assert.equal(p.status.conditions?.find((c) => c.type === "Ready")?.status, "True", p.metadata.name);
       for (const c of p.spec.containers) assert.match(c.image, /^localhost\/waymark\//, p.metadata.name);
@@ -271,11 +258,8 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
       await waitFor(
         `${replicas} xds-server pods Ready and no other`,
         async () => {
-          const all = JSON.parse(
-            await k(["-n", NS, "get", "pods", "-l", "app.kubernetes.io/component=xds-server", "-o", "json"]),
-          ) as { items: unknown[] };
           return (
-            all.items.length === replicas &&
+            (await listPods(NS, "app.kubernetes.io/component=xds-server")).length === replicas &&
             (await readyPods(NS, "app.kubernetes.io/component=xds-server")).length === replicas
           );
         },
@@ -340,12 +324,7 @@ describe("helm install on a real node: the guide with real pods, scaling, restar
     );
 
     helm(helmArgs(["uninstall", "waymark", "--namespace", NS, "--wait", "--timeout", "5m"]));
-    await waitFor(
-      "the release's pods gone",
-      async () => JSON.parse(await k(["-n", NS, "get", "pods", "-o", "json"])).items.length === 0,
-      180_000,
-      500,
-    );
+    await waitFor("the release's pods gone", async () => (await listPods(NS)).length === 0, 180_000, 500);
     const left = (
       await k([
         "-n",
