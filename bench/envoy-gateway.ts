@@ -16,7 +16,9 @@
 // from /proc) over the load, an idle window of `idleMs`, and the changes; the peak RSS over the
 // changes. The control plane's processes: Waymark's four (NATS, watcher, translator, xds-server), EG's
 // one (its Envoy is a child process and not counted, like Waymark's Envoy and stand-in).
-//   pnpm bench envoy-gateway routes=1000 changes=20 systems=waymark,eg
+// With egProfileSeconds=N, EG's CPU is profiled (Go's pprof, from its admin server) over the first N
+// seconds of the changes; the profile's file and its top functions are printed.
+//   pnpm bench envoy-gateway routes=1000 changes=20 systems=waymark,eg [egProfileSeconds=60]
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -59,6 +61,11 @@ interface Side {
   backendRef: Record<string, unknown>;
   get(path: string): Promise<string | undefined>;
   envoyAdminUrl: string;
+  /**
+   * Starts a CPU profile of the control plane over the next `seconds`, where it can be profiled; the
+   * promise gives a file of it and the profile's top functions as text.
+   */
+  profile?(seconds: number): Promise<{ file: string; top: string }>;
   /** When the proxy ACKed the route configuration the control plane made after t0, where recorded. */
   ackedAt?(after: number): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -116,6 +123,7 @@ interface Args {
   idleMs: number;
   gapMs: number;
   loadTimeoutMs: number;
+  egProfileSeconds: number;
 }
 
 async function measure(side: Side, a: Args): Promise<Record<string, number | string>> {
@@ -145,6 +153,8 @@ async function measure(side: Side, a: Args): Promise<Record<string, number | str
   const appliedMs: number[] = [];
   const ackMs: number[] = [];
   const peak = rssPeak(side.pids);
+  const profiling = a.egProfileSeconds > 0 ? side.profile?.(a.egProfileSeconds) : undefined;
+  profiling?.catch(() => {});
   const cpuC0 = cpu();
   for (let k = 0; k < a.changes; k++) {
     const i = (k * 379 + 7) % a.routes;
@@ -165,6 +175,11 @@ async function measure(side: Side, a: Args): Promise<Record<string, number | str
   }
   out["changes_cpu_s"] = r3(cpu() - cpuC0);
   out["changes_peak_rss_mib"] = r1(peak.stop());
+  if (profiling) {
+    const p = await profiling;
+    out["cpu_profile"] = p.file;
+    out["cpu_profile_top"] = p.top;
+  }
   const s = stats(servedMs);
   out["served_p50_ms"] = s.p50;
   out["served_p99_ms"] = s.p99;
@@ -313,6 +328,21 @@ async function startEg(logDir: string, backendPort: number): Promise<Side> {
     backendRef: EG_BACKEND_REF,
     get: client.get,
     envoyAdminUrl: eg.envoyAdminUrl,
+    async profile(seconds) {
+      const res = await fetch(`${eg.adminUrl}/debug/pprof/profile?seconds=${seconds}`, {
+        signal: AbortSignal.timeout((seconds + 60) * 1000),
+      });
+      if (!res.ok) throw new Error(`EG's pprof answered ${res.status}: ${await res.text()}`);
+      const file = join(logDir, "eg-cpu.pprof");
+      writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+      const bin = process.env["WAYMARK_ENVOY_GATEWAY"]!;
+      const top = execFileSync("go", ["tool", "pprof", "-top", "-nodecount=40", bin, file], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      writeFileSync(join(logDir, "eg-cpu-top.txt"), top);
+      return { file, top: `\n${top}` };
+    },
     async stop() {
       client.close();
       await eg.stop();
@@ -329,6 +359,7 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
     idleMs: 5000,
     gapMs: 500,
     loadTimeoutMs: 600_000,
+    egProfileSeconds: 0,
     systems: "waymark,eg",
   });
   const systems = a.systems.split(",");

@@ -44,6 +44,8 @@ export interface EnvoyGateway {
   /** The Gateway's Envoy (EG's child). */
   envoyPid: number;
   envoyAdminUrl: string;
+  /** EG's own admin server, with Go's pprof handlers under /debug/pprof/. */
+  adminUrl: string;
   stop(): Promise<void>;
 }
 
@@ -147,7 +149,8 @@ export async function startEnvoyGateway(o: {
     },
     // Warnings and errors only, as Waymark's services run in the bench (WAYMARK_LOG_LEVEL=warn).
     logging: { level: { default: "warn" } },
-    admin: { address: { host: "127.0.0.1", port: adminPort } },
+    // pprof on, so that `pnpm bench envoy-gateway egProfileSeconds=N` can show where EG's CPU goes.
+    admin: { address: { host: "127.0.0.1", port: adminPort }, enablePprof: true },
     telemetry: { metrics: { prometheus: { disable: true } } },
     extensionApis: { enableBackend: true },
   };
@@ -196,7 +199,7 @@ export async function startEnvoyGateway(o: {
     const adminFile = findFile(home.runtimeDir, "admin-address.txt");
     if (!adminFile) throw new Error(`no admin-address.txt under ${home.runtimeDir}`);
     const envoyAdminUrl = `http://${readFileSync(adminFile, "utf8").trim()}`;
-    return { proc, pid, envoyPid, envoyAdminUrl, stop };
+    return { proc, pid, envoyPid, envoyAdminUrl, adminUrl: `http://127.0.0.1:${adminPort}`, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -2,10 +2,20 @@
 // nothing, removed waypoints lose their manifest, malformed entries are skipped.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { blobKey, manifestKey, objectKey, type WaypointManifest } from "@waymark/api";
-import { getJson } from "@waymark/bus";
+import {
+  Bucket,
+  blobKey,
+  type InfraEntry,
+  infraKey,
+  manifestKey,
+  objectKey,
+  type WaypointManifest,
+} from "@waymark/api";
+import { getJson, openBucket } from "@waymark/bus";
 import { contentHash, decodeResource, TypeUrl } from "@waymark/envoy-proto";
+import { SnapshotPublisher } from "../src/service/publisher.ts";
 import type { Translator } from "../src/service/translator.ts";
+import type { WaypointInfra } from "../src/translate/types.ts";
 import {
   buildIncluding,
   deleteObject,
@@ -133,4 +143,64 @@ test("deleting the waypoint's objects deletes its manifest and status", async ()
     ),
     undefined,
   );
+});
+
+test("infra: the last publish's list again writes nothing; a failed write is written by the next publish", async () => {
+  const kv = await openBucket(env.nc, Bucket.infra);
+  let failPuts = 0;
+  // The real bucket, with its next puts refused when the test asks for it.
+  const flaky = new Proxy(kv, {
+    get(target, prop, receiver) {
+      if (prop === "put")
+        return (k: string, v: Uint8Array) => {
+          if (failPuts > 0) {
+            failPuts--;
+            return Promise.reject(new Error("refused by the test"));
+          }
+          return target.put(k, v);
+        };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const p = new SnapshotPublisher({
+    xds: env.xds,
+    status: env.status,
+    log: logs.log,
+    blobGraceMs: 60_000,
+    infra: flaky,
+  });
+  await p.load(Date.now());
+  const objects = (name: string, replicas: number) => [
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name, namespace: "infra-test" },
+      spec: { replicas },
+    },
+  ];
+  const a = { namespace: "infra-test", name: "a" };
+  const b = { namespace: "infra-test", name: "b" };
+  const publish = (infra: WaypointInfra[]) =>
+    p.publish({ snapshots: [], keep: new Set(), statuses: [], infra, observedAt: undefined }, Date.now());
+  const first = [
+    { waypoint: a, objects: objects("a", 1) },
+    { waypoint: b, objects: objects("b", 1) },
+  ];
+  assert.equal((await publish(first)).infraWritten, 2);
+  const revs = await revisions(kv);
+  assert.equal((await publish(first)).infraWritten, 0, "the same list");
+  assert.deepEqual(await revisions(kv), revs);
+
+  // b changes, and its write fails: the publish throws, and the next one (with the same list) writes it.
+  const second = [first[0]!, { waypoint: b, objects: objects("b", 2) }];
+  failPuts = 1;
+  await assert.rejects(publish(second), /refused by the test/);
+  assert.equal((await publish(second)).infraWritten, 1, "the failed write, again");
+  assert.deepEqual((await getJson<InfraEntry>(kv, infraKey(b)))?.objects, objects("b", 2));
+  assert.equal((await publish(second)).infraWritten, 0);
+  // A new list with the same objects writes nothing either (compared by content).
+  assert.equal((await publish([...second])).infraWritten, 0);
+  assert.equal((await publish([second[1]!])).infraDeleted, 1, "a waypoint gone");
+  assert.notEqual((await kv.get(infraKey(a)))?.operation, "PUT");
 });

@@ -68,12 +68,16 @@ export const JOURNAL_KEEP = 4096;
 export class ObjectIndex {
   readonly #envelopes = new Map<string, ObjectEnvelope>();
   /**
-   * The objects in key order, kept between builds: a changed object is replaced in place (a Map keeps
-   * a key's position), and only a key coming or going makes the next build sort again.
+   * The objects in key order as of the last time they were laid out. Never changed once built:
+   * builds hold it (or a view over it) while later changes arrive.
    */
-  #sorted: Map<string, KubeObject> | undefined;
-  /** `#sorted` was handed out by objects(): it is copied before it next changes (copy on write). */
-  #sortedShared = false;
+  #base: Map<string, KubeObject> | undefined;
+  /** Objects put since `#base` was laid out under keys it already has: a view shows them over it. */
+  #replaced = new Map<string, KubeObject>();
+  /** A key was added or removed since `#base` was laid out: the next objects() lays it out again. */
+  #reshaped = false;
+  /** The keys added since `#base` was laid out (sorted and merged in when it is laid out again). */
+  #added = new Set<string>();
   /** The number of changes applied, and the keys of the latest ones: `#journal[i]` made generation `#journalStart + i + 1`. */
   #generation = 0;
   #journal: string[] = [];
@@ -100,7 +104,7 @@ export class ObjectIndex {
     this.#revision = Math.max(this.#revision, e.revision);
     if (e.operation !== "PUT") {
       if (!this.#envelopes.delete(e.key)) return "none";
-      this.#sorted = undefined;
+      this.#removed(e.key);
       this.#journalPush(e.key);
       this.#noteChange(e.created.getTime());
       return "delete";
@@ -110,19 +114,17 @@ export class ObjectIndex {
       env = parseEnvelope(e.key, e.value);
     } catch (err) {
       if (this.#envelopes.delete(e.key)) {
-        this.#sorted = undefined;
+        this.#removed(e.key);
         this.#journalPush(e.key);
         this.#noteChange(e.created.getTime());
       }
       throw err;
     }
-    if (this.#sorted?.has(e.key)) {
-      if (this.#sortedShared) {
-        this.#sorted = new Map(this.#sorted);
-        this.#sortedShared = false;
-      }
-      this.#sorted.set(e.key, env.object);
-    } else this.#sorted = undefined;
+    if (this.#base?.has(e.key)) this.#replaced.set(e.key, env.object);
+    else if (this.#base) {
+      this.#added.add(e.key);
+      this.#reshaped = true;
+    }
     this.#envelopes.set(e.key, env);
     this.#journalPush(e.key);
     this.#noteChange(Date.parse(env.observedAt));
@@ -131,6 +133,13 @@ export class ObjectIndex {
       if (this.#traces.length > MAX_TRACED_CHANGES) this.#traces.shift();
     }
     return "put";
+  }
+
+  #removed(key: string): void {
+    if (!this.#base) return;
+    this.#replaced.delete(key);
+    this.#added.delete(key);
+    this.#reshaped = true;
   }
 
   #journalPush(key: string): void {
@@ -165,17 +174,39 @@ export class ObjectIndex {
 
   /**
    * Every indexed object, keyed by objectKey (the translation input), in key order: the order in
-   * which changes arrived never leaks into the output.
+   * which changes arrived never leaks into the output. Later changes never reach into what it
+   * returned.
+   *
+   * Why not a copy per build: at mesh size (45,000 objects) copying the map took about 25 ms of
+   * each change. Edits of existing objects, the common change, are shown as a view over the last
+   * layout instead, and the layout is made again (a merge, not a sort) only when keys come or go,
+   * or once the edits outnumber a sixteenth of the objects.
    */
   objects(): ReadonlyMap<string, KubeObject> {
-    if (!this.#sorted) {
-      const keys = [...this.#envelopes.keys()].sort();
-      this.#sorted = new Map(keys.map((k) => [k, (this.#envelopes.get(k) as ObjectEnvelope).object]));
+    const base = this.#base;
+    if (!base) return this.#layOut([...this.#envelopes.keys()].sort());
+    if (this.#reshaped || this.#replaced.size > base.size / 16) {
+      const added = [...this.#added].sort();
+      const keys: string[] = [];
+      let i = 0;
+      for (const k of base.keys()) {
+        for (; i < added.length && (added[i] as string) < k; i++) keys.push(added[i] as string);
+        if (this.#envelopes.has(k)) keys.push(k);
+      }
+      for (; i < added.length; i++) keys.push(added[i] as string);
+      return this.#layOut(keys);
     }
-    // Later changes do not reach into it: the next one copies the map first (once per build, and
-    // while the build's quiet period runs rather than on its way).
-    this.#sortedShared = true;
-    return this.#sorted;
+    if (this.#replaced.size === 0) return base;
+    return new EditedObjects(base, new Map(this.#replaced));
+  }
+
+  /** A new `#base` of these keys (sorted), with the objects they hold now. */
+  #layOut(keys: string[]): Map<string, KubeObject> {
+    this.#base = new Map(keys.map((k) => [k, (this.#envelopes.get(k) as ObjectEnvelope).object]));
+    this.#replaced = new Map();
+    this.#added = new Set();
+    this.#reshaped = false;
+    return this.#base;
   }
 
   /** The newest observation time among changes since the last call, and forgets it. */
@@ -200,5 +231,42 @@ export class ObjectIndex {
   /** Gives back an observation time taken for a build that did not publish. */
   restoreNewestChange(at: string | undefined): void {
     if (at !== undefined) this.#noteChange(Date.parse(at));
+  }
+}
+
+/** A laid-out map of objects with some of its keys' objects replaced: same keys, same order. */
+class EditedObjects implements ReadonlyMap<string, KubeObject> {
+  readonly #base: ReadonlyMap<string, KubeObject>;
+  readonly #replaced: ReadonlyMap<string, KubeObject>;
+  constructor(base: ReadonlyMap<string, KubeObject>, replaced: ReadonlyMap<string, KubeObject>) {
+    this.#base = base;
+    this.#replaced = replaced;
+  }
+  get size(): number {
+    return this.#base.size;
+  }
+  get(key: string): KubeObject | undefined {
+    return this.#replaced.get(key) ?? this.#base.get(key);
+  }
+  has(key: string): boolean {
+    return this.#base.has(key);
+  }
+  keys(): MapIterator<string> {
+    return this.#base.keys();
+  }
+  *entries(): MapIterator<[string, KubeObject]> {
+    for (const [k, o] of this.#base) yield [k, this.#replaced.get(k) ?? o];
+  }
+  *values(): MapIterator<KubeObject> {
+    for (const [k, o] of this.#base) yield this.#replaced.get(k) ?? o;
+  }
+  [Symbol.iterator](): MapIterator<[string, KubeObject]> {
+    return this.entries();
+  }
+  forEach(
+    fn: (value: KubeObject, key: string, map: ReadonlyMap<string, KubeObject>) => void,
+    self?: unknown,
+  ): void {
+    for (const [k, o] of this.entries()) fn.call(self, o, k, this);
   }
 }

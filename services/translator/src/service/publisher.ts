@@ -107,6 +107,11 @@ export class SnapshotPublisher {
   #lastStatuses: { list: readonly ObjectStatus[]; entries: Map<string, StatusEntry> } | undefined;
   /** What wm-infra holds: key → content hash (null if unreadable). */
   readonly #infra = new Map<string, string | null>();
+  /**
+   * The infra list of the last publish once wm-infra held exactly it. The memo hands back the very
+   * same list when no waypoint's objects changed, so that publish visits no waypoint.
+   */
+  #lastInfra: readonly WaypointInfra[] | undefined;
 
   constructor(o: PublisherOptions) {
     this.#xds = o.xds;
@@ -320,6 +325,8 @@ export class SnapshotPublisher {
   ): Promise<void> {
     report.infraWritten = 0;
     report.infraDeleted = 0;
+    if (infra === this.#lastInfra) return;
+    this.#lastInfra = undefined; // until every write below is done
     const live = new Set<string>();
     for (const w of infra) {
       const key = infraKey(w.waypoint);
@@ -339,6 +346,7 @@ export class SnapshotPublisher {
       report.infraDeleted++;
       this.#log.info("deleted infrastructure of a waypoint that no longer exists", { key });
     }
+    this.#lastInfra = infra;
   }
 
   /**
