@@ -136,7 +136,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (r.errors.length) throw new Error(`wrk saw errors: ${r.errors.join("; ")}`);
     return { ...r, envoy_cpu_us: ((cpuSeconds(envoyPid) - cpu0) * 1e6) / (r.rps * secs) };
   };
-  /** One round of `secs` under perf record on the Envoy; its report by library and by symbol. */
+  /** One round of `secs` under perf record on the Envoy: the round, and its samples split by part. */
   const profiled = async (label: string, secs: number, range: [number, number]) => {
     const data = join(guide.logDir, `envoy-${label}.perf.data`);
     const perf = execFile("perf", [
