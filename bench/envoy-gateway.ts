@@ -44,7 +44,7 @@ import {
   sumOf,
   toYaml,
 } from "./lib/side-by-side.ts";
-import { percentile } from "./stats.ts";
+import { percentile, r1 } from "./stats.ts";
 
 const GOAL_PROPAGATION_RATIO = 0.5;
 const GOAL_RSS_RATIO = 1;
@@ -71,7 +71,6 @@ interface Side {
   stop(): Promise<void>;
 }
 
-const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** The latest last_updated (ms) of the Envoy's dynamic route configurations not after `notAfter`. */

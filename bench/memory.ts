@@ -36,6 +36,7 @@ import { stringify } from "yaml";
 import { renderBootstrap } from "../packages/waypoint/src/index.ts";
 import { parseArgs } from "./lib/args.ts";
 import { baseObjects, route, WAYPOINT } from "./lib/objects.ts";
+import { r1 } from "./stats.ts";
 
 const MiB = 2 ** 20;
 const GOAL_IDLE_MIB = 80;
@@ -92,8 +93,6 @@ function rssOf(pid: number): Rss {
     malloc: m.malloc / 1024,
   };
 }
-
-const r1 = (x: number) => Math.round(x * 10) / 10;
 
 /** RSS of an empty Node script, the floor under every service. */
 async function floor(dir: string, ts: boolean): Promise<number> {

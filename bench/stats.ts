@@ -1,5 +1,8 @@
 import { Agent } from "node:http";
 
+/** A figure rounded to one decimal, as the benches print them. */
+export const r1 = (x: number) => Math.round(x * 10) / 10;
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));

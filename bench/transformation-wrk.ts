@@ -20,6 +20,7 @@ import { startGuideStack } from "../test/lib/guide-stack.ts";
 import { sendHttp } from "../test/lib/http.ts";
 import { parseArgs } from "./lib/args.ts";
 import { cpuSeconds } from "./lib/side-by-side.ts";
+import { r1 } from "./stats.ts";
 
 const execFile = promisify(execFileCb);
 const GOAL_ADDED_P50_US = 50;
@@ -39,6 +40,9 @@ export function parseWrk(text: string): { p50_us: number; p99_us: number; rps: n
   return { p50_us: at("50"), p99_us: at("99"), rps, errors };
 }
 
+/** The names LuaJIT exports: lua_*, luaL_*, luaJIT_*, luaopen_*. */
+const LUAJIT_SYMBOL = /^lua(L|JIT|open)?_/;
+
 export type PerfPart = "luajit" | "jitted_lua" | "envoy_other" | "kernel" | "libc" | "other";
 
 /**
@@ -53,7 +57,7 @@ export function luajitRange(nm: string): [number, number] {
     .split("\n")
     .map((l) => /^([0-9a-f]+)\s+\S\s+(\S+)/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ at: Number.parseInt(m[1]!, 16), lua: /^lua(L|JIT|open)?_/.test(m[2]!) }))
+    .map((m) => ({ at: Number.parseInt(m[1]!, 16), lua: LUAJIT_SYMBOL.test(m[2]!) }))
     .sort((x, y) => x.at - y.at);
   const first = syms.findIndex((x) => x.lua);
   const last = syms.findLastIndex((x) => x.lua);
@@ -88,7 +92,7 @@ export function splitPerfReport(text: string, luajit: [number, number]): Record<
           ? "jitted_lua"
           : dso !== "envoy"
             ? "other"
-            : /^lua(L|JIT|open)?_/.test(sym) || (at !== undefined && at > luajit[0] && at < luajit[1])
+            : LUAJIT_SYMBOL.test(sym) || (at !== undefined && at > luajit[0] && at < luajit[1])
               ? "luajit"
               : "envoy_other";
     parts[part] += pct;
@@ -155,13 +159,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ]);
     const r = await load(secs);
     await perf;
-    const report = async (sort: string) =>
-      (
-        await execFile("perf", ["report", "-i", data, "--stdio", "--no-children", "--sort", sort], {
-          maxBuffer: 64 << 20,
-        })
-      ).stdout;
-    const sym = await report("dso,sym");
+    const { stdout: sym } = await execFile(
+      "perf",
+      ["report", "-i", data, "--stdio", "--no-children", "--sort", "dso,sym"],
+      { maxBuffer: 64 << 20 },
+    );
     writeFileSync(join(guide.logDir, `envoy-${label}.perf.txt`), sym);
     return { r, parts: splitPerfReport(sym, range) };
   };
@@ -193,10 +195,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       // The Envoy's CPU per request (from /proc) split by the samples' shares, in µs.
       const us = (x: typeof on, k: PerfPart) => x.r.envoy_cpu_us * x.parts[k];
       const list = (f: (k: PerfPart) => number) =>
-        (Object.keys(on.parts) as PerfPart[]).map((k) => `${k} ${Math.round(f(k) * 10) / 10}`).join(", ");
+        (Object.keys(on.parts) as PerfPart[]).map((k) => `${k} ${r1(f(k))}`).join(", ");
       Object.assign(perf, {
-        perf_envoy_cpu_us_without: Math.round(off.r.envoy_cpu_us * 10) / 10,
-        perf_envoy_cpu_us_with: Math.round(on.r.envoy_cpu_us * 10) / 10,
+        perf_envoy_cpu_us_without: r1(off.r.envoy_cpu_us),
+        perf_envoy_cpu_us_with: r1(on.r.envoy_cpu_us),
         perf_us_per_request_without: list((k) => us(off, k)),
         perf_us_per_request_with: list((k) => us(on, k)),
         perf_added_us_per_request: list((k) => us(on, k) - us(off, k)),
@@ -205,7 +207,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     }
     const p50 = (rs: typeof without) => median(rs.map((r) => r.p50_us));
     const p99 = (rs: typeof without) => median(rs.map((r) => r.p99_us));
-    const added = Math.round((p50(withT) - p50(without)) * 10) / 10;
+    const added = r1(p50(withT) - p50(without));
     return {
       scenario: "wrk GET /headers via stand-in + waypoint Envoy: without vs with the guide's transformation",
       seconds_per_round: seconds,
@@ -218,9 +220,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       with_p99_us: p99(withT),
       with_rps: median(withT.map((r) => r.rps)),
       added_p50_us: added,
-      added_p99_us: Math.round((p99(withT) - p99(without)) * 10) / 10,
-      envoy_cpu_us_per_request_without: Math.round(median(without.map((r) => r.envoy_cpu_us)) * 10) / 10,
-      envoy_cpu_us_per_request_with: Math.round(median(withT.map((r) => r.envoy_cpu_us)) * 10) / 10,
+      added_p99_us: r1(p99(withT) - p99(without)),
+      envoy_cpu_us_per_request_without: r1(median(without.map((r) => r.envoy_cpu_us))),
+      envoy_cpu_us_per_request_with: r1(median(withT.map((r) => r.envoy_cpu_us))),
       goal_added_p50_us: GOAL_ADDED_P50_US,
       goal_met: added <= GOAL_ADDED_P50_US,
       round_p50s_us: `without ${without.map((r) => r.p50_us).join(", ")}; with ${withT.map((r) => r.p50_us).join(", ")}`,
